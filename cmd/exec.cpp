@@ -1,0 +1,167 @@
+#include "cmd/exec.hpp"
+
+#include <iostream>
+#include <iterator>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "cmd/report.hpp"
+#include "evidence/journal.hpp"
+#include "exec/session.hpp"
+#include "util/sink.hpp"
+
+namespace ir::cli {
+
+namespace {
+constexpr std::uint64_t k_terminal_default_limit = 64ULL * 1024 * 1024;
+constexpr std::size_t k_max_stdin = 16 * 1024 * 1024;
+}  // namespace
+
+std::optional<std::uint64_t> parse_byte_size(const std::string& text) {
+  std::size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0 || digits > 15) return std::nullopt;
+  const std::uint64_t n = std::stoull(text.substr(0, digits));
+  const std::string unit = text.substr(digits);
+  static const std::pair<const char*, std::uint64_t> k_units[] = {
+      {"", 1},           {"K", 1000ULL},          {"M", 1000ULL * 1000},          {"G", 1000ULL * 1000 * 1000},
+      {"Ki", 1ULL << 10}, {"Mi", 1ULL << 20},     {"Gi", 1ULL << 30},             {"Ti", 1ULL << 40}};
+  for (const auto& [name, factor] : k_units) {
+    if (unit == name) return n * factor;
+  }
+  return std::nullopt;
+}
+
+Command setup_exec(CLI::App& root, const GlobalOptions& global) {
+  auto o = std::make_shared<ExecOptions>();
+  CLI::App* app = root.add_subcommand("exec", "Run a command in the pod's container, journaled to the case");
+  app->footer(
+      "Examples:\n"
+      "  kubectl ir exec web-7d4b9 -n shop -- ps -ef\n"
+      "  kubectl ir exec web-7d4b9 -n shop -c app --case case-42 -o /tmp/proc-net-tcp -- cat /proc/net/tcp\n"
+      "  kubectl ir exec web-7d4b9 -n shop --max-bytes 1Mi -- find / -xdev\n"
+      "\nTerminal output has control characters escaped; -o writes the raw bytes to a file. The\n"
+      "command, time, exit code and SHA-256 of the output are appended to the case journal.\n"
+      "The remote exit code becomes kubectl-ir's; 3 when the output was truncated or cut.");
+  app->add_option("pod", o->pod, "The pod")->required();
+  app->add_option("-c,--container", o->container, "Container (default: the pod's default container)");
+  app->add_option("--case", o->case_id, "Case id to journal under (default: a new case)");
+  app->add_option("-o,--output-file", o->output_file, "Write raw stdout bytes to this file");
+  app->add_option("--max-bytes", o->max_bytes, "Stop after this much stdout (e.g. 64Mi; default 64Mi on a terminal)");
+  app->add_option("--timeout", o->timeout, "Total time limit (e.g. 5m; 0 = none)");
+  app->add_option("--idle-timeout", o->idle_timeout, "Give up after this long without output");
+  app->add_flag("-i,--stdin", o->stdin, "Pass stdin to the command (needs Kubernetes 1.30+)");
+  app->add_option("command", o->command, "The command and its arguments, after --")->required();
+  return {app, [o, &global](Io& io) { return run_exec(*o, global, io); }};
+}
+
+int run_exec(const ExecOptions& o, const GlobalOptions& global, Io& io) {
+  // complete and validate before any network traffic
+  exec::ExecLimits limits;
+  const auto total = util::parse_duration(o.timeout);
+  const auto idle = util::parse_duration(o.idle_timeout);
+  if (!total || !idle) {
+    print_error(io, Error(Errc::usage, "invalid --timeout or --idle-timeout: want a duration like 30s or 5m"));
+    return k_exit_usage;
+  }
+  limits.total_timeout = *total;
+  if (idle->count() > 0) limits.idle_timeout = *idle;
+  if (!o.max_bytes.empty()) {
+    const auto max = parse_byte_size(o.max_bytes);
+    if (!max) {
+      print_error(io, Error(Errc::usage, "invalid --max-bytes \"" + o.max_bytes + "\": want e.g. 1048576, 64Mi or 1Gi"));
+      return k_exit_usage;
+    }
+    limits.max_stdout = *max;
+  } else if (o.output_file.empty()) {
+    limits.max_stdout = k_terminal_default_limit;
+  }
+  std::string stdin_data;
+  if (o.stdin) {
+    stdin_data.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    if (stdin_data.size() > k_max_stdin) {
+      print_error(io, Error(Errc::usage, fmt::format("stdin larger than {} bytes", k_max_stdin)));
+      return k_exit_usage;
+    }
+  }
+
+  auto session = open_session(global.kube, io);
+  if (!session) {
+    print_error(io, session.error());
+    return exit_code_for(session.error());
+  }
+  auto& s = **session;
+  const std::string case_id = o.case_id.empty() ? evidence::new_case_id(s.clock.now()) : o.case_id;
+  auto journal = evidence::Journal::open(cases_dir(io) + "/" + case_id, case_id, s.clock);
+  if (!journal) {
+    print_error(io, journal.error());
+    return exit_code_for(journal.error());
+  }
+
+  // stdout: raw to the file, or escaped to the terminal; hashed either way (the raw bytes).
+  std::unique_ptr<util::Sink> file;
+  std::unique_ptr<util::Sink> terminal_out;
+  util::OstreamSink stdout_fd(io.out);
+  util::OstreamSink stderr_fd(io.err);
+  util::Sink* out_target = nullptr;
+  if (!o.output_file.empty()) {
+    auto f = util::FileSink::create(o.output_file);
+    if (!f) {
+      print_error(io, f.error().context("output file"));
+      return k_exit_failure;
+    }
+    file = std::move(*f);
+    out_target = file.get();
+  } else {
+    terminal_out = std::make_unique<util::TerminalSink>(stdout_fd);
+    out_target = terminal_out.get();
+  }
+  util::TerminalSink terminal_err(stderr_fd);
+  util::HashingSink out(*out_target);
+  util::HashingSink err(terminal_err);
+
+  const exec::ExecRequest request{s.config.namespace_name, o.pod, o.container, o.command};
+  const auto started = s.clock.now();
+  auto result = exec::run_exec(*s.client, *s.connector, request, out, err, stdin_data, limits, io.cancel);
+  (void)out.finish();
+  (void)err.finish();
+
+  nlohmann::json entry = {{"namespace", s.config.namespace_name},
+                          {"pod", o.pod},
+                          {"container", o.container},
+                          {"command", o.command},
+                          {"started", util::format_rfc3339(started)},
+                          {"context", s.config.context_name},
+                          {"server", s.config.server}};
+  int code = k_exit_ok;
+  if (!result) {
+    entry["error"] = result.error().message;
+    code = exit_code_for(result.error());
+  } else {
+    entry["protocol"] = result->protocol;
+    entry["end"] = exec::to_string(result->end);
+    if (!result->detail.empty()) entry["detail"] = result->detail;
+    entry["exit_code"] = result->completed() ? nlohmann::json(result->exit_code) : nlohmann::json(nullptr);
+    entry["stdout"] = {{"bytes_received", result->out.received}, {"bytes_kept", result->out.kept},
+                       {"sha256", out.hex_digest()}};
+    entry["stderr"] = {{"bytes_received", result->err.received}, {"bytes_kept", result->err.kept},
+                       {"sha256", err.hex_digest()}};
+    if (!o.output_file.empty()) entry["output_file"] = o.output_file;
+    code = result->completed() ? result->exit_code : k_exit_partial;
+    if (result->end == exec::EndReason::cancelled) code = k_exit_interrupted;
+  }
+  if (auto j = journal->append("exec", entry); !j) print_warning(io, "journal: " + j.error().message);
+
+  if (!result) {
+    print_error(io, result.error());
+  } else if (!result->completed()) {
+    print_error(io, Error(Errc::failure, fmt::format("exec in {}/{}: {}", s.config.namespace_name, o.pod,
+                                                     result->detail))
+                        .with_hint("the remote exit code is unknown; what arrived was kept and journaled in " +
+                                   journal->path()));
+  }
+  return code;
+}
+
+}  // namespace ir::cli

@@ -1,0 +1,26 @@
+#pragma once
+#include "cmd/command.hpp"
+
+namespace ir::cli {
+
+struct ExecOptions {
+  std::string pod;
+  std::string container;
+  std::string case_id;        // "" = a new case
+  std::string output_file;    // raw stdout bytes go here instead of the terminal
+  std::string max_bytes;      // stdout limit ("64Mi", "1G", plain bytes); "" = none with -o, 64Mi on a terminal
+  std::string timeout = "0";  // total; 0 = none
+  std::string idle_timeout = "5m";
+  bool stdin = false;
+  std::vector<std::string> command;
+};
+
+// kubectl ir exec POD [-c C] [--case ID] [-o FILE] -- CMD ARGS...: a journaled exec. Terminal
+// output is escaped; the remote exit code becomes kubectl-ir's.
+Command setup_exec(CLI::App& root, const GlobalOptions& global);
+int run_exec(const ExecOptions& options, const GlobalOptions& global, Io& io);
+
+// Parses a byte size: "1048576", "64Ki", "64Mi", "1Gi", "1G" (G = 10^9). nullopt if malformed.
+std::optional<std::uint64_t> parse_byte_size(const std::string& text);
+
+}  // namespace ir::cli

@@ -1,0 +1,54 @@
+#pragma once
+// kubectl's global flags, and turning them into a connected API client (complete → validate).
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "cmd/io.hpp"
+#include "kube/client.hpp"
+#include "kube/curl_transport.hpp"
+#include "util/clock.hpp"
+#include "util/process.hpp"
+
+namespace ir::cli {
+
+// The flags kubectl would pass to a plugin if it passed any (it passes none: we parse them).
+struct KubeFlags {
+  std::string kubeconfig, context, cluster, user, namespace_name, server, token, as;
+  std::vector<std::string> as_groups;
+  std::string certificate_authority;
+  bool insecure_skip_tls_verify = false;
+  std::string request_timeout = "0";
+  int verbosity = 0;
+};
+
+// Adds the kubectl global flags to `app` (subcommands inherit them through fallthrough).
+void add_kube_flags(CLI::App& app, KubeFlags& flags);
+
+// A resolved configuration and a client ready to call the API server. Owns everything the client
+// depends on.
+struct Session {
+  kube::RestConfig config;
+  util::RealProcessRunner runner;
+  util::RealClock clock;
+  std::unique_ptr<kube::CredentialProvider> credentials;
+  std::unique_ptr<kube::CurlTransport> transport;
+  std::unique_ptr<kube::CurlConnector> connector;  // raw connections for exec
+  std::unique_ptr<kube::Client> client;
+};
+
+// Where case journals live: $KUBECTL_IR_HOME, else ~/.kubectl-ir; a case's directory is
+// <home>/cases/<case-id>.
+std::string cases_dir(Io& io);
+
+// Loads kubeconfig per kubectl's rules with the flags as overrides and builds the client.
+// `default_timeout` applies when --request-timeout is 0 (e.g. a short one for `version`).
+// Fails with Errc::config (kubeconfig) or Errc::usage (bad --request-timeout).
+Result<std::unique_ptr<Session>> open_session(const KubeFlags& flags, Io& io,
+                                              std::chrono::milliseconds default_timeout = std::chrono::milliseconds(0));
+
+}  // namespace ir::cli

@@ -1,0 +1,124 @@
+#pragma once
+// Typed calls on the Kubernetes API that kubectl-ir needs. Objects are returned as JSON (the
+// shapes are Kubernetes'); small answers with a fixed meaning get structs. Every failure carries
+// the operation as context ("get pod shop/web-1: pods \"web-1\" not found").
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "kube/client.hpp"
+#include "kube/pager.hpp"
+
+namespace ir::kube {
+
+// Server-side dry run for writes (`?dryRun=All`): the server validates and returns the object,
+// stores nothing.
+enum class DryRun { none, all };
+
+// ---- discovery and identity ----
+
+struct ServerVersion {
+  std::string git_version;  // "v1.26.4"
+  int major = 0;
+  int minor = 0;            // "26" (a trailing "+" as on managed clusters is dropped)
+  std::string platform;
+};
+// GET /version.
+Result<ServerVersion> get_server_version(Client& client);
+
+// True if the API server serves `resource` in group/version (core group: group ""). A 404 on the
+// group/version document means false, not an error.
+Result<bool> is_served(Client& client, const std::string& group, const std::string& version, const std::string& resource);
+
+struct UserInfo {
+  std::string username;
+  std::string uid;
+  std::vector<std::string> groups;
+};
+// Who am I: SelfSubjectReview (authentication.k8s.io/v1, 1.28+; v1beta1 1.27). nullopt when the
+// server serves neither (1.26) — not an error.
+Result<std::optional<UserInfo>> self_subject_review(Client& client);
+
+struct ResourceAttributes {
+  std::string verb;         // get, list, create, patch, delete, ...
+  std::string group;        // "" for core
+  std::string resource;     // pods, networkpolicies, ...
+  std::string subresource;  // exec, log, ephemeralcontainers, ...
+  std::string namespace_name;  // "" = cluster scope / all namespaces
+  std::string name;
+};
+struct AccessDecision {
+  bool allowed = false;
+  bool denied = false;  // explicitly denied (as opposed to no opinion)
+  std::string reason;
+};
+// POST a SelfSubjectAccessReview.
+Result<AccessDecision> access_review(Client& client, const ResourceAttributes& attrs);
+
+// ---- pods ----
+
+Result<nlohmann::json> get_pod(Client& client, const std::string& ns, const std::string& name);
+
+struct ListOptions {
+  std::string namespace_name;  // "" = all namespaces
+  std::string label_selector;
+  std::string field_selector;
+  int limit = 500;
+};
+// A pager over pods; call next() for each page.
+Pager list_pods(Client& client, const ListOptions& options);
+
+// JSON merge patch (RFC 7386) on metadata: `metadata_patch` holds "labels" and/or "annotations"
+// maps; a null value removes a key.
+Result<nlohmann::json> patch_pod_metadata(Client& client, const std::string& ns, const std::string& name,
+                                          const nlohmann::json& metadata_patch, DryRun dry_run);
+
+struct LogOptions {
+  std::string container;
+  bool previous = false;
+  bool timestamps = true;
+  long long limit_bytes = 0;  // 0 = no limit
+};
+// Streams the container's log into `sink`. Returns the number of bytes received.
+Result<long long> stream_pod_logs(Client& client, const std::string& ns, const std::string& pod,
+                                  const LogOptions& options, const BodySink& sink);
+
+// Events whose involvedObject.uid is `uid`, in namespace `ns` (an EventList).
+Result<nlohmann::json> list_events_for(Client& client, const std::string& ns, const std::string& uid);
+
+// ---- nodes ----
+
+Result<nlohmann::json> get_node(Client& client, const std::string& name);
+// Strategic merge patch on a node (e.g. {"spec":{"unschedulable":true}}).
+Result<nlohmann::json> patch_node(Client& client, const std::string& name, const nlohmann::json& patch, DryRun dry_run);
+
+// ---- network policies (networking.k8s.io/v1) ----
+
+Result<nlohmann::json> list_network_policies(Client& client, const std::string& ns);
+Result<nlohmann::json> get_network_policy(Client& client, const std::string& ns, const std::string& name);
+Result<nlohmann::json> create_network_policy(Client& client, const std::string& ns, const nlohmann::json& policy,
+                                             DryRun dry_run);
+// Server-side apply (application/apply-patch+yaml with a JSON body, fieldManager=kubectl-ir,
+// force=true): creates or updates, idempotently.
+Result<nlohmann::json> apply_network_policy(Client& client, const std::string& ns, const nlohmann::json& policy,
+                                            DryRun dry_run);
+// JSON merge patch on a policy.
+Result<nlohmann::json> patch_network_policy(Client& client, const std::string& ns, const std::string& name,
+                                            const nlohmann::json& patch, DryRun dry_run);
+// Delete. A policy that is already gone is Errc::not_found (callers wanting idempotency check it).
+Result<void> delete_network_policy(Client& client, const std::string& ns, const std::string& name, DryRun dry_run);
+
+// ---- generic ----
+
+// GET any object by its API path ("/apis/apps/v1/namespaces/shop/replicasets/web-7d4b9c8f6").
+Result<nlohmann::json> get_object(Client& client, const std::string& path, const std::string& what);
+
+// The API path of a namespaced object from apiVersion + kind (e.g. "apps/v1", "ReplicaSet"), for
+// owner references. Knows the built-in kinds kubectl-ir resolves; nullopt for others.
+std::optional<std::string> object_path(const std::string& api_version, const std::string& kind, const std::string& ns,
+                                       const std::string& name);
+
+}  // namespace ir::kube

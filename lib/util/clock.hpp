@@ -1,0 +1,59 @@
+#pragma once
+// Time as an injected dependency, so retries, caches and timestamps are deterministic in tests.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace ir::util {
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+// Wall-clock time and sleeping. RealClock is the system; FakeClock advances only when told to
+// (sleep_for advances it instantly and records the total slept).
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual TimePoint now() const = 0;
+  virtual void sleep_for(std::chrono::milliseconds d) = 0;
+};
+
+class RealClock final : public Clock {
+ public:
+  TimePoint now() const override;
+  void sleep_for(std::chrono::milliseconds d) override;
+};
+
+class FakeClock final : public Clock {
+ public:
+  explicit FakeClock(TimePoint start = TimePoint{} + std::chrono::hours(24 * 365 * 56)) : m_now(start) {}
+  TimePoint now() const override { return m_now; }
+  void sleep_for(std::chrono::milliseconds d) override {
+    m_now += d;
+    m_slept += d;
+  }
+  void advance(std::chrono::milliseconds d) { m_now += d; }
+  std::chrono::milliseconds slept() const { return m_slept; }
+
+ private:
+  TimePoint m_now;
+  std::chrono::milliseconds m_slept{0};
+};
+
+// "2026-11-21T16:02:28Z" (seconds precision, UTC).
+std::string format_rfc3339(TimePoint t);
+
+// Parses RFC 3339 timestamps as Kubernetes writes them ("...Z", fractional seconds and numeric
+// offsets accepted). nullopt if malformed.
+std::optional<TimePoint> parse_rfc3339(std::string_view s);
+
+}  // namespace ir::util
+
+namespace ir::util {
+
+// Parses a duration as kubectl and Go write them: "0", "30" (seconds), "500ms", "30s", "5m",
+// "1h30m", "1.5s". nullopt if malformed or negative.
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view s);
+
+}  // namespace ir::util

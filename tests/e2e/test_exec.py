@@ -1,0 +1,159 @@
+"""e2e: kubectl ir exec over WebSocket (v5 and v4-only servers), limits, cuts, journal."""
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import unittest
+
+from harness import Cluster, fake_only, journal_entries, pods
+
+clusters = {}
+
+
+def setUpModule():
+    clusters["v5"] = Cluster("demo")
+    clusters["v4"] = Cluster("demo", k8s_version="1.26") if not clusters["v5"].real else None
+
+
+def tearDownModule():
+    for c in clusters.values():
+        if c:
+            c.stop()
+
+
+class ExecBase:
+    version = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = clusters[cls.version]
+        if cls.cluster is None:
+            raise unittest.SkipTest("v4-only server needs the fake cluster")
+        cls.pod = pods(cls.cluster, "shop", "app=web")[0]
+        cls.home = tempfile.mkdtemp(prefix="ir-home-")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.home, ignore_errors=True)
+
+    def tearDown(self):
+        if not self.cluster.real:
+            self.cluster.clear_faults()
+
+    def ir(self, *args, **kw):
+        return self.cluster.ir(*args, env={"KUBECTL_IR_HOME": self.home}, **kw)
+
+    def test_exit_codes(self):
+        for code in (0, 1, 3):
+            r = self.ir("exec", self.pod, "-n", "shop", "--", "sh", "-c", f"exit {code}")
+            self.assertEqual(r.code, code, r)
+
+    def test_stdout_and_stderr_are_separate(self):
+        r = self.ir("exec", self.pod, "-n", "shop", "--", "sh", "-c", "echo out; echo err >&2")
+        self.assertEqual(r.code, 0, r)
+        self.assertEqual(r.out, "out\n")
+        self.assertEqual(r.err, "err\n")
+
+    def test_arguments_are_passed_verbatim(self):
+        r = self.ir("exec", self.pod, "-n", "shop", "--", "echo", "a b", "$HOME", "'q'", "-x")
+        self.assertEqual(r.out, "a b $HOME 'q' -x\n", r)
+
+    def test_terminal_output_is_escaped_and_file_output_raw(self):
+        script = r"printf 'red\033[31m\007bell\r\n'"
+        r = self.ir("exec", self.pod, "-n", "shop", "--", "sh", "-c", script)
+        self.assertEqual(r.out, "red\\x1b[31m\\x07bell\\r\n", r)
+        out = os.path.join(self.home, "raw.bin")
+        r = self.ir("exec", self.pod, "-n", "shop", "-o", out, "--", "sh", "-c", script)
+        self.assertEqual(r.code, 0, r)
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), b"red\x1b[31m\x07bell\r\n")
+
+    def test_journal_records_command_exit_and_hash(self):
+        r = self.ir("exec", self.pod, "-n", "shop", "--case", f"case-exec-{self.version}", "--",
+                    "sh", "-c", "echo journaled; exit 4")
+        self.assertEqual(r.code, 4, r)
+        entry = journal_entries(self.home, f"case-exec-{self.version}")[-1]
+        self.assertEqual(entry["action"], "exec")
+        self.assertEqual(entry["command"], ["sh", "-c", "echo journaled; exit 4"])
+        self.assertEqual(entry["exit_code"], 4)
+        self.assertEqual(entry["stdout"]["sha256"], hashlib.sha256(b"journaled\n").hexdigest())
+        self.assertEqual(entry["pod"], self.pod)
+        self.assertEqual(entry["end"], "completed")
+        self.assertNotIn("token", json.dumps(entry).lower())
+
+    def test_missing_binary(self):
+        r = self.ir("exec", self.pod, "-n", "shop", "--", "no-such-binary")
+        self.assertEqual(r.code, 1, r)
+        self.assertRegex(r.err, r"^kubectl-ir: error: exec in shop/\S+: .*executable file not found")
+
+    def test_missing_container(self):
+        r = self.ir("exec", self.pod, "-n", "shop", "-c", "nope", "--", "true")
+        self.assertEqual(r.code, 1, r)
+        self.assertIn("container nope is not valid for pod", r.err)
+
+    def test_missing_pod(self):
+        r = self.ir("exec", "no-such-pod", "-n", "shop", "--", "true")
+        self.assertEqual(r.code, 1, r)
+        self.assertIn('pods "no-such-pod" not found', r.err)
+
+    def test_endless_output_hits_the_limit(self):
+        out = os.path.join(self.home, "yes.out")
+        r = self.ir("exec", self.pod, "-n", "shop", "--max-bytes", "1Mi", "-o", out, "--", "yes")
+        self.assertEqual(r.code, 3, r)
+        self.assertIn("stdout limit of 1048576 bytes reached", r.err)
+        self.assertEqual(os.path.getsize(out), 1 << 20)
+
+    @fake_only
+    def test_forbidden_user(self):
+        r = self.cluster.ir("exec", self.pod, "-n", "shop", "--", "true", context="fake-restricted",
+                            env={"KUBECTL_IR_HOME": self.home})
+        self.assertEqual(r.code, 1, r)
+        self.assertRegex(r.err, r'forbidden: User "alice" cannot (create|get) resource "pods/exec"')
+
+    @fake_only
+    def test_stream_cut_after_n_bytes(self):
+        self.cluster.faults([{"kind": "exec_cut", "after_bytes": 100000}])
+        out = os.path.join(self.home, "cut.out")
+        r = self.ir("exec", self.pod, "-n", "shop", "-o", out, "--", "head", "-c", "1000000", "/dev/zero")
+        self.assertEqual(r.code, 3, r)
+        self.assertRegex(r.err, r"exec in shop/\S+: .*(closed|reset|lost)")
+        kept = os.path.getsize(out)
+        self.assertGreater(kept, 0)
+        self.assertLess(kept, 1000000)
+
+
+class ExecV5(ExecBase, unittest.TestCase):
+    version = "v5"
+
+    def test_negotiates_v5_and_sends_stdin(self):
+        import subprocess
+        from harness import IR_BIN
+        p = subprocess.run([IR_BIN, "--kubeconfig", self.cluster.kubeconfig, "exec", self.pod, "-n", "shop",
+                            "--case", "case-v5", "-i", "--", "cat"], input=b"from stdin\n",
+                           capture_output=True, timeout=60, env={**os.environ, "KUBECTL_IR_HOME": self.home})
+        self.assertEqual(p.returncode, 0, p)
+        self.assertEqual(p.stdout, b"from stdin\n")
+        self.assertEqual(journal_entries(self.home, "case-v5")[-1]["protocol"], "v5.channel.k8s.io")
+
+
+class ExecV4(ExecBase, unittest.TestCase):
+    version = "v4"
+
+    def test_negotiates_v4(self):
+        r = self.ir("exec", self.pod, "-n", "shop", "--case", "case-v4", "--", "true")
+        self.assertEqual(r.code, 0, r)
+        self.assertEqual(journal_entries(self.home, "case-v4")[-1]["protocol"], "v4.channel.k8s.io")
+
+    def test_stdin_needs_v5(self):
+        import subprocess
+        from harness import IR_BIN
+        p = subprocess.run([IR_BIN, "--kubeconfig", self.cluster.kubeconfig, "exec", self.pod, "-n", "shop",
+                            "-i", "--", "cat"], input=b"x", capture_output=True, timeout=60,
+                           env={**os.environ, "KUBECTL_IR_HOME": self.home})
+        self.assertEqual(p.returncode, 1, p)
+        self.assertIn(b"Kubernetes 1.30", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,79 @@
+"""/_fake/ admin endpoints (admin credentials only): faults, reset, restart, request log, config."""
+
+import asyncio
+import json
+
+from aiohttp import web
+
+from . import statuses
+
+
+def _json(obj, code=200):
+    return web.Response(text=json.dumps(obj, indent=1), status=code, content_type="application/json")
+
+
+async def _body(request):
+    raw = await request.read()
+    if not raw:
+        return {}
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise statuses.bad_request(f"invalid JSON: {e}")
+
+
+async def handle(server, request, user):
+    if not user.is_admin:
+        raise statuses.ApiError(403, f'User "{user.name}" cannot use the fake cluster admin API', "Forbidden", {})
+    c = server.cluster
+    path = request.path.rstrip("/")
+    m = request.method
+    if path == "/_fake/faults":
+        if m == "GET":
+            return _json(c.faults.describe())
+        if m == "POST":
+            try:
+                c.faults.add(await _body(request))
+            except (ValueError, KeyError, TypeError) as e:
+                raise statuses.bad_request(f"bad fault: {e}")
+            return _json(c.faults.describe())
+        if m == "DELETE":
+            c.faults.clear()
+            return _json(c.faults.describe())
+    elif path == "/_fake/reset" and m == "POST":
+        await c.reset()
+        return _json({"reset": True, "resourceVersion": str(c.store.rv)})
+    elif path == "/_fake/restart" and m == "POST":
+        body = await _body(request)
+        asyncio.ensure_future(server.restart(float(body.get("down_seconds", 2))))
+        return _json({"restarting": True, "down_seconds": float(body.get("down_seconds", 2))})
+    elif path == "/_fake/requests":
+        if m == "GET":
+            return _json(c.requests)
+        if m == "DELETE":
+            n = len(c.requests)
+            c.requests.clear()
+            return _json({"cleared": n})
+    elif path == "/_fake/config":
+        if m == "POST":
+            body = await _body(request)
+            if "k8s_version" in body:
+                try:
+                    c.set_version(body["k8s_version"])
+                except ValueError as e:
+                    raise statuses.bad_request(str(e))
+            if "continue_ttl_seconds" in body:
+                c.store.continue_ttl = float(body["continue_ttl_seconds"])
+        if m in ("GET", "POST"):
+            return _json({"k8s_version": "%d.%d" % c.k8s_version, "continue_ttl_seconds": c.store.continue_ttl,
+                          "scenario": c.scenario_spec, "resourceVersion": str(c.store.rv),
+                          "runtime": type(c.runtime).__module__})
+    elif path == "/_fake/pods" and m == "GET":
+        out = []
+        for (ns, name), e in sorted(c.store.items(("", "pods")).items()):
+            uid = e.obj["metadata"]["uid"]
+            out.append({"namespace": ns, "name": name, "uid": uid, "fake": c.pods.fake.get(uid, {}),
+                        "running": {ct["name"]: c.runtime.is_running(uid, ct["name"])
+                                    for ct in e.obj["spec"]["containers"]}})
+        return _json(out)
+    raise statuses.not_found_path()

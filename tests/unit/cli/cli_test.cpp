@@ -1,0 +1,84 @@
+#include <doctest/doctest.h>
+
+#include <map>
+#include <sstream>
+
+#include "cmd/cli.hpp"
+#include "cmd/exit_codes.hpp"
+
+using namespace ir::cli;
+
+namespace {
+struct Run {
+  int code = 0;
+  std::string out;
+  std::string err;
+};
+Run run_cli(const std::vector<std::string>& args, std::map<std::string, std::string> env = {}) {
+  std::ostringstream out, err;
+  Io io{out, err, [env](const std::string& k) -> std::optional<std::string> {
+          auto it = env.find(k);
+          return it == env.end() ? std::nullopt : std::optional<std::string>(it->second);
+        }};
+  const int code = run(args, io);
+  return {code, out.str(), err.str()};
+}
+}  // namespace
+
+TEST_CASE("cli: --help shows kubectl ir usage and exits 0") {
+  auto r = run_cli({"--help"});
+  CHECK(r.code == k_exit_ok);
+  CHECK(r.out.find("kubectl ir") != std::string::npos);
+  CHECK(r.out.find("doctor") != std::string::npos);
+  CHECK(r.out.find("--kubeconfig") != std::string::npos);
+  auto sub = run_cli({"doctor", "--help"});
+  CHECK(sub.code == k_exit_ok);
+  CHECK(sub.out.find("Examples:") != std::string::npos);
+}
+
+TEST_CASE("cli: a mistyped command gets a hint and exit 2") {
+  auto r = run_cli({"doctr"});
+  CHECK(r.code == k_exit_usage);
+  CHECK(r.err == "kubectl-ir: error: unknown command \"doctr\"\nhint: did you mean \"doctor\"? (kubectl ir --help lists the commands)\n");
+  CHECK(r.out.empty());
+}
+
+TEST_CASE("cli: no command is a usage error") {
+  auto r = run_cli({});
+  CHECK(r.code == k_exit_usage);
+  CHECK(r.err.rfind("kubectl-ir: error: ", 0) == 0);
+}
+
+TEST_CASE("cli: bad flag values are usage errors") {
+  CHECK(run_cli({"version", "--client", "-o", "yaml"}).code == k_exit_usage);
+  CHECK(run_cli({"version", "--bogus"}).code == k_exit_usage);
+}
+
+TEST_CASE("cli: version --client needs no cluster") {
+  auto r = run_cli({"version", "--client"});
+  CHECK(r.code == k_exit_ok);
+  CHECK(r.out.rfind("Client Version: v", 0) == 0);
+  CHECK(r.err.empty());
+  auto j = run_cli({"version", "--client", "-o", "json"});
+  CHECK(j.code == k_exit_ok);
+  CHECK(j.out.find("\"clientVersion\"") != std::string::npos);
+}
+
+TEST_CASE("cli: global flags are accepted after the command") {
+  auto r = run_cli({"version", "--client", "-n", "shop", "--context", "x", "-v", "6"});
+  CHECK(r.code == k_exit_ok);
+}
+
+TEST_CASE("cli: doctor without any configuration fails with one clear line") {
+  auto r = run_cli({"doctor"}, {{"HOME", "/nonexistent-home"}});
+  CHECK(r.code == k_exit_failure);
+  CHECK(r.err.rfind("kubectl-ir: error: ", 0) == 0);
+  CHECK(r.out.empty());
+}
+
+TEST_CASE("cli: a bad --request-timeout is a usage error") {
+  auto r = run_cli({"doctor", "--request-timeout", "soon", "--kubeconfig", IR_TESTDATA_DIR "/kubeconfig/none"});
+  // the kubeconfig error or the timeout error: both before any network traffic
+  CHECK(r.code != k_exit_ok);
+  CHECK(r.err.rfind("kubectl-ir: error: ", 0) == 0);
+}

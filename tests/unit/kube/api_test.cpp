@@ -1,0 +1,121 @@
+#include <doctest/doctest.h>
+
+#include "kube/api.hpp"
+#include "support/fake_kube.hpp"
+#include "support/samples.hpp"
+
+using namespace ir;
+using namespace ir::kube;
+using ir::testing::ClientFixture;
+using ir::testing::header_of;
+using nlohmann::json;
+
+using ir::testing::sample;
+
+TEST_CASE("get_server_version") {
+  ClientFixture f;
+  f.transport.reply(200, sample("version.json"));
+  auto v = get_server_version(f.client);
+  REQUIRE(v);
+  CHECK(v->git_version == "v1.26.4");
+  CHECK(v->major == 1);
+  CHECK(v->minor == 26);
+  SUBCASE("a provider's \"27+\" minor") {
+    ClientFixture g;
+    g.transport.reply(200, R"({"major":"1","minor":"27+","gitVersion":"v1.27.3-eks-1","platform":"linux/amd64"})");
+    auto w = get_server_version(g.client);
+    REQUIRE(w);
+    CHECK(w->minor == 27);
+  }
+}
+
+TEST_CASE("self_subject_review degrades on servers without it") {
+  ClientFixture f;
+  const auto not_found = sample("selfsubjectreview-v1-on-1.26.json");
+  f.transport.reply(404, not_found).reply(404, not_found);
+  auto r = self_subject_review(f.client);
+  REQUIRE(r);
+  CHECK_FALSE(r->has_value());
+  CHECK(f.transport.requests[0].url.find("/apis/authentication.k8s.io/v1/selfsubjectreviews") != std::string::npos);
+  CHECK(f.transport.requests[1].url.find("/apis/authentication.k8s.io/v1beta1/selfsubjectreviews") != std::string::npos);
+
+  ClientFixture g;
+  g.transport.reply(201, R"({"kind":"SelfSubjectReview","status":{"userInfo":{"username":"admin","groups":["system:masters","system:authenticated"]}}})");
+  auto who = self_subject_review(g.client);
+  REQUIRE(who);
+  REQUIRE(who->has_value());
+  CHECK((*who)->username == "admin");
+  CHECK((*who)->groups.size() == 2);
+}
+
+TEST_CASE("access_review sends resource attributes") {
+  ClientFixture f;
+  f.transport.reply(201, sample("selfsubjectaccessreview.json"));
+  auto d = access_review(f.client, {"create", "", "pods", "exec", "ir-demo", ""});
+  REQUIRE(d);
+  CHECK(d->allowed);
+  const auto body = json::parse(f.transport.requests[0].body);
+  CHECK(body["kind"] == "SelfSubjectAccessReview");
+  CHECK(body["spec"]["resourceAttributes"] == json{{"verb", "create"}, {"group", ""}, {"resource", "pods"},
+                                                    {"subresource", "exec"}, {"namespace", "ir-demo"}});
+}
+
+TEST_CASE("writes: dry run, content types, server-side apply") {
+  ClientFixture f;
+  f.transport.reply(200, sample("pod-label-patch-dryrun.json"));
+  REQUIRE(patch_pod_metadata(f.client, "shop", "web-1", {{"labels", {{"kubectl-ir/quarantine", "case-1"}}}}, DryRun::all));
+  const auto& patch = f.transport.requests[0];
+  CHECK(patch.method == "PATCH");
+  CHECK(patch.url == "https://127.0.0.1:6443/api/v1/namespaces/shop/pods/web-1?dryRun=All");
+  CHECK(header_of(patch, "Content-Type") == "application/merge-patch+json");
+  CHECK(json::parse(patch.body) == json{{"metadata", {{"labels", {{"kubectl-ir/quarantine", "case-1"}}}}}});
+
+  f.transport.reply(200, sample("networkpolicy-apply.json"));
+  const json policy = {{"apiVersion", "networking.k8s.io/v1"},
+                       {"kind", "NetworkPolicy"},
+                       {"metadata", {{"name", "kubectl-ir-quarantine-web-1"}}}};
+  REQUIRE(apply_network_policy(f.client, "shop", policy, DryRun::none));
+  const auto& apply = f.transport.requests[1];
+  CHECK(apply.url ==
+        "https://127.0.0.1:6443/apis/networking.k8s.io/v1/namespaces/shop/networkpolicies/"
+        "kubectl-ir-quarantine-web-1?fieldManager=kubectl-ir&force=true");
+  CHECK(header_of(apply, "Content-Type") == "application/apply-patch+yaml");
+
+  f.transport.reply(200, sample("networkpolicy-deleted.json"));
+  REQUIRE(delete_network_policy(f.client, "shop", "p", DryRun::all));
+  CHECK(f.transport.requests[2].method == "DELETE");
+  CHECK(f.transport.requests[2].url.find("?dryRun=All") != std::string::npos);
+}
+
+TEST_CASE("stream_pod_logs") {
+  ClientFixture f;
+  f.transport.reply(200, "2026-11-21T16:02:28.1Z tick\n");
+  std::string got;
+  auto n = stream_pod_logs(f.client, "shop", "web-1", {"app", true, true, 300}, [&](std::string_view c) -> Result<void> {
+    got += c;
+    return {};
+  });
+  REQUIRE(n);
+  CHECK(*n == 28);
+  CHECK(got == "2026-11-21T16:02:28.1Z tick\n");
+  CHECK(f.transport.requests[0].url ==
+        "https://127.0.0.1:6443/api/v1/namespaces/shop/pods/web-1/log?container=app&previous=true&timestamps=true&limitBytes=300");
+}
+
+TEST_CASE("is_served") {
+  ClientFixture f;
+  f.transport.reply(404, sample("status-404-notfound.json"));
+  auto none = is_served(f.client, "policy.networking.k8s.io", "v1alpha1", "adminnetworkpolicies");
+  REQUIRE(none);
+  CHECK_FALSE(*none);
+  f.transport.reply(200, R"({"kind":"APIResourceList","resources":[{"name":"networkpolicies"}]})");
+  auto yes = is_served(f.client, "networking.k8s.io", "v1", "networkpolicies");
+  REQUIRE(yes);
+  CHECK(*yes);
+}
+
+TEST_CASE("object_path") {
+  CHECK(object_path("apps/v1", "ReplicaSet", "shop", "web-7d4b9") == "/apis/apps/v1/namespaces/shop/replicasets/web-7d4b9");
+  CHECK(object_path("batch/v1", "CronJob", "batch", "nightly") == "/apis/batch/v1/namespaces/batch/cronjobs/nightly");
+  CHECK_FALSE(object_path("example.com/v1", "Widget", "x", "y"));
+}
