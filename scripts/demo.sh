@@ -17,8 +17,11 @@ trap cleanup EXIT
 echo "== starting the fake cluster (demo scenario)" >&2
 kubeconfig=$(tests/fake-cluster/start.sh "$dir" --scenario demo)
 export KUBECONFIG=$kubeconfig
+export KUBECTL_IR_HOME=$dir/ir-home
 
 echo "== kubectl ir version" >&2
 "$ir" version
 echo "== kubectl ir doctor -n shop" >&2
 "$ir" doctor -n shop
+echo "== kubectl ir exec web-7d4b9c8f6-x2k9p -n shop -- ps   (the compromised replica)" >&2
+"$ir" exec web-7d4b9c8f6-x2k9p -n shop --case demo -- ps

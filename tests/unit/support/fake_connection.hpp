@@ -85,23 +85,36 @@ class ScriptedConnection final : public kube::Connection {
   std::string m_pending;
 };
 
+// Hands out scripted connections. It keeps them alive (the code under test gets a forwarder it
+// may destroy), so tests can inspect what was sent after the call returns.
 class ScriptedConnector final : public kube::Connector {
  public:
-  std::deque<std::unique_ptr<ScriptedConnection>> connections;
+  std::deque<std::unique_ptr<ScriptedConnection>> connections;  // queued, not yet connected
   std::vector<std::string> urls;
   ScriptedConnection* last = nullptr;
+
   Result<std::unique_ptr<kube::Connection>> connect(const std::string& url, const kube::Credentials&) override {
     urls.push_back(url);
     if (connections.empty()) return fail(Errc::network, "no scripted connection");
-    auto c = std::move(connections.front());
+    m_used.push_back(std::move(connections.front()));
     connections.pop_front();
-    last = c.get();
-    m_alive.push_back(c.get());
-    return std::unique_ptr<kube::Connection>(std::move(c));
+    last = m_used.back().get();
+    return std::unique_ptr<kube::Connection>(std::make_unique<Forwarder>(*last));
   }
 
  private:
-  std::vector<ScriptedConnection*> m_alive;
+  class Forwarder final : public kube::Connection {
+   public:
+    explicit Forwarder(ScriptedConnection& target) : m_target(target) {}
+    Result<void> send_all(std::string_view data) override { return m_target.send_all(data); }
+    Result<Received> receive(char* buffer, std::size_t capacity, std::chrono::milliseconds wait) override {
+      return m_target.receive(buffer, capacity, wait);
+    }
+
+   private:
+    ScriptedConnection& m_target;
+  };
+  std::vector<std::unique_ptr<ScriptedConnection>> m_used;
 };
 
 }  // namespace ir::testing
