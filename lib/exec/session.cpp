@@ -173,7 +173,7 @@ class Stream {
         return false;
       }
       if (!next->has_value()) return true;
-      ws::Message& msg = **next;
+      const ws::Message msg = **next;  // views the parser's buffer until the next next()/feed()
       switch (msg.opcode) {
         case ws::Opcode::ping:
           (void)m_conn.send_all(ws::encode_client_frame(ws::Opcode::pong, msg.payload));
@@ -194,7 +194,7 @@ class Stream {
       }
       if (msg.payload.empty()) continue;  // empty messages are allowed (and sent at start by some servers)
       const auto channel = static_cast<unsigned char>(msg.payload[0]);
-      const std::string_view data = std::string_view(msg.payload).substr(1);
+      const std::string_view data = msg.payload.substr(1);
       if (channel == k_stdout || channel == k_stderr) {
         const bool is_out = channel == k_stdout;
         StreamStats& stats = is_out ? m_result.out : m_result.err;

@@ -200,8 +200,7 @@ Result<std::optional<Message>> MessageParser::next() {
     const std::string_view payload = buf.substr(header, static_cast<std::size_t>(len));
     m_offset += header + static_cast<std::size_t>(len);
 
-    if (is_control) return std::optional<Message>(Message{static_cast<Opcode>(op), std::string(payload)});
-    if (fin && !m_in_fragmented) return std::optional<Message>(Message{static_cast<Opcode>(op), std::string(payload)});
+    if (is_control || (fin && !m_in_fragmented)) return std::optional<Message>(Message{static_cast<Opcode>(op), payload});
     if (!m_in_fragmented) {
       m_in_fragmented = true;
       m_fragment_opcode = static_cast<Opcode>(op);
@@ -211,9 +210,9 @@ Result<std::optional<Message>> MessageParser::next() {
     }
     if (fin) {
       m_in_fragmented = false;
-      Message m{m_fragment_opcode, std::move(m_fragments)};
+      m_assembled = std::move(m_fragments);
       m_fragments.clear();
-      return std::optional<Message>(std::move(m));
+      return std::optional<Message>(Message{m_fragment_opcode, m_assembled});
     }
   }
 }

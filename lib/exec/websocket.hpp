@@ -68,10 +68,11 @@ std::string encode_client_frame(Opcode opcode, std::string_view payload, std::ar
 // As above with a random mask.
 std::string encode_client_frame(Opcode opcode, std::string_view payload);
 
-// A complete message: a data message (fragments reassembled) or a control frame.
+// A complete message: a data message (fragments reassembled) or a control frame. `payload` views
+// the parser's buffer (no copy on the hot path): valid until the next feed() or next() call.
 struct Message {
   Opcode opcode = Opcode::binary;  // text, binary, close, ping or pong
-  std::string payload;
+  std::string_view payload;
 };
 
 // Incremental parser for server-to-client frames. Feed it bytes as they arrive; take messages.
@@ -98,6 +99,7 @@ class MessageParser {
   bool m_in_fragmented = false;
   Opcode m_fragment_opcode = Opcode::binary;
   std::string m_fragments;
+  std::string m_assembled;  // the last reassembled fragmented message (what its view points at)
 };
 
 // Close frame payload helpers (§5.5.1): status code + UTF-8 reason.

@@ -27,7 +27,7 @@ n = int(sys.argv[1]); ir = json.loads(sys.argv[2]); kc = json.loads(sys.argv[3])
 mib = n / 2**20
 ir_tp, kc_tp = mib / ir["wall_s"], mib / kc["wall_s"]
 print(f"bytes={n}")
-print(f"kubectl-ir: {ir['wall_s']:.2f} s  {ir_tp:.0f} MiB/s  peak RSS {ir['peak_rss_kib']/1024:.1f} MiB  exit {ir['exit']}")
-print(f"kubectl:    {kc['wall_s']:.2f} s  {kc_tp:.0f} MiB/s  peak RSS {kc['peak_rss_kib']/1024:.1f} MiB  exit {kc['exit']}")
+print(f"kubectl-ir: {ir['wall_s']:.2f} s  {ir_tp:.0f} MiB/s  cpu {ir['cpu_s']:.2f} s  peak RSS {ir['peak_rss_kib']/1024:.1f} MiB  exit {ir['exit']}")
+print(f"kubectl:    {kc['wall_s']:.2f} s  {kc_tp:.0f} MiB/s  cpu {kc['cpu_s']:.2f} s  peak RSS {kc['peak_rss_kib']/1024:.1f} MiB  exit {kc['exit']}")
 print(f"throughput ratio kubectl-ir/kubectl = {ir_tp/kc_tp:.2f}")
 PY

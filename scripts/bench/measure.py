@@ -25,6 +25,7 @@ def main():
     _, status, usage = os.wait4(pid, 0)
     wall = time.monotonic() - start
     print(json.dumps({"wall_s": round(wall, 3), "peak_rss_kib": usage.ru_maxrss,
+                      "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
                       "exit": os.waitstatus_to_exitcode(status)}))
 
 
