@@ -9,6 +9,7 @@
 #include "cmd/command.hpp"
 #include "cmd/doctor.hpp"
 #include "cmd/exec.hpp"
+#include "cmd/isolate.hpp"
 #include "cmd/report.hpp"
 #include "cmd/version.hpp"
 #include "util/strings.hpp"
@@ -48,6 +49,8 @@ int run(const std::vector<std::string>& args, Io& io) {
     commands.push_back(setup_version(app, global));
     commands.push_back(setup_doctor(app, global));
     commands.push_back(setup_exec(app, global));
+    commands.push_back(setup_isolate(app, global));
+    commands.push_back(setup_release(app, global));
     for (auto& c : commands) c.app->fallthrough();
 
     std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 wants them reversed

@@ -92,8 +92,7 @@ int run_exec(const ExecOptions& o, const GlobalOptions& global, Io& io) {
     return exit_code_for(session.error());
   }
   auto& s = **session;
-  const std::string case_id = o.case_id.empty() ? evidence::new_case_id(s.clock.now()) : o.case_id;
-  auto journal = evidence::Journal::open(cases_dir(io) + "/" + case_id, case_id, s.clock);
+  auto journal = open_journal(io, s, o.case_id);
   if (!journal) {
     print_error(io, journal.error());
     return exit_code_for(journal.error());

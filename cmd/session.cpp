@@ -1,5 +1,6 @@
 #include "cmd/session.hpp"
 
+#include "kube/api.hpp"
 #include "kube/kubeconfig.hpp"
 #include "util/strings.hpp"
 
@@ -78,6 +79,17 @@ Result<std::unique_ptr<Session>> open_session(const KubeFlags& f, Io& io, std::c
 std::string cases_dir(Io& io) {
   if (auto home = io.getenv("KUBECTL_IR_HOME"); home && !home->empty()) return *home + "/cases";
   return io.getenv("HOME").value_or(".") + "/.kubectl-ir/cases";
+}
+
+Result<evidence::Journal> open_journal(Io& io, Session& session, const std::string& case_id) {
+  const std::string id = case_id.empty() ? evidence::new_case_id(session.clock.now()) : case_id;
+  return evidence::Journal::open(cases_dir(io) + "/" + id, id, session.clock);
+}
+
+std::string actor_name(Session& session) {
+  if (auto who = kube::self_subject_review(*session.client); who && who->has_value()) return (*who)->username;
+  const auto& c = session.config;
+  return c.user_name.empty() ? "unknown" : c.user_name + " (context " + c.context_name + ")";
 }
 
 }  // namespace ir::cli

@@ -10,6 +10,7 @@
 
 #include "cmd/io.hpp"
 #include "kube/client.hpp"
+#include "evidence/journal.hpp"
 #include "kube/curl_transport.hpp"
 #include "util/clock.hpp"
 #include "util/process.hpp"
@@ -44,6 +45,13 @@ struct Session {
 // Where case journals live: $KUBECTL_IR_HOME, else ~/.kubectl-ir; a case's directory is
 // <home>/cases/<case-id>.
 std::string cases_dir(Io& io);
+
+// Opens the journal of `case_id` (a new id when empty) under cases_dir().
+Result<evidence::Journal> open_journal(Io& io, Session& session, const std::string& case_id);
+
+// Who is acting, for annotations and the acquisition log: the API identity (SelfSubjectReview)
+// when the server tells, else "<kubeconfig user> (context <name>)".
+std::string actor_name(Session& session);
 
 // Loads kubeconfig per kubectl's rules with the flags as overrides and builds the client.
 // `default_timeout` applies when --request-timeout is 0 (e.g. a short one for `version`).

@@ -221,6 +221,11 @@ Result<json> get_object(Client& client, const std::string& path, const std::stri
   return client.get_json(path, {}, what);
 }
 
+Result<json> patch_object(Client& client, const std::string& path, const json& patch, const std::string& content_type,
+                          DryRun dry_run, const std::string& what) {
+  return write(client, "PATCH", path, dry_run_query(dry_run), patch, content_type, what);
+}
+
 std::optional<std::string> object_path(const std::string& api_version, const std::string& kind, const std::string& ns,
                                        const std::string& name) {
   struct Known {

@@ -116,6 +116,11 @@ Result<void> delete_network_policy(Client& client, const std::string& ns, const 
 // GET any object by its API path ("/apis/apps/v1/namespaces/shop/replicasets/web-7d4b9c8f6").
 Result<nlohmann::json> get_object(Client& client, const std::string& path, const std::string& what);
 
+// PATCH any object by its API path with `content_type` (application/json-patch+json,
+// application/merge-patch+json, application/strategic-merge-patch+json).
+Result<nlohmann::json> patch_object(Client& client, const std::string& path, const nlohmann::json& patch,
+                                    const std::string& content_type, DryRun dry_run, const std::string& what);
+
 // The API path of a namespaced object from apiVersion + kind (e.g. "apps/v1", "ReplicaSet"), for
 // owner references. Knows the built-in kinds kubectl-ir resolves; nullopt for others.
 std::optional<std::string> object_path(const std::string& api_version, const std::string& kind, const std::string& ns,

@@ -58,6 +58,13 @@ class Cluster:
             raise RuntimeError(f"fake cluster did not start: {proc.stderr.decode(errors='replace')}")
         self.kubeconfig = os.path.join(self.dir, "kubeconfig")
 
+    @classmethod
+    def attach(cls, kubeconfig):
+        """A Cluster for an already running fake cluster (benchmarks start their own)."""
+        c = cls.__new__(cls)
+        c.real, c.dir, c.kubeconfig = False, None, kubeconfig
+        return c
+
     def stop(self):
         if self.dir:
             subprocess.run([os.path.join(FAKE, "stop.sh"), self.dir], capture_output=True, timeout=60)

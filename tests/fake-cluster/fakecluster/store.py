@@ -142,6 +142,10 @@ class Store:
     def put(self, key, obj, event=None, bump=True):
         """Stores obj (a fresh dict), assigning a new resourceVersion. Returns the Entry."""
         md = obj["metadata"]
+        # Go's omitempty: a real API server never serves an empty labels/annotations map.
+        for field in ("labels", "annotations"):
+            if field in md and not md[field]:
+                del md[field]
         k = (md.get("namespace", ""), md["name"])
         old = self.data[key].get(k)
         if bump:

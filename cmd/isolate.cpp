@@ -1,0 +1,241 @@
+#include "cmd/isolate.hpp"
+
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "cmd/output.hpp"
+#include "cmd/report.hpp"
+#include "triage/isolate.hpp"
+#include "util/strings.hpp"
+
+namespace ir::cli {
+
+using nlohmann::json;
+
+namespace {
+
+// Journal entries are gathered during the run and written under the case the run ends up with
+// (an already-isolated pod keeps its case).
+struct PendingLog {
+  std::vector<std::pair<std::string, json>> entries;
+  triage::ActionLog logger() {
+    return [this](const std::string& action, const json& fields) { entries.emplace_back(action, fields); };
+  }
+  void flush(Io& io, Session& s, const std::string& case_id, const json& common) {
+    auto journal = open_journal(io, s, case_id);
+    if (!journal) {
+      print_warning(io, "journal: " + journal.error().message);
+      return;
+    }
+    for (auto& [action, fields] : entries) {
+      json f = common;
+      f.update(fields);
+      if (auto r = journal->append(action, f); !r) print_warning(io, "journal: " + r.error().message);
+    }
+  }
+};
+
+bool valid_label_value(const std::string& v) {
+  // A case id doubles as the quarantine label's value: alphanumeric at both ends.
+  const auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
+  return evidence::valid_case_id(v) && alnum(v.back());
+}
+
+json verdict_json(const triage::Verdict& v) { return {{"state", triage::to_string(v.state)}, {"reason", v.reason}}; }
+
+json report_json(const triage::IsolateReport& r, const std::string& ns, const std::string& pod, bool dry) {
+  json others = json::array();
+  for (const auto& a : r.still_allowing) {
+    others.push_back({{"policy", a.policy}, {"direction", triage::to_string(a.direction)}, {"rules", a.rules}});
+  }
+  json j = {{"case", r.case_id},
+            {"namespace", ns},
+            {"pod", pod},
+            {"uid", r.pod_uid},
+            {"node", r.node},
+            {"dryRun", dry},
+            {"alreadyIsolated", r.already_isolated},
+            {"policy", r.policy.value("metadata", json::object()).value("name", "")},
+            {"stillAllowing", others},
+            {"neutralised", r.neutralised},
+            {"detachedLabels", r.detached_labels},
+            {"cordonedNode", r.cordoned_node},
+            {"cni", {{"name", r.cni.name}, {"enforces", r.cni.enforces}, {"known", r.cni.known}, {"note", r.cni_note}}},
+            {"adminNetworkPolicy", r.admin_network_policy},
+            {"verdict", {{"egress", verdict_json(r.egress)}, {"ingress", verdict_json(r.ingress)}}},
+            {"warnings", r.warnings}};
+  if (!r.probe.empty()) j["probe"] = r.probe;
+  return j;
+}
+
+void print_summary(const triage::IsolateReport& r, const std::string& ns, const std::string& pod, bool dry, Io& io) {
+  auto e = [](const std::string& s) { return util::escape_for_terminal(s, 1024); };
+  const std::string policy = r.policy.value("metadata", json::object()).value("name", "");
+  io.out << fmt::format("{}case:     {}\n", dry ? "(dry run: nothing was changed)\n" : "", e(r.case_id));
+  io.out << fmt::format("pod:      {}/{} on node {}{}\n", e(ns), e(pod), e(r.node), r.already_isolated ? " (already isolated)" : "");
+  io.out << fmt::format("policy:   {}\n", e(policy));
+  for (const auto& name : r.neutralised) io.out << fmt::format("excluded: networkpolicy {} no longer selects the pod\n", e(name));
+  if (!r.detached_labels.empty()) io.out << fmt::format("detached: removed labels {}\n", e(util::join(r.detached_labels, ", ")));
+  if (!r.cordoned_node.empty()) io.out << fmt::format("cordoned: node {}\n", e(r.cordoned_node));
+  io.out << fmt::format("CNI:      {}\n", r.cni.known ? e(r.cni.name) + (r.cni.enforces ? " (enforces NetworkPolicy)" : " (does NOT enforce NetworkPolicy)")
+                                                   : "unknown");
+  if (!r.probe.empty()) io.out << fmt::format("probe:    {}\n", e(r.probe));
+  io.out << fmt::format("egress:   {}: {}\n", triage::to_string(r.egress.state), e(r.egress.reason));
+  io.out << fmt::format("ingress:  {}: {}\n", triage::to_string(r.ingress.state), e(r.ingress.reason));
+}
+
+void print_written_yaml(const std::vector<json>& objects, Io& io) {
+  for (const auto& o : objects) io.out << "---\n" << to_yaml(o);
+}
+
+}  // namespace
+
+Command setup_isolate(CLI::App& root, const GlobalOptions& global) {
+  auto o = std::make_shared<IsolateCliOptions>();
+  CLI::App* app = root.add_subcommand("isolate", "Contain a pod with a deny-egress NetworkPolicy (reversible with release)");
+  app->footer(
+      "Examples:\n"
+      "  kubectl ir isolate web-7d4b9 -n shop\n"
+      "  kubectl ir isolate web-7d4b9 -n shop --ingress --exclusive --allow-dns\n"
+      "  kubectl ir isolate web-7d4b9 -n shop --detach --cordon --dry-run -o yaml\n"
+      "\nExit status: 0 contained, 3 not (or not provably) contained in a requested direction, 1 failure.");
+  app->add_option("pod", o->pod, "The pod")->required();
+  app->add_option("--case", o->case_id, "Case id (default: the pod's existing case or a new one)");
+  app->add_flag("--ingress", o->ingress, "Deny ingress too");
+  app->add_flag("--allow-dns", o->allow_dns, "Allow egress to the cluster DNS (kube-dns pods, port 53)");
+  app->add_option("--allow-egress", o->allow_egress, "Allow egress to CIDR[:PORT] (repeatable), e.g. a collector");
+  app->add_flag("--exclusive", o->exclusive,
+                "Patch other policies that select the pod so they stop selecting it (restored by release)");
+  app->add_flag("--detach", o->detach,
+                "Remove the labels Services and the controller select (the pod leaves endpoints; a replacement starts)");
+  app->add_flag("--cordon", o->cordon, "Cordon the pod's node (release uncordons it only if isolate did)");
+  app->add_option("--probe", o->probe, "After isolating, try HOST:PORT from inside the pod");
+  app->add_flag("--dry-run", o->dry_run, "Server-side dry run: validate every write, change nothing");
+  app->add_option("-o,--output", o->output, "Output: json or yaml (with --dry-run: the objects)")
+      ->check(CLI::IsMember({"json", "yaml"}));
+  return {app, [o, &global](Io& io) { return run_isolate(*o, global, io); }};
+}
+
+int run_isolate(const IsolateCliOptions& o, const GlobalOptions& global, Io& io) {
+  if (!o.case_id.empty() && !valid_label_value(o.case_id)) {
+    print_error(io, Error(Errc::usage, "invalid --case \"" + util::escape_for_terminal(o.case_id, 80) +
+                                           "\": 1-63 letters, digits, '.', '_' or '-', starting and ending alphanumeric"));
+    return k_exit_usage;
+  }
+  for (const auto& a : o.allow_egress) {
+    if (auto p = triage::parse_allow_egress(a); !p) {
+      print_error(io, p.error());
+      return k_exit_usage;
+    }
+  }
+  auto session = open_session(global.kube, io);
+  if (!session) {
+    print_error(io, session.error());
+    return exit_code_for(session.error());
+  }
+  auto& s = **session;
+  triage::IsolateOptions opts;
+  opts.namespace_name = s.config.namespace_name;
+  opts.pod = o.pod;
+  opts.case_id = o.case_id;
+  opts.new_case_id = evidence::new_case_id(s.clock.now());
+  opts.ingress = o.ingress;
+  opts.allow_dns = o.allow_dns;
+  opts.allow_egress = o.allow_egress;
+  opts.exclusive = o.exclusive;
+  opts.detach = o.detach;
+  opts.cordon = o.cordon;
+  opts.probe = o.probe;
+  opts.dry_run = o.dry_run ? kube::DryRun::all : kube::DryRun::none;
+  opts.actor = actor_name(s);
+
+  PendingLog pending;
+  io.err << fmt::format("kubectl-ir: isolating {}/{}{}\n", util::escape_for_terminal(opts.namespace_name, 253),
+                        util::escape_for_terminal(o.pod, 253), o.dry_run ? " (dry run)" : "");
+  auto report = triage::isolate(*s.client, s.connector.get(), opts, pending.logger(), s.clock);
+  const json common = {{"namespace", opts.namespace_name}, {"pod", o.pod}, {"actor", opts.actor},
+                       {"context", s.config.context_name}, {"server", s.config.server}};
+  if (!report) {
+    pending.entries.emplace_back("isolate-failed", json{{"error", report.error().message}});
+    pending.flush(io, s, o.case_id.empty() ? opts.new_case_id : o.case_id, common);
+    print_error(io, report.error());
+    return exit_code_for(report.error());
+  }
+  pending.flush(io, s, report->case_id, common);
+  for (const auto& w : report->warnings) print_warning(io, w);
+  if (o.output == "json") {
+    io.out << report_json(*report, opts.namespace_name, o.pod, o.dry_run).dump(2) << "\n";
+  } else if (o.output == "yaml") {
+    if (o.dry_run) print_written_yaml(report->written, io);
+    else io.out << to_yaml(report_json(*report, opts.namespace_name, o.pod, false));
+  } else {
+    print_summary(*report, opts.namespace_name, o.pod, o.dry_run, io);
+  }
+  if (o.dry_run) return k_exit_ok;
+  const auto ok = [](triage::Containment c) {
+    return c == triage::Containment::contained || c == triage::Containment::not_requested;
+  };
+  return ok(report->egress.state) && ok(report->ingress.state) ? k_exit_ok : k_exit_partial;
+}
+
+Command setup_release(CLI::App& root, const GlobalOptions& global) {
+  auto o = std::make_shared<ReleaseCliOptions>();
+  CLI::App* app = root.add_subcommand("release", "Undo isolate: remove the quarantine and restore what it changed");
+  app->footer(
+      "Examples:\n"
+      "  kubectl ir release web-7d4b9 -n shop\n"
+      "  kubectl ir release web-7d4b9 -n shop --dry-run -o yaml\n");
+  app->add_option("pod", o->pod, "The pod")->required();
+  app->add_flag("--dry-run", o->dry_run, "Server-side dry run: validate every write, change nothing");
+  app->add_option("-o,--output", o->output, "Output: json or yaml (with --dry-run: the objects)")
+      ->check(CLI::IsMember({"json", "yaml"}));
+  return {app, [o, &global](Io& io) { return run_release(*o, global, io); }};
+}
+
+int run_release(const ReleaseCliOptions& o, const GlobalOptions& global, Io& io) {
+  auto session = open_session(global.kube, io);
+  if (!session) {
+    print_error(io, session.error());
+    return exit_code_for(session.error());
+  }
+  auto& s = **session;
+  const triage::ReleaseOptions opts{s.config.namespace_name, o.pod, o.dry_run ? kube::DryRun::all : kube::DryRun::none};
+  PendingLog pending;
+  auto report = triage::release(*s.client, opts, pending.logger());
+  const json common = {{"namespace", opts.namespace_name}, {"pod", o.pod}, {"actor", actor_name(s)},
+                       {"context", s.config.context_name}, {"server", s.config.server}};
+  if (!report) {
+    pending.entries.emplace_back("release-failed", json{{"error", report.error().message}});
+    pending.flush(io, s, "", common);
+    print_error(io, report.error());
+    return exit_code_for(report.error());
+  }
+  if (report->was_isolated) pending.flush(io, s, report->case_id, common);
+  for (const auto& w : report->warnings) print_warning(io, w);
+  const json j = {{"case", report->case_id},          {"namespace", opts.namespace_name},
+                  {"pod", o.pod},                     {"dryRun", o.dry_run},
+                  {"wasIsolated", report->was_isolated}, {"podFound", report->pod_found},
+                  {"policyDeleted", report->policy_deleted}, {"restoredPolicies", report->restored_policies},
+                  {"restoredLabels", report->restored_labels}, {"uncordonedNode", report->uncordoned_node}};
+  if (o.output == "json") {
+    io.out << j.dump(2) << "\n";
+  } else if (o.output == "yaml") {
+    if (o.dry_run) print_written_yaml(report->written, io);
+    else io.out << to_yaml(j);
+  } else if (!report->was_isolated) {
+    io.out << fmt::format("{}/{} is not isolated: nothing to do\n", util::escape_for_terminal(opts.namespace_name, 253),
+                          util::escape_for_terminal(o.pod, 253));
+  } else {
+    auto e = [](const std::string& v) { return util::escape_for_terminal(v, 1024); };
+    io.out << fmt::format("{}released {}/{} (case {})\n", o.dry_run ? "(dry run: nothing was changed)\n" : "",
+                          e(opts.namespace_name), e(o.pod), e(report->case_id));
+    if (report->policy_deleted) io.out << "deleted:  quarantine policy\n";
+    for (const auto& p : report->restored_policies) io.out << fmt::format("restored: networkpolicy {}\n", e(p));
+    if (!report->restored_labels.empty()) io.out << fmt::format("restored: labels {}\n", e(util::join(report->restored_labels, ", ")));
+    if (!report->uncordoned_node.empty()) io.out << fmt::format("uncordoned: node {}\n", e(report->uncordoned_node));
+  }
+  return k_exit_ok;
+}
+
+}  // namespace ir::cli

@@ -1,0 +1,403 @@
+#include "triage/isolate.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "exec/session.hpp"
+#include "util/strings.hpp"
+
+namespace ir::triage {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* k_json_patch = "application/json-patch+json";
+constexpr const char* k_merge_patch = "application/merge-patch+json";
+
+const json& member(const json& j, const char* key) {
+  static const json k_null;
+  if (!j.is_object()) return k_null;
+  auto it = j.find(key);
+  return it != j.end() ? *it : k_null;
+}
+
+std::string str(const json& j, const char* key) {
+  const json& v = member(j, key);
+  return v.is_string() ? v.get<std::string>() : std::string();
+}
+
+// JSON Pointer escaping (RFC 6901) for an annotation key in a JSON patch path.
+std::string pointer_escape(const std::string& key) {
+  std::string out;
+  for (const char c : key) {
+    if (c == '~') out += "~0";
+    else if (c == '/') out += "~1";
+    else out += c;
+  }
+  return out;
+}
+
+std::string netpol_path(const std::string& ns, const std::string& name) {
+  return fmt::format("/apis/networking.k8s.io/v1/namespaces/{}/networkpolicies/{}", util::url_encode(ns),
+                     util::url_encode(name));
+}
+
+// The selector of the pod's controller (ReplicaSet, StatefulSet, ...), or null.
+Result<json> controller_selector(kube::Client& client, const json& pod, const std::string& ns) {
+  for (const auto& ref : member(member(pod, "metadata"), "ownerReferences")) {
+    if (!member(ref, "controller").is_boolean() || !ref["controller"].get<bool>()) continue;
+    auto path = kube::object_path(str(ref, "apiVersion"), str(ref, "kind"), ns, str(ref, "name"));
+    if (!path) return json();
+    IR_TRY(owner, kube::get_object(client, *path, fmt::format("get {} {}/{}", str(ref, "kind"), ns, str(ref, "name"))));
+    return member(member(owner, "spec"), "selector");
+  }
+  return json();
+}
+
+// Label keys a selector constrains (matchLabels keys and matchExpressions keys).
+void selector_keys(const json& selector, std::set<std::string>& keys) {
+  if (!selector.is_object()) return;
+  // Services use a plain map; LabelSelectors use matchLabels/matchExpressions.
+  const bool label_selector = selector.contains("matchLabels") || selector.contains("matchExpressions");
+  if (!label_selector) {
+    for (const auto& [k, v] : selector.items()) keys.insert(k);
+    return;
+  }
+  for (const auto& [k, v] : member(selector, "matchLabels").items()) keys.insert(k);
+  for (const auto& e : member(selector, "matchExpressions")) keys.insert(str(e, "key"));
+}
+
+Verdict direction_verdict(Direction d, const IsolateReport& r, const IsolateOptions& o) {
+  if (d == Direction::ingress && !o.ingress) {
+    return {Containment::not_requested, "ingress is not restricted (add --ingress)"};
+  }
+  std::vector<std::string> allowing;
+  for (const auto& a : r.still_allowing) {
+    if (a.direction == d) allowing.push_back(fmt::format("networkpolicy {} allows {}", a.policy, util::join(a.rules, "; ")));
+  }
+  if (!allowing.empty()) {
+    return {Containment::not_contained, util::join(allowing, "; ") + (o.exclusive ? "" : " (use --exclusive)")};
+  }
+  if (r.cni.known && !r.cni.enforces) {
+    return {Containment::not_contained, r.cni.name + " does not enforce NetworkPolicy"};
+  }
+  if (!r.cni.known) {
+    return {Containment::unknown, r.cni_note.empty() ? "no NetworkPolicy-enforcing CNI recognised in kube-system"
+                                                     : r.cni_note};
+  }
+  std::string reason = "the quarantine policy denies all " + std::string(to_string(d)) + " (CNI " + r.cni.name + ")";
+  if (d == Direction::egress && (o.allow_dns || !o.allow_egress.empty())) {
+    std::vector<std::string> except;
+    if (o.allow_dns) except.push_back("DNS to kube-dns on 53");
+    for (const auto& e : o.allow_egress) except.push_back(e);
+    reason = "all egress denied except " + util::join(except, ", ") + " (CNI " + r.cni.name + ")";
+  }
+  if (r.admin_network_policy) reason += "; AdminNetworkPolicy is served and may override (not evaluated)";
+  return {Containment::contained, reason};
+}
+
+// --probe: one connection attempt from inside the pod. busybox and most images have nc; the
+// result is only as good as the tool.
+std::string run_probe(kube::Client& client, kube::Connector& connector, const IsolateOptions& o,
+                      const std::string& container) {
+  const auto colon = o.probe.rfind(':');
+  const std::string host = o.probe.substr(0, colon);
+  const std::string port = colon == std::string::npos ? "" : o.probe.substr(colon + 1);
+  util::MemorySink out(4096), err(4096);
+  exec::ExecLimits limits;
+  limits.total_timeout = std::chrono::seconds(15);
+  exec::ExecRequest req{o.namespace_name, o.pod, container, {"nc", "-z", "-w", "3", host, port}};
+  auto r = exec::run_exec(client, connector, req, out, err, {}, limits);
+  if (!r) {
+    if (r.error().code == Errc::exec_not_found) return "unknown: the image has no nc to probe with";
+    return "unknown: " + r.error().message;
+  }
+  if (!r->completed()) return std::string("unknown: ") + exec::to_string(r->end);
+  return r->exit_code == 0 ? "CONNECTED to " + o.probe + ": egress is NOT blocked"
+                           : "connection to " + o.probe + " failed: egress blocked (nc exit " +
+                                 std::to_string(r->exit_code) + ")";
+}
+
+}  // namespace
+
+const char* to_string(Containment c) {
+  switch (c) {
+    case Containment::contained: return "contained";
+    case Containment::not_contained: return "NOT contained";
+    case Containment::unknown: return "unknown";
+    case Containment::not_requested: return "not requested";
+  }
+  return "unknown";
+}
+
+Result<IsolateReport> isolate(kube::Client& client, kube::Connector* connector, const IsolateOptions& o,
+                              const ActionLog& log, util::Clock& clock) {
+  const std::string what = fmt::format("isolate {}/{}", o.namespace_name, o.pod);
+  IR_TRY_CTX(pod, kube::get_pod(client, o.namespace_name, o.pod), what);
+  const json& meta = member(pod, "metadata");
+  const json& spec = member(pod, "spec");
+  if (member(spec, "hostNetwork").is_boolean() && spec["hostNetwork"].get<bool>()) {
+    return unexpected(Error(Errc::failure, what + ": the pod runs with hostNetwork: a NetworkPolicy cannot contain it")
+                          .with_hint("cordon the node and contain the pod at the node (firewall, security group), "
+                                     "or stop it after collecting evidence"));
+  }
+  IsolateReport r;
+  r.pod_uid = str(meta, "uid");
+  r.node = str(spec, "nodeName");
+  const json labels = member(meta, "labels").is_object() ? meta["labels"] : json::object();
+  const json annotations = member(meta, "annotations").is_object() ? meta["annotations"] : json::object();
+  const std::string existing_case = str(labels, k_quarantine_label);
+  r.already_isolated = !existing_case.empty();
+  r.case_id = r.already_isolated ? existing_case : (o.case_id.empty() ? o.new_case_id : o.case_id);
+  if (r.already_isolated && !o.case_id.empty() && o.case_id != existing_case) {
+    r.warnings.push_back("the pod is already quarantined under case " + existing_case + "; keeping that case");
+  }
+  const std::string policy_name = quarantine_policy_name(o.pod);
+  const bool dry = o.dry_run == kube::DryRun::all;
+
+  // 1. Label (and, with --detach, remove what Services and the controller select), in one patch.
+  json label_patch = {{k_quarantine_label, r.case_id}};
+  json ann_patch = json::object();
+  if (!r.already_isolated) {
+    ann_patch = {{k_ann_case, r.case_id},
+                 {k_ann_isolated_at, util::format_rfc3339(clock.now())},
+                 {k_ann_isolated_by, o.actor},
+                 {k_ann_policy, policy_name}};
+  }
+  if (o.detach && !annotations.contains(k_ann_detached)) {
+    std::set<std::string> keys;
+    IR_TRY_CTX(services, kube::get_object(client, fmt::format("/api/v1/namespaces/{}/services", util::url_encode(o.namespace_name)),
+                                          "list services in " + o.namespace_name),
+               what);
+    for (const auto& svc : member(services, "items")) {
+      const json& sel = member(member(svc, "spec"), "selector");
+      if (!sel.is_object() || sel.empty()) continue;
+      bool all = true;
+      for (const auto& [k, v] : sel.items()) all = all && v.is_string() && str(labels, k.c_str()) == v.get<std::string>();
+      if (all) selector_keys(sel, keys);
+    }
+    IR_TRY_CTX(ctrl, controller_selector(client, pod, o.namespace_name), what);
+    selector_keys(ctrl, keys);
+    json removed = json::object();
+    for (const auto& k : keys) {
+      if (k == k_quarantine_label || !labels.contains(k)) continue;
+      removed[k] = labels[k];
+      label_patch[k] = nullptr;
+      r.detached_labels.push_back(k);
+    }
+    ann_patch[k_ann_detached] = removed.dump();
+  }
+  json new_labels = labels;
+  for (const auto& [k, v] : label_patch.items()) {
+    if (v.is_null()) new_labels.erase(k);
+    else new_labels[k] = v;
+  }
+  if (!r.already_isolated || !ann_patch.empty()) {
+    json patch = {{"labels", label_patch}};
+    if (!ann_patch.empty()) patch["annotations"] = ann_patch;
+    IR_TRY_CTX(patched, kube::patch_pod_metadata(client, o.namespace_name, o.pod, patch, o.dry_run), what);
+    r.written.push_back(std::move(patched));
+    log("label", {{"namespace", o.namespace_name}, {"pod", o.pod}, {"labels", label_patch}, {"dry_run", dry}});
+    if (!r.detached_labels.empty()) log("detach", {{"pod", o.pod}, {"removed_labels", r.detached_labels}, {"dry_run", dry}});
+  }
+
+  // 2. The quarantine policy, by server-side apply (creating it twice changes nothing).
+  QuarantineSpec qs{o.namespace_name, o.pod, r.pod_uid, r.case_id, o.ingress, o.allow_dns, o.allow_egress};
+  IR_TRY_CTX(policy, render_quarantine_policy(qs), what);
+  IR_TRY_CTX(applied, kube::apply_network_policy(client, o.namespace_name, policy, o.dry_run), what);
+  r.policy = applied;
+  r.written.push_back(applied);
+  log("apply-policy", {{"namespace", o.namespace_name}, {"policy", policy_name}, {"spec", policy["spec"]}, {"dry_run", dry}});
+
+  // 3. The truth: which other policies select the pod and what they still allow.
+  IR_TRY_CTX(policies, kube::list_network_policies(client, o.namespace_name), what);
+  IR_TRY_CTX(allowing, selecting_allowances(member(policies, "items"), new_labels, policy_name), what);
+  std::set<std::string> to_neutralise;
+  if (o.exclusive) {
+    for (const auto& a : allowing) to_neutralise.insert(a.policy);
+    for (const auto& p : member(policies, "items")) {
+      const std::string name = str(member(p, "metadata"), "name");
+      if (!to_neutralise.count(name)) continue;
+      const json& selector = member(member(p, "spec"), "podSelector");
+      const auto excluded = exclude_case(selector, r.case_id);
+      if (!excluded) continue;  // already excludes this case
+      json ops = json::array();
+      const json& p_ann = member(member(p, "metadata"), "annotations");
+      if (!p_ann.is_object()) ops.push_back({{"op", "add"}, {"path", "/metadata/annotations"}, {"value", json::object()}});
+      if (!p_ann.is_object() || !p_ann.contains(k_ann_original_selector)) {
+        ops.push_back({{"op", "add"},
+                       {"path", "/metadata/annotations/" + pointer_escape(k_ann_original_selector)},
+                       {"value", selector.dump()}});
+      }
+      // test: fail rather than overwrite a selector someone changed since we read it.
+      ops.push_back({{"op", "test"}, {"path", "/spec/podSelector"}, {"value", selector}});
+      ops.push_back({{"op", "replace"}, {"path", "/spec/podSelector"}, {"value", *excluded}});
+      IR_TRY_CTX(patched, kube::patch_object(client, netpol_path(o.namespace_name, name), ops, k_json_patch, o.dry_run,
+                                             fmt::format("patch networkpolicy {}/{}", o.namespace_name, name)),
+                 what);
+      r.written.push_back(std::move(patched));
+      r.neutralised.push_back(name);
+      log("exclusive", {{"policy", name}, {"original_pod_selector", selector}, {"pod_selector", *excluded}, {"dry_run", dry}});
+    }
+  }
+  for (auto& a : allowing) {
+    if (!to_neutralise.count(a.policy)) r.still_allowing.push_back(std::move(a));
+  }
+
+  // 4. Does anything enforce it?
+  auto daemonsets = kube::get_object(client, "/apis/apps/v1/namespaces/kube-system/daemonsets", "list daemonsets in kube-system");
+  if (daemonsets) {
+    r.cni = detect_cni(member(*daemonsets, "items"));
+    if (!r.cni.known) r.cni_note = "no NetworkPolicy-enforcing CNI recognised among the kube-system DaemonSets";
+  } else {
+    r.cni_note = "cannot tell whether the CNI enforces NetworkPolicy: " + daemonsets.error().message;
+  }
+  if (auto anp = kube::is_served(client, "policy.networking.k8s.io", "v1alpha1", "adminnetworkpolicies"); anp && *anp) {
+    r.admin_network_policy = true;
+    r.warnings.push_back("AdminNetworkPolicy is served: cluster-level policies can override NetworkPolicies; they were not evaluated");
+  }
+
+  // 5. Cordon, recorded on the pod only when this run cordoned the node.
+  if (o.cordon && !r.node.empty() && !annotations.contains(k_ann_cordoned)) {
+    IR_TRY_CTX(node, kube::get_node(client, r.node), what);
+    const json& unsched = member(member(node, "spec"), "unschedulable");
+    if (unsched.is_boolean() && unsched.get<bool>()) {
+      r.warnings.push_back("node " + r.node + " was already cordoned; release will leave it cordoned");
+    } else {
+      IR_TRY_CTX(cordoned, kube::patch_node(client, r.node, {{"spec", {{"unschedulable", true}}}}, o.dry_run), what);
+      r.written.push_back(std::move(cordoned));
+      IR_CHECK_CTX(kube::patch_pod_metadata(client, o.namespace_name, o.pod, {{"annotations", {{k_ann_cordoned, r.node}}}},
+                                            o.dry_run),
+                   what);
+      r.cordoned_node = r.node;
+      log("cordon", {{"node", r.node}, {"dry_run", dry}});
+    }
+  }
+
+  r.egress = direction_verdict(Direction::egress, r, o);
+  r.ingress = direction_verdict(Direction::ingress, r, o);
+
+  // 6. Probe from inside, after the policy is in place.
+  if (!o.probe.empty() && !dry && connector != nullptr) {
+    std::string container;
+    const json& containers = member(spec, "containers");
+    if (containers.is_array() && !containers.empty()) container = str(containers[0], "name");
+    r.probe = run_probe(client, *connector, o, container);
+    log("probe", {{"target", o.probe}, {"result", r.probe}});
+    if (r.probe.rfind("CONNECTED", 0) == 0) {
+      r.egress = {Containment::not_contained, "the probe connected to " + o.probe + " from inside the pod"};
+    }
+  }
+  log("verdict", {{"egress", {{"state", to_string(r.egress.state)}, {"reason", r.egress.reason}}},
+                  {"ingress", {{"state", to_string(r.ingress.state)}, {"reason", r.ingress.reason}}},
+                  {"dry_run", dry}});
+  return r;
+}
+
+Result<ReleaseReport> release(kube::Client& client, const ReleaseOptions& o, const ActionLog& log) {
+  const std::string what = fmt::format("release {}/{}", o.namespace_name, o.pod);
+  const bool dry = o.dry_run == kube::DryRun::all;
+  ReleaseReport r;
+  const std::string policy_default = quarantine_policy_name(o.pod);
+  auto pod = kube::get_pod(client, o.namespace_name, o.pod);
+  if (!pod && pod.error().code != Errc::not_found) return unexpected(pod.error().context(what));
+  json labels = json::object();
+  json annotations = json::object();
+  if (!pod) {
+    r.pod_found = false;
+    r.warnings.push_back("the pod is gone; its quarantine policy went with it (ownerReference)");
+  } else {
+    const json& meta = member(*pod, "metadata");
+    if (member(meta, "labels").is_object()) labels = meta["labels"];
+    if (member(meta, "annotations").is_object()) annotations = meta["annotations"];
+  }
+  r.case_id = str(labels, k_quarantine_label);
+  if (r.case_id.empty()) r.case_id = str(annotations, k_ann_case);
+  r.was_isolated = !r.case_id.empty();
+
+  // 1. The quarantine policy (already gone is fine: release is idempotent).
+  std::string policy_name = str(annotations, k_ann_policy);
+  if (policy_name.empty()) policy_name = policy_default;
+  if (auto d = kube::delete_network_policy(client, o.namespace_name, policy_name, o.dry_run); d) {
+    r.policy_deleted = true;
+    log("delete-policy", {{"policy", policy_name}, {"dry_run", dry}});
+  } else if (d.error().code != Errc::not_found) {
+    return unexpected(d.error().context(what));
+  }
+  if (!r.was_isolated) return r;
+
+  // 2. Policies --exclusive patched for this case: drop our NotIn value, restore the original
+  //    podSelector exactly once no quarantined case is left in it.
+  IR_TRY_CTX(policies, kube::list_network_policies(client, o.namespace_name), what);
+  for (const auto& p : member(policies, "items")) {
+    const json& p_ann = member(member(p, "metadata"), "annotations");
+    if (!p_ann.is_object() || !p_ann.contains(k_ann_original_selector)) continue;
+    const std::string name = str(member(p, "metadata"), "name");
+    const json& selector = member(member(p, "spec"), "podSelector");
+    json reduced = include_case(selector, r.case_id);
+    if (reduced == selector) continue;  // not patched for this case
+    bool others_left = false;
+    for (const auto& e : member(reduced, "matchExpressions")) others_left = others_left || str(e, "key") == k_quarantine_label;
+    json ops = json::array({{{"op", "test"}, {"path", "/spec/podSelector"}, {"value", selector}}});
+    if (others_left) {
+      ops.push_back({{"op", "replace"}, {"path", "/spec/podSelector"}, {"value", reduced}});
+    } else {
+      json original = json::parse(p_ann[k_ann_original_selector].get<std::string>(), nullptr, false);
+      if (original.is_discarded()) {
+        r.warnings.push_back("networkpolicy " + name + ": the saved original podSelector is unreadable; removed only our expression");
+        original = reduced;
+      }
+      ops.push_back({{"op", "replace"}, {"path", "/spec/podSelector"}, {"value", original}});
+      // isolate created the annotations map if there was none; the API server omits empty maps,
+      // so removing the whole map when ours is the only key restores the object exactly.
+      ops.push_back({{"op", "remove"},
+                     {"path", p_ann.size() == 1 ? std::string("/metadata/annotations")
+                                                : "/metadata/annotations/" + pointer_escape(k_ann_original_selector)}});
+    }
+    IR_TRY_CTX(patched, kube::patch_object(client, netpol_path(o.namespace_name, name), ops, k_json_patch, o.dry_run,
+                                           fmt::format("patch networkpolicy {}/{}", o.namespace_name, name)),
+               what);
+    r.written.push_back(std::move(patched));
+    r.restored_policies.push_back(name);
+    log("restore-policy", {{"policy", name}, {"dry_run", dry}});
+  }
+  if (!r.pod_found) return r;
+
+  // 3. Uncordon only what isolate cordoned.
+  const std::string cordoned = str(annotations, k_ann_cordoned);
+  if (!cordoned.empty()) {
+    IR_TRY_CTX(node, kube::patch_node(client, cordoned, {{"spec", {{"unschedulable", nullptr}}}}, o.dry_run), what);
+    r.written.push_back(std::move(node));
+    r.uncordoned_node = cordoned;
+    log("uncordon", {{"node", cordoned}, {"dry_run", dry}});
+  }
+
+  // 4. Labels and annotations back as they were.
+  json label_patch = {{k_quarantine_label, nullptr}};
+  if (annotations.contains(k_ann_detached)) {
+    json removed = json::parse(str(annotations, k_ann_detached), nullptr, false);
+    if (removed.is_object()) {
+      for (const auto& [k, v] : removed.items()) {
+        label_patch[k] = v;
+        r.restored_labels.push_back(k);
+      }
+    } else {
+      r.warnings.push_back("the saved detached labels are unreadable: restore them by hand");
+    }
+  }
+  json ann_patch = json::object();
+  for (const char* key : {k_ann_case, k_ann_isolated_at, k_ann_isolated_by, k_ann_policy, k_ann_detached, k_ann_cordoned}) {
+    if (annotations.contains(key)) ann_patch[key] = nullptr;
+  }
+  json patch = {{"labels", label_patch}};
+  if (!ann_patch.empty()) patch["annotations"] = ann_patch;
+  IR_TRY_CTX(patched, kube::patch_pod_metadata(client, o.namespace_name, o.pod, patch, o.dry_run), what);
+  r.written.push_back(std::move(patched));
+  log("unlabel", {{"pod", o.pod}, {"labels", label_patch}, {"dry_run", dry}});
+  return r;
+}
+
+}  // namespace ir::triage
