@@ -62,7 +62,7 @@ json report_json(const triage::IsolateReport& r, const std::string& ns, const st
             {"detachedLabels", r.detached_labels},
             {"cordonedNode", r.cordoned_node},
             {"cni", {{"name", r.cni.name}, {"enforces", r.cni.enforces}, {"known", r.cni.known}, {"note", r.cni_note}}},
-            {"adminNetworkPolicy", r.admin_network_policy},
+            {"adminNetworkPolicy", {{"served", r.admin_network_policy}, {"applied", r.admin_policy}}},
             {"verdict", {{"egress", verdict_json(r.egress)}, {"ingress", verdict_json(r.ingress)}}},
             {"warnings", r.warnings}};
   if (!r.probe.empty()) j["probe"] = r.probe;
@@ -75,6 +75,7 @@ void print_summary(const triage::IsolateReport& r, const std::string& ns, const 
   io.out << fmt::format("{}case:     {}\n", dry ? "(dry run: nothing was changed)\n" : "", e(r.case_id));
   io.out << fmt::format("pod:      {}/{} on node {}{}\n", e(ns), e(pod), e(r.node), r.already_isolated ? " (already isolated)" : "");
   io.out << fmt::format("policy:   {}\n", e(policy));
+  if (!r.admin_policy.empty()) io.out << fmt::format("admin:    AdminNetworkPolicy {} (priority 0)\n", e(r.admin_policy));
   for (const auto& name : r.neutralised) io.out << fmt::format("excluded: networkpolicy {} no longer selects the pod\n", e(name));
   if (!r.detached_labels.empty()) io.out << fmt::format("detached: removed labels {}\n", e(util::join(r.detached_labels, ", ")));
   if (!r.cordoned_node.empty()) io.out << fmt::format("cordoned: node {}\n", e(r.cordoned_node));
@@ -110,6 +111,8 @@ Command setup_isolate(CLI::App& root, const GlobalOptions& global) {
   app->add_flag("--detach", o->detach,
                 "Remove the labels Services and the controller select (the pod leaves endpoints; a replacement starts)");
   app->add_flag("--cordon", o->cordon, "Cordon the pod's node (release uncordons it only if isolate did)");
+  app->add_flag("--admin-policy", o->admin_policy,
+                "Also add a priority-0 AdminNetworkPolicy Deny (clusters serving policy.networking.k8s.io)");
   app->add_option("--probe", o->probe, "After isolating, try HOST:PORT from inside the pod");
   app->add_flag("--dry-run", o->dry_run, "Server-side dry run: validate every write, change nothing");
   app->add_option("-o,--output", o->output, "Output: json or yaml (with --dry-run: the objects)")
@@ -146,6 +149,7 @@ int run_isolate(const IsolateCliOptions& o, const GlobalOptions& global, Io& io)
   opts.exclusive = o.exclusive;
   opts.detach = o.detach;
   opts.cordon = o.cordon;
+  opts.admin_policy = o.admin_policy;
   opts.probe = o.probe;
   opts.dry_run = o.dry_run ? kube::DryRun::all : kube::DryRun::none;
   opts.actor = actor_name(s);
@@ -216,7 +220,8 @@ int run_release(const ReleaseCliOptions& o, const GlobalOptions& global, Io& io)
   const json j = {{"case", report->case_id},          {"namespace", opts.namespace_name},
                   {"pod", o.pod},                     {"dryRun", o.dry_run},
                   {"wasIsolated", report->was_isolated}, {"podFound", report->pod_found},
-                  {"policyDeleted", report->policy_deleted}, {"restoredPolicies", report->restored_policies},
+                  {"policyDeleted", report->policy_deleted}, {"adminPolicyDeleted", report->admin_policy_deleted},
+                  {"restoredPolicies", report->restored_policies},
                   {"restoredLabels", report->restored_labels}, {"uncordonedNode", report->uncordoned_node}};
   if (o.output == "json") {
     io.out << j.dump(2) << "\n";
@@ -231,6 +236,9 @@ int run_release(const ReleaseCliOptions& o, const GlobalOptions& global, Io& io)
     io.out << fmt::format("{}released {}/{} (case {})\n", o.dry_run ? "(dry run: nothing was changed)\n" : "",
                           e(opts.namespace_name), e(o.pod), e(report->case_id));
     if (report->policy_deleted) io.out << "deleted:  quarantine policy\n";
+    if (!report->admin_policy_deleted.empty()) {
+      io.out << fmt::format("deleted:  AdminNetworkPolicy {}\n", e(report->admin_policy_deleted));
+    }
     for (const auto& p : report->restored_policies) io.out << fmt::format("restored: networkpolicy {}\n", e(p));
     if (!report->restored_labels.empty()) io.out << fmt::format("restored: labels {}\n", e(util::join(report->restored_labels, ", ")));
     if (!report->uncordoned_node.empty()) io.out << fmt::format("uncordoned: node {}\n", e(report->uncordoned_node));

@@ -12,6 +12,7 @@ struct IsolateCliOptions {
   bool exclusive = false;
   bool detach = false;
   bool cordon = false;
+  bool admin_policy = false;
   std::string probe;
   bool dry_run = false;
   std::string output;  // "" (summary), json, yaml

@@ -74,6 +74,10 @@ Verdict direction_verdict(Direction d, const IsolateReport& r, const IsolateOpti
   if (d == Direction::ingress && !o.ingress) {
     return {Containment::not_requested, "ingress is not restricted (add --ingress)"};
   }
+  if (!r.admin_policy.empty() && r.cni.enforces) {
+    return {Containment::contained, "AdminNetworkPolicy " + r.admin_policy + " denies " + to_string(d) +
+                                        " at priority 0, before any NetworkPolicy (CNI " + r.cni.name + ")"};
+  }
   std::vector<std::string> allowing;
   for (const auto& a : r.still_allowing) {
     if (a.direction == d) allowing.push_back(fmt::format("networkpolicy {} allows {}", a.policy, util::join(a.rules, "; ")));
@@ -158,6 +162,16 @@ Result<IsolateReport> isolate(kube::Client& client, kube::Connector* connector, 
   const std::string policy_name = quarantine_policy_name(o.pod);
   const bool dry = o.dry_run == kube::DryRun::all;
 
+  // AdminNetworkPolicy first: --admin-policy must fail before anything is written.
+  if (auto anp = kube::is_served(client, "policy.networking.k8s.io", "v1alpha1", "adminnetworkpolicies"); anp && *anp) {
+    r.admin_network_policy = true;
+  }
+  if (o.admin_policy && !r.admin_network_policy) {
+    return unexpected(Error(Errc::failure, what + ": --admin-policy: this cluster does not serve AdminNetworkPolicy "
+                                                  "(policy.networking.k8s.io/v1alpha1)")
+                          .with_hint("drop --admin-policy, and use --exclusive to neutralise competing NetworkPolicies"));
+  }
+
   // 1. Label (and, with --detach, remove what Services and the controller select), in one patch.
   json label_patch = {{k_quarantine_label, r.case_id}};
   json ann_patch = json::object();
@@ -212,6 +226,26 @@ Result<IsolateReport> isolate(kube::Client& client, kube::Connector* connector, 
   r.written.push_back(applied);
   log("apply-policy", {{"namespace", o.namespace_name}, {"policy", policy_name}, {"spec", policy["spec"]}, {"dry_run", dry}});
 
+  if (o.admin_policy) {
+    IR_TRY_CTX(anp, render_admin_quarantine_policy(qs), what);
+    const std::string name = anp["metadata"]["name"].get<std::string>();
+    kube::Query q;
+    if (dry) q.emplace_back("dryRun", "All");
+    q.emplace_back("fieldManager", "kubectl-ir");
+    q.emplace_back("force", "true");
+    kube::Call call{"PATCH", "/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies/" + util::url_encode(name),
+                    q, anp.dump(), "application/apply-patch+yaml", "application/json", {}, "apply adminnetworkpolicy " + name};
+    IR_TRY_CTX(applied_anp, client.send_json(call), what);
+    r.written.push_back(std::move(applied_anp));
+    r.admin_policy = name;
+    if (!annotations.contains(k_ann_admin_policy)) {
+      IR_CHECK_CTX(kube::patch_pod_metadata(client, o.namespace_name, o.pod, {{"annotations", {{k_ann_admin_policy, name}}}},
+                                            o.dry_run),
+                   what);
+    }
+    log("apply-admin-policy", {{"policy", name}, {"spec", anp["spec"]}, {"dry_run", dry}});
+  }
+
   // 3. The truth: which other policies select the pod and what they still allow.
   IR_TRY_CTX(policies, kube::list_network_policies(client, o.namespace_name), what);
   IR_TRY_CTX(allowing, selecting_allowances(member(policies, "items"), new_labels, policy_name), what);
@@ -255,9 +289,9 @@ Result<IsolateReport> isolate(kube::Client& client, kube::Connector* connector, 
   } else {
     r.cni_note = "cannot tell whether the CNI enforces NetworkPolicy: " + daemonsets.error().message;
   }
-  if (auto anp = kube::is_served(client, "policy.networking.k8s.io", "v1alpha1", "adminnetworkpolicies"); anp && *anp) {
-    r.admin_network_policy = true;
-    r.warnings.push_back("AdminNetworkPolicy is served: cluster-level policies can override NetworkPolicies; they were not evaluated");
+  if (r.admin_network_policy && !o.admin_policy) {
+    r.warnings.push_back("AdminNetworkPolicy is served: cluster-level policies can override NetworkPolicies; they were "
+                         "not evaluated (--admin-policy adds a priority-0 Deny)");
   }
 
   // 5. Cordon, recorded on the pod only when this run cordoned the node.
@@ -328,6 +362,17 @@ Result<ReleaseReport> release(kube::Client& client, const ReleaseOptions& o, con
     return unexpected(d.error().context(what));
   }
   if (!r.was_isolated) return r;
+  if (const std::string anp = str(annotations, k_ann_admin_policy); !anp.empty()) {
+    kube::Call call{"DELETE", "/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies/" + util::url_encode(anp),
+                    dry ? kube::Query{{"dryRun", "All"}} : kube::Query{}, "", "", "application/json", {},
+                    "delete adminnetworkpolicy " + anp};
+    if (auto d = client.send(call); d) {
+      r.admin_policy_deleted = anp;
+      log("delete-admin-policy", {{"policy", anp}, {"dry_run", dry}});
+    } else if (d.error().code != Errc::not_found) {
+      return unexpected(d.error().context(what));
+    }
+  }
 
   // 2. Policies --exclusive patched for this case: drop our NotIn value, restore the original
   //    podSelector exactly once no quarantined case is left in it.
@@ -389,7 +434,8 @@ Result<ReleaseReport> release(kube::Client& client, const ReleaseOptions& o, con
     }
   }
   json ann_patch = json::object();
-  for (const char* key : {k_ann_case, k_ann_isolated_at, k_ann_isolated_by, k_ann_policy, k_ann_detached, k_ann_cordoned}) {
+  for (const char* key :
+       {k_ann_case, k_ann_isolated_at, k_ann_isolated_by, k_ann_policy, k_ann_detached, k_ann_cordoned, k_ann_admin_policy}) {
     if (annotations.contains(key)) ann_patch[key] = nullptr;
   }
   json patch = {{"labels", label_patch}};

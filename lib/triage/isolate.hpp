@@ -25,6 +25,7 @@ inline constexpr const char* k_ann_isolated_by = "kubectl-ir/isolated-by";
 inline constexpr const char* k_ann_policy = "kubectl-ir/policy";
 inline constexpr const char* k_ann_detached = "kubectl-ir/detached-labels";  // JSON object of removed labels
 inline constexpr const char* k_ann_cordoned = "kubectl-ir/cordoned-node";    // set only if isolate cordoned
+inline constexpr const char* k_ann_admin_policy = "kubectl-ir/admin-policy";  // the AdminNetworkPolicy created
 inline constexpr const char* k_ann_original_selector = "kubectl-ir/original-podselector";  // on patched policies
 
 struct IsolateOptions {
@@ -38,6 +39,7 @@ struct IsolateOptions {
   bool exclusive = false;    // patch other selecting policies so they stop selecting the pod
   bool detach = false;       // remove the labels Services and the controller select
   bool cordon = false;       // cordon the pod's node
+  bool admin_policy = false; // also a priority-0 AdminNetworkPolicy Deny (where served)
   std::string probe;         // HOST:PORT to try from inside the pod after isolation, or ""
   kube::DryRun dry_run = kube::DryRun::none;
   std::string actor;         // who, for the annotation (API identity or --examiner)
@@ -64,6 +66,7 @@ struct IsolateReport {
   CniInfo cni;
   std::string cni_note;                      // why CNI enforcement is unknown, if it is
   bool admin_network_policy = false;         // policy.networking.k8s.io AdminNetworkPolicy is served
+  std::string admin_policy;                  // name of the AdminNetworkPolicy applied (--admin-policy)
   std::string probe;                         // result of --probe, or ""
   Verdict egress;
   Verdict ingress;
@@ -91,6 +94,7 @@ struct ReleaseReport {
   bool was_isolated = false;
   bool pod_found = true;
   bool policy_deleted = false;
+  std::string admin_policy_deleted;
   std::vector<std::string> restored_policies;
   std::vector<std::string> restored_labels;
   std::string uncordoned_node;

@@ -278,6 +278,50 @@ Result<json> render_quarantine_policy(const QuarantineSpec& s) {
               {"spec", spec}};
 }
 
+std::string admin_policy_name(const std::string& namespace_name, const std::string& pod_name) {
+  return quarantine_policy_name(namespace_name + "-" + pod_name);
+}
+
+Result<json> render_admin_quarantine_policy(const QuarantineSpec& s) {
+  json egress = json::array();
+  if (s.allow_dns) {
+    egress.push_back({{"name", "kubectl-ir-allow-dns"},
+                      {"action", "Allow"},
+                      {"to", json::array({{{"pods", {{"namespaceSelector", json::object()},
+                                                     {"podSelector", {{"matchLabels", {{"k8s-app", "kube-dns"}}}}}}}}})},
+                      {"ports", json::array({{{"portNumber", {{"protocol", "UDP"}, {"port", 53}}}},
+                                             {{"portNumber", {{"protocol", "TCP"}, {"port", 53}}}}})}});
+  }
+  int n = 0;
+  for (const auto& text : s.allow_egress) {
+    IR_TRY(a, parse_allow_egress(text));
+    json rule = {{"name", fmt::format("kubectl-ir-allow-egress-{}", n++)},
+                 {"action", "Allow"},
+                 {"to", json::array({{{"networks", json::array({a.cidr})}}})}};
+    if (a.port) rule["ports"] = json::array({{{"portNumber", {{"protocol", "TCP"}, {"port", *a.port}}}}});
+    egress.push_back(std::move(rule));
+  }
+  egress.push_back({{"name", "kubectl-ir-deny-all-egress"},
+                    {"action", "Deny"},
+                    {"to", json::array({{{"namespaces", json::object()}}, {{"networks", json::array({"0.0.0.0/0", "::/0"})}}})}});
+  json spec = {{"priority", 0},
+               {"subject", {{"pods", {{"namespaceSelector", {{"matchLabels", {{"kubernetes.io/metadata.name", s.namespace_name}}}}},
+                                       {"podSelector", {{"matchLabels", {{k_quarantine_label, s.case_id}}}}}}}}},
+               {"egress", egress}};
+  if (s.ingress) {
+    spec["ingress"] = json::array({{{"name", "kubectl-ir-deny-all-ingress"},
+                                    {"action", "Deny"},
+                                    {"from", json::array({{{"namespaces", json::object()}}})}}});
+  }
+  return json{{"apiVersion", "policy.networking.k8s.io/v1alpha1"},
+              {"kind", "AdminNetworkPolicy"},
+              {"metadata",
+               {{"name", admin_policy_name(s.namespace_name, s.pod_name)},
+                {"labels", {{k_managed_by_label, "kubectl-ir"}, {"kubectl-ir/case", s.case_id}}},
+                {"annotations", {{"kubectl-ir/pod", s.namespace_name + "/" + s.pod_name}}}}},
+              {"spec", spec}};
+}
+
 CniInfo detect_cni(const json& daemonsets) {
   // Ordered: an enforcing CNI wins over flannel (Canal = Calico policy + flannel networking).
   static constexpr std::pair<const char*, const char*> k_enforcing[] = {

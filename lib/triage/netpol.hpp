@@ -65,6 +65,13 @@ std::string quarantine_policy_name(const std::string& pod_name);
 // so it goes away with the pod. Fails (Errc::usage) on a malformed --allow-egress value.
 Result<nlohmann::json> render_quarantine_policy(const QuarantineSpec& spec);
 
+// The cluster-scoped AdminNetworkPolicy (policy.networking.k8s.io/v1alpha1) for --admin-policy:
+// priority 0 (evaluated before every NetworkPolicy), subject the quarantined pod in its namespace,
+// Allow rules for what the spec allows, then Deny all egress (and ingress with `ingress`). It cannot
+// have an ownerReference to a namespaced pod: release deletes it.
+std::string admin_policy_name(const std::string& namespace_name, const std::string& pod_name);
+Result<nlohmann::json> render_admin_quarantine_policy(const QuarantineSpec& spec);
+
 // Parses "CIDR" or "CIDR:PORT" (IPv4 or IPv6 CIDR; IPv6 with a port as "[CIDR]:PORT").
 struct EgressAllowance {
   std::string cidr;

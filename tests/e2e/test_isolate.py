@@ -1,10 +1,11 @@
 """e2e: kubectl ir isolate / release against the fake cluster (issue: isolate and release)."""
 import json
+import os
 import shutil
 import tempfile
 import unittest
 
-from harness import Cluster, fake_only, journal_entries
+from harness import FAKE, Cluster, fake_only, journal_entries
 
 cluster = None
 COMPROMISED = "web-7d4b9c8f6-x2k9p"
@@ -155,3 +156,39 @@ class IsolateRelease(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+@fake_only
+class AdminNetworkPolicy(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.anp_cluster = Cluster(os.path.join(FAKE, "scenarios", "anp.yaml"))
+        cls.home = tempfile.mkdtemp(prefix="ir-home-")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.anp_cluster.stop()
+        shutil.rmtree(cls.home, ignore_errors=True)
+
+    def ir(self, c, *args):
+        return c.ir(*args, env={"KUBECTL_IR_HOME": self.home})
+
+    def test_not_served_fails_before_writing(self):
+        r = self.ir(cluster, "isolate", COMPROMISED, "-n", "shop", "--admin-policy")
+        self.assertEqual(r.code, 1, r)
+        self.assertIn("does not serve AdminNetworkPolicy", r.err)
+        self.assertNotIn("kubectl-ir/quarantine", json.dumps(get("pod", COMPROMISED)["metadata"].get("labels", {})))
+
+    def test_priority_zero_deny_overrides_competing_policies_and_release_deletes_it(self):
+        c = self.anp_cluster
+        r = self.ir(c, "isolate", COMPROMISED, "-n", "shop", "--admin-policy")
+        self.assertEqual(r.code, 0, r)  # allow-egress still selects the pod, but the ANP Deny comes first
+        self.assertIn("egress:   contained: AdminNetworkPolicy kubectl-ir-quarantine-shop-" + COMPROMISED, r.out)
+        anp = c.kubectl("get", "adminnetworkpolicies.policy.networking.k8s.io", "-o", "json")
+        self.assertEqual(anp.code, 0, anp)
+        items = json.loads(anp.out)["items"]
+        self.assertEqual([i["spec"]["priority"] for i in items], [0])
+        r = self.ir(c, "release", COMPROMISED, "-n", "shop")
+        self.assertEqual(r.code, 0, r)
+        self.assertIn("deleted:  AdminNetworkPolicy", r.out)
+        self.assertEqual(json.loads(c.kubectl("get", "adminnetworkpolicies.policy.networking.k8s.io", "-o", "json").out)["items"], [])

@@ -181,3 +181,22 @@ TEST_CASE("exclude_case and include_case round trip") {
     CHECK(*selector_matches(*one, {{"app", "web"}}));
   }
 }
+
+TEST_CASE("render_admin_quarantine_policy") {
+  QuarantineSpec s{"shop", "web-1", "uid-1", "case-1", true, true, {"10.0.0.0/8:443"}};
+  auto p = render_admin_quarantine_policy(s);
+  REQUIRE(p);
+  CHECK((*p)["kind"] == "AdminNetworkPolicy");
+  CHECK((*p)["metadata"]["name"] == "kubectl-ir-quarantine-shop-web-1");
+  CHECK_FALSE((*p)["metadata"].contains("ownerReferences"));  // cluster-scoped: no namespaced owner
+  const json& spec = (*p)["spec"];
+  CHECK(spec["priority"] == 0);
+  CHECK(spec["subject"]["pods"]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] == "shop");
+  CHECK(spec["subject"]["pods"]["podSelector"]["matchLabels"]["kubectl-ir/quarantine"] == "case-1");
+  REQUIRE(spec["egress"].size() == 3);  // allow DNS, allow the CIDR, then deny the rest: order matters
+  CHECK(spec["egress"][0]["action"] == "Allow");
+  CHECK(spec["egress"][1]["to"][0]["networks"] == json{"10.0.0.0/8"});
+  CHECK(spec["egress"][1]["ports"][0]["portNumber"]["port"] == 443);
+  CHECK(spec["egress"][2]["action"] == "Deny");
+  CHECK(spec["ingress"][0]["action"] == "Deny");
+}
