@@ -107,7 +107,7 @@ int run_doctor(const DoctorOptions& options, const GlobalOptions& global, Io& io
     int missing = 0;
     for (const auto& c : report.checks) missing += !c.allowed && !c.permission.optional ? 1 : 0;
     print_error(io, Error(Errc::forbidden, fmt::format("{} required permission(s) missing", missing))
-                        .with_hint("grant the ClusterRole in deploy/clusterrole.yaml, or see README.md \"RBAC\""));
+                        .with_hint("README.md \"RBAC\" has a ClusterRole with everything kubectl-ir needs"));
     return k_exit_failure;
   }
   return k_exit_ok;
