@@ -104,6 +104,24 @@ class ExecBase:
         self.assertIn("stdout limit of 1048576 bytes reached", r.err)
         self.assertEqual(os.path.getsize(out), 1 << 20)
 
+    def test_ctrl_c_cancels_cleanly_and_is_journaled(self):
+        import signal
+        import subprocess
+        import time
+        from harness import IR_BIN
+        case = f"case-ctrlc-{self.version}"
+        p = subprocess.Popen([IR_BIN, "--kubeconfig", self.cluster.kubeconfig, "exec", self.pod, "-n", "shop",
+                              "--case", case, "--", "sleep", "30"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env={**os.environ, "KUBECTL_IR_HOME": self.home})
+        time.sleep(1.5)
+        p.send_signal(signal.SIGINT)
+        start = time.monotonic()
+        _, err = p.communicate(timeout=10)
+        self.assertLess(time.monotonic() - start, 3, "stops promptly")
+        self.assertEqual(p.returncode, 130, err)
+        self.assertIn(b"interrupted", err)
+        self.assertEqual(journal_entries(self.home, case)[-1]["end"], "cancelled")
+
     @fake_only
     def test_forbidden_user(self):
         r = self.cluster.ir("exec", self.pod, "-n", "shop", "--", "true", context="fake-restricted",
