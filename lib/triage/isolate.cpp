@@ -282,10 +282,15 @@ Result<IsolateReport> isolate(kube::Client& client, kube::Connector* connector, 
   }
 
   // 4. Does anything enforce it?
-  auto daemonsets = kube::get_object(client, "/apis/apps/v1/namespaces/kube-system/daemonsets", "list daemonsets in kube-system");
+  // CNIs run as DaemonSets: in kube-system, or in their own namespace when installed by an
+  // operator (calico-system, cilium, ...). Look cluster-wide; without that right, kube-system.
+  auto daemonsets = kube::get_object(client, "/apis/apps/v1/daemonsets?limit=500", "list daemonsets");
+  if (!daemonsets && daemonsets.error().code == Errc::forbidden) {
+    daemonsets = kube::get_object(client, "/apis/apps/v1/namespaces/kube-system/daemonsets", "list daemonsets in kube-system");
+  }
   if (daemonsets) {
     r.cni = detect_cni(member(*daemonsets, "items"));
-    if (!r.cni.known) r.cni_note = "no NetworkPolicy-enforcing CNI recognised among the kube-system DaemonSets";
+    if (!r.cni.known) r.cni_note = "no NetworkPolicy-enforcing CNI recognised among the DaemonSets";
   } else {
     r.cni_note = "cannot tell whether the CNI enforces NetworkPolicy: " + daemonsets.error().message;
   }

@@ -79,7 +79,7 @@ struct EgressAllowance {
 };
 Result<EgressAllowance> parse_allow_egress(const std::string& text);
 
-// The CNI, judged from kube-system DaemonSets (a DaemonSetList's items).
+// The CNI, judged from DaemonSet names (a DaemonSetList's items, cluster-wide or kube-system).
 struct CniInfo {
   std::string name;        // "calico", "cilium", ..., "flannel", or "" when none recognised
   bool enforces = false;   // a CNI known to enforce NetworkPolicy was found
