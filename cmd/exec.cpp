@@ -1,7 +1,5 @@
 #include "cmd/exec.hpp"
 
-#include <iostream>
-#include <iterator>
 #include <memory>
 
 #include <fmt/format.h>
@@ -79,7 +77,14 @@ int run_exec(const ExecOptions& o, const GlobalOptions& global, Io& io) {
   }
   std::string stdin_data;
   if (o.stdin) {
-    stdin_data.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    if (io.in == nullptr) {
+      print_error(io, Error(Errc::usage, "--stdin: no standard input available"));
+      return k_exit_usage;
+    }
+    // Read at most one byte past the bound: a huge pipe must not be buffered whole.
+    std::vector<char> buf(k_max_stdin + 1);
+    io.in->read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    stdin_data.assign(buf.data(), static_cast<std::size_t>(io.in->gcount()));
     if (stdin_data.size() > k_max_stdin) {
       print_error(io, Error(Errc::usage, fmt::format("stdin larger than {} bytes", k_max_stdin)));
       return k_exit_usage;

@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <optional>
+#include <istream>
 #include <ostream>
 #include <string>
 
@@ -16,6 +17,7 @@ struct Io {
   // Environment lookup (getenv in production, a map in tests).
   std::function<std::optional<std::string>(const std::string&)> getenv;
   util::CancelToken* cancel = nullptr;  // set by the SIGINT handler in main
+  std::istream* in = nullptr;           // stdin, for commands that forward it (exec -i)
 };
 
 }  // namespace ir::cli

@@ -18,6 +18,6 @@ int main(int argc, char** argv) {
                    const char* v = std::getenv(name.c_str());
                    return v != nullptr ? std::optional<std::string>(v) : std::nullopt;
                  },
-                 &g_cancel};
+                 &g_cancel, &std::cin};
   return ir::cli::run(std::vector<std::string>(argv + 1, argv + argc), io);
 }
