@@ -7,6 +7,9 @@ find_package(CLI11 REQUIRED)
 find_package(OpenSSL 3 REQUIRED)
 find_package(LibArchive REQUIRED)
 find_package(CURL 7.80 REQUIRED)
+# siblings parses every pod of the cluster, page by page: a SIMD parser (~3 GB/s, no DOM) keeps
+# that well under the transfer time; nlohmann's DOM would triple it (scripts/bench/siblings.sh).
+find_package(simdjson 3 REQUIRED)
 if(IR_BUILD_TESTS)
   find_package(doctest REQUIRED)
 endif()

@@ -100,8 +100,9 @@ Command setup_isolate(CLI::App& root, const GlobalOptions& global) {
       "  kubectl ir isolate web-7d4b9 -n shop\n"
       "  kubectl ir isolate web-7d4b9 -n shop --ingress --exclusive --allow-dns\n"
       "  kubectl ir isolate web-7d4b9 -n shop --detach --cordon --dry-run -o yaml\n"
+      "  kubectl ir siblings web-7d4b9 -n shop -o name | xargs -n1 kubectl ir isolate\n"
       "\nExit status: 0 contained, 3 not (or not provably) contained in a requested direction, 1 failure.");
-  app->add_option("pod", o->pod, "The pod")->required();
+  app->add_option("pod", o->pod, "The pod: NAME, pod/NAME or NAMESPACE/pod/NAME (as siblings -o name prints)")->required();
   app->add_option("--case", o->case_id, "Case id (default: the pod's existing case or a new one)");
   app->add_flag("--ingress", o->ingress, "Deny ingress too");
   app->add_flag("--allow-dns", o->allow_dns, "Allow egress to the cluster DNS (kube-dns pods, port 53)");
@@ -126,6 +127,11 @@ int run_isolate(const IsolateCliOptions& o, const GlobalOptions& global, Io& io)
                                            "\": 1-63 letters, digits, '.', '_' or '-', starting and ending alphanumeric"));
     return k_exit_usage;
   }
+  auto ref = parse_pod_ref(o.pod);  // NAME, pod/NAME or NAMESPACE/pod/NAME (siblings -o name)
+  if (!ref) {
+    print_error(io, ref.error());
+    return k_exit_usage;
+  }
   for (const auto& a : o.allow_egress) {
     if (auto p = triage::parse_allow_egress(a); !p) {
       print_error(io, p.error());
@@ -139,8 +145,8 @@ int run_isolate(const IsolateCliOptions& o, const GlobalOptions& global, Io& io)
   }
   auto& s = **session;
   triage::IsolateOptions opts;
-  opts.namespace_name = s.config.namespace_name;
-  opts.pod = o.pod;
+  opts.namespace_name = ref->namespace_name.empty() ? s.config.namespace_name : ref->namespace_name;
+  opts.pod = ref->name;
   opts.case_id = o.case_id;
   opts.new_case_id = evidence::new_case_id(s.clock.now());
   opts.ingress = o.ingress;
@@ -156,9 +162,9 @@ int run_isolate(const IsolateCliOptions& o, const GlobalOptions& global, Io& io)
 
   PendingLog pending;
   io.err << fmt::format("kubectl-ir: isolating {}/{}{}\n", util::escape_for_terminal(opts.namespace_name, 253),
-                        util::escape_for_terminal(o.pod, 253), o.dry_run ? " (dry run)" : "");
+                        util::escape_for_terminal(opts.pod, 253), o.dry_run ? " (dry run)" : "");
   auto report = triage::isolate(*s.client, s.connector.get(), opts, pending.logger(), s.clock);
-  const json common = {{"namespace", opts.namespace_name}, {"pod", o.pod}, {"actor", opts.actor},
+  const json common = {{"namespace", opts.namespace_name}, {"pod", opts.pod}, {"actor", opts.actor},
                        {"context", s.config.context_name}, {"server", s.config.server}};
   if (!report) {
     pending.entries.emplace_back("isolate-failed", json{{"error", report.error().message}});
@@ -169,12 +175,12 @@ int run_isolate(const IsolateCliOptions& o, const GlobalOptions& global, Io& io)
   pending.flush(io, s, report->case_id, common);
   for (const auto& w : report->warnings) print_warning(io, w);
   if (o.output == "json") {
-    io.out << report_json(*report, opts.namespace_name, o.pod, o.dry_run).dump(2) << "\n";
+    io.out << report_json(*report, opts.namespace_name, opts.pod, o.dry_run).dump(2) << "\n";
   } else if (o.output == "yaml") {
     if (o.dry_run) print_written_yaml(report->written, io);
-    else io.out << to_yaml(report_json(*report, opts.namespace_name, o.pod, false));
+    else io.out << to_yaml(report_json(*report, opts.namespace_name, opts.pod, false));
   } else {
-    print_summary(*report, opts.namespace_name, o.pod, o.dry_run, io);
+    print_summary(*report, opts.namespace_name, opts.pod, o.dry_run, io);
   }
   if (o.dry_run) return k_exit_ok;
   const auto ok = [](triage::Containment c) {
@@ -198,16 +204,22 @@ Command setup_release(CLI::App& root, const GlobalOptions& global) {
 }
 
 int run_release(const ReleaseCliOptions& o, const GlobalOptions& global, Io& io) {
+  auto ref = parse_pod_ref(o.pod);
+  if (!ref) {
+    print_error(io, ref.error());
+    return k_exit_usage;
+  }
   auto session = open_session(global.kube, io);
   if (!session) {
     print_error(io, session.error());
     return exit_code_for(session.error());
   }
   auto& s = **session;
-  const triage::ReleaseOptions opts{s.config.namespace_name, o.pod, o.dry_run ? kube::DryRun::all : kube::DryRun::none};
+  const triage::ReleaseOptions opts{ref->namespace_name.empty() ? s.config.namespace_name : ref->namespace_name,
+                                    ref->name, o.dry_run ? kube::DryRun::all : kube::DryRun::none};
   PendingLog pending;
   auto report = triage::release(*s.client, opts, pending.logger());
-  const json common = {{"namespace", opts.namespace_name}, {"pod", o.pod}, {"actor", actor_name(s)},
+  const json common = {{"namespace", opts.namespace_name}, {"pod", opts.pod}, {"actor", actor_name(s)},
                        {"context", s.config.context_name}, {"server", s.config.server}};
   if (!report) {
     pending.entries.emplace_back("release-failed", json{{"error", report.error().message}});
@@ -218,7 +230,7 @@ int run_release(const ReleaseCliOptions& o, const GlobalOptions& global, Io& io)
   if (report->was_isolated) pending.flush(io, s, report->case_id, common);
   for (const auto& w : report->warnings) print_warning(io, w);
   const json j = {{"case", report->case_id},          {"namespace", opts.namespace_name},
-                  {"pod", o.pod},                     {"dryRun", o.dry_run},
+                  {"pod", opts.pod},                     {"dryRun", o.dry_run},
                   {"wasIsolated", report->was_isolated}, {"podFound", report->pod_found},
                   {"policyDeleted", report->policy_deleted}, {"adminPolicyDeleted", report->admin_policy_deleted},
                   {"restoredPolicies", report->restored_policies},
@@ -230,11 +242,11 @@ int run_release(const ReleaseCliOptions& o, const GlobalOptions& global, Io& io)
     else io.out << to_yaml(j);
   } else if (!report->was_isolated) {
     io.out << fmt::format("{}/{} is not isolated: nothing to do\n", util::escape_for_terminal(opts.namespace_name, 253),
-                          util::escape_for_terminal(o.pod, 253));
+                          util::escape_for_terminal(opts.pod, 253));
   } else {
     auto e = [](const std::string& v) { return util::escape_for_terminal(v, 1024); };
     io.out << fmt::format("{}released {}/{} (case {})\n", o.dry_run ? "(dry run: nothing was changed)\n" : "",
-                          e(opts.namespace_name), e(o.pod), e(report->case_id));
+                          e(opts.namespace_name), e(opts.pod), e(report->case_id));
     if (report->policy_deleted) io.out << "deleted:  quarantine policy\n";
     if (!report->admin_policy_deleted.empty()) {
       io.out << fmt::format("deleted:  AdminNetworkPolicy {}\n", e(report->admin_policy_deleted));

@@ -8,7 +8,7 @@ packages=(
   # build
   cmake ninja-build g++ pkg-config git
   libcli11-dev libyaml-cpp-dev libfmt-dev nlohmann-json3-dev
-  libcurl4-openssl-dev libssl-dev libarchive-dev
+  libcurl4-openssl-dev libssl-dev libarchive-dev libsimdjson-dev zlib1g-dev
   # tests
   doctest-dev clang libclang-rt-14-dev
   # fake cluster (tests/fake-cluster): Python with aiohttp, pods backed by busybox roots in namespaces

@@ -40,7 +40,7 @@ const ObjectResolver::Resource* resource_for(const OwnerRef& ref) {
 
 constexpr int k_max_chain = 4;  // Pod → ReplicaSet → Deployment needs 2; owners above are rare
 
-// A field as a string, or "" when it is missing or of another type (never trusted to be either).
+// A field as a string, or "" when it is of another type (never trusted to be either).
 std::string_view text(od::value v) {
   std::string_view s;
   return v.get_string().get(s) == simdjson::SUCCESS ? s : std::string_view();
@@ -49,6 +49,7 @@ std::string_view text(od::value v) {
 std::optional<OwnerRef> controller_of(od::value refs) {
   od::array arr;
   if (refs.get_array().get(arr) != simdjson::SUCCESS) return std::nullopt;
+  std::optional<OwnerRef> found;
   for (auto r : arr) {
     od::object o;
     if (r.get_object().get(o) != simdjson::SUCCESS) continue;
@@ -64,9 +65,9 @@ std::optional<OwnerRef> controller_of(od::value refs) {
         controller = f.value().get_bool().get(b) == simdjson::SUCCESS && b;
       }
     }
-    if (controller && !ref.kind.empty() && !ref.name.empty()) return ref;
+    if (controller && !ref.kind.empty() && !ref.name.empty() && !found) found = std::move(ref);
   }
-  return std::nullopt;
+  return found;
 }
 
 std::optional<OwnerRef> controller_of(const json& obj) {
@@ -107,45 +108,46 @@ std::string scope_of(const ObjectResolver::Resource& r, const std::string& ns) {
 std::string to_string(const Workload& w) { return w.kind.empty() ? std::string("<none>") : w.kind + "/" + w.name; }
 
 Result<std::vector<ObjectFacts>> parse_object_facts(std::string& page) {
-  page.reserve(page.size() + simdjson::SIMDJSON_PADDING);
+  page.reserve(page.size() + simdjson::SIMDJSON_PADDING);  // the SIMD parser reads ahead
   std::vector<ObjectFacts> out;
+  // On-Demand, forward-only: each object's fields are walked once in document order; leaves are
+  // read with error codes (odd types read as absent), structural errors throw and fail the page.
   try {
     od::parser parser;
     od::document doc = parser.iterate(simdjson::padded_string_view(page.data(), page.size(), page.capacity()));
-    od::array items;
-    if (doc["items"].get_array().get(items) != simdjson::SUCCESS) return out;  // null or absent: an empty list
-    for (auto item : items) {
-      od::object obj;
-      if (item.get_object().get(obj) != simdjson::SUCCESS) continue;
-      ObjectFacts f;
-      for (auto field : obj) {
-        const auto key = field.key().value();
-        od::object sub;
-        if (key == "metadata" && field.value().get_object().get(sub) == simdjson::SUCCESS) {
+    od::object list = doc.get_object();
+    for (auto top : list) {
+      od::array items;
+      if (top.key().value() != "items" || top.value().get_array().get(items) != simdjson::SUCCESS) continue;
+      for (auto item : items) {
+        od::object obj;
+        if (item.get_object().get(obj) != simdjson::SUCCESS) continue;
+        ObjectFacts f;
+        std::string node_arch;
+        for (auto field : obj) {
+          const auto key = field.key().value();
+          od::object sub;
+          if ((key != "metadata" && key != "status") || field.value().get_object().get(sub) != simdjson::SUCCESS) continue;
           for (auto m : sub) {
-            const auto mk = m.key().value();
-            if (mk == "name") f.name = text(m.value());
-            else if (mk == "namespace") f.namespace_name = text(m.value());
-            else if (mk == "ownerReferences") f.controller = controller_of(m.value());
-            else if (mk == "labels") {
-              od::object labels;
-              if (m.value().get_object().get(labels) != simdjson::SUCCESS) continue;
-              for (auto l : labels) {
+            const auto k = m.key().value();
+            od::object inner;
+            if (key == "metadata" && k == "name") f.name = text(m.value());
+            else if (key == "metadata" && k == "namespace") f.namespace_name = text(m.value());
+            else if (key == "metadata" && k == "ownerReferences") f.controller = controller_of(m.value());
+            else if (key == "metadata" && k == "labels" && m.value().get_object().get(inner) == simdjson::SUCCESS) {
+              for (auto l : inner) {
                 if (l.key().value() == "kubernetes.io/arch") f.architecture = text(l.value());
+              }
+            } else if (key == "status" && k == "nodeInfo" && m.value().get_object().get(inner) == simdjson::SUCCESS) {
+              for (auto i : inner) {
+                if (i.key().value() == "architecture") node_arch = text(i.value());
               }
             }
           }
-        } else if (key == "status" && field.value().get_object().get(sub) == simdjson::SUCCESS) {
-          for (auto s : sub) {
-            od::object info;
-            if (s.key().value() != "nodeInfo" || s.value().get_object().get(info) != simdjson::SUCCESS) continue;
-            for (auto i : info) {
-              if (i.key().value() == "architecture" && f.architecture.empty()) f.architecture = text(i.value());
-            }
-          }
         }
+        if (f.architecture.empty()) f.architecture = std::move(node_arch);  // the label wins, as kubectl shows it
+        out.push_back(std::move(f));
       }
-      out.push_back(std::move(f));
     }
   } catch (const simdjson::simdjson_error& e) {
     return fail(Errc::protocol, std::string("the list page is not valid JSON: ") + e.what());
@@ -202,7 +204,8 @@ void ObjectResolver::fetch(const Resource& r, const std::set<std::pair<std::stri
       for (auto& f : *facts) {
         const std::string ns = r.namespaced ? f.namespace_name : std::string();
         if (missing.count({ns, f.name}) == 0) continue;
-        m_cache[cache_key(r, ns, f.name)] = Entry{true, std::move(f), {}};
+        const std::string key = cache_key(r, ns, f.name);  // before f is moved from
+        m_cache[key] = Entry{true, std::move(f), {}};
       }
     }
     if (!error && !cancelled()) {
@@ -269,7 +272,8 @@ std::vector<Workload> ObjectResolver::workloads(const std::vector<PodOwner>& pod
   }
   // Level by level, so each level's lookups of one kind can share a list.
   for (int level = 0; level < k_max_chain; ++level) {
-    std::map<const Resource*, std::set<std::pair<std::string, std::string>>> wanted;
+    // Keyed by resource name, so the order of requests is the same on every run.
+    std::map<std::string, std::pair<const Resource*, std::set<std::pair<std::string, std::string>>>> wanted;
     for (std::size_t i = 0; i < pods.size(); ++i) {
       if (done[i]) continue;
       const Resource* r = resource_for(*current[i]);
@@ -277,10 +281,12 @@ std::vector<Workload> ObjectResolver::workloads(const std::vector<PodOwner>& pod
         done[i] = true;  // a kind with no well-known owner above it: the workload itself
         continue;
       }
-      wanted[r].insert({pods[i].namespace_name, current[i]->name});
+      auto& w = wanted[r->display];
+      w.first = r;
+      w.second.insert({pods[i].namespace_name, current[i]->name});
     }
     if (wanted.empty()) break;
-    for (const auto& [r, names] : wanted) fetch(*r, names);
+    for (const auto& [name, w] : wanted) fetch(*w.first, w.second);
     for (std::size_t i = 0; i < pods.size(); ++i) {
       if (done[i]) continue;
       const Resource* r = resource_for(*current[i]);

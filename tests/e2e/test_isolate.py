@@ -192,3 +192,22 @@ class AdminNetworkPolicy(unittest.TestCase):
         self.assertEqual(r.code, 0, r)
         self.assertIn("deleted:  AdminNetworkPolicy", r.out)
         self.assertEqual(json.loads(c.kubectl("get", "adminnetworkpolicies.policy.networking.k8s.io", "-o", "json").out)["items"], [])
+
+
+@fake_only
+class Pipe(unittest.TestCase):
+    def test_siblings_name_output_pipes_into_isolate_and_release(self):
+        cluster.admin("POST", "/_fake/reset", {})
+        home = tempfile.mkdtemp(prefix="ir-home-")
+        try:
+            env = {"KUBECTL_IR_HOME": home}
+            names = cluster.ir("siblings", COMPROMISED, "-n", "shop", "-o", "name", env=env)
+            self.assertIn(names.code, (0, 3), names)
+            batch = [n for n in names.out.split() if n.startswith("batch/pod/")]
+            self.assertTrue(batch, names.out)
+            r = cluster.ir("isolate", batch[0], env=env)  # no -n: the namespace comes from the reference
+            self.assertIn(r.code, (0, 3), r)
+            self.assertIn("pod:      " + batch[0].replace("/pod/", "/"), r.out)
+            self.assertEqual(cluster.ir("release", batch[0], env=env).code, 0)
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
