@@ -12,6 +12,7 @@
 #include "cmd/isolate.hpp"
 #include "cmd/report.hpp"
 #include "cmd/siblings.hpp"
+#include "cmd/verify.hpp"
 #include "cmd/version.hpp"
 #include "util/strings.hpp"
 
@@ -53,6 +54,7 @@ int run(const std::vector<std::string>& args, Io& io) {
     commands.push_back(setup_isolate(app, global));
     commands.push_back(setup_release(app, global));
     commands.push_back(setup_siblings(app, global));
+    commands.push_back(setup_verify(app, global));
     for (auto& c : commands) c.app->fallthrough();
 
     std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 wants them reversed
