@@ -86,6 +86,31 @@ void print_summary(const triage::IsolateReport& r, const std::string& ns, const 
   io.out << fmt::format("ingress:  {}: {}\n", triage::to_string(r.ingress.state), e(r.ingress.reason));
 }
 
+// The common start of isolate and release: the pod reference (NAME, pod/NAME or
+// NAMESPACE/pod/NAME) and a session. On failure prints the error and sets `code`.
+struct Target {
+  std::unique_ptr<Session> session;
+  std::string namespace_name;
+  std::string pod;
+};
+std::optional<Target> open_target(const std::string& pod_arg, const GlobalOptions& global, Io& io, int& code) {
+  auto ref = parse_pod_ref(pod_arg);
+  if (!ref) {
+    print_error(io, ref.error());
+    code = k_exit_usage;
+    return std::nullopt;
+  }
+  auto session = open_session(global.kube, io);
+  if (!session) {
+    print_error(io, session.error());
+    code = exit_code_for(session.error());
+    return std::nullopt;
+  }
+  Target t{std::move(*session), ref->namespace_name, ref->name};
+  if (t.namespace_name.empty()) t.namespace_name = t.session->config.namespace_name;
+  return t;
+}
+
 void print_written_yaml(const std::vector<json>& objects, Io& io) {
   for (const auto& o : objects) io.out << "---\n" << to_yaml(o);
 }
@@ -127,26 +152,19 @@ int run_isolate(const IsolateCliOptions& o, const GlobalOptions& global, Io& io)
                                            "\": 1-63 letters, digits, '.', '_' or '-', starting and ending alphanumeric"));
     return k_exit_usage;
   }
-  auto ref = parse_pod_ref(o.pod);  // NAME, pod/NAME or NAMESPACE/pod/NAME (siblings -o name)
-  if (!ref) {
-    print_error(io, ref.error());
-    return k_exit_usage;
-  }
   for (const auto& a : o.allow_egress) {
     if (auto p = triage::parse_allow_egress(a); !p) {
       print_error(io, p.error());
       return k_exit_usage;
     }
   }
-  auto session = open_session(global.kube, io);
-  if (!session) {
-    print_error(io, session.error());
-    return exit_code_for(session.error());
-  }
-  auto& s = **session;
+  int code = k_exit_ok;
+  auto target = open_target(o.pod, global, io, code);
+  if (!target) return code;
+  auto& s = *target->session;
   triage::IsolateOptions opts;
-  opts.namespace_name = ref->namespace_name.empty() ? s.config.namespace_name : ref->namespace_name;
-  opts.pod = ref->name;
+  opts.namespace_name = target->namespace_name;
+  opts.pod = target->pod;
   opts.case_id = o.case_id;
   opts.new_case_id = evidence::new_case_id(s.clock.now());
   opts.ingress = o.ingress;
@@ -204,19 +222,12 @@ Command setup_release(CLI::App& root, const GlobalOptions& global) {
 }
 
 int run_release(const ReleaseCliOptions& o, const GlobalOptions& global, Io& io) {
-  auto ref = parse_pod_ref(o.pod);
-  if (!ref) {
-    print_error(io, ref.error());
-    return k_exit_usage;
-  }
-  auto session = open_session(global.kube, io);
-  if (!session) {
-    print_error(io, session.error());
-    return exit_code_for(session.error());
-  }
-  auto& s = **session;
-  const triage::ReleaseOptions opts{ref->namespace_name.empty() ? s.config.namespace_name : ref->namespace_name,
-                                    ref->name, o.dry_run ? kube::DryRun::all : kube::DryRun::none};
+  int code = k_exit_ok;
+  auto target = open_target(o.pod, global, io, code);
+  if (!target) return code;
+  auto& s = *target->session;
+  const triage::ReleaseOptions opts{target->namespace_name, target->pod,
+                                    o.dry_run ? kube::DryRun::all : kube::DryRun::none};
   PendingLog pending;
   auto report = triage::release(*s.client, opts, pending.logger());
   const json common = {{"namespace", opts.namespace_name}, {"pod", opts.pod}, {"actor", actor_name(s)},

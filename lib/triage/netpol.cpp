@@ -27,6 +27,26 @@ const json& member(const json& j, const char* key) {
   return it != j.end() ? *it : k_null;
 }
 
+// One matchExpressions entry (metav1.LabelSelectorRequirement).
+struct Requirement {
+  std::string key;
+  std::string op;
+  std::vector<std::string> values;
+};
+
+std::vector<Requirement> requirements(const json& selector) {
+  std::vector<Requirement> out;
+  const json& exprs = member(selector, "matchExpressions");
+  if (!exprs.is_array()) return out;
+  for (const auto& e : exprs) {
+    Requirement r{str(e, "key"), str(e, "operator"), {}};
+    for (const auto& v : member(e, "values"))
+      if (v.is_string()) r.values.push_back(v.get<std::string>());
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 // "app=web,tier in (a,b)" for messages.
 std::string selector_text(const json& sel) {
   if (!sel.is_object()) return "(none)";
@@ -34,18 +54,10 @@ std::string selector_text(const json& sel) {
   for (const auto& [k, v] : member(sel, "matchLabels").items()) {
     parts.push_back(k + "=" + (v.is_string() ? v.get<std::string>() : v.dump()));
   }
-  const json& exprs = member(sel, "matchExpressions");
-  if (exprs.is_array()) {
-    for (const auto& e : exprs) {
-      const std::string key = str(e, "key");
-      const std::string op = str(e, "operator");
-      std::vector<std::string> values;
-      for (const auto& v : member(e, "values"))
-        if (v.is_string()) values.push_back(v.get<std::string>());
-      if (op == "Exists") parts.push_back(key);
-      else if (op == "DoesNotExist") parts.push_back("!" + key);
-      else parts.push_back(fmt::format("{} {} ({})", key, util::to_lower(op), util::join(values, ",")));
-    }
+  for (const auto& r : requirements(sel)) {
+    if (r.op == "Exists") parts.push_back(r.key);
+    else if (r.op == "DoesNotExist") parts.push_back("!" + r.key);
+    else parts.push_back(fmt::format("{} {} ({})", r.key, util::to_lower(r.op), util::join(r.values, ",")));
   }
   return parts.empty() ? "all" : util::join(parts, ",");
 }
@@ -137,27 +149,19 @@ Result<bool> selector_matches(const json& selector, const json& labels) {
       if (!v.is_string() || label(k) != v.get<std::string>()) return false;
     }
   }
-  const json& exprs = member(selector, "matchExpressions");
-  if (exprs.is_array()) {
-    for (const auto& e : exprs) {
-      const std::string key = str(e, "key");
-      const std::string op = str(e, "operator");
-      std::vector<std::string> values;
-      for (const auto& v : member(e, "values"))
-        if (v.is_string()) values.push_back(v.get<std::string>());
-      const auto have = label(key);
-      const bool in = have && std::find(values.begin(), values.end(), *have) != values.end();
-      if (op == "In") {
-        if (!in) return false;
-      } else if (op == "NotIn") {
-        if (in) return false;  // a missing label satisfies NotIn, as in Kubernetes
-      } else if (op == "Exists") {
-        if (!have) return false;
-      } else if (op == "DoesNotExist") {
-        if (have) return false;
-      } else {
-        return fail(Errc::invalid, "unknown selector operator \"" + op + "\"");
-      }
+  for (const auto& r : requirements(selector)) {
+    const auto have = label(r.key);
+    const bool in = have && std::find(r.values.begin(), r.values.end(), *have) != r.values.end();
+    if (r.op == "In") {
+      if (!in) return false;
+    } else if (r.op == "NotIn") {
+      if (in) return false;  // a missing label satisfies NotIn, as in Kubernetes
+    } else if (r.op == "Exists") {
+      if (!have) return false;
+    } else if (r.op == "DoesNotExist") {
+      if (have) return false;
+    } else {
+      return fail(Errc::invalid, "unknown selector operator \"" + r.op + "\"");
     }
   }
   return true;
