@@ -21,6 +21,6 @@ ctest --preset dev -j 1
 
 if [ $fast -eq 0 ]; then
   cmake --preset asan -DIR_WERROR=$werror >/dev/null
-  cmake --build --preset asan -j "$jobs" --target ir_unit_tests
+  cmake --build --preset asan -j "$jobs" --target ir_unit_checks
   ctest --preset asan -L unit
 fi
