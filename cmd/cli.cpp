@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cmd/collect.hpp"
 #include "cmd/command.hpp"
 #include "cmd/doctor.hpp"
 #include "cmd/exec.hpp"
@@ -36,6 +37,26 @@ std::string suggest_command(const std::vector<std::string>& args, const std::vec
   return {};
 }
 
+// argv with credentials masked: "--token X", "--token=X" become "--token ***".
+std::vector<std::string> mask_secrets(const std::vector<std::string>& args) {
+  std::vector<std::string> out{"kubectl", "ir"};
+  bool mask_next = false;
+  for (const auto& a : args) {
+    if (mask_next) {
+      out.emplace_back("***");
+      mask_next = false;
+    } else if (a == "--token") {
+      out.push_back(a);
+      mask_next = true;
+    } else if (a.rfind("--token=", 0) == 0) {
+      out.emplace_back("--token=***");
+    } else {
+      out.push_back(a);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 int run(const std::vector<std::string>& args, Io& io) {
@@ -46,11 +67,13 @@ int run(const std::vector<std::string>& args, Io& io) {
     app.set_help_all_flag("--help-all", "Show help for every command");
     GlobalOptions global;
     add_kube_flags(app, global.kube);
+    global.command_line = mask_secrets(args);
 
     std::vector<Command> commands;
     commands.push_back(setup_version(app, global));
     commands.push_back(setup_doctor(app, global));
     commands.push_back(setup_exec(app, global));
+    commands.push_back(setup_collect(app, global));
     commands.push_back(setup_isolate(app, global));
     commands.push_back(setup_release(app, global));
     commands.push_back(setup_siblings(app, global));

@@ -3,6 +3,8 @@
 // parsed-options holder and a run function (complete → validate → run).
 
 #include <functional>
+#include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -14,6 +16,8 @@ namespace ir::cli {
 // Options every command shares (parsed on the root app).
 struct GlobalOptions {
   KubeFlags kube;
+  // The command line as given, with the value of --token masked (for acquisition logs).
+  std::vector<std::string> command_line;
 };
 
 struct Command {

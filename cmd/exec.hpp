@@ -1,5 +1,6 @@
 #pragma once
 #include "cmd/command.hpp"
+#include "util/strings.hpp"
 
 namespace ir::cli {
 
@@ -20,7 +21,6 @@ struct ExecOptions {
 Command setup_exec(CLI::App& root, const GlobalOptions& global);
 int run_exec(const ExecOptions& options, const GlobalOptions& global, Io& io);
 
-// Parses a byte size: "1048576", "64Ki", "64Mi", "1Gi", "1G" (G = 10^9). nullopt if malformed.
-std::optional<std::uint64_t> parse_byte_size(const std::string& text);
+using util::parse_byte_size;
 
 }  // namespace ir::cli

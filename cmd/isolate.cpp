@@ -6,6 +6,7 @@
 
 #include "cmd/output.hpp"
 #include "cmd/report.hpp"
+#include "cmd/target.hpp"
 #include "triage/isolate.hpp"
 #include "util/strings.hpp"
 
@@ -88,29 +89,6 @@ void print_summary(const triage::IsolateReport& r, const std::string& ns, const 
 
 // The common start of isolate and release: the pod reference (NAME, pod/NAME or
 // NAMESPACE/pod/NAME) and a session. On failure prints the error and sets `code`.
-struct Target {
-  std::unique_ptr<Session> session;
-  std::string namespace_name;
-  std::string pod;
-};
-std::optional<Target> open_target(const std::string& pod_arg, const GlobalOptions& global, Io& io, int& code) {
-  auto ref = parse_pod_ref(pod_arg);
-  if (!ref) {
-    print_error(io, ref.error());
-    code = k_exit_usage;
-    return std::nullopt;
-  }
-  auto session = open_session(global.kube, io);
-  if (!session) {
-    print_error(io, session.error());
-    code = exit_code_for(session.error());
-    return std::nullopt;
-  }
-  Target t{std::move(*session), ref->namespace_name, ref->name};
-  if (t.namespace_name.empty()) t.namespace_name = t.session->config.namespace_name;
-  return t;
-}
-
 void print_written_yaml(const std::vector<json>& objects, Io& io) {
   for (const auto& o : objects) io.out << "---\n" << to_yaml(o);
 }

@@ -19,6 +19,21 @@ std::string format_rfc3339(TimePoint t) {
                      tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
+std::optional<std::string> format_rfc3339_seconds(std::int64_t seconds) {
+  constexpr std::int64_t k_first = -62'167'219'200;  // 0000-01-01T00:00:00Z
+  constexpr std::int64_t k_last = 253'402'300'799;   // 9999-12-31T23:59:59Z
+  if (seconds < k_first || seconds > k_last) return std::nullopt;
+  // Civil calendar arithmetic in std::chrono (proleptic Gregorian), not time_t and gmtime: the
+  // range above does not fit system_clock's nanoseconds, and time_t may be 32 bits.
+  const std::chrono::sys_seconds t{std::chrono::seconds{seconds}};
+  const auto day = std::chrono::floor<std::chrono::days>(t);
+  const std::chrono::year_month_day ymd{day};
+  const std::chrono::hh_mm_ss hms{t - day};
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", static_cast<int>(ymd.year()),
+                     static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()), hms.hours().count(),
+                     hms.minutes().count(), hms.seconds().count());
+}
+
 namespace {
 bool read_int(std::string_view s, std::size_t pos, std::size_t len, int& out) {
   if (pos + len > s.size()) return false;

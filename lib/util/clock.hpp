@@ -2,6 +2,7 @@
 // Time as an injected dependency, so retries, caches and timestamps are deterministic in tests.
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -43,6 +44,10 @@ class FakeClock final : public Clock {
 
 // "2026-11-21T16:02:28Z" (seconds precision, UTC).
 std::string format_rfc3339(TimePoint t);
+
+// Seconds since the Unix epoch (as a file's mtime or a tar header gives them, so any value at
+// all) as "2026-11-21T16:02:28Z"; nullopt outside years 0000..9999, which RFC 3339 cannot write.
+std::optional<std::string> format_rfc3339_seconds(std::int64_t seconds);
 
 // Parses RFC 3339 timestamps as Kubernetes writes them ("...Z", fractional seconds and numeric
 // offsets accepted). nullopt if malformed.

@@ -8,6 +8,7 @@
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "util/crypto.hpp"
 #include "util/result.hpp"
@@ -101,6 +102,24 @@ class HashingSink final : public Sink {
   Sink& m_inner;
   Sha256 m_hash;
   std::size_t m_bytes = 0;
+};
+
+// Passes every write to each of `sinks` in order (e.g. a bundle entry and a parser). Stops at the
+// first error. finish() finishes each.
+class TeeSink final : public Sink {
+ public:
+  explicit TeeSink(std::vector<Sink*> sinks) : m_sinks(std::move(sinks)) {}
+  Result<void> write(std::string_view data) override {
+    for (Sink* s : m_sinks) IR_CHECK(s->write(data));
+    return {};
+  }
+  Result<void> finish() override {
+    for (Sink* s : m_sinks) IR_CHECK(s->finish());
+    return {};
+  }
+
+ private:
+  std::vector<Sink*> m_sinks;
 };
 
 // Escapes untrusted bytes for a terminal on their way to `inner` (util::escape_for_terminal with

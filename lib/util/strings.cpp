@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <fmt/format.h>
 
 namespace ir::util {
@@ -72,6 +73,15 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
 }
 
 }  // namespace
+
+bool is_valid_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const std::size_t n = utf8_sequence_length(s, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
 
 std::string escape_for_terminal(std::string_view s, std::size_t max_bytes, Lines lines) {
   std::string out;
@@ -175,6 +185,21 @@ std::string url_encode(std::string_view s) {
     }
   }
   return out;
+}
+
+std::optional<std::uint64_t> parse_byte_size(const std::string& text) {
+  std::size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0 || digits > 15) return std::nullopt;
+  const std::uint64_t n = std::stoull(text.substr(0, digits));
+  const std::string unit = text.substr(digits);
+  static const std::pair<const char*, std::uint64_t> k_units[] = {
+      {"", 1},           {"K", 1000ULL},          {"M", 1000ULL * 1000},          {"G", 1000ULL * 1000 * 1000},
+      {"Ki", 1ULL << 10}, {"Mi", 1ULL << 20},     {"Gi", 1ULL << 30},             {"Ti", 1ULL << 40}};
+  for (const auto& [name, factor] : k_units) {
+    if (unit == name) return n * factor;
+  }
+  return std::nullopt;
 }
 
 }  // namespace ir::util

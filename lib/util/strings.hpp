@@ -1,6 +1,8 @@
 #pragma once
 // String helpers that know nothing of Kubernetes.
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +32,10 @@ enum class Lines { escape, keep };
 std::string escape_for_terminal(std::string_view s, std::size_t max_bytes = std::string::npos,
                                 Lines lines = Lines::escape);
 
+// True if `s` is entirely valid UTF-8 (RFC 3629: no overlongs, surrogates or code points above
+// U+10FFFF). Control characters are valid UTF-8.
+bool is_valid_utf8(std::string_view s);
+
 // Length of an incomplete UTF-8 sequence at the very end of `s` (0-3 bytes), so a stream can hold
 // it back until the rest arrives.
 std::size_t incomplete_utf8_tail(std::string_view s);
@@ -40,6 +46,10 @@ std::size_t edit_distance(std::string_view a, std::string_view b);
 // The candidate closest to `word` within distance `max_distance`, or "" if none.
 std::string closest_match(std::string_view word, const std::vector<std::string>& candidates,
                           std::size_t max_distance = 2);
+
+// Parses a byte size: "1048576", "64Ki", "64Mi", "1Gi", "1Ti", "1K", "1M", "1G" (K/M/G are
+// powers of 1000). nullopt if malformed or more than 15 digits.
+std::optional<std::uint64_t> parse_byte_size(const std::string& text);
 
 // Percent-encodes a URL query value or path segment (RFC 3986 unreserved characters pass).
 std::string url_encode(std::string_view s);

@@ -1,15 +1,20 @@
 // Fuzz target: every parser of lib/triage/procfs.hpp on arbitrary container output (/proc/net/*,
-// stat, status, ps, the /proc walk, ls -l /proc/*/fd) and the socket join over their records.
+// stat, status, ps, the /proc walk, ls -l /proc/*/fd) and the socket join over their records, and
+// the streaming listing parser of lib/triage/fslist.hpp (GNU find and busybox dialects).
 // Invariants: no crash or exception; at most Limits::max_records records; parsed + unparsed counts
 // match the records; every string stored is valid UTF-8 with no control bytes and bounded in size;
-// the anomaly list is bounded.
+// the anomaly list is bounded. For the listing parser: every output line is a JSON object whose
+// strings pass the same checks, the counts match the lines and the limits, and feeding the input
+// in chunks (of a size the first byte picks) gives exactly the output of one write.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <string_view>
 
+#include "triage/fslist.hpp"
 #include "triage/procfs.hpp"
+#include "util/sink.hpp"
 
 namespace {
 
@@ -17,7 +22,7 @@ using ir::triage::procfs::Limits;
 using ir::triage::procfs::Parsed;
 using nlohmann::json;
 
-// The walk boundary the seed corpus uses (tests/fuzz/corpus/procfs/walk-*); 16 characters so
+// The boundary the seed corpus uses (walk and busybox listing seeds); 16 characters so
 // libFuzzer's comparison tracing finds it quickly.
 constexpr std::string_view k_boundary = "FUZZBOUNDARY0000";
 
@@ -50,6 +55,45 @@ void check(const Parsed& p) {
   check_strings(p.records);
   // Strict dump: throws (and so crashes the fuzzer) on invalid UTF-8.
   (void)p.records.dump(-1, ' ', false, json::error_handler_t::strict);
+}
+
+// Runs the listing parser over `text` in pieces of `chunk` bytes (0: one write); returns its output.
+std::string run_listing(ir::triage::fslist::Dialect dialect, std::string_view text, std::size_t chunk) {
+  using namespace ir::triage::fslist;
+  ListingOptions options;
+  options.strip_prefix = "/r";
+  options.limits.max_entries = 32;
+  options.limits.max_unparsed_kept = 16;
+  options.limits.max_path_bytes = 64;
+  options.limits.max_record_bytes = 512;
+  options.limits.max_raw_bytes = k_max_raw;
+  ir::util::MemorySink out(std::size_t{1} << 24);
+  std::size_t seen = 0;
+  ListingParser parser(dialect, std::string(k_boundary), out, [&](const Entry& e) {
+    ++seen;
+    if (e.path.size() > options.limits.max_path_bytes || e.target.size() > options.limits.max_path_bytes) std::abort();
+    if (e.mode > 07777) std::abort();
+  }, options);
+  for (std::size_t pos = 0; pos < text.size(); pos += chunk == 0 ? text.size() : chunk) {
+    if (!parser.write(text.substr(pos, chunk == 0 ? text.size() : chunk))) std::abort();
+  }
+  if (!parser.finish()) std::abort();
+  if (seen != parser.entries() || parser.entries() > 32 || parser.anomalies().size() > 65) std::abort();
+  std::size_t entries = 0;
+  std::size_t unparsed = 0;
+  std::string_view rest = out.data();
+  while (!rest.empty()) {
+    const auto nl = rest.find('\n');
+    if (nl == std::string_view::npos) std::abort();
+    const json line = json::parse(rest.substr(0, nl));  // throws (and so crashes) on bad JSON
+    if (!line.is_object()) std::abort();
+    check_strings(line);
+    (void)line.dump(-1, ' ', false, json::error_handler_t::strict);
+    ++(line.at("kind") == "entry" ? entries : unparsed);
+    rest.remove_prefix(nl + 1);
+  }
+  if (entries != parser.entries() || unparsed > 16 || unparsed > parser.unparsed()) std::abort();
+  return out.data();
 }
 
 }  // namespace
@@ -87,5 +131,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   check_strings(attach_socket_owners(inet.records, owners));
   check_strings(attach_socket_owners(unix_sockets.records, owners));
+
+  const std::size_t chunk = 1 + selector % 13;
+  for (const auto dialect : {ir::triage::fslist::Dialect::gnu_find, ir::triage::fslist::Dialect::busybox_stat}) {
+    if (run_listing(dialect, text, 0) != run_listing(dialect, text, chunk)) std::abort();
+  }
   return 0;
 }

@@ -18,6 +18,7 @@
 #include "evidence/bundle.hpp"
 #include "util/crypto.hpp"
 #include "util/files.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace ir;
 using namespace ir::evidence;
@@ -25,34 +26,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A fresh directory, removed with everything in it at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    m_path = fs::temp_directory_path() / ("ir-bundle-test-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
-    fs::remove_all(m_path);
-    fs::create_directories(m_path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::permissions(m_path, fs::perms::owner_all, ec);
-    fs::remove_all(m_path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  [[nodiscard]] std::string file(const std::string& name) const { return (m_path / name).string(); }
-  [[nodiscard]] std::string path() const { return m_path.string(); }
-  [[nodiscard]] std::vector<std::string> list() const {
-    std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(m_path)) names.push_back(e.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-
- private:
-  fs::path m_path;
-};
+using ir::testing::TempDir;
 
 struct TarEntry {
   std::string name;

@@ -85,6 +85,19 @@ class ScriptedConnection final : public kube::Connection {
   std::string m_pending;
 };
 
+// A connection the code under test may own and destroy while the test keeps the scripted one.
+class ForwardingConnection final : public kube::Connection {
+ public:
+  explicit ForwardingConnection(ScriptedConnection& target) : m_target(target) {}
+  Result<void> send_all(std::string_view data) override { return m_target.send_all(data); }
+  Result<Received> receive(char* buffer, std::size_t capacity, std::chrono::milliseconds wait) override {
+    return m_target.receive(buffer, capacity, wait);
+  }
+
+ private:
+  ScriptedConnection& m_target;
+};
+
 // Hands out scripted connections. It keeps them alive (the code under test gets a forwarder it
 // may destroy), so tests can inspect what was sent after the call returns.
 class ScriptedConnector final : public kube::Connector {
@@ -99,21 +112,10 @@ class ScriptedConnector final : public kube::Connector {
     m_used.push_back(std::move(connections.front()));
     connections.pop_front();
     last = m_used.back().get();
-    return std::unique_ptr<kube::Connection>(std::make_unique<Forwarder>(*last));
+    return std::unique_ptr<kube::Connection>(std::make_unique<ForwardingConnection>(*last));
   }
 
  private:
-  class Forwarder final : public kube::Connection {
-   public:
-    explicit Forwarder(ScriptedConnection& target) : m_target(target) {}
-    Result<void> send_all(std::string_view data) override { return m_target.send_all(data); }
-    Result<Received> receive(char* buffer, std::size_t capacity, std::chrono::milliseconds wait) override {
-      return m_target.receive(buffer, capacity, wait);
-    }
-
-   private:
-    ScriptedConnection& m_target;
-  };
   std::vector<std::unique_ptr<ScriptedConnection>> m_used;
 };
 

@@ -5,18 +5,25 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "support/proc_samples.hpp"
 #include "triage/procfs.hpp"
 #include "util/process.hpp"
 
 using namespace ir::triage::procfs;
 using nlohmann::json;
+using ir::testing::make_stat;
+using ir::testing::make_status;
+using ir::testing::WalkOut;
+using ir::testing::k_b;
 
 namespace {
 
@@ -88,23 +95,6 @@ std::string inet_line(const std::string& local, const std::string& remote, const
 }
 
 // /proc/<pid>/stat with 52 fields, as fs/proc/array.c do_task_stat prints it.
-std::string make_stat(const std::string& pid, const std::string& comm, const std::string& state = "S",
-                      const std::string& ppid = "1", const std::string& starttime = "805984") {
-  std::vector<std::string> f(50, "0");
-  f[0] = state;
-  f[1] = ppid;
-  f[19] = starttime;
-  f[20] = "3133440";
-  std::string s = pid + " (" + comm + ")";
-  for (const auto& x : f) s += " " + x;
-  return s + "\n";
-}
-
-std::string make_status(const std::string& name, const std::string& pid, const std::string& uid = "1000\t1000\t1000\t1000") {
-  return "Name:\t" + name + "\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t" + pid + "\nNgid:\t0\nPid:\t" + pid +
-         "\nPPid:\t1\nTracerPid:\t0\nUid:\t" + uid + "\nGid:\t1000\t1000\t1000\t1000\nFDSize:\t64\nVmRSS:\t  1024 kB\n";
-}
-
 }  // namespace
 
 // ---- /proc/net/{tcp,udp,raw}[6] ------------------------------------------------------------------
@@ -673,6 +663,29 @@ TEST_CASE("procfs: parse_ps: hostile and malformed output") {
   }
 }
 
+namespace {
+
+// Newlines in the names and command lines of this machine's processes (the comm's own final '\n'
+// aside): each may split a ps line in two, leaving an unparsed half (the residual risk parse_ps
+// documents). Other test suites on a shared machine run exactly such processes (the fake
+// cluster's hostile pods).
+std::size_t newlines_in_process_names() {
+  std::size_t n = 0;
+  for (const auto& dir : std::filesystem::directory_iterator("/proc")) {
+    const auto name = dir.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    for (const char* file : {"comm", "cmdline"}) {
+      std::ifstream in(dir.path() / file, std::ios::binary);
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (std::string_view(file) == "comm" && !text.empty() && text.back() == '\n') text.pop_back();
+      n += static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+    }
+  }
+  return n;
+}
+
+}  // namespace
+
 TEST_CASE("procfs: parse_ps: this machine's procps and busybox output") {
   ir::util::RealProcessRunner runner;
   struct Case {
@@ -696,10 +709,10 @@ TEST_CASE("procfs: parse_ps: this machine's procps and busybox output") {
     }
     const auto p = parse_ps(r->out);
     check_safe(p);
-    CHECK(p.unparsed == 0);
+    CHECK(p.unparsed <= newlines_in_process_names());
     CHECK(p.parsed >= 2);
     bool found_self = false;
-    for (const auto& rec : p.records) found_self = found_self || rec["pid"] == getpid();
+    for (const auto& rec : p.records) found_self = found_self || rec.value("pid", json(-1)) == getpid();
     CHECK(found_self);
   }
 }
@@ -707,42 +720,6 @@ TEST_CASE("procfs: parse_ps: this machine's procps and busybox output") {
 // ---- the /proc walk ----------------------------------------------------------------------------------
 
 namespace {
-
-const std::string k_b = "0123456789abcdef0123456789abcdef";
-
-// Writes walk output the way the script does: every marker is "echo; echo MARKER".
-struct WalkOut {
-  std::string b = k_b;
-  std::string s;
-  WalkOut& marker(const std::string& line) {
-    s += "\n" + b + " " + line + "\n";
-    return *this;
-  }
-  WalkOut& raw(const std::string& bytes) {
-    s += bytes;
-    return *this;
-  }
-  WalkOut& begin(const std::string& pids, const std::string& readlink = "yes") {
-    marker("begin 1 max=4096 listed=0 capped=no readlink=" + readlink);
-    return marker("pids" + pids);
-  }
-  WalkOut& section(const std::string& name, const std::string& content, const std::string& rc = "0") {
-    marker(name);
-    s += content;
-    return marker("rc " + rc);
-  }
-  WalkOut& proc(const std::string& pid, const std::string& comm = "sh", const std::string& cmdline = "sh\0-c\0x\0"s,
-                const std::string& fds = "") {
-    marker("pid " + pid);
-    section("stat", make_stat(pid, comm));
-    section("status", make_status(comm, pid));
-    section("cmdline", cmdline);
-    section("exe", "/bin/busybox\n");
-    section("cwd", "/\n");
-    return section("fds", fds);
-  }
-  WalkOut& end(const std::string& n) { return marker("end " + n); }
-};
 
 const json* find_pid(const Parsed& p, std::int64_t pid) {
   for (const auto& r : p.records) {

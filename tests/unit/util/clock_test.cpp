@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <cstdint>
+
 #include "util/clock.hpp"
 
 using namespace ir::util;
@@ -20,6 +22,20 @@ TEST_CASE("parse_rfc3339 and format_rfc3339") {
     CAPTURE(bad);
     CHECK_FALSE(parse_rfc3339(bad));
   }
+}
+
+TEST_CASE("format_rfc3339_seconds: any epoch second in years 0000..9999, nullopt outside") {
+  CHECK(format_rfc3339_seconds(0) == "1970-01-01T00:00:00Z");
+  CHECK(format_rfc3339_seconds(-1) == "1969-12-31T23:59:59Z");
+  CHECK(format_rfc3339_seconds(-315'619'200) == "1960-01-01T00:00:00Z");
+  CHECK(format_rfc3339_seconds(1'795'290'148) == format_rfc3339(system_clock::time_point{seconds{1'795'290'148}}));
+  CHECK(format_rfc3339_seconds(951'782'400) == "2000-02-29T00:00:00Z");
+  CHECK(format_rfc3339_seconds(-62'167'219'200) == "0000-01-01T00:00:00Z");
+  CHECK(format_rfc3339_seconds(253'402'300'799) == "9999-12-31T23:59:59Z");
+  CHECK_FALSE(format_rfc3339_seconds(-62'167'219'201));
+  CHECK_FALSE(format_rfc3339_seconds(253'402'300'800));
+  CHECK_FALSE(format_rfc3339_seconds(INT64_MIN));
+  CHECK_FALSE(format_rfc3339_seconds(INT64_MAX));
 }
 
 TEST_CASE("parse_duration") {

@@ -1,0 +1,134 @@
+#pragma once
+// kubectl ir collect: volatile evidence of one pod into an evidence bundle, in the order of
+// volatility (RFC 3227; shared/README.md §3):
+//   1. API-side state, read before anything can restart the pod: the pod object, its owner chain,
+//      the node, the pod's events, the NetworkPolicies that select it, the imageIDs, the logs of
+//      every container (current and previous, with timestamps, bounded);
+//   2. per running container, through the exec API: processes, then network, then filesystem.
+//
+// Everything the container prints is kept raw as evidence and parsed (never trusted) into JSON
+// beside it. Nothing is written into the container and no tool is copied into it: only read-only
+// commands run there (ps, sh with built-ins, cat, readlink, find, stat, tar, ss/netstat). A
+// shell-less container (no sh/ps/cat) is detected from the exec error; with `ephemeral` a debug
+// container from a trusted image is added (it can never be removed: the caller journals it) and
+// the same evidence is read through /proc/<pid>/... and /proc/<pid>/root.
+//
+// Every step is recorded (StepRecord) whether it worked or not, and every artifact says how it
+// was obtained (ArtifactMeta: source, method api|exec|ephemeral, exit status, truncation). A
+// failure in one step never stops the others; cancellation stops before the next command and
+// leaves what was collected. The caller finishes the bundle in every case.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "evidence/bundle.hpp"
+#include "kube/client.hpp"
+#include "kube/connection.hpp"
+#include "triage/isolate.hpp"  // ActionLog
+#include "util/cancel.hpp"
+#include "util/clock.hpp"
+
+namespace ir::triage {
+
+enum class FsMode { none, listing, archive };
+const char* to_string(FsMode mode);
+// "none" | "listing" | "archive"; nullopt otherwise.
+std::optional<FsMode> parse_fs_mode(const std::string& text);
+
+struct CollectOptions {
+  std::string namespace_name;
+  std::string pod;
+  std::vector<std::string> containers;  // empty: every container of the pod
+  FsMode fs = FsMode::listing;
+  // Roots whose regular files are hashed (and archived with FsMode::archive), besides the working
+  // directories of processes (except "/").
+  std::vector<std::string> paths{"/tmp", "/var/tmp", "/dev/shm", "/root", "/home"};
+  std::uint64_t max_log_bytes = 16ULL << 20;      // per log (current, previous)
+  std::uint64_t max_file_bytes = 64ULL << 20;     // larger files are listed, not hashed
+  std::uint64_t max_archive_bytes = 4ULL << 30;   // bytes hashed/archived per container at most
+  std::size_t max_files = 20'000;                 // files hashed per container at most
+  std::uint64_t max_output_bytes = 64ULL << 20;   // stdout of one inspection command (ps, walk, ...)
+  std::chrono::seconds command_timeout{120};      // one inspection command
+  std::chrono::seconds idle_timeout{60};          // no output at all for this long
+  bool ephemeral = false;                         // shell-less: add a debug container
+  std::string debug_image = "busybox";
+  bool ptrace = false;                            // the debug container gets SYS_PTRACE
+  std::chrono::seconds ephemeral_lifetime{3600};  // the debug container's `sleep`
+  std::chrono::seconds ephemeral_start_timeout{90};
+};
+
+// The outcome of one step.
+struct StepRecord {
+  std::string container;  // "" for pod-level steps
+  std::string step;       // "pod", "owners", "node", "events", "networkpolicies", "logs", "processes",
+                          // "network", "filesystem", "hashes", "archive", "ephemeral"
+  std::string status;     // "ok" | "partial" | "failed" | "skipped"
+  std::string method;     // "api" | "exec" | "ephemeral"
+  std::string detail;     // why not ok, or a short summary ("37 processes")
+  std::size_t artifacts = 0;
+  std::uint64_t bytes = 0;
+};
+
+struct CollectReport {
+  nlohmann::json pod;  // the pod as first read
+  std::string pod_uid;
+  std::string resource_version;
+  std::string node;
+  nlohmann::json image_ids = nlohmann::json::object();  // container -> imageID ("" not started)
+  std::vector<StepRecord> steps;
+  // What was not collected, and how to get it ("processes of container app: the image has no
+  // shell; rerun with --ephemeral").
+  std::vector<std::string> not_collected;
+  std::vector<std::string> ephemeral_containers;  // added by this run (permanent in the pod spec)
+  bool cancelled = false;
+  // True when any step failed or was partial, something was not collected, or cancelled.
+  [[nodiscard]] bool partial() const;
+};
+
+// What collect works with. All references must outlive the call.
+struct CollectEnv {
+  kube::Client& client;
+  kube::Connector& connector;
+  evidence::BundleWriter& bundle;
+  util::Clock& clock;
+  ActionLog log;                                       // one call per action worth journaling
+  std::function<void(const std::string&)> progress;    // one line per step (may be empty)
+  const util::CancelToken* cancel = nullptr;
+};
+
+// Reads the pod (the first thing collect does; separate so the caller can refuse early, before
+// creating a bundle). Errors carry the API server's message.
+Result<nlohmann::json> read_target_pod(kube::Client& client, const std::string& ns, const std::string& pod);
+
+// Collects into env.bundle, starting from `pod` (as returned by read_target_pod). Fails only for
+// invalid options (Errc::usage: e.g. a container the pod does not have); every other failure is
+// a StepRecord and, where something was lost, a not_collected line.
+Result<CollectReport> collect(CollectEnv& env, const CollectOptions& options, const nlohmann::json& pod);
+
+// The facts of an acquisition that are not about the pod.
+struct AcquisitionInfo {
+  std::string case_id;
+  std::string examiner;
+  std::string caller;  // the API identity ("" unknown)
+  std::string tool_version;
+  std::string context;
+  std::string server;
+  std::string command_line;  // argv as run (no credentials: kubectl-ir takes none on argv but --token, which is masked)
+  std::string started;  // RFC 3339 UTC
+  std::string ended;
+  std::string host;     // where kubectl-ir ran
+};
+
+// The acquisition.log text: "key: value" lines (case, examiner, caller, times, tool, context,
+// server, host, command, pod namespace/name/uid/resourceVersion/node, one line per imageID),
+// then one line per step with its status, then what was not collected. Values from the cluster
+// are escaped (util::escape_for_terminal).
+std::string render_acquisition_log(const AcquisitionInfo& info, const CollectOptions& options,
+                                   const CollectReport& report);
+
+}  // namespace ir::triage

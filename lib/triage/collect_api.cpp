@@ -1,0 +1,243 @@
+// collect, API side: what the API server knows of the pod, read first (RFC 3227: it is lost when
+// the pod goes, and reading it changes nothing).
+
+#include <fmt/format.h>
+
+#include "evidence/bundle.hpp"
+#include "kube/api.hpp"
+#include "triage/collect_steps.hpp"
+#include "triage/netpol.hpp"
+#include "triage/procfs.hpp"
+#include "util/strings.hpp"
+
+namespace ir::triage::collect_detail {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr int k_max_owner_depth = 6;
+
+std::string pretty(const json& j) { return procfs::dump_json(j, 2) + "\n"; }
+
+evidence::ArtifactMeta api_meta(const std::string& source) { return {source, "api", std::nullopt, false, ""}; }
+
+std::string pod_api_path(const CollectOptions& o) {
+  return "/api/v1/namespaces/" + util::url_encode(o.namespace_name) + "/pods/" + util::url_encode(o.pod);
+}
+
+// The imageID of every container status, by container name.
+json image_ids(const json& pod) {
+  json ids = json::object();
+  const json status = pod.value("status", json::object());
+  for (const char* key : {"initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses"}) {
+    for (const auto& cs : status.value(key, json::array())) {
+      if (!cs.is_object() || !cs.contains("name") || !cs["name"].is_string()) continue;
+      ids[cs["name"].get<std::string>()] = cs.value("imageID", "");
+    }
+  }
+  return ids;
+}
+
+void owners(Ctx& ctx, const json& pod) {
+  StepRecord step{"", "owners", "ok", "api", "", 0, 0};
+  const std::string ns = ctx.options.namespace_name;
+  json current = pod;
+  json chain = json::array();
+  for (int depth = 0; depth < k_max_owner_depth; ++depth) {
+    const json refs = current.value("metadata", json::object()).value("ownerReferences", json::array());
+    const json* controller = nullptr;
+    for (const auto& r : refs) {
+      if (r.is_object() && r.value("controller", false)) controller = &r;
+    }
+    if (controller == nullptr) break;
+    const std::string api_version = controller->value("apiVersion", "");
+    const std::string kind = controller->value("kind", "");
+    const std::string name = controller->value("name", "");
+    chain.push_back({{"apiVersion", api_version}, {"kind", kind}, {"name", name}});
+    const auto path = kube::object_path(api_version, kind, ns, name);
+    if (!path) {
+      step.status = "partial";
+      step.detail = fmt::format("owner {}/{} is of a kind kubectl-ir does not read", kind, name);
+      break;
+    }
+    auto obj = kube::get_object(ctx.env.client, *path, fmt::format("get {} {}/{}", util::to_lower(kind), ns, name));
+    if (!obj) {
+      step.status = "failed";
+      step.detail = obj.error().message;
+      break;
+    }
+    ctx.add(step, fmt::format("pod/owner-{}-{}-{}.json", depth + 1, evidence::safe_component(util::to_lower(kind)),
+                              evidence::safe_component(name)),
+            pretty(*obj), api_meta("GET " + *path));
+    current = std::move(*obj);
+  }
+  if (chain.empty()) step.detail = "the pod has no controller";
+  else if (step.status == "ok") step.detail = fmt::format("{} owner{}", chain.size(), chain.size() == 1 ? "" : "s");
+  ctx.record(std::move(step));
+}
+
+void node(Ctx& ctx) {
+  StepRecord step{"", "node", "ok", "api", "", 0, 0};
+  if (ctx.report.node.empty()) {
+    step.status = "skipped";
+    step.detail = "the pod is not scheduled";
+    ctx.record(std::move(step));
+    return;
+  }
+  auto n = kube::get_node(ctx.env.client, ctx.report.node);
+  if (!n) {
+    step.status = "failed";
+    step.detail = n.error().message;
+  } else {
+    const json info = n->value("status", json::object()).value("nodeInfo", json::object());
+    if (info.value("architecture", "") == "s390x") ctx.byte_order = "big";
+    ctx.add(step, "node/node.json", pretty(*n), api_meta("GET /api/v1/nodes/" + util::url_encode(ctx.report.node)));
+  }
+  ctx.record(std::move(step));
+}
+
+void events(Ctx& ctx) {
+  StepRecord step{"", "events", "ok", "api", "", 0, 0};
+  auto e = kube::list_events_for(ctx.env.client, ctx.options.namespace_name, ctx.report.pod_uid);
+  if (!e) {
+    step.status = "failed";
+    step.detail = e.error().message;
+  } else {
+    step.detail = fmt::format("{} events", e->value("items", json::array()).size());
+    ctx.add(step, "pod/events.json", pretty(*e),
+            api_meta(fmt::format("GET /api/v1/namespaces/{}/events?fieldSelector=involvedObject.uid={}",
+                                 util::url_encode(ctx.options.namespace_name), ctx.report.pod_uid)));
+  }
+  ctx.record(std::move(step));
+}
+
+void network_policies(Ctx& ctx, const json& pod) {
+  StepRecord step{"", "networkpolicies", "ok", "api", "", 0, 0};
+  auto list = kube::list_network_policies(ctx.env.client, ctx.options.namespace_name);
+  if (!list) {
+    step.status = "failed";
+    step.detail = list.error().message;
+    ctx.record(std::move(step));
+    return;
+  }
+  const json labels = pod.value("metadata", json::object()).value("labels", json::object());
+  json selecting = json::array();
+  json problems = json::array();
+  for (const auto& p : list->value("items", json::array())) {
+    const std::string name = p.value("metadata", json::object()).value("name", "");
+    auto m = selector_matches(p.value("spec", json::object()).value("podSelector", json::object()), labels);
+    if (!m) problems.push_back({{"policy", name}, {"error", m.error().message}});
+    else if (*m) selecting.push_back(p);
+  }
+  step.detail = fmt::format("{} of {} select the pod", selecting.size(), list->value("items", json::array()).size());
+  json doc = {{"selecting", selecting}, {"problems", problems}};
+  ctx.add(step, "pod/networkpolicies.json", pretty(doc),
+          api_meta(fmt::format("GET /apis/networking.k8s.io/v1/namespaces/{}/networkpolicies (filtered by podSelector)",
+                               util::url_encode(ctx.options.namespace_name))));
+  ctx.record(std::move(step));
+}
+
+}  // namespace
+
+void collect_api_state(Ctx& ctx, const json& pod) {
+  StepRecord step{"", "pod", "ok", "api", "", 0, 0};
+  ctx.add(step, "pod/pod.json", pretty(pod), api_meta("GET " + pod_api_path(ctx.options)));
+  ctx.report.image_ids = image_ids(pod);
+  ctx.add(step, "pod/images.json", pretty(ctx.report.image_ids), api_meta("status.*ContainerStatuses[].imageID of pod/pod.json"));
+  step.detail = fmt::format("uid {}, node {}", ctx.report.pod_uid, ctx.report.node.empty() ? "-" : ctx.report.node);
+  ctx.record(std::move(step));
+  if (!ctx.cancelled()) owners(ctx, pod);
+  if (!ctx.cancelled()) node(ctx);
+  if (!ctx.cancelled()) events(ctx);
+  if (!ctx.cancelled()) network_policies(ctx, pod);
+}
+
+namespace {
+
+// One log (current or previous) into logs/<container>[.previous].log, bounded on our side too
+// (a server may ignore limitBytes).
+void one_log(Ctx& ctx, StepRecord& step, const std::string& container, bool previous, bool expect_previous) {
+  const auto& o = ctx.options;
+  const std::string name = "logs/" + evidence::safe_component(container) + (previous ? ".previous" : "") + ".log";
+  const std::string source =
+      fmt::format("GET {}/log?container={}&timestamps=true&limitBytes={}{}", pod_api_path(o), util::url_encode(container),
+                  o.max_log_bytes, previous ? "&previous=true" : "");
+  auto entry = ctx.env.bundle.open_entry(name, api_meta(source));
+  if (!entry) {
+    step.status = "failed";
+    step.detail = entry.error().message;
+    return;
+  }
+  std::uint64_t kept = 0;
+  bool over = false;
+  kube::LogOptions lo;
+  lo.container = container;
+  lo.previous = previous;
+  lo.timestamps = true;
+  lo.limit_bytes = static_cast<long long>(o.max_log_bytes);
+  auto r = kube::stream_pod_logs(ctx.env.client, o.namespace_name, o.pod, lo, [&](std::string_view chunk) -> Result<void> {
+    if (ctx.cancelled()) return fail(Errc::cancelled, "cancelled");
+    const std::uint64_t room = o.max_log_bytes - kept;
+    if (chunk.size() > room) {
+      over = true;
+      chunk = chunk.substr(0, room);
+    }
+    kept += chunk.size();
+    IR_CHECK((*entry)->write(chunk));
+    if (over) return fail(Errc::cancelled, "log limit reached");
+    return {};
+  });
+  if (!r && !over && kept == 0) {
+    // No previous instance is the normal case, not a failure.
+    if (previous && !expect_previous && (r.error().code == Errc::invalid || r.error().code == Errc::not_found)) return;
+    if (step.status == "ok") step.status = "failed";
+    step.detail += (step.detail.empty() ? "" : "; ") + r.error().message;
+    return;
+  }
+  evidence::ArtifactMeta meta = api_meta(source);
+  const bool limit_hit = over || kept >= o.max_log_bytes;
+  meta.truncated = limit_hit || !r;
+  if (limit_hit) meta.note = fmt::format("cut at --max-log-bytes ({} bytes)", o.max_log_bytes);
+  else if (!r) meta.note = r.error().message;
+  auto a = (*entry)->commit(meta);
+  if (!a) {
+    step.status = "failed";
+    step.detail = a.error().message;
+    return;
+  }
+  ++step.artifacts;
+  step.bytes += a->size;
+  if (!r && !over && step.status == "ok") {
+    step.status = "partial";
+    step.detail = r.error().message;
+  } else if (limit_hit && step.detail.empty()) {
+    step.detail = "cut at --max-log-bytes";
+  }
+}
+
+}  // namespace
+
+void collect_logs(Ctx& ctx, const json& pod) {
+  const json status = pod.value("status", json::object());
+  for (const char* key : {"initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses"}) {
+    for (const auto& cs : status.value(key, json::array())) {
+      if (ctx.cancelled()) return;
+      if (!cs.is_object() || !cs.contains("name") || !cs["name"].is_string()) continue;
+      const std::string container = cs["name"];
+      StepRecord step{container, "logs", "ok", "api", "", 0, 0};
+      const json state = cs.value("state", json::object());
+      const bool started = state.contains("running") || state.contains("terminated");
+      const bool restarted = cs.value("restartCount", 0) > 0 || cs.value("lastState", json::object()).contains("terminated");
+      if (started) one_log(ctx, step, container, false, false);
+      if (restarted || !started) one_log(ctx, step, container, true, restarted);
+      if (step.artifacts == 0 && step.status == "ok") {
+        step.status = "skipped";
+        step.detail = "no log: the container has not started";
+      }
+      ctx.record(std::move(step));
+    }
+  }
+}
+
+}  // namespace ir::triage::collect_detail

@@ -1,0 +1,355 @@
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <regex>
+#include <set>
+
+#include "evidence/bundle.hpp"
+#include "support/fake_pod_api.hpp"
+#include "support/proc_samples.hpp"
+#include "support/samples.hpp"
+#include "support/temp_dir.hpp"
+#include "triage/collect.hpp"
+#include "util/cancel.hpp"
+
+using namespace ir;
+using namespace ir::testing;
+using nlohmann::json;
+
+namespace {
+
+const std::string k_pod_path = "/api/v1/namespaces/ir-demo/pods/bb";
+const std::string k_tcp =
+    "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+    "   0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1001 1 0 100 0 0 10 0\n"
+    "   1: 0E00F40A:D746 07640033:0D05 01 00000000:00000000 00:00000000 00000000     0        0 1002 1 0 20 4 30 10 -1\n";
+
+// The boundary of a /proc walk script (32 hex digits in its first marker).
+std::string boundary_of(const std::string& script) {
+  std::smatch m;
+  REQUIRE(std::regex_search(script, m, std::regex("[0-9a-f]{32}")));
+  return m.str();
+}
+
+// A busybox-like container: busybox ps (no -e), sh, cat, find without -printf, tar.
+ExecReply busybox(const ExecCall& c) {
+  const auto& a = c.argv;
+  if (a[0] == "ps") {
+    if (a.size() > 1 && a[1] == "-eww") return ExecReply::failure("ps: unrecognized option: e\n", 1);
+    return ExecReply::output("PID   PPID  USER     GROUP    STAT VSZ  RSS  COMMAND          COMMAND\n"
+            "    1     0 root     root     S    2268 1604 sh               /bin/sh /entry.sh\n"
+            "    3     1 root     root     S    1000  604 kworkerds        /tmp/.x/kworkerds -o 198.51.100.7:3333\n");
+  }
+  if (a[0] == "sh") {
+    WalkOut w;
+    w.b = boundary_of(a.at(2));
+    w.begin(" 1 3").proc("1", "sh").proc("3", "kworkerds", "/tmp/.x/kworkerds\0-o\0198.51.100.7:3333\0"s, "4 socket:[1002]\n").end("2");
+    return ExecReply::output(w.s);
+  }
+  if (a[0] == "cat" && a[1] == "/proc/net/tcp") return ExecReply::output(k_tcp);
+  if (a[0] == "cat" && a[1].rfind("/proc/net/", 0) == 0) return ExecReply::output("  sl  local_address\n");
+  if (a[0] == "cat" && a[1].rfind("/proc/", 0) == 0) return ExecReply::output("\x7f" "ELF binary bytes");
+  if (a[0] == "find") return ExecReply::failure("find: unrecognized: -printf\n", 1);
+  if (a[0] == "tar") return ExecReply::output(std::string(1024, '\0'));
+  return ExecReply::missing();
+}
+
+ExecReply shell_less(const ExecCall&) { return ExecReply::missing(); }
+
+struct Fixture {
+  RoutedTransport transport;
+  FakeCredentials credentials{false};
+  util::FakeClock clock;
+  kube::Client client{test_config(), transport, credentials, clock};
+  ExecConnector connector;
+  TempDir dir;
+  std::unique_ptr<evidence::BundleWriter> bundle;
+  std::vector<std::pair<std::string, json>> journal;
+  std::vector<std::string> progress;
+  util::CancelToken cancel;
+  json pod;
+
+  std::optional<std::size_t> api_calls_before_exec;  // REST requests made before the first exec
+
+  explicit Fixture(ExecConnector::Handler handler, const std::string& pod_sample = "pod-busybox.json")
+      : connector([this, handler](const ExecCall& c) {
+          if (!api_calls_before_exec) api_calls_before_exec = transport.requests.size();
+          return handler(c);
+        }),
+        pod(json::parse(sample(pod_sample))) {
+    auto b = evidence::create_bundle(dir.file("b.tar.gz"), clock);
+    REQUIRE(b);
+    bundle = std::move(*b);
+    const std::string ns = pod["metadata"]["namespace"];
+    const std::string name = pod["metadata"]["name"];
+    const std::string base = "/api/v1/namespaces/" + ns;
+    transport.json("GET " + base + "/pods/" + name, pod.dump());
+    transport.json("GET /api/v1/nodes/vm", sample("node.json"));
+    transport.json("GET " + base + "/events", sample("events-for-pod.json"));
+    transport.json("GET /apis/networking.k8s.io/v1/namespaces/" + ns + "/networkpolicies", R"({"items":[]})");
+    transport.routes["GET " + base + "/pods/" + name + "/log"] = [](const kube::HttpRequest& r) {
+      kube::HttpResponse resp;
+      if (r.url.find("previous=true") != std::string::npos) {
+        resp.status = 400;
+        resp.body = sample("status-400-log-previous.json");
+      } else {
+        resp.status = 200;
+        resp.body = sample("pod-log.txt");
+      }
+      return resp;
+    };
+  }
+
+  Result<triage::CollectReport> run(triage::CollectOptions o = {}) {
+    o.namespace_name = pod["metadata"]["namespace"];
+    o.pod = pod["metadata"]["name"];
+    o.ephemeral_start_timeout = std::chrono::seconds(2);
+    triage::CollectEnv env{client, connector, *bundle, clock,
+                           [this](const std::string& a, const json& f) { journal.emplace_back(a, f); },
+                           [this](const std::string& l) { progress.push_back(l); }, &cancel};
+    return triage::collect(env, o, pod);
+  }
+
+  // Finishes the bundle and checks it verifies; returns its entry names.
+  std::set<std::string> finish_and_verify() {
+    std::set<std::string> names;
+    for (const auto& a : bundle->artifacts()) names.insert(a.path);
+    REQUIRE(bundle->finish());
+    auto v = evidence::verify_bundle(dir.file("b.tar.gz"));
+    REQUIRE(v);
+    CHECK(v->ok());
+    return names;
+  }
+
+  [[nodiscard]] const evidence::Artifact* artifact(const std::string& path) const {
+    for (const auto& a : bundle->artifacts()) {
+      if (a.path == path) return &a;
+    }
+    return nullptr;
+  }
+
+};
+
+const triage::StepRecord* find_step(const triage::CollectReport& r, const std::string& name) {
+  for (const auto& s : r.steps) {
+    if (s.step == name) return &s;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("collect: API state first, then processes, network and filesystem; the bundle verifies") {
+  Fixture f(busybox);
+  auto r = f.run();
+  REQUIRE(r);
+  INFO(triage::render_acquisition_log({}, {}, *r));
+
+  // Order of volatility: every API read comes before the first exec.
+  REQUIRE(f.api_calls_before_exec);
+  const auto calls = f.transport.calls();
+  CHECK(*f.api_calls_before_exec == calls.size());
+  for (const auto& expected : {"GET /api/v1/nodes/vm", "GET /api/v1/namespaces/ir-demo/events",
+                               "GET /apis/networking.k8s.io/v1/namespaces/ir-demo/networkpolicies",
+                               "GET /api/v1/namespaces/ir-demo/pods/bb/log"}) {
+    CHECK_MESSAGE(std::find(calls.begin(), calls.end(), expected) != calls.end(), expected);
+  }
+  REQUIRE(!f.connector.calls.empty());
+  CHECK(f.connector.calls.front().argv.at(0) == "ps");
+
+  const auto names = f.finish_and_verify();
+  for (const char* expected :
+       {"pod/pod.json", "pod/images.json", "node/node.json", "pod/events.json", "pod/networkpolicies.json", "logs/main.log",
+        "containers/main/processes/ps.txt", "containers/main/processes/ps.json", "containers/main/processes/proc-walk.txt",
+        "containers/main/processes/proc-walk.sh", "containers/main/processes/processes.json",
+        "containers/main/network/proc-net-tcp.txt", "containers/main/network/sockets.json",
+        "containers/main/filesystem/hashes.json"}) {
+    CHECK_MESSAGE(names.count(expected) == 1, expected);
+  }
+  // A failed ps attempt (procps options on busybox) leaves no entry; the busybox one is kept.
+  const auto* ps = f.artifact("containers/main/processes/ps.txt");
+  REQUIRE(ps);
+  CHECK(ps->meta.source.find("ps -o pid,ppid") != std::string::npos);
+  CHECK(ps->meta.exit_status == 0);
+  CHECK(ps->meta.method == "exec");
+  // No previous log: not an entry, not a failure.
+  CHECK(names.count("logs/main.previous.log") == 0);
+  CHECK(find_step(*r, "logs")->status == "ok");
+  CHECK(r->pod_uid == f.pod["metadata"]["uid"]);
+  CHECK(r->image_ids["main"].get<std::string>().find("@sha256:") != std::string::npos);
+}
+
+TEST_CASE("collect: sockets are decoded and linked to the processes holding them") {
+  Fixture f(busybox);
+  auto r = f.run();
+  REQUIRE(r);
+  const auto* net = find_step(*r, "network");
+  REQUIRE(net);
+  CHECK(net->status == "ok");
+  INFO(net->detail);
+  CHECK(net->detail.find("2 sockets, 1 established") != std::string::npos);
+}
+
+TEST_CASE("collect: only read-only commands run in the container") {
+  Fixture f(busybox);
+  REQUIRE(f.run());
+  const std::set<std::string> allowed{"ps", "sh", "cat", "find", "tar", "ss", "netstat"};
+  for (const auto& c : f.connector.calls) {
+    INFO(c.argv.at(0));
+    CHECK(allowed.count(c.argv.at(0)) == 1);
+    if (c.argv[0] == "sh") {
+      // the only script is the /proc walk, kept in the bundle
+      CHECK(c.argv.at(1) == "-c");
+      CHECK(c.argv.at(2).find("/proc") != std::string::npos);
+    }
+    if (c.argv[0] == "tar") CHECK(c.argv.at(1) == "-c");
+  }
+  // and nothing is written through the API either
+  for (const auto& call : f.transport.calls()) CHECK(call.rfind("GET ", 0) == 0);
+}
+
+TEST_CASE("collect: a shell-less container without --ephemeral says what was not collected and how") {
+  Fixture f(shell_less, "pod-noshell.json");
+  auto r = f.run();
+  REQUIRE(r);
+  CHECK(r->partial());
+  REQUIRE(r->not_collected.size() == 1);
+  CHECK(r->not_collected[0].find("no shell") != std::string::npos);
+  CHECK(r->not_collected[0].find("--ephemeral") != std::string::npos);
+  CHECK(r->ephemeral_containers.empty());
+  for (const auto& call : f.transport.calls()) CHECK(call.rfind("PATCH", 0) != 0);
+  f.finish_and_verify();
+}
+
+TEST_CASE("collect: with --ephemeral a debug container targets the shell-less one and reads it through /proc/1/root") {
+  std::string debug;
+  Fixture f([&](const ExecCall& c) { return c.container == "app" ? shell_less(c) : busybox(c); }, "pod-noshell.json");
+  const std::string patch_path = "PATCH /api/v1/namespaces/ir-demo/pods/noshell/ephemeralcontainers";
+  json patch_body;
+  f.transport.routes[patch_path] = [&](const kube::HttpRequest& req) {
+    patch_body = json::parse(req.body);
+    kube::HttpResponse resp;
+    resp.status = 200;
+    resp.body = f.pod.dump();
+    return resp;
+  };
+  // After the patch, the pod shows the debug container running.
+  f.transport.routes["GET /api/v1/namespaces/ir-demo/pods/noshell"] = [&](const kube::HttpRequest&) {
+    json p = f.pod;
+    if (!patch_body.is_null()) {
+      debug = patch_body["spec"]["ephemeralContainers"][0]["name"];
+      p["status"]["ephemeralContainerStatuses"] = json::array(
+          {{{"name", debug}, {"state", {{"running", {{"startedAt", "2026-11-21T16:12:40Z"}}}}}}});
+    }
+    kube::HttpResponse resp;
+    resp.status = 200;
+    resp.body = p.dump();
+    return resp;
+  };
+  triage::CollectOptions o;
+  o.ephemeral = true;
+  o.debug_image = "busybox:1.36";
+  auto r = f.run(o);
+  REQUIRE(r);
+  REQUIRE(r->ephemeral_containers.size() == 1);
+  CHECK(r->ephemeral_containers[0] == debug);
+  const json c = patch_body["spec"]["ephemeralContainers"][0];
+  CHECK(c["targetContainerName"] == "app");
+  CHECK(c["image"] == "busybox:1.36");
+  CHECK(c["command"][0] == "sleep");
+  // journaled: an ephemeral container can never be removed
+  CHECK(std::any_of(f.journal.begin(), f.journal.end(), [](const auto& j) { return j.first == "collect.ephemeral"; }));
+  // everything after the detection ran in the debug container
+  bool saw_debug = false;
+  for (const auto& call : f.connector.calls) {
+    if (call.container != debug) continue;
+    saw_debug = true;
+    if (call.argv[0] == "find") CHECK(call.argv.at(1) == "/proc/1/root/");
+  }
+  CHECK(saw_debug);
+  const auto* walk = f.artifact("containers/app/processes/proc-walk.txt");
+  REQUIRE(walk);
+  CHECK(walk->meta.method == "ephemeral");
+  CHECK(walk->meta.source.find("(target app)") != std::string::npos);
+  f.finish_and_verify();
+}
+
+TEST_CASE("collect: a failing API read is one failed step; the rest is collected and the result is partial") {
+  Fixture f(busybox);
+  f.transport.json("GET /api/v1/nodes/vm", sample("status-403-forbidden.json"), 403);
+  auto r = f.run();
+  REQUIRE(r);
+  const auto* node = find_step(*r, "node");
+  REQUIRE(node);
+  CHECK(node->status == "failed");
+  CHECK(node->detail.find("forbidden") != std::string::npos);
+  CHECK(r->partial());
+  CHECK(find_step(*r, "processes")->status == "ok");
+  CHECK(std::any_of(f.journal.begin(), f.journal.end(),
+                    [](const auto& j) { return j.first == "collect.step" && j.second["step"] == "node"; }));
+  f.finish_and_verify();
+}
+
+TEST_CASE("collect: logs are bounded by max_log_bytes on our side too") {
+  Fixture f(busybox);
+  const std::string big(5000, 'x');
+  f.transport.routes["GET " + k_pod_path + "/log"] = [&](const kube::HttpRequest& r) {
+    kube::HttpResponse resp;
+    resp.status = r.url.find("previous=true") != std::string::npos ? 400 : 200;
+    resp.body = resp.status == 200 ? big : sample("status-400-log-previous.json");  // ignores limitBytes
+    return resp;
+  };
+  triage::CollectOptions o;
+  o.max_log_bytes = 1000;
+  auto r = f.run(o);
+  REQUIRE(r);
+  const auto* log = f.artifact("logs/main.log");
+  REQUIRE(log);
+  CHECK(log->size == 1000);
+  CHECK(log->meta.truncated);
+  CHECK(log->meta.note.find("--max-log-bytes") != std::string::npos);
+  f.finish_and_verify();
+}
+
+TEST_CASE("collect: Ctrl-C stops before the next command and leaves a valid bundle") {
+  Fixture f([&](const ExecCall& c) {
+    if (c.argv[0] == "sh") f.cancel.cancel();  // pressed during the walk
+    return busybox(c);
+  });
+  auto r = f.run();
+  REQUIRE(r);
+  CHECK(r->cancelled);
+  CHECK(r->partial());
+  for (const auto& c : f.connector.calls) CHECK(c.argv[0] != "find");
+  f.finish_and_verify();
+}
+
+TEST_CASE("collect: a container the pod does not have is a usage error naming the ones it has") {
+  Fixture f(busybox);
+  triage::CollectOptions o;
+  o.containers = {"sidecar"};
+  auto r = f.run(o);
+  REQUIRE(!r);
+  CHECK(r.error().code == Errc::usage);
+  CHECK(r.error().message.find("have: main") != std::string::npos);
+}
+
+TEST_CASE("collect: the acquisition log escapes what came from the cluster") {
+  triage::CollectReport r;
+  r.pod_uid = "uid-1";
+  r.node = "node\x1b[2J";
+  r.image_ids = {{"app\n", "repo@sha256:abc"}};
+  r.steps.push_back({"app", "processes", "failed", "exec", "exit 1: \x1b]0;pwned\x07", 0, 0});
+  triage::AcquisitionInfo info;
+  info.case_id = "case-1";
+  info.examiner = "alice";
+  triage::CollectOptions o;
+  o.namespace_name = "shop";
+  o.pod = "web";
+  const auto log = triage::render_acquisition_log(info, o, r);
+  CHECK(log.find('\x1b') == std::string::npos);
+  CHECK(log.find('\x07') == std::string::npos);
+  CHECK(log.find("node\\x1b[2J") != std::string::npos);
+  CHECK(log.find("examiner:         alice") != std::string::npos);
+  CHECK(log.find("result:           partial") != std::string::npos);
+}
