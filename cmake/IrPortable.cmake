@@ -4,8 +4,7 @@
 # What the binary needs, and how it gets it (scripts/package.sh ships the shared part in lib/ and
 # prints the resulting list; scripts/check-portable.sh proves it on a debootstrap minbase root):
 #
-#   static   libstdc++, libgcc     -static-libstdc++ -static-libgcc
-#            yaml-cpp              Debian ships libyaml-cpp.a
+#   static   yaml-cpp              Debian ships libyaml-cpp.a
 #            libarchive            Debian ships libarchive.a; see the --gc-sections note below
 #   shipped  libcurl + closure     libcurl.a would need static nghttp2, libssh2, librtmp, libpsl,
 #                                  libidn2, brotli, zstd, GSSAPI/Kerberos and OpenLDAP (+ GnuTLS,
@@ -19,13 +18,22 @@
 #                                  OpenSSLs in one process (two sets of global state, and the
 #                                  executable's copy interposing some of libcurl's calls).
 #            fmt, simdjson         Debian ships them shared only (libfmt9, libsimdjson14).
-#   system   glibc, libgcc_s, libstdc++.so.6, zlib
-#                                  Present on every Debian and Ubuntu root (priority `required`:
-#                                  dpkg and apt depend on them) and symbol-versioned, so a system
+#   system   glibc, zlib           Present on every Debian and Ubuntu root (priority `required`:
+#            libstdc++, libgcc_s   dpkg and apt depend on them) and symbol-versioned, so a system
 #                                  too old fails at load time with a clear message, never later.
-#                                  libstdc++.so.6 is loaded only for libsimdjson.so (the executable
-#                                  has its own static copy); zlib stays shared because libcurl and
-#                                  libssh2 need libz.so.1 anyway (one zlib in the process).
+#                                  zlib stays shared because libcurl and libssh2 need libz.so.1
+#                                  anyway (one zlib in the process).
+#
+# libstdc++ and libgcc are NOT linked statically (-static-libstdc++ -static-libgcc), measured:
+#   - GCC 12's libstdc++.a implements std::random_device with arc4random, new in glibc 2.36: the
+#     static binary needs GLIBC_2.36 and no longer starts on Ubuntu 22.04 LTS (glibc 2.35), while
+#     the system's libstdc++.so.6 there does without it. (libgcc_eh.a adds _dl_find_object, 2.35.)
+#   - libsimdjson.so.14 needs libstdc++.so.6 all the same: a static copy would make two C++
+#     runtimes (and, with -static-libgcc, two unwinders) in one process.
+#   - It buys nothing where we claim to run: what is built on bookworm needs glibc >= 2.34 anyway,
+#     and Debian 12 and Ubuntu 22.04 LTS and later all have GCC 12's libstdc++.so.6 or newer.
+# scripts/package.sh fails the build if the archive ever needs newer symbol versions than Ubuntu
+# 22.04 LTS has.
 #
 # Run-path: the executable gets RUNPATH $ORIGIN/lib (a DT_RUNPATH, not the legacy DT_RPATH, so
 # LD_LIBRARY_PATH still overrides it when debugging). DT_RUNPATH is not inherited by libraries, so
@@ -86,8 +94,7 @@ set_property(TARGET LibArchive::LibArchive APPEND PROPERTY INTERFACE_LINK_LIBRAR
 # Our own code in sections too, so that --gc-sections also trims what we and the static libraries
 # leave unused (smaller archive, faster cold start).
 add_compile_options(-ffunction-sections -fdata-sections)
-add_link_options(-static-libstdc++ -static-libgcc
-                 LINKER:--gc-sections
+add_link_options(LINKER:--gc-sections
                  LINKER:--as-needed        # no DT_NEEDED for a library nothing references
                  LINKER:--enable-new-dtags # RUNPATH, not RPATH
                  LINKER:-z,now,-z,relro)   # resolve at start: a missing symbol fails at once
