@@ -80,16 +80,17 @@ ir_portable_use_static(yaml-cpp yaml-cpp)
 # Should a libarchive update make one reachable, the link fails with an undefined reference: it
 # cannot fail at run time. nettle is the exception: libcurl's closure (GnuTLS) brings
 # libnettle.so.8 into the link, and ld refuses a symbol found only in such an indirect library
-# ("DSO missing from command line") before it collects garbage. Linking nettle-dev's libnettle.a
-# satisfies it; the digest code is then collected with the writers that used it (no DT_NEEDED, no
-# bytes: scripts/package.sh checks the first).
+# ("DSO missing from command line") before it collects garbage. Naming libnettle.so.8 satisfies
+# it, at the price of a DT_NEEDED on a library libcurl loads (and the archive ships) anyway.
+# nettle-dev's libnettle.a would not do better: its fat-binary constructor keeps every SHA/AES
+# implementation alive (+60 KB of code, measured), a second nettle in the process.
 ir_portable_use_static(LibArchive::LibArchive archive)
-find_library(IR_STATIC_NETTLE NAMES libnettle.a NO_CACHE)
-if(NOT IR_STATIC_NETTLE)
-  message(FATAL_ERROR "IR_PORTABLE: libnettle.a not found (nettle-dev, scripts/setup-deps.sh)")
+find_library(IR_NETTLE NAMES libnettle.so.8 NO_CACHE)
+if(NOT IR_NETTLE)
+  message(FATAL_ERROR "IR_PORTABLE: libnettle.so.8 not found (libnettle8, a dependency of libcurl4)")
 endif()
 find_package(ZLIB REQUIRED)   # lib/ finds it again and reuses this target
-set_property(TARGET LibArchive::LibArchive APPEND PROPERTY INTERFACE_LINK_LIBRARIES ${IR_STATIC_NETTLE} ZLIB::ZLIB)
+set_property(TARGET LibArchive::LibArchive APPEND PROPERTY INTERFACE_LINK_LIBRARIES ${IR_NETTLE} ZLIB::ZLIB)
 
 # Our own code in sections too, so that --gc-sections also trims what we and the static libraries
 # leave unused (smaller archive, faster cold start).

@@ -52,11 +52,11 @@ project_version=$(sed -n 's/^project(kubectl-ir VERSION \([0-9.]*\).*/\1/p' CMak
 [ "$version" = "$project_version" ] ||
   die "the binary says v$version, CMakeLists.txt says $project_version: rebuild"
 
-# The binary must be the portable one: RUNPATH $ORIGIN/lib, no yaml-cpp/libarchive/nettle .so.
+# The binary must be the portable one: RUNPATH $ORIGIN/lib, no yaml-cpp/libarchive .so.
 dynamic=$(readelf -d "$binary")
 grep -q 'RUNPATH.*\[\$ORIGIN/lib\]$' <<<"$dynamic" ||
   die "$binary has no RUNPATH \$ORIGIN/lib: configure with the release preset (IR_PORTABLE=ON)"
-if grep -E 'NEEDED.*(libyaml-cpp|libarchive|libnettle)' <<<"$dynamic"; then
+if grep -E 'NEEDED.*(libyaml-cpp|libarchive)' <<<"$dynamic"; then
   die "$binary links the above dynamically: IR_PORTABLE should have made them static"
 fi
 
