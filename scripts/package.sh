@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the release archive and its krew manifest:
-#   dist/kubectl-ir_<version>_linux_amd64.tar.gz          kubectl-ir, LICENSE, lib/ (shipped .so)
+#   dist/kubectl-ir_<version>_linux_amd64.tar.gz          kubectl-ir, LICENSE, lib/ (shipped .so),
+#                                                          licenses/ (their Debian copyright files)
 #   dist/kubectl-ir_<version>_linux_amd64.tar.gz.sha256   `sha256sum -c` format
 #   dist/krew-manifest.yaml                                krew-manifest.yaml with version and sha256
 #
@@ -69,16 +70,38 @@ strip --strip-unneeded "$stage/kubectl-ir"
 install -m 0644 LICENSE "$stage/LICENSE"
 
 # The shared closure, minus the base system.
-shipped=()
+shipped=()   # sonames in lib/
+sources=()   # where they came from
 while read -r soname _ path _; do
   case " $(echo $base) " in *" $soname "*) continue ;; esac
   [ -f "$path" ] || die "ldd: $soname => $path: not found on the build machine"
   install -m 0644 "$(realpath "$path")" "$stage/lib/$soname"
   patchelf --set-rpath '$ORIGIN' "$stage/lib/$soname"
   shipped+=("$soname")
+  sources+=("$path")
 done < <(ldd "$binary" | awk '$2 == "=>" && $3 ~ /^\// {print $1, $2, $3, $4}')
 if ldd "$binary" | grep 'not found'; then die "ldd $binary: the above are not found"; fi
 [ ${#shipped[@]} -gt 0 ] || rmdir "$stage/lib"
+
+# Third-party notices in licenses/: Debian's copyright file of every package whose code the archive
+# carries, shipped in lib/ or linked into the binary (the static libraries of IrPortable.cmake and
+# the header-only ones): their BSD, MIT, LGPL and GPL terms want the notice to travel with it.
+linked_in=(/usr/lib/x86_64-linux-gnu/libyaml-cpp.a /usr/lib/x86_64-linux-gnu/libarchive.a
+           /usr/include/nlohmann/json.hpp /usr/include/CLI/CLI.hpp)
+mkdir -p "$stage/licenses"
+for file in "${linked_in[@]}" "${sources[@]}"; do
+  owner=$(dpkg -S "$(realpath "$file")" 2>/dev/null || dpkg -S "$(realpath "$file" | sed 's|^/usr||')" 2>/dev/null) ||
+    die "dpkg -S $file: no package owns it"
+  pkg=${owner%%:*}
+  [ -f "/usr/share/doc/$pkg/copyright" ] || die "/usr/share/doc/$pkg/copyright is missing"
+  install -m 0644 "/usr/share/doc/$pkg/copyright" "$stage/licenses/$pkg"
+done
+# Which builds exactly, for the (L)GPL libraries' corresponding source: Debian keeps every version
+# of every source package (https://snapshot.debian.org, `apt-get source PACKAGE=VERSION`).
+packages=$(ls "$stage/licenses")
+for pkg in $packages; do
+  dpkg-query -W -f='${Package} ${Version} (source: ${source:Package} ${source:Version})\n' "$pkg"
+done >"$stage/licenses/PACKAGES"
 
 # The portability floor: the newest symbol version anything in the archive needs (from glibc,
 # libstdc++, zlib: the system's) must exist on the oldest system we claim.
@@ -107,7 +130,7 @@ check_floor zlib "$need_zlib" $floor_zlib
 epoch=$(git log -1 --format=%ct 2>/dev/null || date +%s)
 archive=dist/$name.tar.gz
 tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$epoch" --format=gnu \
-    -C "$stage" -cf - kubectl-ir LICENSE $( [ ${#shipped[@]} -gt 0 ] && echo lib ) |
+    -C "$stage" -cf - kubectl-ir LICENSE licenses $( [ ${#shipped[@]} -gt 0 ] && echo lib ) |
   gzip -9n >"$archive.tmp"
 mv "$archive.tmp" "$archive"
 sha=$(sha256sum "$archive" | cut -d' ' -f1)
@@ -127,6 +150,7 @@ echo "package: $archive ($(kib "$archive"), sha256 $sha)"
 echo "package: kubectl-ir $(kib "$stage/kubectl-ir") stripped ($(kib "$binary") unstripped)"
 echo "package: static: yaml-cpp, libarchive (cmake/IrPortable.cmake)"
 echo "package: shipped in lib/ (${#shipped[@]}, $(du -sk "$stage/lib" 2>/dev/null | cut -f1) KiB): ${shipped[*]:-none}"
+echo "package: licenses/: the Debian copyright files of $(wc -w <<<"$packages") packages, and PACKAGES (their versions)"
 echo "package: from the system: $(ldd "$binary" | awk '$1 ~ /\.so/ {print $1}' | while read -r s; do
   case " $(echo $base) " in *" $s "*) printf '%s ' "$s" ;; esac; done)"
 echo "package: needs glibc >= ${need_glibc:-?}, GLIBCXX >= ${need_glibcxx:-none}, zlib >= ${need_zlib:-any}"

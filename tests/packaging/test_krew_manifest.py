@@ -284,6 +284,7 @@ class TemplateTest(unittest.TestCase):
         self.assertIn({"from": "kubectl-ir", "to": "."}, files)
         self.assertIn({"from": "LICENSE", "to": "."}, files)
         self.assertIn({"from": "lib/*", "to": "lib"}, files, "lib/ must sit beside kubectl-ir: RUNPATH $ORIGIN/lib")
+        self.assertIn({"from": "licenses/*", "to": "licenses"}, files, "the third-party notices")
 
     def test_license_file_is_the_apache_license(self):
         self.assertIn("Apache License", (REPO / "LICENSE").read_text(encoding="utf-8")[:200])
@@ -452,6 +453,15 @@ class RenderedTest(unittest.TestCase):
         self.assertIn("LICENSE", installed)
         for lib in libs:
             self.assertRegex(posixpath.basename(lib), r"\.so(\.[0-9]+)*$")
+
+    def test_notices_of_what_it_carries(self):
+        installed = install(self.platform["files"], self.members)
+        notices = {posixpath.basename(p) for p in installed if p.startswith("licenses/")}
+        # Linked in (static or header-only), then shipped: each package's Debian copyright file.
+        for package in ("libyaml-cpp-dev", "libarchive-dev", "nlohmann-json3-dev", "libcli11-dev"):
+            self.assertIn(package, notices)
+        if any(p.startswith("lib/libcurl.so") for p in installed):
+            self.assertIn("libcurl4", notices)
 
 
 if __name__ == "__main__":
