@@ -15,6 +15,9 @@ packages=(
   python3 python3-aiohttp python3-yaml busybox-static openssl util-linux iproute2 libc6-dev
   # benchmarks and e2e helpers
   curl jq
+  # release archive (scripts/package.sh, check-portable.sh): the shipped libraries' run-path, a
+  # minimal Debian root to run the archive in
+  patchelf debootstrap
 )
 
 missing=()
