@@ -8,6 +8,7 @@
 #include "evidence/journal.hpp"
 #include "exec/session.hpp"
 #include "util/sink.hpp"
+#include "util/strings.hpp"
 
 namespace ir::cli {
 
@@ -16,20 +17,7 @@ constexpr std::uint64_t k_terminal_default_limit = 64ULL * 1024 * 1024;
 constexpr std::size_t k_max_stdin = 16 * 1024 * 1024;
 }  // namespace
 
-std::optional<std::uint64_t> parse_byte_size(const std::string& text) {
-  std::size_t digits = 0;
-  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
-  if (digits == 0 || digits > 15) return std::nullopt;
-  const std::uint64_t n = std::stoull(text.substr(0, digits));
-  const std::string unit = text.substr(digits);
-  static const std::pair<const char*, std::uint64_t> k_units[] = {
-      {"", 1},           {"K", 1000ULL},          {"M", 1000ULL * 1000},          {"G", 1000ULL * 1000 * 1000},
-      {"Ki", 1ULL << 10}, {"Mi", 1ULL << 20},     {"Gi", 1ULL << 30},             {"Ti", 1ULL << 40}};
-  for (const auto& [name, factor] : k_units) {
-    if (unit == name) return n * factor;
-  }
-  return std::nullopt;
-}
+std::optional<std::uint64_t> parse_byte_size(const std::string& text) { return util::parse_byte_size(text); }
 
 Command setup_exec(CLI::App& root, const GlobalOptions& global) {
   auto o = std::make_shared<ExecOptions>();

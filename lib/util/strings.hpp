@@ -1,6 +1,8 @@
 #pragma once
 // String helpers that know nothing of Kubernetes.
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +42,10 @@ std::size_t edit_distance(std::string_view a, std::string_view b);
 // The candidate closest to `word` within distance `max_distance`, or "" if none.
 std::string closest_match(std::string_view word, const std::vector<std::string>& candidates,
                           std::size_t max_distance = 2);
+
+// Parses a byte size as the CLI and playbooks write it: "1048576", "64Ki", "64Mi", "1Gi", "2Ti",
+// "1K", "1M", "1G" (K/M/G = powers of 10). nullopt if malformed, fractional or more than 15 digits.
+std::optional<std::uint64_t> parse_byte_size(std::string_view text);
 
 // Percent-encodes a URL query value or path segment (RFC 3986 unreserved characters pass).
 std::string url_encode(std::string_view s);
