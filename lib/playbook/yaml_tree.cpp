@@ -2,7 +2,11 @@
 
 #include <charconv>
 #include <exception>
+#include <optional>
+#include <sstream>
 
+#include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 namespace ir::playbook::detail {
@@ -146,6 +150,35 @@ nlohmann::json plain_scalar(const std::string& s) {
   return s;
 }
 
+// Where the second document of a stream starts, if there is one. YAML::LoadAll is not used: in
+// yaml-cpp 0.7 it loops forever, allocating, on a stray "," (jbeder/yaml-cpp#1040, fixed by #1319
+// in 0.8.1); this asks the parser for at most two documents.
+class DocumentProbe : public YAML::EventHandler {
+ public:
+  static std::optional<Position> second_document(const std::string& text) {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    DocumentProbe first;
+    if (!parser.HandleNextDocument(first)) return std::nullopt;
+    DocumentProbe second;
+    if (!parser.HandleNextDocument(second)) return std::nullopt;
+    return second.m_start;
+  }
+
+  void OnDocumentStart(const YAML::Mark& mark) override { m_start = position_of(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+ private:
+  Position m_start{1, 1};
+};
+
 }  // namespace
 
 Result<YamlNode> load_yaml(std::string_view text, Position* error_pos) {
@@ -154,19 +187,16 @@ Result<YamlNode> load_yaml(std::string_view text, Position* error_pos) {
     return fail(Errc::invalid, std::move(message));
   };
   try {
-    const std::vector<YAML::Node> documents = YAML::LoadAll(std::string(text));
-    if (documents.empty()) {
-      YamlNode empty;
-      empty.pos = Position{1, 1};
-      return empty;
+    const std::string copy(text);
+    const YAML::Node document = YAML::Load(copy);
+    if (const auto second = DocumentProbe::second_document(copy)) {
+      return error(*second, "a playbook is one YAML document; another one starts here");
     }
-    if (documents.size() > 1) {
-      return error(position_of(documents[1].Mark()), "a playbook is one YAML document; another one starts here");
-    }
-    Converter converter(text);
-    return converter.convert(documents[0], 0);
+    return Converter(text).convert(document, 0);  // an empty stream is a null node at 1:1
   } catch (const LimitExceeded& e) {
     return error(e.pos, e.message);
+  } catch (const YAML::DeepRecursion& e) {
+    return error(position_of(e.mark), "nested too deeply");  // yaml-cpp 0.7 says "bad file"
   } catch (const YAML::Exception& e) {
     return error(position_of(e.mark), e.msg);
   } catch (const std::exception& e) {

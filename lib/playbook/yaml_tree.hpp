@@ -27,8 +27,8 @@ struct YamlNode {
 };
 
 // Parses the text as one YAML document. On a syntax error (or a second document, or more than
-// the limits: 64 levels, 100000 nodes after alias expansion), Errc::invalid with the message and
-// *error_pos set. An empty document is a null node at 1:1.
+// the limits: 64 levels, 100000 nodes after alias expansion), Errc::invalid with yaml-cpp's message
+// and *error_pos set. An empty document is a null node at 1:1. Never throws.
 Result<YamlNode> load_yaml(std::string_view text, Position* error_pos);
 
 // A scalar's JSON value with YAML 1.2 core schema typing for plain scalars (null, ~, true, False,
