@@ -56,11 +56,17 @@ bool name_char(char c) { return is_lower_digit(c) || c == '-'; }
 bool id_char(char c) { return is_lower_digit(c) || c == '-' || c == '_'; }
 bool param_char(char c) { return is_lower_digit(c) || c == '_'; }
 
+// `pod: {{ item.name }}` is YAML for a map holding a map: the template needed quotes.
+bool unquoted_template(const YamlNode& node) {
+  return node.kind == Kind::map && node.entries.size() == 1 && node.entries[0].first.kind == Kind::map &&
+         node.entries[0].second.kind == Kind::null;
+}
+
 std::string describe(const YamlNode& node) {
   switch (node.kind) {
     case Kind::null: return "null";
     case Kind::sequence: return "list";
-    case Kind::map: return "map";
+    case Kind::map: return unquoted_template(node) ? "map (a template must be quoted: \"{{ ... }}\")" : "map";
     case Kind::scalar: return describe_value(detail::to_json(node));
   }
   return "value";
@@ -430,7 +436,7 @@ class Validator {
         d.children = step_list(*v, "option \"steps\" of " + what, d.step.id.empty() ? d.label : d.step.id);
         continue;
       }
-      if (v->kind == Kind::scalar && !v->plain && single_reference(v->text)) {
+      if (v->kind == Kind::scalar && single_reference(v->text)) {
         d.step.with[spec.name] = v->text;  // typed at run time
         continue;
       }
