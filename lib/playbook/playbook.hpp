@@ -37,6 +37,7 @@ struct Diagnostic {
 // What the runner does when a step fails.
 enum class OnError { abort, continue_ };
 
+// The type of a parameter; `list` is a list of strings ("a,b,c" on the command line).
 enum class ParamType { string, boolean, integer, list };
 
 // "string", "bool", "int" or "list", as written in a playbook.

@@ -62,7 +62,7 @@ const nlohmann::json* lookup(const nlohmann::json& scope, const std::vector<std:
 Result<nlohmann::json> render(const nlohmann::json& value, const nlohmann::json& scope);
 
 // A one-line description of a value for messages: `string "yes please"`, `int 3`, `number 1.5`,
-// `bool true`, `null`, `list`, `object` (long strings are cut, control bytes escaped).
+// `bool true`, `null`, `list`, `map` (long strings are cut, control bytes escaped).
 std::string describe_value(const nlohmann::json& value);
 
 // The JSON text of a value without throwing (invalid UTF-8 in strings is replaced).
