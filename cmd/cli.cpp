@@ -12,6 +12,7 @@
 #include "cmd/exec.hpp"
 #include "cmd/isolate.hpp"
 #include "cmd/report.hpp"
+#include "cmd/run.hpp"
 #include "cmd/siblings.hpp"
 #include "cmd/verify.hpp"
 #include "cmd/version.hpp"
@@ -74,6 +75,8 @@ int run(const std::vector<std::string>& args, Io& io) {
     commands.push_back(setup_doctor(app, global));
     commands.push_back(setup_exec(app, global));
     commands.push_back(setup_collect(app, global));
+    commands.push_back(setup_run(app, global));
+    commands.push_back(setup_playbooks(app, global));
     commands.push_back(setup_isolate(app, global));
     commands.push_back(setup_release(app, global));
     commands.push_back(setup_siblings(app, global));

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <optional>
+#include <utility>
 #include <fmt/format.h>
 
 namespace ir::util {
@@ -171,6 +171,22 @@ std::string closest_match(std::string_view word, const std::vector<std::string>&
   return best;
 }
 
+std::optional<std::uint64_t> parse_byte_size(std::string_view text) {
+  std::size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0 || digits > 15) return std::nullopt;
+  std::uint64_t n = 0;
+  for (std::size_t i = 0; i < digits; ++i) n = n * 10 + static_cast<std::uint64_t>(text[i] - '0');
+  const std::string_view unit = text.substr(digits);
+  static constexpr std::pair<std::string_view, std::uint64_t> k_units[] = {
+      {"", 1},            {"K", 1000ULL},     {"M", 1000ULL * 1000}, {"G", 1000ULL * 1000 * 1000},
+      {"Ki", 1ULL << 10}, {"Mi", 1ULL << 20}, {"Gi", 1ULL << 30},    {"Ti", 1ULL << 40}};
+  for (const auto& [name, factor] : k_units) {
+    if (unit == name) return n * factor;
+  }
+  return std::nullopt;
+}
+
 std::string url_encode(std::string_view s) {
   std::string out;
   out.reserve(s.size());
@@ -185,21 +201,6 @@ std::string url_encode(std::string_view s) {
     }
   }
   return out;
-}
-
-std::optional<std::uint64_t> parse_byte_size(const std::string& text) {
-  std::size_t digits = 0;
-  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
-  if (digits == 0 || digits > 15) return std::nullopt;
-  const std::uint64_t n = std::stoull(text.substr(0, digits));
-  const std::string unit = text.substr(digits);
-  static const std::pair<const char*, std::uint64_t> k_units[] = {
-      {"", 1},           {"K", 1000ULL},          {"M", 1000ULL * 1000},          {"G", 1000ULL * 1000 * 1000},
-      {"Ki", 1ULL << 10}, {"Mi", 1ULL << 20},     {"Gi", 1ULL << 30},             {"Ti", 1ULL << 40}};
-  for (const auto& [name, factor] : k_units) {
-    if (unit == name) return n * factor;
-  }
-  return std::nullopt;
 }
 
 }  // namespace ir::util

@@ -47,9 +47,9 @@ std::size_t edit_distance(std::string_view a, std::string_view b);
 std::string closest_match(std::string_view word, const std::vector<std::string>& candidates,
                           std::size_t max_distance = 2);
 
-// Parses a byte size: "1048576", "64Ki", "64Mi", "1Gi", "1Ti", "1K", "1M", "1G" (K/M/G are
-// powers of 1000). nullopt if malformed or more than 15 digits.
-std::optional<std::uint64_t> parse_byte_size(const std::string& text);
+// Parses a byte size as the CLI and playbooks write it: "1048576", "64Ki", "64Mi", "1Gi", "2Ti",
+// "1K", "1M", "1G" (K/M/G = powers of 10). nullopt if malformed, fractional or more than 15 digits.
+std::optional<std::uint64_t> parse_byte_size(std::string_view text);
 
 // Percent-encodes a URL query value or path segment (RFC 3986 unreserved characters pass).
 std::string url_encode(std::string_view s);

@@ -60,3 +60,13 @@ TEST_CASE("url_encode") {
   CHECK(url_encode("a-b_c.d~e") == "a-b_c.d~e");
   CHECK(url_encode("\xff") == "%FF");
 }
+
+TEST_CASE("parse_byte_size (util)") {
+  CHECK(parse_byte_size("512") == 512U);
+  CHECK(parse_byte_size("2Ti") == 2ULL << 40);
+  CHECK(parse_byte_size("3K") == 3000U);
+  for (const char* bad : {"", "Ki", "1 Mi", "1mi", "1.5M", "1234567890123456"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(parse_byte_size(bad));
+  }
+}

@@ -1,0 +1,66 @@
+#pragma once
+// The step types a playbook may use: each type's options (what `with:` may hold) and outputs
+// (what `steps.<id>.<field>` may reference). One table for the validator, the runner and the
+// documentation (playbooks/README.md mirrors it).
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ir::playbook {
+
+// What an option value must be when it is written literally (a value that is exactly one
+// "{{ reference }}" is checked by the runner instead).
+enum class OptionType {
+  string,
+  boolean,
+  integer_min_1,  // an int >= 1 (for_each.parallel)
+  string_list,    // a list of strings
+  string_map,     // a map of string -> string or null (labels, annotations; null removes)
+  choice,         // a string among OptionSpec::choices
+  size,           // a byte size as util::parse_byte_size reads it ("64Mi"); a literal int is kept as its decimal string
+  duration,       // a duration as parse_duration reads it ("30s", "1m30s")
+  items,          // for_each.items: a literal list or a template
+  steps,          // for_each.steps: a non-empty list of steps
+};
+
+struct OptionSpec {
+  std::string name;
+  OptionType type = OptionType::string;
+  bool required = false;
+  std::vector<std::string> choices;  // for OptionType::choice
+};
+
+// The JSON type of an output value.
+enum class OutputType { string, boolean, integer, list, object };
+
+struct OutputSpec {
+  std::string name;
+  OutputType type = OutputType::string;
+  // For a list of objects: the fields of each element (siblings.pods); empty when unknown.
+  std::vector<std::string> element_fields;
+};
+
+struct StepType {
+  std::string name;
+  std::vector<OptionSpec> options;
+  std::vector<OutputSpec> outputs;
+};
+
+// Every step type, in documentation order.
+const std::vector<StepType>& step_type_table();
+
+// The names of the step types, in documentation order.
+const std::vector<std::string>& step_types();
+
+// The step type called `uses`, or nullptr if there is none.
+const StepType* find_step_type(std::string_view uses);
+
+// The output names step type `uses` declares, in documentation order; empty for an unknown type
+// (and for `wait`, which has none).
+std::vector<std::string> outputs_of(const std::string& uses);
+
+// "string", "bool", "int", "list" or "object": how messages and documentation name a type.
+std::string_view to_string(OutputType type);
+
+}  // namespace ir::playbook

@@ -1,0 +1,96 @@
+#pragma once
+// Runs a validated playbook (playbook.hpp): steps in document order, each with its `when`
+// condition and templated options rendered against the scope (pod, namespace, case, params, the
+// outputs of earlier steps), its timeout and its on_error; for_each runs its nested steps once per
+// item with bounded parallelism. Every step's start and end (status, outputs, detail) is handed to
+// the journal callback, so a later run can resume: steps that ended "ok" are skipped and their
+// outputs restored.
+//
+// The verbs themselves are behind the Verbs interface (verbs.hpp has the real one, on the
+// triage functions; tests use a fake), so the runner knows nothing of Kubernetes.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "playbook/playbook.hpp"
+#include "util/cancel.hpp"
+#include "util/result.hpp"
+
+namespace ir::run {
+
+// One step to run, its options rendered.
+struct StepCall {
+  std::string id;              // "collect"; inside a for_each "contain[2].isolate"
+  std::string uses;
+  nlohmann::json with = nlohmann::json::object();
+  std::string namespace_name;  // the playbook's target: the default for steps that take a pod
+  std::string pod;
+  std::string case_id;
+  bool dry_run = false;        // writes as server-side dry run; no exec, no bundle
+  const util::CancelToken* cancel = nullptr;  // set on Ctrl-C or when the step's timeout expires
+};
+
+// The verbs a step may use (every step type but for_each, which the runner does itself).
+class Verbs {
+ public:
+  virtual ~Verbs() = default;
+  // Runs one step and returns its outputs: an object with the fields outputs_of(call.uses) lists.
+  // Errors carry what failed and why (the API server's message).
+  virtual Result<nlohmann::json> run(const StepCall& call) = 0;
+};
+
+// Makes the Verbs of one more for_each worker (each worker needs its own API connections).
+using VerbsFactory = std::function<Result<std::unique_ptr<Verbs>>()>;
+
+// Journal callback: action ("playbook.step.start", ...) and fields. Called from worker threads
+// too, but never concurrently (the runner serialises calls).
+using JournalFn = std::function<void(const std::string& action, const nlohmann::json& fields)>;
+
+struct RunOptions {
+  std::string case_id;
+  std::string namespace_name;
+  std::string pod;
+  nlohmann::json params = nlohmann::json::object();  // resolved (resolve_params)
+  bool dry_run = false;
+  int max_parallel = 4;        // cap on any for_each's `parallel` (--parallel)
+  std::size_t max_items = 1000;  // for_each items at most (more: the step fails)
+  // Steps completed by an earlier run of this playbook in this case (completed_steps): id ->
+  // outputs. They are skipped and their outputs restored.
+  nlohmann::json resumed = nlohmann::json::object();
+};
+
+struct StepOutcome {
+  std::string id;
+  std::string uses;
+  std::string status;  // "ok" | "failed" | "skipped" (when was false) | "resumed" | "not run" (after an abort)
+  std::string detail;  // why failed/skipped, or a short summary
+  nlohmann::json outputs = nlohmann::json::object();
+  double seconds = 0;
+};
+
+struct RunReport {
+  std::vector<StepOutcome> steps;  // top-level steps, in order
+  bool aborted = false;            // a step failed with on_error: abort
+  bool cancelled = false;          // Ctrl-C
+  int failed = 0;                  // top-level steps that failed
+  nlohmann::json scope;            // the final scope (params, steps' outputs)
+};
+
+// Runs `playbook`. `verbs` runs the top-level steps and the first for_each worker's; `factory`
+// makes the others (may be empty: for_each then runs one item at a time). Never throws; a step
+// that fails is an outcome, not an error.
+RunReport run_playbook(const playbook::Playbook& playbook, Verbs& verbs, const VerbsFactory& factory, const RunOptions& options,
+                       const JournalFn& journal, const std::function<void(const std::string&)>& progress,
+                       const util::CancelToken* cancel);
+
+// The steps of earlier runs of `playbook_name` that ended "ok", from a case journal's text (JSON
+// Lines; malformed lines are skipped): id -> outputs. A later "playbook.step.start" of the same
+// id without an "ok" end (the step was re-run and failed or was killed) removes it again.
+nlohmann::json completed_steps(std::string_view journal_text, const std::string& playbook_name);
+
+}  // namespace ir::run

@@ -1,0 +1,233 @@
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "playbook/playbook.hpp"
+#include "run/runner.hpp"
+
+using namespace ir;
+using nlohmann::json;
+
+namespace {
+
+playbook::Playbook parse(const std::string& yaml) {
+  std::vector<playbook::Diagnostic> d;
+  auto pb = playbook::parse_playbook(yaml, "t.yaml", &d);
+  if (!pb) {
+    for (const auto& x : d) MESSAGE(x.to_string());
+  }
+  REQUIRE(pb);
+  return *pb;
+}
+
+// Records calls; answers per step type.
+class FakeVerbs final : public run::Verbs {
+ public:
+  std::vector<run::StepCall> calls;
+  std::mutex mutex;
+  std::atomic<int> running{0};
+  std::atomic<int> max_running{0};
+  std::function<Result<json>(const run::StepCall&)> answer = [](const run::StepCall& c) -> Result<json> {
+    if (c.uses == "siblings") {
+      return json{{"count", 3}, {"pods", json::array({{{"namespace", "a"}, {"name", "p1"}}, {{"namespace", "a"}, {"name", "p2"}},
+                                                       {{"namespace", "b"}, {"name", "p3"}}})},
+                  {"partial", false}, {"digest", "sha256:x"}};
+    }
+    if (c.uses == "label" && c.with.value("pod", "") == "bad") return fail(Errc::not_found, "pods \"bad\" not found");
+    if (c.uses == "wait") {
+      while (c.cancel == nullptr || !c.cancel->cancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      return fail(Errc::cancelled, "wait interrupted");
+    }
+    return json{{"labels", c.with.value("labels", json::object())}};
+  };
+  Result<json> run(const run::StepCall& call) override {
+    {
+      std::lock_guard lock(mutex);
+      calls.push_back(call);
+    }
+    const int now = ++running;
+    int seen = max_running.load();
+    while (now > seen && !max_running.compare_exchange_weak(seen, now)) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    auto r = answer(call);
+    --running;
+    return r;
+  }
+};
+
+struct Journal {
+  std::vector<std::pair<std::string, json>> entries;
+  run::JournalFn fn() {
+    return [this](const std::string& a, const json& f) { entries.emplace_back(a, f); };
+  }
+};
+
+run::RunOptions options() {
+  run::RunOptions o;
+  o.case_id = "case-1";
+  o.namespace_name = "shop";
+  o.pod = "web-1";
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("run: steps in order; outputs of earlier steps feed templates and conditions") {
+  const auto pb = parse(R"(name: t
+description: d
+steps:
+  - {id: sib, uses: siblings}
+  - {id: mark, uses: label, when: "steps.sib.count > 2", with: {labels: {found: "{{ steps.sib.count }} in {{ namespace }}"}}}
+  - {id: never, uses: label, when: "steps.sib.count > 5", with: {labels: {x: "y"}}}
+)");
+  FakeVerbs verbs;
+  Journal journal;
+  const auto r = run::run_playbook(pb, verbs, {}, options(), journal.fn(), {}, nullptr);
+  REQUIRE(r.steps.size() == 3);
+  CHECK(r.steps[0].status == "ok");
+  CHECK(r.steps[1].status == "ok");
+  CHECK(r.steps[2].status == "skipped");
+  CHECK(r.failed == 0);
+  REQUIRE(verbs.calls.size() == 2);
+  CHECK(verbs.calls[1].with["labels"]["found"] == "3 in shop");
+  CHECK(verbs.calls[1].pod == "web-1");
+  CHECK(verbs.calls[1].case_id == "case-1");
+  // the journal has each step's start (with rendered options) and end (with outputs)
+  bool start_seen = false;
+  for (const auto& [a, f] : journal.entries) {
+    if (a == "playbook.step.start" && f["step"] == "mark") {
+      start_seen = true;
+      CHECK(f["with"]["labels"]["found"] == "3 in shop");
+    }
+  }
+  CHECK(start_seen);
+  CHECK(journal.entries.back().first == "playbook.end");
+  CHECK(journal.entries.back().second["result"] == "ok");
+}
+
+TEST_CASE("run: on_error continue goes on, abort stops the rest") {
+  const std::string body = R"(name: t
+description: d
+steps:
+  - {id: one, uses: label, on_error: ONERR, with: {pod: bad, labels: {x: "y"}}}
+  - {id: two, uses: siblings}
+)";
+  for (const auto& [mode, second, aborted] :
+       {std::tuple{"continue", "ok", false}, std::tuple{"abort", "not run", true}}) {
+    CAPTURE(mode);
+    std::string yaml = body;
+    yaml.replace(yaml.find("ONERR"), 5, mode);
+    FakeVerbs verbs;
+    const auto r = run::run_playbook(parse(yaml), verbs, {}, options(), {}, {}, nullptr);
+    CHECK(r.steps[0].status == "failed");
+    CHECK(r.steps[0].detail.find("not found") != std::string::npos);
+    CHECK(r.steps[1].status == second);
+    CHECK(r.aborted == aborted);
+    CHECK(r.failed == 1);
+  }
+}
+
+TEST_CASE("run: for_each runs its steps per item, in parallel up to the cap, each worker with its own verbs") {
+  const auto pb = parse(R"(name: t
+description: d
+steps:
+  - {id: sib, uses: siblings}
+  - id: each
+    uses: for_each
+    with:
+      items: "{{ steps.sib.pods }}"
+      parallel: 3
+      steps:
+        - {id: mark, uses: label, with: {pod: "{{ item.name }}", namespace: "{{ item.namespace }}", labels: {seen: "yes"}}}
+)");
+  FakeVerbs main;
+  std::vector<std::unique_ptr<FakeVerbs>> made;
+  std::mutex m;
+  run::VerbsFactory factory = [&]() -> Result<std::unique_ptr<run::Verbs>> {
+    std::lock_guard lock(m);
+    made.push_back(std::make_unique<FakeVerbs>());
+    FakeVerbs* raw = made.back().get();
+    struct Forward final : run::Verbs {
+      FakeVerbs* target;
+      explicit Forward(FakeVerbs* t) : target(t) {}
+      Result<json> run(const run::StepCall& c) override { return target->run(c); }
+    };
+    return std::unique_ptr<run::Verbs>(std::make_unique<Forward>(raw));
+  };
+  auto o = options();
+  o.max_parallel = 2;
+  const auto r = run::run_playbook(pb, main, factory, o, {}, {}, nullptr);
+  REQUIRE(r.steps.size() == 2);
+  CHECK(r.steps[1].status == "ok");
+  CHECK(r.steps[1].outputs["count"] == 3);
+  CHECK(r.steps[1].outputs["failed"] == 0);
+  CHECK(made.size() == 1);  // parallel 3 capped at 2: the main verbs and one more
+  std::set<std::string> pods;
+  std::size_t calls = main.calls.size() - 1;  // minus siblings
+  for (const auto& c : main.calls) {
+    if (c.uses == "label") pods.insert(c.with["pod"]);
+  }
+  for (const auto& v : made) {
+    calls += v->calls.size();
+    for (const auto& c : v->calls) pods.insert(c.with["pod"]);
+  }
+  CHECK(calls == 3);
+  CHECK(pods == std::set<std::string>{"p1", "p2", "p3"});
+  CHECK(r.steps[1].outputs["results"][0]["steps"]["mark"]["status"] == "ok");
+}
+
+TEST_CASE("run: a step past its timeout is cancelled and fails") {
+  const auto pb = parse(R"(name: t
+description: d
+steps:
+  - {id: pause, uses: wait, timeout: 1s, on_error: continue, with: {duration: 1h}}
+  - {id: sib, uses: siblings}
+)");
+  FakeVerbs verbs;
+  util::CancelToken cancel;
+  const auto r = run::run_playbook(pb, verbs, {}, options(), {}, {}, &cancel);
+  CHECK(r.steps[0].status == "failed");
+  CHECK(r.steps[0].detail == "timed out after 1s");
+  CHECK(r.steps[1].status == "ok");
+}
+
+TEST_CASE("run: resume skips the steps an earlier run completed and restores their outputs") {
+  const auto pb = parse(R"(name: t
+description: d
+steps:
+  - {id: sib, uses: siblings}
+  - {id: mark, uses: label, with: {labels: {n: "{{ steps.sib.count }}"}}}
+)");
+  Journal first;
+  {
+    FakeVerbs verbs;
+    run::run_playbook(pb, verbs, {}, options(), first.fn(), {}, nullptr);
+  }
+  // the second step was killed mid-way: its end never reached the journal
+  std::string killed;
+  for (const auto& [a, f] : first.entries) {
+    if (a == "playbook.step.end" && f["step"] == "mark") break;
+    json j = f;
+    j["action"] = a;
+    killed += j.dump() + "\n";
+  }
+  killed += "not json at all\n";
+  const auto done = run::completed_steps(killed, "t");
+  CHECK(done.contains("sib"));
+  CHECK_FALSE(done.contains("mark"));
+  CHECK(run::completed_steps(killed, "other").empty());
+
+  auto o = options();
+  o.resumed = done;
+  FakeVerbs verbs;
+  const auto r = run::run_playbook(pb, verbs, {}, o, {}, {}, nullptr);
+  CHECK(r.steps[0].status == "resumed");
+  CHECK(r.steps[1].status == "ok");
+  REQUIRE(verbs.calls.size() == 1);
+  CHECK(verbs.calls[0].uses == "label");
+  CHECK(verbs.calls[0].with["labels"]["n"] == 3);  // a lone {{ ref }} keeps its type
+}
