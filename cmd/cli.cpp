@@ -8,6 +8,7 @@
 
 #include "cmd/collect.hpp"
 #include "cmd/command.hpp"
+#include "cmd/completion.hpp"
 #include "cmd/doctor.hpp"
 #include "cmd/exec.hpp"
 #include "cmd/isolate.hpp"
@@ -77,11 +78,19 @@ int run(const std::vector<std::string>& args, Io& io) {
     commands.push_back(setup_collect(app, global));
     commands.push_back(setup_run(app, global));
     commands.push_back(setup_playbooks(app, global));
+    commands.push_back(setup_completion(app, global));
     commands.push_back(setup_isolate(app, global));
     commands.push_back(setup_release(app, global));
     commands.push_back(setup_siblings(app, global));
     commands.push_back(setup_verify(app, global));
     for (auto& c : commands) c.app->fallthrough();
+
+    // Shell completion (kubectl_complete-ir and the scripts of `completion`): the words after
+    // "kubectl ir", the last one being completed.
+    if (!args.empty() && args.front() == "__complete") {
+      print_completion(complete(app, std::vector<std::string>(args.begin() + 1, args.end()), io), io);
+      return k_exit_ok;
+    }
 
     std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 wants them reversed
     try {

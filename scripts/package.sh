@@ -68,6 +68,7 @@ mkdir -p "$stage/lib" dist
 install -m 0755 "$binary" "$stage/kubectl-ir"
 strip --strip-unneeded "$stage/kubectl-ir"
 install -m 0644 LICENSE "$stage/LICENSE"
+install -m 0755 cmd/kubectl_complete-ir "$stage/kubectl_complete-ir"  # kubectl ir <TAB> (kubectl 1.26+)
 
 # The shared closure, minus the base system.
 shipped=()   # sonames in lib/
@@ -130,7 +131,7 @@ check_floor zlib "$need_zlib" $floor_zlib
 epoch=$(git log -1 --format=%ct 2>/dev/null || date +%s)
 archive=dist/$name.tar.gz
 tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$epoch" --format=gnu \
-    -C "$stage" -cf - kubectl-ir LICENSE licenses $( [ ${#shipped[@]} -gt 0 ] && echo lib ) |
+    -C "$stage" -cf - kubectl-ir kubectl_complete-ir LICENSE licenses $( [ ${#shipped[@]} -gt 0 ] && echo lib ) |
   gzip -9n >"$archive.tmp"
 mv "$archive.tmp" "$archive"
 sha=$(sha256sum "$archive" | cut -d' ' -f1)

@@ -10,7 +10,7 @@ packages=(
   libcli11-dev libyaml-cpp-dev libfmt-dev nlohmann-json3-dev
   libcurl4-openssl-dev libssl-dev libarchive-dev libsimdjson-dev zlib1g-dev
   # tests
-  doctest-dev clang libclang-rt-14-dev
+  doctest-dev clang libclang-rt-14-dev bash-completion
   # fake cluster (tests/fake-cluster): Python with aiohttp, pods backed by busybox roots in namespaces
   python3 python3-aiohttp python3-yaml busybox-static openssl util-linux iproute2 libc6-dev
   # benchmarks and e2e helpers

@@ -83,3 +83,34 @@ TEST_CASE("cli: a bad --request-timeout is a usage error") {
   CHECK(r.err == "kubectl-ir: error: invalid --request-timeout \"soon\": want a duration like 30s or 2m\n");
   CHECK(r.out.empty());
 }
+
+TEST_CASE("cli: every command's --help has a summary, its flags and at least two real examples") {
+  const auto root = run_cli({"--help"});
+  const auto subs = root.out.substr(root.out.find("Subcommands:"));
+  for (const char* cmd : {"version", "doctor", "exec", "collect", "run", "playbooks", "completion", "isolate", "release",
+                          "siblings", "verify"}) {
+    CAPTURE(cmd);
+    // the root help lists it with a one-line summary
+    const auto line = subs.substr(subs.find(std::string("\n  ") + cmd + " "));
+    CHECK(line.find_first_not_of(' ', 3 + std::string(cmd).size()) < line.find('\n', 1));
+    const auto r = run_cli({cmd, "--help"});
+    CHECK(r.code == k_exit_ok);
+    CHECK(r.out.find("Options:") != std::string::npos);
+    const auto examples = r.out.find("Examples:");
+    REQUIRE(examples != std::string::npos);
+    std::size_t n = 0;
+    for (auto p = r.out.find(std::string("kubectl ir ") + cmd, examples); p != std::string::npos;
+         p = r.out.find(std::string("kubectl ir ") + cmd, p + 1)) {
+      ++n;
+    }
+    CHECK(n >= 2);
+  }
+}
+
+TEST_CASE("cli: __complete answers in Cobra's protocol without a cluster") {
+  auto r = run_cli({"__complete", "is"});
+  CHECK(r.code == k_exit_ok);
+  CHECK(r.out == "isolate\tContain a pod with a deny-egress NetworkPolicy (reversible with release)\n:4\n");
+  r = run_cli({"__complete", "verify", ""});
+  CHECK(r.out == ":0\n");  // bundle files: the shell completes file names
+}
