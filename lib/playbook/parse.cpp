@@ -58,8 +58,8 @@ bool param_char(char c) { return is_lower_digit(c) || c == '_'; }
 
 // `pod: {{ item.name }}` is YAML for a map holding a map: the template needed quotes.
 bool unquoted_template(const YamlNode& node) {
-  return node.kind == Kind::map && node.entries.size() == 1 && node.entries[0].first.kind == Kind::map &&
-         node.entries[0].second.kind == Kind::null;
+  return node.kind == Kind::map && node.entries.size() == 1 && node.entries[0].key.kind == Kind::map &&
+         node.entries[0].value.kind == Kind::null;
 }
 
 std::string describe(const YamlNode& node) {
@@ -559,7 +559,7 @@ class Validator {
     if (node.kind == Kind::sequence) {
       for (const auto& item : node.items) check_strings(item, scope);
     } else if (node.kind == Kind::map) {
-      for (const auto& entry : node.entries) check_strings(entry.second, scope);
+      for (const auto& entry : node.entries) check_strings(entry.value, scope);
     } else if (node.kind == Kind::scalar && has_template(node.text)) {
       auto parts = split_template(node.text);
       if (!parts) {
@@ -743,7 +743,9 @@ Result<nlohmann::json> resolve_params(const Playbook& playbook, const std::map<s
     std::vector<std::string> names;
     for (const auto& p : playbook.params) names.push_back(p.name);
     nlohmann::json out = nlohmann::json::object();
-    for (const auto& [name, text] : given) {
+    for (const auto& entry : given) {
+      const std::string& name = entry.first;  // not a structured binding: clang 14 cannot capture those
+      const std::string& text = entry.second;
       const auto param = std::find_if(playbook.params.begin(), playbook.params.end(),
                                       [&](const Param& p) { return p.name == name; });
       if (param == playbook.params.end()) {
