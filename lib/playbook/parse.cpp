@@ -58,8 +58,8 @@ bool param_char(char c) { return is_lower_digit(c) || c == '_'; }
 
 // `pod: {{ item.name }}` is YAML for a map holding a map: the template needed quotes.
 bool unquoted_template(const YamlNode& node) {
-  return node.kind == Kind::map && node.entries.size() == 1 && node.entries[0].first.kind == Kind::map &&
-         node.entries[0].second.kind == Kind::null;
+  return node.kind == Kind::map && node.entries.size() == 1 && node.entries[0].key.kind == Kind::map &&
+         node.entries[0].value.kind == Kind::null;
 }
 
 std::string describe(const YamlNode& node) {
@@ -447,8 +447,8 @@ class Validator {
   // A literal option value checked against its type; nullopt (and a diagnostic) if it is wrong.
   std::optional<nlohmann::json> option_value(const YamlNode& v, const OptionSpec& spec, const std::string& what) {
     const nlohmann::json j = detail::to_json(v);
-    const auto wrong = [&](std::string_view want) {
-      error(v.pos, fmt::format("{} must be {}, got {}", what, want, describe(v)));
+    const auto wrong = [&]() {
+      error(v.pos, fmt::format("{} must be {}, got {}", what, expected_value(spec), describe(v)));
       return std::nullopt;
     };
     switch (spec.type) {
@@ -456,12 +456,12 @@ class Validator {
         return string_like(v, what);
       case OptionType::boolean:
         if (j.is_boolean()) return j;
-        return wrong("a bool");
+        return wrong();
       case OptionType::integer_min_1:
         if (j.is_number_integer() && j.get<std::int64_t>() >= 1) return j;
-        return wrong("an int >= 1");
+        return wrong();
       case OptionType::string_list: {
-        if (v.kind != Kind::sequence) return wrong("a list of strings");
+        if (v.kind != Kind::sequence) return wrong();
         if (spec.required && v.items.empty()) {
           error(v.pos, what + " must not be empty");
           return std::nullopt;
@@ -475,7 +475,7 @@ class Validator {
         return out;
       }
       case OptionType::string_map: {
-        if (v.kind != Kind::map) return wrong("a map of string -> string or null");
+        if (v.kind != Kind::map) return wrong();
         nlohmann::json out = nlohmann::json::object();
         for (const auto& [key, val] : v.entries) {
           if (key.kind != Kind::scalar || key.text.empty()) {
@@ -499,20 +499,20 @@ class Validator {
             std::find(spec.choices.begin(), spec.choices.end(), text) != spec.choices.end()) {
           return nlohmann::json(text);
         }
-        error(v.pos, fmt::format("{} must be one of {}, got {}{}", what, util::join(spec.choices, ", "), describe(v),
+        error(v.pos, fmt::format("{} must be {}, got {}{}", what, expected_value(spec), describe(v),
                                  suggestion(text, spec.choices, "")));
         return std::nullopt;
       }
       case OptionType::size:
         if (j.is_number_integer() && j.get<std::int64_t>() >= 0) return nlohmann::json(v.text);
         if (j.is_string() && util::parse_byte_size(v.text)) return j;
-        return wrong("a size like 64Mi or 1048576");
+        return wrong();
       case OptionType::duration:
         if (j.is_string() && parse_duration(v.text)) return j;
-        return wrong(k_duration_hint);
+        return wrong();
       case OptionType::items:
         if (v.kind == Kind::sequence) return j;
-        return wrong("a list or one \"{{ reference }}\"");
+        return wrong();
       case OptionType::steps:
         break;
     }
@@ -559,7 +559,7 @@ class Validator {
     if (node.kind == Kind::sequence) {
       for (const auto& item : node.items) check_strings(item, scope);
     } else if (node.kind == Kind::map) {
-      for (const auto& entry : node.entries) check_strings(entry.second, scope);
+      for (const auto& entry : node.entries) check_strings(entry.value, scope);
     } else if (node.kind == Kind::scalar && has_template(node.text)) {
       auto parts = split_template(node.text);
       if (!parts) {
@@ -743,7 +743,9 @@ Result<nlohmann::json> resolve_params(const Playbook& playbook, const std::map<s
     std::vector<std::string> names;
     for (const auto& p : playbook.params) names.push_back(p.name);
     nlohmann::json out = nlohmann::json::object();
-    for (const auto& [name, text] : given) {
+    for (const auto& entry : given) {
+      const std::string& name = entry.first;  // not a structured binding: clang 14 cannot capture those
+      const std::string& text = entry.second;
       const auto param = std::find_if(playbook.params.begin(), playbook.params.end(),
                                       [&](const Param& p) { return p.name == name; });
       if (param == playbook.params.end()) {

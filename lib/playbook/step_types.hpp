@@ -7,6 +7,11 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "playbook/playbook.hpp"
+#include "util/result.hpp"
+
 namespace ir::playbook {
 
 // What an option value must be when it is written literally (a value that is exactly one
@@ -62,5 +67,17 @@ std::vector<std::string> outputs_of(const std::string& uses);
 
 // "string", "bool", "int", "list" or "object": how messages and documentation name a type.
 std::string_view to_string(OutputType type);
+
+// What a value of the option must be, as messages say it: "a bool", "an int >= 1", "a list of
+// strings", "one of listing, archive, none", "a duration like 30s, 2m, 1h or 1m30s"...
+std::string expected_value(const OptionSpec& spec);
+
+// Checks a step's options once rendered (render() in template.hpp), for the runner: an option
+// written as one "{{ reference }}" is only typed then. Each value must be what parse_playbook
+// requires of a literal (a size may be a non-negative int); null means "not set", which only a
+// required option may not be. Options the step type does not have are ignored (parse_playbook
+// rejected them). Errc::invalid: `option "ingress" of step "isolate" must be a bool, got string
+// "yes"`. Never throws.
+Result<void> check_rendered_options(const Step& step, const nlohmann::json& rendered_with);
 
 }  // namespace ir::playbook

@@ -9,6 +9,8 @@
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include "util/strings.hpp"
+
 namespace ir::playbook::detail {
 
 namespace {
@@ -63,7 +65,7 @@ class Converter {
             value.pos = key.pos;
             value.offset = key.offset;
           }
-          out.entries.emplace_back(std::move(key), std::move(value));
+          out.entries.push_back(YamlEntry{std::move(key), std::move(value)});
         }
         break;
       default:
@@ -198,9 +200,10 @@ Result<YamlNode> load_yaml(std::string_view text, Position* error_pos) {
   } catch (const YAML::DeepRecursion& e) {
     return error(position_of(e.mark), "nested too deeply");  // yaml-cpp 0.7 says "bad file"
   } catch (const YAML::Exception& e) {
-    return error(position_of(e.mark), e.msg);
+    // The message can quote the offending byte raw ("unknown escape character: \n").
+    return error(position_of(e.mark), util::escape_for_terminal(e.msg, 200));
   } catch (const std::exception& e) {
-    return error(Position{1, 1}, e.what());
+    return error(Position{1, 1}, util::escape_for_terminal(e.what(), 200));
   }
 }
 

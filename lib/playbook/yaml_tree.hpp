@@ -5,7 +5,6 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -15,6 +14,8 @@
 
 namespace ir::playbook::detail {
 
+struct YamlEntry;
+
 struct YamlNode {
   enum class Kind { null, scalar, sequence, map };
   Kind kind = Kind::null;
@@ -23,7 +24,13 @@ struct YamlNode {
   std::string text;        // a scalar's value
   bool plain = true;       // false for quoted and block scalars and !!str: always a string
   std::vector<YamlNode> items;                            // sequence
-  std::vector<std::pair<YamlNode, YamlNode>> entries;     // map, in document order (duplicates kept)
+  std::vector<YamlEntry> entries;  // map, in document order (duplicates kept)
+};
+
+// One key: value of a map. (Not a std::pair: a pair of an incomplete type is ill-formed.)
+struct YamlEntry {
+  YamlNode key;
+  YamlNode value;
 };
 
 // Parses the text as one YAML document. On a syntax error (or a second document, or more than

@@ -111,6 +111,8 @@ TEST_CASE("playbook::parse_playbook: hostile inputs") {
       // yaml-cpp 0.7's LoadAll loops forever on these (jbeder/yaml-cpp#1040)
       {",", "fuzz.yaml:1:1: yaml: a playbook is one YAML document; another one starts here"},
       {"name: x\n---\n, and more\n", "fuzz.yaml:2:1: yaml: a playbook is one YAML document; another one starts here"},
+      // yaml-cpp quotes the offending byte raw
+      {"a: \"x\\\x1b[31m\"\n", R"(fuzz.yaml:1:8: yaml: unknown escape character: \x1b)"},
       {alias_bomb, "fuzz.yaml:3:10: yaml: more than 100000 nodes (aliases expanding?)"},
       {"a: &x [1, *x]\n", "fuzz.yaml:1:8: yaml: nested deeper than 64 levels"},
       {std::string(2 << 20, '#'), "fuzz.yaml:1:1: playbook is larger than 1 MiB"},

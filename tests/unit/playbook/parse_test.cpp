@@ -6,7 +6,6 @@
 #include <iterator>
 
 #include "playbook/playbook.hpp"
-#include "playbook/step_types.hpp"
 
 using namespace ir::playbook;
 using nlohmann::json;
@@ -336,23 +335,5 @@ TEST_CASE("playbook::parse_duration") {
       REQUIRE(r);
       CHECK(r->count() == c.seconds);
     }
-  }
-}
-
-TEST_CASE("playbook::step_types and outputs_of") {
-  CHECK(step_types() == std::vector<std::string>{"isolate", "release", "collect", "siblings", "exec", "label",
-                                                 "annotate", "cordon", "logs", "wait", "for_each"});
-  CHECK(outputs_of("isolate") == std::vector<std::string>{"policy", "egress", "ingress", "contained", "node"});
-  CHECK(outputs_of("siblings") == std::vector<std::string>{"count", "pods", "partial", "digest"});
-  CHECK(outputs_of("for_each") == std::vector<std::string>{"count", "failed", "results"});
-  CHECK(outputs_of("wait").empty());
-  CHECK(outputs_of("nope").empty());
-  REQUIRE(find_step_type("siblings") != nullptr);
-  CHECK(find_step_type("siblings")->outputs[1].element_fields ==
-        std::vector<std::string>{"namespace", "name", "workload", "node", "phase"});
-  CHECK(find_step_type("isolat") == nullptr);
-  for (const auto& type : step_type_table()) {
-    CAPTURE(type.name);
-    for (const auto& o : type.options) CHECK(o.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") == std::string::npos);
   }
 }
