@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "playbook/condition.hpp"
+#include "playbook/step_types.hpp"
 #include "playbook/template.hpp"
 
 namespace ir::run {
@@ -217,6 +218,12 @@ StepOutcome run_step(Shared& sh, Verbs& verbs, const Step& step, const std::stri
   if (!with) {
     outcome.status = "failed";
     outcome.detail = with.error().message;
+    return finish(outcome);
+  }
+  // A lone {{ reference }} renders to whatever type it names: check it as the validator would.
+  if (auto typed = check_rendered_options(step, *with); !typed) {
+    outcome.status = "failed";
+    outcome.detail = typed.error().message;
     return finish(outcome);
   }
   sh.journal("playbook.step.start", {{"step", id}, {"uses", step.uses}, {"with", *with}});

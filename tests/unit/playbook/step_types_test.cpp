@@ -39,7 +39,7 @@ TEST_CASE("playbook::check_rendered_options: the shipped playbooks, rendered, pa
                       {"namespace", "shop"},
                       {"case", "case-1"},
                       {"params",
-                       {{"allow_dns", true}, {"ingress", false}, {"finding", "cryptominer"}, {"max_log_bytes", "256Mi"},
+                       {{"allow_dns", true}, {"ingress", false}, {"exclusive", true}, {"finding", "cryptominer"}, {"max_log_bytes", "256Mi"},
                         {"debug_image", "busybox"}, {"parallel", 2}}},
                       {"steps", {{"siblings", {{"pods", json::array({{{"name", "a"}, {"namespace", "b"}}})}}}}},
                       {"item", {{"name", "web-2"}, {"namespace", "shop"}}}};

@@ -180,6 +180,20 @@ steps:
   CHECK(r.steps[1].outputs["results"][0]["steps"]["mark"]["status"] == "ok");
 }
 
+TEST_CASE("run: a lone {{ reference }} that renders to the wrong type fails its step, like the validator would") {
+  const auto pb = parse(R"(name: t
+description: d
+steps:
+  - {id: sib, uses: siblings}
+  - {id: mark, uses: label, on_error: continue, with: {labels: {n: "{{ steps.sib.count }}"}}}
+)");
+  FakeVerbs verbs;
+  const auto r = run::run_playbook(pb, verbs, {}, options(), {}, {}, nullptr);
+  CHECK(r.steps[1].status == "failed");
+  CHECK(r.steps[1].detail.find("labels") != std::string::npos);
+  CHECK(verbs.calls.size() == 1);  // the label step never reached the verbs
+}
+
 TEST_CASE("run: a step past its timeout is cancelled and fails") {
   const auto pb = parse(R"(name: t
 description: d
@@ -200,7 +214,7 @@ TEST_CASE("run: resume skips the steps an earlier run completed and restores the
 description: d
 steps:
   - {id: sib, uses: siblings}
-  - {id: mark, uses: label, with: {labels: {n: "{{ steps.sib.count }}"}}}
+  - {id: mark, uses: label, with: {labels: {n: "n{{ steps.sib.count }}"}}}
 )");
   Journal first;
   {
@@ -229,5 +243,5 @@ steps:
   CHECK(r.steps[1].status == "ok");
   REQUIRE(verbs.calls.size() == 1);
   CHECK(verbs.calls[0].uses == "label");
-  CHECK(verbs.calls[0].with["labels"]["n"] == 3);  // a lone {{ ref }} keeps its type
+  CHECK(verbs.calls[0].with["labels"]["n"] == "n3");
 }
