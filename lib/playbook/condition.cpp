@@ -18,18 +18,21 @@ enum class TokenKind { end, open, close, compare, and_, or_, not_, literal, refe
 struct Token {
   TokenKind kind = TokenKind::end;
   std::size_t offset = 0;
-  std::string text;       // as written, for messages
-  nlohmann::json value;   // literal
-  Reference reference;    // reference
+  std::string text;      // as written, for messages
+  nlohmann::json value;  // literal
+  Reference reference;   // reference
 };
 
 bool is_identifier_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-         c == '.';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
 }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
-std::string shown(std::string_view s) { return "\"" + util::escape_for_terminal(s, 40) + "\""; }
+std::string shown(std::string_view s) {
+  return "\"" + util::escape_for_terminal(s, 40) + "\"";
+}
 
 class Lexer {
  public:
@@ -186,8 +189,10 @@ class Parser {
     IR_TRY(root, or_expr());
     const Token& t = peek();
     if (t.kind == TokenKind::close) return error(t, "unexpected \")\" (no \"(\" to close)");
-    if (t.kind == TokenKind::compare) return error(t, "unexpected " + shown(t.text) + " (comparisons do not chain: use \"and\")");
-    if (t.kind != TokenKind::end) return error(t, "unexpected " + shown(t.text) + " (expected \"and\", \"or\" or the end)");
+    if (t.kind == TokenKind::compare)
+      return error(t, "unexpected " + shown(t.text) + " (comparisons do not chain: use \"and\")");
+    if (t.kind != TokenKind::end)
+      return error(t, "unexpected " + shown(t.text) + " (expected \"and\", \"or\" or the end)");
     return root;
   }
   [[nodiscard]] std::size_t error_offset() const { return m_error_offset; }
@@ -276,7 +281,8 @@ class Parser {
 Result<nlohmann::json> evaluate_node(const ConditionNode& node, const nlohmann::json& scope) {
   using Kind = ConditionNode::Kind;
   switch (node.kind) {
-    case Kind::literal: return node.value;
+    case Kind::literal:
+      return node.value;
     case Kind::reference: {
       const nlohmann::json* v = lookup(scope, node.reference.path);
       if (v == nullptr) return fail(Errc::invalid, "undefined reference " + shown(node.reference.text));
@@ -368,15 +374,23 @@ Result<bool> evaluate_condition(std::string_view expr, const nlohmann::json& sco
 
 bool truthy(const nlohmann::json& value) {
   switch (value.type()) {
-    case nlohmann::json::value_t::null: return false;
-    case nlohmann::json::value_t::boolean: return value.get<bool>();
-    case nlohmann::json::value_t::number_integer: return value.get<std::int64_t>() != 0;
-    case nlohmann::json::value_t::number_unsigned: return value.get<std::uint64_t>() != 0;
-    case nlohmann::json::value_t::number_float: return value.get<double>() != 0.0;
-    case nlohmann::json::value_t::string: return !value.get_ref<const std::string&>().empty();
+    case nlohmann::json::value_t::null:
+      return false;
+    case nlohmann::json::value_t::boolean:
+      return value.get<bool>();
+    case nlohmann::json::value_t::number_integer:
+      return value.get<std::int64_t>() != 0;
+    case nlohmann::json::value_t::number_unsigned:
+      return value.get<std::uint64_t>() != 0;
+    case nlohmann::json::value_t::number_float:
+      return value.get<double>() != 0.0;
+    case nlohmann::json::value_t::string:
+      return !value.get_ref<const std::string&>().empty();
     case nlohmann::json::value_t::array:
-    case nlohmann::json::value_t::object: return !value.empty();
-    default: return true;
+    case nlohmann::json::value_t::object:
+      return !value.empty();
+    default:
+      return true;
   }
 }
 

@@ -11,8 +11,8 @@ const std::vector<EmbeddedPlaybook>& embedded_playbooks() {
       const detail::EmbeddedFile& f = detail::k_embedded_files[i];
       std::string file = f.file;
       std::string name = file.substr(0, file.size() - std::string_view(".yaml").size());
-      all.push_back({std::move(name), std::move(file),
-                     std::string_view(reinterpret_cast<const char*>(f.data), f.size)});
+      all.push_back(
+          {std::move(name), std::move(file), std::string_view(reinterpret_cast<const char*>(f.data), f.size)});
     }
     return all;
   }();

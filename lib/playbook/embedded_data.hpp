@@ -7,8 +7,8 @@
 namespace ir::playbook::detail {
 
 struct EmbeddedFile {
-  const char* file;            // base name, "triage.yaml"
-  const unsigned char* data;   // `size` bytes, then a NUL
+  const char* file;           // base name, "triage.yaml"
+  const unsigned char* data;  // `size` bytes, then a NUL
   std::size_t size;
 };
 

@@ -36,9 +36,13 @@ const std::vector<std::string> k_step_keys = {"id", "uses", "description", "with
 const std::vector<std::string> k_param_types = {"string", "bool", "int", "list"};
 constexpr std::string_view k_duration_hint = "a duration like 30s, 2m, 1h or 1m30s";
 
-std::string q(std::string_view s) { return "\"" + util::escape_for_terminal(s, k_max_shown) + "\""; }
+std::string q(std::string_view s) {
+  return "\"" + util::escape_for_terminal(s, k_max_shown) + "\"";
+}
 
-std::string fmt_pos(Position p) { return fmt::format("{}:{}", p.line, p.column); }
+std::string fmt_pos(Position p) {
+  return fmt::format("{}:{}", p.line, p.column);
+}
 
 // " (did you mean "x"?)" or " (<label>: a, b, c)" or "".
 std::string suggestion(std::string_view word, const std::vector<std::string>& candidates, std::string_view label) {
@@ -51,10 +55,18 @@ std::string suggestion(std::string_view word, const std::vector<std::string>& ca
 bool matches(std::string_view s, bool (*allowed)(char)) {
   return !s.empty() && std::all_of(s.begin(), s.end(), allowed);
 }
-bool is_lower_digit(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-bool name_char(char c) { return is_lower_digit(c) || c == '-'; }
-bool id_char(char c) { return is_lower_digit(c) || c == '-' || c == '_'; }
-bool param_char(char c) { return is_lower_digit(c) || c == '_'; }
+bool is_lower_digit(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+bool name_char(char c) {
+  return is_lower_digit(c) || c == '-';
+}
+bool id_char(char c) {
+  return is_lower_digit(c) || c == '-' || c == '_';
+}
+bool param_char(char c) {
+  return is_lower_digit(c) || c == '_';
+}
 
 // `pod: {{ item.name }}` is YAML for a map holding a map: the template needed quotes.
 bool unquoted_template(const YamlNode& node) {
@@ -64,10 +76,14 @@ bool unquoted_template(const YamlNode& node) {
 
 std::string describe(const YamlNode& node) {
   switch (node.kind) {
-    case Kind::null: return "null";
-    case Kind::sequence: return "list";
-    case Kind::map: return unquoted_template(node) ? "map (a template must be quoted: \"{{ ... }}\")" : "map";
-    case Kind::scalar: return describe_value(detail::to_json(node));
+    case Kind::null:
+      return "null";
+    case Kind::sequence:
+      return "list";
+    case Kind::map:
+      return unquoted_template(node) ? "map (a template must be quoted: \"{{ ... }}\")" : "map";
+    case Kind::scalar:
+      return describe_value(detail::to_json(node));
   }
   return "value";
 }
@@ -83,12 +99,12 @@ using Entries = std::map<std::string, Entry>;
 struct Draft {
   Step step;
   const YamlNode* node = nullptr;
-  const YamlNode* with = nullptr;   // the `with` map, if any
+  const YamlNode* with = nullptr;  // the `with` map, if any
   const YamlNode* when = nullptr;
-  std::string label;                // how messages name the step: its id, or "#N" without one
-  std::string parent;               // id of the enclosing for_each, "" at top level
-  bool registered = false;          // the first step with this (valid) id: m_known describes it
-  std::vector<Draft> children;      // for_each
+  std::string label;            // how messages name the step: its id, or "#N" without one
+  std::string parent;           // id of the enclosing for_each, "" at top level
+  bool registered = false;      // the first step with this (valid) id: m_known describes it
+  std::vector<Draft> children;  // for_each
 };
 
 // Every step id, first definition, for the second pass's explanations.
@@ -100,9 +116,9 @@ struct Known {
 
 // What a reference may name where it is used.
 struct Scope {
-  std::vector<std::string> visible;          // ids whose outputs exist here
+  std::vector<std::string> visible;  // ids whose outputs exist here
   const Draft* self = nullptr;
-  const Draft* for_each = nullptr;           // the enclosing for_each
+  const Draft* for_each = nullptr;                      // the enclosing for_each
   std::optional<std::vector<std::string>> item_fields;  // known fields of `item`
 };
 
@@ -113,11 +129,10 @@ class Validator {
   std::vector<Diagnostic> take_diagnostics() {
     std::stable_sort(m_diagnostics.begin(), m_diagnostics.end(),
                      [](const Diagnostic& a, const Diagnostic& b) { return a.pos < b.pos; });
-    m_diagnostics.erase(std::unique(m_diagnostics.begin(), m_diagnostics.end(),
-                                    [](const Diagnostic& a, const Diagnostic& b) {
-                                      return a.pos == b.pos && a.message == b.message;
-                                    }),
-                        m_diagnostics.end());
+    m_diagnostics.erase(
+        std::unique(m_diagnostics.begin(), m_diagnostics.end(),
+                    [](const Diagnostic& a, const Diagnostic& b) { return a.pos == b.pos && a.message == b.message; }),
+        m_diagnostics.end());
     return std::move(m_diagnostics);
   }
 
@@ -177,7 +192,8 @@ class Validator {
         continue;
       }
       const auto [it, inserted] = out.emplace(key.text, Entry{&key, &val});
-      if (!inserted) error(key.pos, "duplicate key " + q(key.text) + " (first at " + fmt_pos(it->second.key->pos) + ")");
+      if (!inserted)
+        error(key.pos, "duplicate key " + q(key.text) + " (first at " + fmt_pos(it->second.key->pos) + ")");
     }
     return out;
   }
@@ -217,8 +233,8 @@ class Validator {
     std::vector<Param> out;
     if (node.kind == Kind::null) return out;
     if (node.kind != Kind::map) {
-      error(node.pos, "params must be a map of parameter name -> {type, default, required, description}, got " +
-                          describe(node));
+      error(node.pos,
+            "params must be a map of parameter name -> {type, default, required, description}, got " + describe(node));
       return out;
     }
     const Entries entries = index(node);
@@ -357,7 +373,8 @@ class Validator {
         error(v->pos, "for_each " + what + " cannot be nested in for_each " + q(parent));
       }
     }
-    if (const auto* v = value(fields, "description")) d.step.description = one_line(*v, "description of " + what, false);
+    if (const auto* v = value(fields, "description"))
+      d.step.description = one_line(*v, "description of " + what, false);
     if (const auto* v = value(fields, "when")) {
       d.when = v;
       if (v->kind == Kind::scalar && !util::trim(v->text).empty()) {
@@ -487,7 +504,8 @@ class Validator {
           } else if (val.kind == Kind::scalar) {
             out[key.text] = val.text;  // `team: 42` means the label value "42"
           } else {
-            error(val.pos, "value of " + q(key.text) + " in " + what + " must be a string or null, got " + describe(val));
+            error(val.pos,
+                  "value of " + q(key.text) + " in " + what + " must be a string or null, got " + describe(val));
             return std::nullopt;
           }
         }
@@ -495,8 +513,7 @@ class Validator {
       }
       case OptionType::choice: {
         const std::string text = v.kind == Kind::scalar ? v.text : "";
-        if (v.kind == Kind::scalar &&
-            std::find(spec.choices.begin(), spec.choices.end(), text) != spec.choices.end()) {
+        if (v.kind == Kind::scalar && std::find(spec.choices.begin(), spec.choices.end(), text) != spec.choices.end()) {
           return nlohmann::json(text);
         }
         error(v.pos, fmt::format("{} must be {}, got {}{}", what, expected_value(spec), describe(v),
@@ -616,7 +633,8 @@ class Validator {
       if (scope.for_each != nullptr && id == scope.for_each->step.id) {
         return "step " + q(id) + " is still running (this step is inside it)";
       }
-      if (!known->second.parent.empty() && (scope.for_each == nullptr || scope.for_each->step.id != known->second.parent)) {
+      if (!known->second.parent.empty() &&
+          (scope.for_each == nullptr || scope.for_each->step.id != known->second.parent)) {
         return "step " + q(id) + " runs inside for_each " + q(known->second.parent) + " (use steps." +
                known->second.parent + ".results)";
       }
@@ -624,14 +642,14 @@ class Validator {
     }
     if (path.size() == 2) return std::nullopt;
     const StepType* type = find_step_type(m_known.at(id).uses);  // visible ids are all known
-    if (type == nullptr) return std::nullopt;  // its own diagnostic says why
+    if (type == nullptr) return std::nullopt;                    // its own diagnostic says why
     const std::string& field = path[2];
-    const auto output = std::find_if(type->outputs.begin(), type->outputs.end(),
-                                     [&](const OutputSpec& o) { return o.name == field; });
+    const auto output =
+        std::find_if(type->outputs.begin(), type->outputs.end(), [&](const OutputSpec& o) { return o.name == field; });
     if (output == type->outputs.end()) {
       if (type->outputs.empty()) return "step " + q(id) + " (" + type->name + ") has no outputs";
-      return "step " + q(id) + " (" + type->name + ") has no output " + q(field) + " (has: " +
-             util::join(outputs_of(type->name), ", ") + ")";
+      return "step " + q(id) + " (" + type->name + ") has no output " + q(field) +
+             " (has: " + util::join(outputs_of(type->name), ", ") + ")";
     }
     if (path.size() > 3) {
       return "cannot reach inside output " + q(field) + " of step " + q(id) +
@@ -698,14 +716,20 @@ class Validator {
 
 }  // namespace
 
-std::string Diagnostic::to_string() const { return fmt::format("{}:{}:{}: {}", file, pos.line, pos.column, message); }
+std::string Diagnostic::to_string() const {
+  return fmt::format("{}:{}:{}: {}", file, pos.line, pos.column, message);
+}
 
 std::string_view to_string(ParamType type) {
   switch (type) {
-    case ParamType::string: return "string";
-    case ParamType::boolean: return "bool";
-    case ParamType::integer: return "int";
-    case ParamType::list: return "list";
+    case ParamType::string:
+      return "string";
+    case ParamType::boolean:
+      return "bool";
+    case ParamType::integer:
+      return "int";
+    case ParamType::list:
+      return "list";
   }
   return "?";
 }
@@ -746,8 +770,8 @@ Result<nlohmann::json> resolve_params(const Playbook& playbook, const std::map<s
     for (const auto& entry : given) {
       const std::string& name = entry.first;  // not a structured binding: clang 14 cannot capture those
       const std::string& text = entry.second;
-      const auto param = std::find_if(playbook.params.begin(), playbook.params.end(),
-                                      [&](const Param& p) { return p.name == name; });
+      const auto param =
+          std::find_if(playbook.params.begin(), playbook.params.end(), [&](const Param& p) { return p.name == name; });
       if (param == playbook.params.end()) {
         if (names.empty()) return fail(Errc::usage, "unknown parameter " + q(name) + ": the playbook takes none");
         return fail(Errc::usage, "unknown parameter " + q(name) + suggestion(name, names, "parameters"));
@@ -785,7 +809,8 @@ Result<nlohmann::json> resolve_params(const Playbook& playbook, const std::map<s
     }
     for (const auto& p : playbook.params) {
       if (out.contains(p.name)) continue;
-      if (p.required) return fail(Errc::usage, "missing required parameter " + q(p.name) + " (--param " + p.name + "=...)");
+      if (p.required)
+        return fail(Errc::usage, "missing required parameter " + q(p.name) + " (--param " + p.name + "=...)");
       out[p.name] = p.default_value;
     }
     return out;

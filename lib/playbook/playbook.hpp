@@ -88,11 +88,11 @@ Result<Playbook> parse_playbook(std::string_view yaml_text, const std::string& f
 // types (bool: true/false, any case; int: decimal; list: comma-separated, items trimmed), merged
 // with the defaults; a parameter with neither is null. Returns an object name -> value.
 // Errc::usage for an unknown parameter (with a did-you-mean), a value that does not convert, or a
-// missing required parameter.
+// missing required parameter. Never throws.
 Result<nlohmann::json> resolve_params(const Playbook& playbook, const std::map<std::string, std::string>& given);
 
 // Parses a playbook duration: hours, minutes and seconds in that order, each optional but at least
-// one ("30s", "2m", "1h", "1m30s", "1h0m5s"); > 0. Errc::invalid otherwise.
+// one ("30s", "2m", "1h", "1m30s", "1h0m5s"); > 0. Errc::invalid otherwise. Never throws.
 Result<std::chrono::seconds> parse_duration(std::string_view text);
 
 // The step called `id` anywhere in the playbook (nested for_each steps included), or nullptr.

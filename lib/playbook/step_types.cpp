@@ -100,27 +100,42 @@ std::vector<std::string> outputs_of(const std::string& uses) {
 
 std::string_view to_string(OutputType type) {
   switch (type) {
-    case OutputType::string: return "string";
-    case OutputType::boolean: return "bool";
-    case OutputType::integer: return "int";
-    case OutputType::list: return "list";
-    case OutputType::object: return "object";
+    case OutputType::string:
+      return "string";
+    case OutputType::boolean:
+      return "bool";
+    case OutputType::integer:
+      return "int";
+    case OutputType::list:
+      return "list";
+    case OutputType::object:
+      return "object";
   }
   return "?";
 }
 
 std::string expected_value(const OptionSpec& spec) {
   switch (spec.type) {
-    case OptionType::string: return "a string";
-    case OptionType::boolean: return "a bool";
-    case OptionType::integer_min_1: return "an int >= 1";
-    case OptionType::string_list: return "a list of strings";
-    case OptionType::string_map: return "a map of string -> string or null";
-    case OptionType::choice: return "one of " + util::join(spec.choices, ", ");
-    case OptionType::size: return "a size like 64Mi or 1048576";
-    case OptionType::duration: return "a duration like 30s, 2m, 1h or 1m30s";
-    case OptionType::items: return "a list or one \"{{ reference }}\"";
-    case OptionType::steps: return "a non-empty list of steps";
+    case OptionType::string:
+      return "a string";
+    case OptionType::boolean:
+      return "a bool";
+    case OptionType::integer_min_1:
+      return "an int >= 1";
+    case OptionType::string_list:
+      return "a list of strings";
+    case OptionType::string_map:
+      return "a map of string -> string or null";
+    case OptionType::choice:
+      return "one of " + util::join(spec.choices, ", ");
+    case OptionType::size:
+      return "a size like 64Mi or 1048576";
+    case OptionType::duration:
+      return "a duration like 30s, 2m, 1h or 1m30s";
+    case OptionType::items:
+      return "a list or one \"{{ reference }}\"";
+    case OptionType::steps:
+      return "a non-empty list of steps";
   }
   return "?";
 }
@@ -128,13 +143,14 @@ std::string expected_value(const OptionSpec& spec) {
 namespace {
 
 bool rendered_value_ok(const OptionSpec& spec, const nlohmann::json& v) {
-  const auto all_of = [&](auto pred) {
-    return std::all_of(v.begin(), v.end(), pred);
-  };
+  const auto all_of = [&](auto pred) { return std::all_of(v.begin(), v.end(), pred); };
   switch (spec.type) {
-    case OptionType::string: return v.is_string();
-    case OptionType::boolean: return v.is_boolean();
-    case OptionType::integer_min_1: return v.is_number_integer() && v.get<std::int64_t>() >= 1;
+    case OptionType::string:
+      return v.is_string();
+    case OptionType::boolean:
+      return v.is_boolean();
+    case OptionType::integer_min_1:
+      return v.is_number_integer() && v.get<std::int64_t>() >= 1;
     case OptionType::string_list:
       return v.is_array() && all_of([](const nlohmann::json& e) { return e.is_string(); });
     case OptionType::string_map:
@@ -145,9 +161,12 @@ bool rendered_value_ok(const OptionSpec& spec, const nlohmann::json& v) {
     case OptionType::size:
       return (v.is_string() && util::parse_byte_size(v.get_ref<const std::string&>())) ||
              (v.is_number_integer() && v.get<std::int64_t>() >= 0);
-    case OptionType::duration: return v.is_string() && parse_duration(v.get_ref<const std::string&>()).has_value();
-    case OptionType::items: return v.is_array();
-    case OptionType::steps: return true;  // not an option once parsed: Step::steps
+    case OptionType::duration:
+      return v.is_string() && parse_duration(v.get_ref<const std::string&>()).has_value();
+    case OptionType::items:
+      return v.is_array();
+    case OptionType::steps:
+      return true;  // not an option once parsed: Step::steps
   }
   return false;
 }
@@ -156,7 +175,8 @@ bool rendered_value_ok(const OptionSpec& spec, const nlohmann::json& v) {
 
 Result<void> check_rendered_options(const Step& step, const nlohmann::json& rendered_with) {
   const StepType* type = find_step_type(step.uses);
-  if (type == nullptr) return fail(Errc::invalid, "unknown step type \"" + util::escape_for_terminal(step.uses, 60) + "\"");
+  if (type == nullptr)
+    return fail(Errc::invalid, "unknown step type \"" + util::escape_for_terminal(step.uses, 60) + "\"");
   if (!rendered_with.is_object()) return fail(Errc::invalid, "options of step \"" + step.id + "\" must be a map");
   try {
     for (const auto& spec : type->options) {
@@ -164,8 +184,8 @@ Result<void> check_rendered_options(const Step& step, const nlohmann::json& rend
       const auto it = rendered_with.find(spec.name);
       if (it == rendered_with.end() || it->is_null()) {
         if (spec.required && spec.type != OptionType::steps) {
-          return fail(Errc::invalid, "step \"" + step.id + "\" (" + type->name + ") is missing required option \"" +
-                                         spec.name + "\"");
+          return fail(Errc::invalid,
+                      "step \"" + step.id + "\" (" + type->name + ") is missing required option \"" + spec.name + "\"");
         }
         continue;
       }

@@ -23,7 +23,7 @@ enum class OptionType {
   string_list,    // a list of strings
   string_map,     // a map of string -> string or null (labels, annotations; null removes)
   choice,         // a string among OptionSpec::choices
-  size,           // a byte size as util::parse_byte_size reads it ("64Mi"); a literal int is kept as its decimal string
+  size,           // a byte size as util::parse_byte_size reads it ("64Mi"); a literal int becomes its text
   duration,       // a duration as parse_duration reads it ("30s", "1m30s")
   items,          // for_each.items: a literal list or a template
   steps,          // for_each.steps: a non-empty list of steps

@@ -16,7 +16,9 @@ bool is_segment_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
 }
 
-std::string shown(std::string_view s) { return "\"" + util::escape_for_terminal(s, k_max_shown) + "\""; }
+std::string shown(std::string_view s) {
+  return "\"" + util::escape_for_terminal(s, k_max_shown) + "\"";
+}
 
 // Renders one string; `out` receives the typed value or the text.
 Result<nlohmann::json> render_string(const std::string& s, const nlohmann::json& scope) {
@@ -126,7 +128,9 @@ std::optional<Reference> single_reference(std::string_view s) {
   return std::move((*parts)[0].reference);
 }
 
-bool has_template(std::string_view s) { return s.find(k_open) != std::string_view::npos; }
+bool has_template(std::string_view s) {
+  return s.find(k_open) != std::string_view::npos;
+}
 
 const nlohmann::json* lookup(const nlohmann::json& scope, const std::vector<std::string>& path) {
   const nlohmann::json* current = &scope;
@@ -159,15 +163,23 @@ Result<nlohmann::json> render(const nlohmann::json& value, const nlohmann::json&
 
 std::string describe_value(const nlohmann::json& value) {
   switch (value.type()) {
-    case nlohmann::json::value_t::string: return "string " + shown(value.get_ref<const std::string&>());
-    case nlohmann::json::value_t::boolean: return value.get<bool>() ? "bool true" : "bool false";
+    case nlohmann::json::value_t::string:
+      return "string " + shown(value.get_ref<const std::string&>());
+    case nlohmann::json::value_t::boolean:
+      return value.get<bool>() ? "bool true" : "bool false";
     case nlohmann::json::value_t::number_integer:
-    case nlohmann::json::value_t::number_unsigned: return "int " + to_json_text(value);
-    case nlohmann::json::value_t::number_float: return "number " + to_json_text(value);
-    case nlohmann::json::value_t::null: return "null";
-    case nlohmann::json::value_t::array: return "list";
-    case nlohmann::json::value_t::object: return "map";
-    default: return "value";
+    case nlohmann::json::value_t::number_unsigned:
+      return "int " + to_json_text(value);
+    case nlohmann::json::value_t::number_float:
+      return "number " + to_json_text(value);
+    case nlohmann::json::value_t::null:
+      return "null";
+    case nlohmann::json::value_t::array:
+      return "list";
+    case nlohmann::json::value_t::object:
+      return "map";
+    default:
+      return "value";
   }
 }
 

@@ -93,9 +93,15 @@ bool all_of(std::string_view s, bool (*pred)(char)) {
   }
   return true;
 }
-bool is_dec(char c) { return c >= '0' && c <= '9'; }
-bool is_hex(char c) { return is_dec(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
-bool is_oct(char c) { return c >= '0' && c <= '7'; }
+bool is_dec(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_hex(char c) {
+  return is_dec(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+bool is_oct(char c) {
+  return c >= '0' && c <= '7';
+}
 
 // [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?  (YAML 1.2 core schema float)
 bool is_core_float(std::string_view s) {
@@ -209,8 +215,10 @@ Result<YamlNode> load_yaml(std::string_view text, Position* error_pos) {
 
 nlohmann::json to_json(const YamlNode& node) {
   switch (node.kind) {
-    case YamlNode::Kind::null: return nullptr;
-    case YamlNode::Kind::scalar: return node.plain ? plain_scalar(node.text) : nlohmann::json(node.text);
+    case YamlNode::Kind::null:
+      return nullptr;
+    case YamlNode::Kind::scalar:
+      return node.plain ? plain_scalar(node.text) : nlohmann::json(node.text);
     case YamlNode::Kind::sequence: {
       nlohmann::json out = nlohmann::json::array();
       for (const auto& item : node.items) out.push_back(to_json(item));

@@ -19,11 +19,11 @@ struct YamlEntry;
 struct YamlNode {
   enum class Kind { null, scalar, sequence, map };
   Kind kind = Kind::null;
-  Position pos;            // where the node starts (for an empty value: its key)
-  std::size_t offset = 0;  // byte offset of `pos` in the text
-  std::string text;        // a scalar's value
-  bool plain = true;       // false for quoted and block scalars and !!str: always a string
-  std::vector<YamlNode> items;                            // sequence
+  Position pos;                    // where the node starts (for an empty value: its key)
+  std::size_t offset = 0;          // byte offset of `pos` in the text
+  std::string text;                // a scalar's value
+  bool plain = true;               // false for quoted and block scalars and !!str: always a string
+  std::vector<YamlNode> items;     // sequence
   std::vector<YamlEntry> entries;  // map, in document order (duplicates kept)
 };
 

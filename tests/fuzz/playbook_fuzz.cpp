@@ -40,8 +40,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       check(!d.message.empty() && d.message.find('\n') == std::string::npos);
     }
     if (playbook) {
-      const nlohmann::json scope = {{"pod", "web-1"}, {"namespace", "shop"}, {"case", "c"},
-                                    {"params", nlohmann::json::object()}, {"steps", nlohmann::json::object()},
+      const nlohmann::json scope = {{"pod", "web-1"},
+                                    {"namespace", "shop"},
+                                    {"case", "c"},
+                                    {"params", nlohmann::json::object()},
+                                    {"steps", nlohmann::json::object()},
                                     {"item", {{"name", "x"}}}};
       visit(playbook->steps, scope);
       (void)ir::playbook::resolve_params(*playbook, {{"x", "1"}});

@@ -86,7 +86,8 @@ TEST_CASE("playbook::evaluate_condition: evaluation errors") {
   const Case cases[] = {
       {"steps.nope.count > 0", R"(undefined reference "steps.nope.count")"},
       {"true and steps.nope", R"(undefined reference "steps.nope")"},
-      {"steps.isolate.egress > 'a'", R"(cannot compare string "contained" > string "a": ordering works on numbers only)"},
+      {"steps.isolate.egress > 'a'",
+       R"(cannot compare string "contained" > string "a": ordering works on numbers only)"},
       {"steps.siblings.count <= 'a'", R"(cannot compare int 3 <= string "a": ordering works on numbers only)"},
       {"true < 1", R"(cannot compare bool true < int 1: ordering works on numbers only)"},
       {"null >= 0", R"(cannot compare null >= int 0: ordering works on numbers only)"},

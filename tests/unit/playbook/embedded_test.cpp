@@ -19,7 +19,8 @@ TEST_CASE("playbook::embedded_playbooks: every shipped playbook, byte for byte, 
   std::vector<std::string> embedded;
   for (const auto& p : embedded_playbooks()) embedded.push_back(p.name);
   CHECK(embedded == on_disk);
-  CHECK(embedded == std::vector<std::string>{"contain-siblings", "cryptominer", "exfiltration", "shell-less", "triage"});
+  CHECK(embedded ==
+        std::vector<std::string>{"contain-siblings", "cryptominer", "exfiltration", "shell-less", "triage"});
 
   for (const auto& p : embedded_playbooks()) {
     CAPTURE(p.file);

@@ -29,8 +29,11 @@ void exercise(const std::string& text) {
     return;
   }
   CHECK(diagnostics.empty());
-  const nlohmann::json scope = {{"pod", "web-1"}, {"namespace", "shop"}, {"case", "c"},
-                                {"params", nlohmann::json::object()}, {"steps", nlohmann::json::object()},
+  const nlohmann::json scope = {{"pod", "web-1"},
+                                {"namespace", "shop"},
+                                {"case", "c"},
+                                {"params", nlohmann::json::object()},
+                                {"steps", nlohmann::json::object()},
                                 {"item", {{"name", "x"}}}};
   const auto visit = [&](const auto& self, const std::vector<Step>& steps) -> void {
     for (const auto& s : steps) {
@@ -44,19 +47,75 @@ void exercise(const std::string& text) {
 }
 
 std::string mutate(std::string text, std::mt19937& rng) {
-  static const std::vector<std::string> k_pieces = {
-      "{", "}", "[", "]", ":", ",", "- ", "&a ", "*a", "!!str ", "!!int ", "|", ">", "'", "\"", "#", "%", "@",
-      "`", "\t", "\n", "\r\n", " ", "  ", "\\", "{{", "}}", "{{ item.name }}", "{{ steps.x.y }}", "{{ params.",
-      "~", "null", "true", "0x", "1e9", "-", "---\n", "...\n", "? ", "\xff", "\xc3", std::string(1, '\0'),
-      "for_each", "steps:", "with:", "when: ", "uses: ", "id: ", "items: ", "(", ")", "and ", "not ", "==", ">"};
+  static const std::vector<std::string> k_pieces = {"{",
+                                                    "}",
+                                                    "[",
+                                                    "]",
+                                                    ":",
+                                                    ",",
+                                                    "- ",
+                                                    "&a ",
+                                                    "*a",
+                                                    "!!str ",
+                                                    "!!int ",
+                                                    "|",
+                                                    ">",
+                                                    "'",
+                                                    "\"",
+                                                    "#",
+                                                    "%",
+                                                    "@",
+                                                    "`",
+                                                    "\t",
+                                                    "\n",
+                                                    "\r\n",
+                                                    " ",
+                                                    "  ",
+                                                    "\\",
+                                                    "{{",
+                                                    "}}",
+                                                    "{{ item.name }}",
+                                                    "{{ steps.x.y }}",
+                                                    "{{ params.",
+                                                    "~",
+                                                    "null",
+                                                    "true",
+                                                    "0x",
+                                                    "1e9",
+                                                    "-",
+                                                    "---\n",
+                                                    "...\n",
+                                                    "? ",
+                                                    "\xff",
+                                                    "\xc3",
+                                                    std::string(1, '\0'),
+                                                    "for_each",
+                                                    "steps:",
+                                                    "with:",
+                                                    "when: ",
+                                                    "uses: ",
+                                                    "id: ",
+                                                    "items: ",
+                                                    "(",
+                                                    ")",
+                                                    "and ",
+                                                    "not ",
+                                                    "==",
+                                                    ">"};
   const auto pick = [&](std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng); };
   const int edits = 1 + static_cast<int>(pick(4));
   for (int i = 0; i < edits && !text.empty(); ++i) {
     const std::size_t at = pick(text.size());
     switch (pick(5)) {
-      case 0: text.erase(at, 1 + pick(16)); break;
-      case 1: text.insert(at, k_pieces[pick(k_pieces.size())]); break;
-      case 2: text[at] = static_cast<char>(pick(256)); break;
+      case 0:
+        text.erase(at, 1 + pick(16));
+        break;
+      case 1:
+        text.insert(at, k_pieces[pick(k_pieces.size())]);
+        break;
+      case 2:
+        text[at] = static_cast<char>(pick(256));
+        break;
       case 3: {  // duplicate a line
         const std::size_t start = text.rfind('\n', at);
         const std::size_t end = text.find('\n', at);
@@ -122,7 +181,8 @@ TEST_CASE("playbook::parse_playbook: hostile inputs") {
       {"name: x\ndescription: d\nsteps: [{id: a, uses: wait, with: {duration: 1s}, when: \"{{" +
            std::string(5000, '(') + "}}\"}]\n",
        R"(fuzz.yaml:3:58: condition of step "a" does not parse: condition is longer than 4096 bytes)"},
-      {"name: x\ndescription: d\nsteps: [{id: a, uses: wait, with: {duration: 1s}, when: \"" + std::string(200, '(') + "\"}]\n",
+      {"name: x\ndescription: d\nsteps: [{id: a, uses: wait, with: {duration: 1s}, when: \"" + std::string(200, '(') +
+           "\"}]\n",
        R"(fuzz.yaml:3:122: condition of step "a" does not parse: condition nests too deeply)"},
   };
   for (const auto& [text, expected] : cases) {

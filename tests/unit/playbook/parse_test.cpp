@@ -17,7 +17,9 @@ std::string read_file(const std::filesystem::path& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-std::filesystem::path corpus(const char* sub) { return std::filesystem::path(IR_TESTDATA_DIR) / "playbooks" / sub; }
+std::filesystem::path corpus(const char* sub) {
+  return std::filesystem::path(IR_TESTDATA_DIR) / "playbooks" / sub;
+}
 
 // The diagnostics of a playbook, one "file:line:col: message" line each, or "(parsed)".
 std::string problems(std::string_view text, const std::string& file = "t.yaml") {
@@ -28,7 +30,9 @@ std::string problems(std::string_view text, const std::string& file = "t.yaml") 
   return r ? "(parsed)" : lines;
 }
 
-std::string pos(Position p) { return std::to_string(p.line) + ":" + std::to_string(p.column); }
+std::string pos(Position p) {
+  return std::to_string(p.line) + ":" + std::to_string(p.column);
+}
 
 const char* const k_full = R"(# every field
 name: full
@@ -131,7 +135,8 @@ TEST_CASE("playbook::parse_playbook: every field into the model") {
   CHECK(contain.steps[0].id == "isolate_sibling");
   CHECK(pos(contain.steps[0].pos) == "37:11");
   CHECK(contain.steps[0].with == json{{"pod", "{{ item.name }}"}, {"namespace", "{{ item.namespace }}"}});
-  CHECK(contain.steps[1].with == json{{"labels", {{"kubectl-ir/finding", "miner"}, {"gone", nullptr}, {"count", "3"}}}});
+  CHECK(contain.steps[1].with ==
+        json{{"labels", {{"kubectl-ir/finding", "miner"}, {"gone", nullptr}, {"count", "3"}}}});
 
   CHECK(find_step(p, "mark") == &contain.steps[1]);
   CHECK(find_step(p, "collect") == &p.steps[1]);
@@ -141,14 +146,15 @@ TEST_CASE("playbook::parse_playbook: every field into the model") {
 TEST_CASE("playbook::parse_playbook: every problem, sorted, in the error and in `diagnostics`") {
   std::string text = k_full;
   text.replace(text.find("uses: collect"), 13, "uses: colect");  // line 23, after the params error
-  text.replace(text.find("type: int"), 9, "type: integer");  // line 12
+  text.replace(text.find("type: int"), 9, "type: integer");      // line 12
   std::vector<Diagnostic> diagnostics;
   const auto r = parse_playbook(text, "full.yaml", &diagnostics);
   REQUIRE_FALSE(r);
   CHECK(r.error().code == ir::Errc::invalid);
   REQUIRE(diagnostics.size() == 3);
-  CHECK(diagnostics[0].to_string() ==
-        R"(full.yaml:12:20: type of parameter "parallel" must be one of string, bool, int, list, got string "integer")");
+  CHECK(
+      diagnostics[0].to_string() ==
+      R"(full.yaml:12:20: type of parameter "parallel" must be one of string, bool, int, list, got string "integer")");
   CHECK(diagnostics[1].to_string() == R"(full.yaml:23:11: unknown step type "colect" (did you mean "collect"?))");
   CHECK(diagnostics[2].to_string() ==
         R"(full.yaml:34:14: undefined reference "steps.siblings_none": no earlier step "siblings_none")");
@@ -162,49 +168,62 @@ TEST_CASE("playbook::parse_playbook: YAML typing of plain and quoted scalars") {
   const std::string head = "name: t\ndescription: d\nsteps:\n  - id: s\n    uses: isolate\n    with: ";
   CHECK(problems(head + "{ingress: True, allow_dns: FALSE, detach: false}") == "(parsed)");
   CHECK(problems(head + "{ingress: \"true\"}") ==
-        std::string(R"(t.yaml:6:21: option "ingress" of step "s" must be a bool, got string "true")" "\n"));
+        std::string(R"(t.yaml:6:21: option "ingress" of step "s" must be a bool, got string "true")"
+                    "\n"));
   CHECK(problems(head + "{ingress: yes}") ==
-        std::string(R"(t.yaml:6:21: option "ingress" of step "s" must be a bool, got string "yes")" "\n"));
+        std::string(R"(t.yaml:6:21: option "ingress" of step "s" must be a bool, got string "yes")"
+                    "\n"));
   CHECK(problems(head + "{ingress: !!str true}") ==
-        std::string(R"(t.yaml:6:21: option "ingress" of step "s" must be a bool, got string "true")" "\n"));
+        std::string(R"(t.yaml:6:21: option "ingress" of step "s" must be a bool, got string "true")"
+                    "\n"));
   CHECK(problems(head + "{ingress: 0x10}") ==
-        std::string(R"(t.yaml:6:21: option "ingress" of step "s" must be a bool, got int 16)" "\n"));
+        std::string(R"(t.yaml:6:21: option "ingress" of step "s" must be a bool, got int 16)"
+                    "\n"));
   CHECK(problems(head + "{ingress: 1.5e3}") ==
-        std::string(R"(t.yaml:6:21: option "ingress" of step "s" must be a bool, got number 1500.0)" "\n"));
+        std::string(R"(t.yaml:6:21: option "ingress" of step "s" must be a bool, got number 1500.0)"
+                    "\n"));
   CHECK(problems(head + "{ingress: ~, pod: ~}") == "(parsed)");  // null = not set
   CHECK(problems(head + "{pod: false}") ==
-        std::string(R"(t.yaml:6:17: option "pod" of step "s" must be a string, got bool false)" "\n"));
+        std::string(R"(t.yaml:6:17: option "pod" of step "s" must be a string, got bool false)"
+                    "\n"));
 }
 
 TEST_CASE("playbook::parse_playbook: positions") {
   SUBCASE("an empty value is reported at its key, not at the next token") {
     CHECK(problems("name: t\ndescription: d\nsteps:\n  - id: s\n    uses: wait\n    with:\n\n\n    when: pod\n") ==
-          std::string(R"(t.yaml:6:5: step "s" (wait) is missing required option "duration")" "\n"));
+          std::string(R"(t.yaml:6:5: step "s" (wait) is missing required option "duration")"
+                      "\n"));
   }
   SUBCASE("a condition's problem inside a plain, a quoted and a block scalar") {
     const std::string head = "name: t\ndescription: d\nsteps:\n  - id: s\n    uses: wait\n    with: {duration: 1s}\n";
-    CHECK(problems(head + "    when: a == b ==\n") ==
-          std::string(R"(t.yaml:7:18: condition of step "s" does not parse: unexpected "==" (comparisons do not chain: use "and"))" "\n"));
-    CHECK(problems(head + "    when: 'a == b =='\n") ==
-          std::string(R"(t.yaml:7:19: condition of step "s" does not parse: unexpected "==" (comparisons do not chain: use "and"))" "\n"));
-    CHECK(problems(head + "    when: \"\\x61 == b ==\"\n") ==  // an escape before: the node's position
-          std::string(R"(t.yaml:7:11: condition of step "s" does not parse: unexpected "==" (comparisons do not chain: use "and"))" "\n"));
-    CHECK(problems(head + "    when: |\n      a == b ==\n") ==
-          std::string(R"(t.yaml:7:11: condition of step "s" does not parse: unexpected "==" (comparisons do not chain: use "and"))" "\n"));
+    const std::string message =
+        R"(condition of step "s" does not parse: unexpected "==" (comparisons do not chain: use "and"))";
+    const std::pair<std::string, std::string> cases[] = {
+        {"    when: a == b ==\n", "7:18"},
+        {"    when: 'a == b =='\n", "7:19"},
+        {"    when: \"\\x61 == b ==\"\n", "7:11"},  // an escape before the problem: the node's position
+        {"    when: |\n      a == b ==\n", "7:11"},
+    };
+    for (const auto& [when, at] : cases) {
+      CAPTURE(when);
+      CHECK(problems(head + when) == "t.yaml:" + at + ": " + message + "\n");
+    }
   }
   SUBCASE("CRLF line endings count as one line break") {
     CHECK(problems("name: t\r\ndescription: d\r\nsteps:\r\n  - id: s\r\n    uses: wiat\r\n") ==
-          std::string(R"(t.yaml:5:11: unknown step type "wiat" (did you mean "wait"?))" "\n"));
+          std::string(R"(t.yaml:5:11: unknown step type "wiat" (did you mean "wait"?))"
+                      "\n"));
   }
   SUBCASE("an empty file and a file of comments") {
-    CHECK(problems("") ==
-          "t.yaml:1:1: empty playbook: it needs at least name, description and steps\n");
-    CHECK(problems("# nothing\n\n") ==
-          "t.yaml:1:1: empty playbook: it needs at least name, description and steps\n");
+    CHECK(problems("") == "t.yaml:1:1: empty playbook: it needs at least name, description and steps\n");
+    CHECK(problems("# nothing\n\n") == "t.yaml:1:1: empty playbook: it needs at least name, description and steps\n");
   }
   SUBCASE("user text in messages is escaped to one line") {
-    CHECK(problems("name: t\ndescription: d\nsteps:\n  - id: s\n    uses: \"a\\nb\\e[31m\"\n") ==
-          std::string(R"(t.yaml:5:11: unknown step type "a\nb\x1b[31m" (one of: isolate, release, collect, siblings, exec, label, annotate, cordon, logs, wait, for_each))" "\n"));
+    CHECK(
+        problems("name: t\ndescription: d\nsteps:\n  - id: s\n    uses: \"a\\nb\\e[31m\"\n") ==
+        std::string(
+            R"(t.yaml:5:11: unknown step type "a\nb\x1b[31m" (one of: isolate, release, collect, siblings, exec, label, annotate, cordon, logs, wait, for_each))"
+            "\n"));
   }
 }
 
@@ -271,10 +290,9 @@ steps: [{id: s, uses: siblings}]
                                        "p.yaml")
                             .value();
   SUBCASE("given values converted to the declared types, defaults, null for the rest") {
-    const auto r = resolve_params(playbook, {{"ingress", "TRUE"},
-                                             {"parallel", "-4"},
-                                             {"collector", "=a b="},
-                                             {"cidrs", " 10.0.0.0/8, ,192.168.0.0/16 "}});
+    const auto r = resolve_params(
+        playbook,
+        {{"ingress", "TRUE"}, {"parallel", "-4"}, {"collector", "=a b="}, {"cidrs", " 10.0.0.0/8, ,192.168.0.0/16 "}});
     REQUIRE_MESSAGE(r, r.error().message);
     CHECK(*r == json{{"ingress", true},
                      {"parallel", -4},
@@ -291,7 +309,8 @@ steps: [{id: s, uses: siblings}]
     };
     const Case cases[] = {
         {{{"collector", "c"}, {"ingres", "true"}}, R"(unknown parameter "ingres" (did you mean "ingress"?))"},
-        {{{"collector", "c"}, {"zzz", "1"}}, R"(unknown parameter "zzz" (parameters: ingress, parallel, collector, cidrs, note))"},
+        {{{"collector", "c"}, {"zzz", "1"}},
+         R"(unknown parameter "zzz" (parameters: ingress, parallel, collector, cidrs, note))"},
         {{{"collector", "c"}, {"ingress", "yes"}}, R"(parameter "ingress" must be true or false, got "yes")"},
         {{{"collector", "c"}, {"parallel", "2x"}}, R"(parameter "parallel" must be an integer, got "2x")"},
         {{{"collector", "c"}, {"parallel", ""}}, R"(parameter "parallel" must be an integer, got "")"},
@@ -320,10 +339,10 @@ TEST_CASE("playbook::parse_duration") {
     const char* text;
     long long seconds;  // -1 = invalid
   };
-  const Case cases[] = {{"30s", 30},  {"2m", 120},   {"1h", 3600}, {"1m30s", 90}, {"1h0m5s", 3605}, {"90s", 90},
-                        {"1h30m", 5400}, {"", -1},   {"30", -1},   {"0s", -1},    {"1s1m", -1},     {"1m1m", -1},
-                        {"1.5s", -1}, {"-1s", -1},   {"1d", -1},   {"s", -1},     {"1 m", -1},      {"1000000s", -1},
-                        {"1M", -1},   {"999999h", 999999LL * 3600}};
+  const Case cases[] = {{"30s", 30},  {"2m", 120},     {"1h", 3600},     {"1m30s", 90}, {"1h0m5s", 3605},
+                        {"90s", 90},  {"1h30m", 5400}, {"", -1},         {"30", -1},    {"0s", -1},
+                        {"1s1m", -1}, {"1m1m", -1},    {"1.5s", -1},     {"-1s", -1},   {"1d", -1},
+                        {"s", -1},    {"1 m", -1},     {"1000000s", -1}, {"1M", -1},    {"999999h", 999999LL * 3600}};
   for (const auto& c : cases) {
     const std::string text = c.text;
     CAPTURE(text);

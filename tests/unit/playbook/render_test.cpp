@@ -75,8 +75,10 @@ TEST_CASE("playbook::split_template: malformed templates and their offsets") {
   const Case cases[] = {
       {"abc {{ pod", R"("{{" without a closing "}}")", 4},
       {"{{ }}", R"(empty template "{{ }}")", 0},
-      {"x {{ a b }}", R"(template "{{ a b }}" is not a reference (like {{ params.name }} or {{ steps.id.output }}))", 2},
-      {"{{ steps..x }}", R"(template "{{ steps..x }}" is not a reference (like {{ params.name }} or {{ steps.id.output }}))", 0},
+      {"x {{ a b }}", R"(template "{{ a b }}" is not a reference (like {{ params.name }} or {{ steps.id.output }}))",
+       2},
+      {"{{ steps..x }}",
+       R"(template "{{ steps..x }}" is not a reference (like {{ params.name }} or {{ steps.id.output }}))", 0},
       {"{{ 1.a }}", R"(template "{{ 1.a }}" is not a reference (like {{ params.name }} or {{ steps.id.output }}))", 0},
   };
   for (const auto& c : cases) {

@@ -30,7 +30,8 @@ TEST_CASE("playbook::step_types and outputs_of") {
   CHECK(find_step_type("isolat") == nullptr);
   for (const auto& type : step_type_table()) {
     CAPTURE(type.name);
-    for (const auto& o : type.options) CHECK(o.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") == std::string::npos);
+    for (const auto& o : type.options)
+      CHECK(o.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") == std::string::npos);
   }
 }
 
@@ -39,8 +40,13 @@ TEST_CASE("playbook::check_rendered_options: the shipped playbooks, rendered, pa
                       {"namespace", "shop"},
                       {"case", "case-1"},
                       {"params",
-                       {{"allow_dns", true}, {"ingress", false}, {"exclusive", true}, {"finding", "cryptominer"}, {"max_log_bytes", "256Mi"},
-                        {"debug_image", "busybox"}, {"parallel", 2}}},
+                       {{"allow_dns", true},
+                        {"ingress", false},
+                         {"exclusive", true},
+                        {"finding", "cryptominer"},
+                        {"max_log_bytes", "256Mi"},
+                        {"debug_image", "busybox"},
+                        {"parallel", 2}}},
                       {"steps", {{"siblings", {{"pods", json::array({{{"name", "a"}, {"namespace", "b"}}})}}}}},
                       {"item", {{"name", "web-2"}, {"namespace", "shop"}}}};
   for (const auto& embedded : embedded_playbooks()) {
@@ -68,21 +74,37 @@ TEST_CASE("playbook::check_rendered_options: what a template rendered to is type
   const Case cases[] = {
       {"isolate", {{"ingress", true}, {"allow_egress", {"10.0.0.0/8"}}, {"pod", nullptr}}, ""},
       {"isolate", {{"ingress", "yes"}}, R"(option "ingress" of step "s" must be a bool, got string "yes")"},
-      {"isolate", {{"allow_egress", {"a", 1}}}, R"(option "allow_egress" of step "s" must be a list of strings, got list)"},
-      {"collect", {{"fs", "tar"}}, R"(option "fs" of step "s" must be one of listing, archive, none, got string "tar")"},
+      {"isolate",
+       {{"allow_egress", {"a", 1}}},
+       R"(option "allow_egress" of step "s" must be a list of strings, got list)"},
+      {"collect",
+       {{"fs", "tar"}},
+       R"(option "fs" of step "s" must be one of listing, archive, none, got string "tar")"},
       {"collect", {{"max_log_bytes", 1024}, {"max_file_bytes", "1Gi"}}, ""},
-      {"collect", {{"max_log_bytes", -1}}, R"(option "max_log_bytes" of step "s" must be a size like 64Mi or 1048576, got int -1)"},
+      {"collect",
+       {{"max_log_bytes", -1}},
+       R"(option "max_log_bytes" of step "s" must be a size like 64Mi or 1048576, got int -1)"},
       {"exec", {{"command", {"ls"}}}, ""},
       {"exec", {{"command", json::array()}}, R"(option "command" of step "s" must not be empty)"},
       {"exec", {{"command", nullptr}}, R"(step "s" (exec) is missing required option "command")"},
-      {"exec", {{"command", "ls -la"}}, R"(option "command" of step "s" must be a list of strings, got string "ls -la")"},
+      {"exec",
+       {{"command", "ls -la"}},
+       R"(option "command" of step "s" must be a list of strings, got string "ls -la")"},
       {"label", {{"labels", {{"a", "b"}, {"c", nullptr}}}}, ""},
-      {"label", {{"labels", {{"a", 3}}}}, R"(option "labels" of step "s" must be a map of string -> string or null, got map)"},
+      {"label",
+       {{"labels", {{"a", 3}}}},
+       R"(option "labels" of step "s" must be a map of string -> string or null, got map)"},
       {"wait", {{"duration", "1m30s"}}, ""},
-      {"wait", {{"duration", 30}}, R"(option "duration" of step "s" must be a duration like 30s, 2m, 1h or 1m30s, got int 30)"},
+      {"wait",
+       {{"duration", 30}},
+       R"(option "duration" of step "s" must be a duration like 30s, 2m, 1h or 1m30s, got int 30)"},
       {"for_each", {{"items", json::array()}, {"parallel", 1}}, ""},
-      {"for_each", {{"items", {{"a", 1}}}}, R"(option "items" of step "s" must be a list or one "{{ reference }}", got map)"},
-      {"for_each", {{"items", json::array()}, {"parallel", 0}}, R"(option "parallel" of step "s" must be an int >= 1, got int 0)"},
+      {"for_each",
+       {{"items", {{"a", 1}}}},
+       R"(option "items" of step "s" must be a list or one "{{ reference }}", got map)"},
+      {"for_each",
+       {{"items", json::array()}, {"parallel", 0}},
+       R"(option "parallel" of step "s" must be an int >= 1, got int 0)"},
       {"cordon", {{"node", 12}}, R"(option "node" of step "s" must be a string, got int 12)"},
       {"nope", json::object(), R"(unknown step type "nope")"},
   };
