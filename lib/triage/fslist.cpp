@@ -493,7 +493,8 @@ class GnuFramer final : public Framer {
     std::string_view f[6];
     if (!split_fields(h, 6, f)) return false;
     const char type = gnu_type(f[0]);
-    const auto perms = f[1].size() <= 5 ? parse_number<std::uint32_t>(f[1], 8) : std::nullopt;
+    if (f[1].size() > 5) return false;  // more octal digits than a mode has
+    const auto perms = parse_number<std::uint32_t>(f[1], 8);
     const auto uid = parse_number<std::uint32_t>(f[2], 10);
     const auto gid = parse_number<std::uint32_t>(f[3], 10);
     const auto size = parse_number<std::uint64_t>(f[4], 10);
