@@ -107,6 +107,11 @@ std::string describe_argv(const std::vector<std::string>& argv) {
   return esc(s, 512);
 }
 
+std::string exec_source(const Target& target, const std::string& command) {
+  return fmt::format("exec {}{}: {}", esc(target.exec_container, 64),
+                     target.exec_container == target.container ? "" : " (target " + esc(target.container, 64) + ")", command);
+}
+
 std::string container_dir(const std::string& container) {
   return "containers/" + evidence::safe_component(container) + "/";
 }
@@ -139,9 +144,7 @@ Captured run_command(Ctx& ctx, const Target& target, const CommandSpec& spec) {
   const auto& o = ctx.options;
   evidence::ArtifactMeta meta;
   meta.method = target.method;
-  meta.source = fmt::format("exec {}{}: {}", esc(target.exec_container, 64),
-                            target.exec_container == target.container ? "" : " (target " + esc(target.container, 64) + ")",
-                            spec.source.empty() ? describe_argv(spec.argv) : spec.source);
+  meta.source = exec_source(target, spec.source.empty() ? describe_argv(spec.argv) : spec.source);
   if (ctx.cancelled()) {
     cap.error = Error(Errc::cancelled, "cancelled before it ran");
     return cap;

@@ -79,6 +79,10 @@ void collect_container(Ctx& ctx, const nlohmann::json& pod, const std::string& c
 // Entry-name helpers: "containers/<safe>/".
 std::string container_dir(const std::string& container);
 
+// The manifest's source of a command run for `target`: "exec web: cat /proc/net/tcp", or
+// "exec kubectl-ir-1a2b3c (target app): ..." through a debug container.
+std::string exec_source(const Target& target, const std::string& command);
+
 // The argv as it is shown in a manifest ("exec web: cat /proc/net/tcp"), escaped and bounded.
 std::string describe_argv(const std::vector<std::string>& argv);
 

@@ -153,11 +153,14 @@ class TestCompromisedPod(CollectBase):
         r, path = self.collect(WEB, "--fs", "archive", "--path", "/tmp")
         self.assertEqual(r.code, 0, r)
         files = members(path)
-        archives = [n for n in files if n.startswith("containers/web/filesystem/archive-")]
-        self.assertTrue(archives)
+        # the container's tar stream, kept as parts: concatenated in order they are the stream
+        parts = sorted(n for n in files if n.startswith("containers/web/filesystem/archive-001.tar."))
+        self.assertTrue(parts)
+        stream = b"".join(files[n] for n in parts)
         import io
-        with tarfile.open(fileobj=io.BytesIO(files[archives[0]])) as tar:
+        with tarfile.open(fileobj=io.BytesIO(stream)) as tar:
             got = tar.extractfile("tmp/.x/payload.sh").read()
+        self.assertEqual(manifest_of(files)[parts[-1]]["exit_status"], 0)
         ref = cluster.kubectl("exec", WEB, "-n", "shop", "--", "cat", "/tmp/.x/payload.sh")
         self.assertEqual(got, ref.raw_out)
         self.assertIn("containers/web/filesystem/executables/3-kworkerds", files)

@@ -353,3 +353,36 @@ TEST_CASE("collect: the acquisition log escapes what came from the cluster") {
   CHECK(log.find("examiner:         alice") != std::string::npos);
   CHECK(log.find("result:           partial") != std::string::npos);
 }
+
+TEST_CASE("collect: --fs archive keeps the container's tar stream as bounded parts, in order") {
+  const std::string stream = std::string(40ULL << 20, 'x');  // 2.5 parts of 16 MiB
+  Fixture f([&](const ExecCall& c) {
+    if (c.argv[0] == "find" && c.argv.size() > 3 && c.argv[2] == "-maxdepth") return ExecReply::failure("", 1);
+    if (c.argv[0] == "find") {  // busybox dialect: one file under /tmp
+      const auto& fmt = c.argv.at(c.argv.size() - 3);
+      const std::string b = fmt.substr(1, 32);
+      return ExecReply::output("\n" + b + " e 81a4 0 0 41943040 1779294449\n/tmp/a\n" + b + " l\n/tmp/a\n");
+    }
+    if (c.argv[0] == "tar") return ExecReply::output(stream);
+    return busybox(c);
+  });
+  triage::CollectOptions o;
+  o.fs = triage::FsMode::archive;
+  auto r = f.run(o);
+  REQUIRE(r);
+  const std::string base = "containers/main/filesystem/archive-001.tar.";
+  std::vector<const evidence::Artifact*> parts;
+  for (const auto& a : f.bundle->artifacts()) {
+    if (a.path.rfind(base, 0) == 0) parts.push_back(&a);
+  }
+  REQUIRE(parts.size() == 3);
+  CHECK(parts[0]->path == base + "000");
+  CHECK(parts[0]->size == 16ULL << 20);
+  CHECK(parts[1]->size == 16ULL << 20);
+  CHECK(parts[2]->size == 8ULL << 20);
+  CHECK_FALSE(parts[0]->meta.exit_status.has_value());
+  CHECK(parts[0]->meta.note.find("concatenate") != std::string::npos);
+  CHECK(parts[2]->meta.exit_status == 0);
+  CHECK(parts[2]->meta.method == "exec");
+  f.finish_and_verify();
+}
