@@ -25,8 +25,6 @@ using nlohmann::json;
 
 namespace {
 
-constexpr std::size_t k_max_journal_bytes = 64ULL << 20;
-
 std::string esc(const std::string& s, std::size_t max = 256) { return util::escape_for_terminal(s, max); }
 
 std::string hostname() {
@@ -38,12 +36,8 @@ std::string hostname() {
 // "case-..._shop_web-7d4b9_20261121T163229Z.tar.gz"
 std::string default_bundle_name(const std::string& case_id, const std::string& ns, const std::string& pod,
                                 util::TimePoint now) {
-  std::string t = util::format_rfc3339(now);  // 2026-11-21T16:32:29Z
-  std::string compact;
-  for (char c : t) {
-    if (c != '-' && c != ':') compact += c;
-  }
-  return fmt::format("{}_{}_{}_{}.tar.gz", case_id, evidence::safe_component(ns), evidence::safe_component(pod), compact);
+  return fmt::format("{}_{}_{}_{}.tar.gz", case_id, evidence::safe_component(ns), evidence::safe_component(pod),
+                     util::format_compact_utc(now));
 }
 
 // Validates and converts the flags (complete → validate, before any network traffic).
@@ -170,14 +164,12 @@ int run_collect(const CollectCliOptions& o, const GlobalOptions& global, Io& io)
     print_error(io, pod.error());
     return exit_code_for(pod.error());
   }
-  std::string case_id = o.case_id;
-  if (case_id.empty()) {
-    case_id = pod->value("metadata", json::object()).value("annotations", json::object()).value(triage::k_ann_case, "");
-    if (!evidence::valid_case_id(case_id)) case_id = evidence::new_case_id(started);
-  } else if (!evidence::valid_case_id(case_id)) {
-    print_error(io, Error(Errc::usage, "invalid --case \"" + esc(case_id, 64) + "\": want 1-63 of [A-Za-z0-9._-]"));
+  auto chosen = choose_case(o.case_id, &*pod, started);
+  if (!chosen) {
+    print_error(io, chosen.error().context("--case"));
     return k_exit_usage;
   }
+  const std::string case_id = *chosen;
   const std::string bundle_path = o.output.empty() ? default_bundle_name(case_id, options->namespace_name, options->pod, started)
                                                    : o.output;
   if (o.dry_run) {
@@ -185,9 +177,8 @@ int run_collect(const CollectCliOptions& o, const GlobalOptions& global, Io& io)
     return k_exit_ok;
   }
 
-  std::string caller;
-  if (auto who = kube::self_subject_review(*s.client); who && who->has_value()) caller = (*who)->username;
-  const std::string examiner = !o.examiner.empty() ? o.examiner : !caller.empty() ? caller : actor_name(s);
+  const std::string caller = caller_identity(s);
+  const std::string examiner = actor_name(s, o.examiner);
 
   auto journal = open_journal(io, s, case_id);
   if (!journal) {
@@ -246,12 +237,8 @@ int run_collect(const CollectCliOptions& o, const GlobalOptions& global, Io& io)
     print_warning(io, "acquisition.log: " + a.error().message);
     sealed_ok = false;
   }
-  auto journal_text = util::read_file(journal->path(), k_max_journal_bytes);
-  if (journal_text) {
-    evidence::ArtifactMeta jm{"case journal " + journal->path(), "local", std::nullopt, false, ""};
-    if (auto a = (*bundle)->add("journal.jsonl", *journal_text, jm); !a) sealed_ok = false;
-  } else {
-    print_warning(io, "journal.jsonl: " + journal_text.error().message);
+  if (auto a = add_case_journal(**bundle, *journal); !a) {
+    print_warning(io, "journal.jsonl: " + a.error().message);
     sealed_ok = false;
   }
   auto sha = (*bundle)->finish();

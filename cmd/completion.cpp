@@ -99,8 +99,9 @@ std::vector<std::string> cluster_names(const std::vector<std::string>& words, Io
 
 void add_matching(Completion& c, const std::string& prefix, const std::string& value, const std::string& description = {}) {
   if (value.rfind(prefix, 0) != 0) return;
-  // Names from the cluster are not trusted to be printable.
-  if (value.find_first_of("\t\n\r\x1b") != std::string::npos) return;
+  // Names from the cluster are not trusted to be printable: anything escape_for_terminal would
+  // change (controls, invalid UTF-8, backslashes) is left out rather than offered to the shell.
+  if (util::escape_for_terminal(value) != value) return;
   c.candidates.push_back(description.empty() ? value : value + "\t" + description);
 }
 

@@ -173,19 +173,16 @@ int run_run(const RunCliOptions& options, const GlobalOptions& global, Io& io) {
   const auto started = s.clock.now();
 
   // The case: --resume, --case, the pod's (if isolated before), or a new one.
-  std::string case_id = !o.resume.empty() ? o.resume : o.case_id;
-  if (case_id.empty() && !pod.empty()) {
-    if (auto p = kube::get_pod(*s.client, ns, pod)) {
-      case_id = p->value("metadata", json::object()).value("annotations", json::object()).value(triage::k_ann_case, "");
-    }
+  std::optional<json> pod_object;
+  if (o.resume.empty() && o.case_id.empty() && !pod.empty()) {
+    if (auto p = kube::get_pod(*s.client, ns, pod)) pod_object = std::move(*p);
   }
-  if (case_id.empty() || !evidence::valid_case_id(case_id)) {
-    if (!case_id.empty() && (!o.resume.empty() || !o.case_id.empty())) {
-      print_error(io, Error(Errc::usage, "invalid case id \"" + esc(case_id, 64) + "\""));
-      return k_exit_usage;
-    }
-    case_id = evidence::new_case_id(started);
+  auto chosen = choose_case(!o.resume.empty() ? o.resume : o.case_id, pod_object ? &*pod_object : nullptr, started);
+  if (!chosen) {
+    print_error(io, chosen.error());
+    return k_exit_usage;
   }
+  const std::string case_id = *chosen;
   auto journal = open_journal(io, s, case_id);
   if (!journal) {
     print_error(io, journal.error());
@@ -209,17 +206,14 @@ int run_run(const RunCliOptions& options, const GlobalOptions& global, Io& io) {
                           ro.resumed.size() == 1 ? "" : "s");
   }
 
-  std::string caller;
-  if (auto who = kube::self_subject_review(*s.client); who && who->has_value()) caller = (*who)->username;
-  const std::string actor = !o.examiner.empty() ? o.examiner : !caller.empty() ? caller : actor_name(s);
+  const std::string caller = caller_identity(s);
+  const std::string actor = actor_name(s, o.examiner);
 
   // One bundle for the run (none in a dry run).
-  std::string compact;
-  for (char c : util::format_rfc3339(started)) {
-    if (c != '-' && c != ':') compact += c;
-  }
   const std::string bundle_path =
-      !o.output.empty() ? o.output : fmt::format("{}_run-{}_{}.tar.gz", case_id, evidence::safe_component(pb->name), compact);
+      !o.output.empty() ? o.output
+                        : fmt::format("{}_run-{}_{}.tar.gz", case_id, evidence::safe_component(pb->name),
+                                      util::format_compact_utc(started));
   std::unique_ptr<evidence::BundleWriter> bundle;
   std::unique_ptr<run::SharedBundle> shared;
   if (!o.dry_run) {
@@ -246,7 +240,7 @@ int run_run(const RunCliOptions& options, const GlobalOptions& global, Io& io) {
   std::mutex progress_mutex;
   auto progress = [&io, &progress_mutex](const std::string& line) {
     std::lock_guard lock(progress_mutex);
-    io.err << "run: " << line << "\n" << std::flush;
+    io.err << "run: " << line << "\n" << std::flush;  // escaped where it is made (lib/run, lib/triage)
   };
   run::VerbEnv env{*s.client, *s.connector, s.clock, shared.get(), actor, journal_fn, progress};
   auto verbs = run::make_verbs(env);
@@ -293,9 +287,7 @@ int run_run(const RunCliOptions& options, const GlobalOptions& global, Io& io) {
   (void)bundle->add("playbook/run.json", to_json(run_doc), local);
   (void)bundle->add("playbook/" + evidence::safe_component(pb->name) + ".yaml", loaded->text, local);
   journal_fn("playbook.seal", {{"bundle", bundle_path}});
-  if (auto text = util::read_file(journal->path(), k_max_journal_bytes)) {
-    (void)bundle->add("journal.jsonl", *text, {"case journal " + journal->path(), "local", std::nullopt, false, ""});
-  }
+  if (auto a = add_case_journal(*bundle, *journal); !a) print_warning(io, "journal.jsonl: " + a.error().message);
   auto sha = bundle->finish();
   if (!sha) {
     print_error(io, sha.error().context("bundle").with_hint("what was collected is in " + bundle_path + ".partial"));

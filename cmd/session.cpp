@@ -2,6 +2,8 @@
 
 #include "kube/api.hpp"
 #include "kube/kubeconfig.hpp"
+#include "triage/isolate.hpp"
+#include "util/files.hpp"
 #include "util/strings.hpp"
 
 namespace ir::cli {
@@ -86,10 +88,42 @@ Result<evidence::Journal> open_journal(Io& io, Session& session, const std::stri
   return evidence::Journal::open(cases_dir(io) + "/" + id, id, session.clock);
 }
 
-std::string actor_name(Session& session) {
-  if (auto who = kube::self_subject_review(*session.client); who && who->has_value()) return (*who)->username;
+const std::string& caller_identity(Session& session) {
+  if (!session.caller) {
+    auto who = kube::self_subject_review(*session.client);
+    session.caller = who && who->has_value() ? (*who)->username : std::string();
+  }
+  return *session.caller;
+}
+
+std::string actor_name(Session& session, const std::string& examiner) {
+  if (!examiner.empty()) return examiner;
+  if (const auto& who = caller_identity(session); !who.empty()) return who;
   const auto& c = session.config;
   return c.user_name.empty() ? "unknown" : c.user_name + " (context " + c.context_name + ")";
+}
+
+Result<std::string> choose_case(const std::string& requested, const nlohmann::json* pod, util::TimePoint now) {
+  if (!requested.empty()) {
+    if (!evidence::valid_case_id(requested)) {
+      return fail(Errc::usage, "invalid case id \"" + util::escape_for_terminal(requested, 64) +
+                                   "\": want 1-63 of [A-Za-z0-9._-], not starting with '.' or '-'");
+    }
+    return requested;
+  }
+  if (pod != nullptr) {
+    const std::string recorded =
+        pod->value("metadata", nlohmann::json::object()).value("annotations", nlohmann::json::object()).value(triage::k_ann_case, "");
+    if (evidence::valid_case_id(recorded)) return recorded;
+  }
+  return evidence::new_case_id(now);
+}
+
+Result<void> add_case_journal(evidence::BundleWriter& bundle, const evidence::Journal& journal) {
+  constexpr std::size_t k_max_journal_bytes = 64ULL << 20;
+  IR_TRY(text, util::read_file(journal.path(), k_max_journal_bytes));
+  IR_CHECK(bundle.add("journal.jsonl", text, {"case journal " + journal.path(), "local", std::nullopt, false, ""}));
+  return {};
 }
 
 }  // namespace ir::cli

@@ -10,6 +10,7 @@
 
 #include "cmd/io.hpp"
 #include "kube/client.hpp"
+#include "evidence/bundle.hpp"
 #include "evidence/journal.hpp"
 #include "kube/curl_transport.hpp"
 #include "util/clock.hpp"
@@ -40,6 +41,8 @@ struct Session {
   std::unique_ptr<kube::CurlTransport> transport;
   std::unique_ptr<kube::CurlConnector> connector;  // raw connections for exec
   std::unique_ptr<kube::Client> client;
+  // The API identity once asked (caller_identity): "" when the server does not say.
+  std::optional<std::string> caller;
 };
 
 // Where case journals live: $KUBECTL_IR_HOME, else ~/.kubectl-ir; a case's directory is
@@ -49,9 +52,20 @@ std::string cases_dir(Io& io);
 // Opens the journal of `case_id` (a new id when empty) under cases_dir().
 Result<evidence::Journal> open_journal(Io& io, Session& session, const std::string& case_id);
 
-// Who is acting, for annotations and the acquisition log: the API identity (SelfSubjectReview)
-// when the server tells, else "<kubeconfig user> (context <name>)".
-std::string actor_name(Session& session);
+// The API identity (SelfSubjectReview's username), asked once per session; "" when the server
+// does not serve SelfSubjectReview (1.26) or the call fails.
+const std::string& caller_identity(Session& session);
+
+// Who is acting, for annotations and the acquisition log: `examiner` when given, else the API
+// identity, else "<kubeconfig user> (context <name>)".
+std::string actor_name(Session& session, const std::string& examiner = {});
+
+// The case of a command on `pod`: `requested` (Errc::usage if not a valid case id), else the case
+// isolate recorded on the pod, else a new one.
+Result<std::string> choose_case(const std::string& requested, const nlohmann::json* pod, util::TimePoint now);
+
+// Adds the case journal as "journal.jsonl" (at most 64 MiB of it) to `bundle`.
+Result<void> add_case_journal(evidence::BundleWriter& bundle, const evidence::Journal& journal);
 
 // Loads kubeconfig per kubectl's rules with the flags as overrides and builds the client.
 // `default_timeout` applies when --request-timeout is 0 (e.g. a short one for `version`).

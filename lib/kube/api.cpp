@@ -141,14 +141,15 @@ Result<json> patch_pod_metadata(Client& client, const std::string& ns, const std
                "application/merge-patch+json", fmt::format("patch pod {}/{}", ns, name));
 }
 
-Result<long long> stream_pod_logs(Client& client, const std::string& ns, const std::string& pod,
+Result<LogResult> stream_pod_logs(Client& client, const std::string& ns, const std::string& pod,
                                   const LogOptions& o, const BodySink& sink) {
   Query q;
   if (!o.container.empty()) q.emplace_back("container", o.container);
   if (o.previous) q.emplace_back("previous", "true");
   if (o.timestamps) q.emplace_back("timestamps", "true");
   if (o.limit_bytes > 0) q.emplace_back("limitBytes", std::to_string(o.limit_bytes));
-  long long received = 0;
+  LogResult result;
+  bool stopped = false;  // we ended the transfer at the limit
   Call c;
   c.path = pod_path(ns, pod) + "/log";
   c.query = std::move(q);
@@ -156,11 +157,24 @@ Result<long long> stream_pod_logs(Client& client, const std::string& ns, const s
   c.what = fmt::format("get logs of {}/{}{}{}", ns, pod, o.container.empty() ? "" : " container " + o.container,
                        o.previous ? " (previous)" : "");
   c.on_body = [&](std::string_view chunk) -> Result<void> {
-    received += static_cast<long long>(chunk.size());
-    return sink(chunk);
+    if (o.limit_bytes > 0) {
+      const auto room = static_cast<std::size_t>(o.limit_bytes - result.bytes);
+      if (chunk.size() >= room) {
+        chunk = chunk.substr(0, room);
+        result.cut = true;
+      }
+    }
+    result.bytes += static_cast<long long>(chunk.size());
+    IR_CHECK(sink(chunk));
+    if (result.cut) {
+      stopped = true;
+      return fail(Errc::cancelled, "log limit reached");
+    }
+    return {};
   };
-  IR_CHECK(client.send(c));
-  return received;
+  auto r = client.send(c);
+  if (!r && !stopped) return unexpected(r.error());
+  return result;
 }
 
 Result<json> list_events_for(Client& client, const std::string& ns, const std::string& uid) {

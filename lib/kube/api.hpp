@@ -82,8 +82,14 @@ struct LogOptions {
   bool timestamps = true;
   long long limit_bytes = 0;  // 0 = no limit
 };
-// Streams the container's log into `sink`. Returns the number of bytes received.
-Result<long long> stream_pod_logs(Client& client, const std::string& ns, const std::string& pod,
+struct LogResult {
+  long long bytes = 0;  // bytes passed to the sink
+  bool cut = false;     // limit_bytes reached: the log may go on past what was kept
+};
+// Streams the container's log into `sink`. With limit_bytes, at most that many bytes reach the
+// sink even from a server that ignores `limitBytes` (the transfer is stopped there, which is not
+// an error: LogResult::cut says so).
+Result<LogResult> stream_pod_logs(Client& client, const std::string& ns, const std::string& pod,
                                   const LogOptions& options, const BodySink& sink);
 
 // Events whose involvedObject.uid is `uid`, in namespace `ns` (an EventList).

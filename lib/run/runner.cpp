@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "util/strings.hpp"
+
 #include "playbook/condition.hpp"
 #include "playbook/step_types.hpp"
 #include "playbook/template.hpp"
@@ -182,7 +184,8 @@ StepOutcome run_step(Shared& sh, Verbs& verbs, const Step& step, const std::stri
     sh.journal("playbook.step.end", {{"step", id}, {"uses", step.uses}, {"status", o.status}, {"detail", o.detail},
                                      {"outputs", o.outputs}, {"seconds", o.seconds}});
     std::string line = fmt::format("step {} ({}): {}", id, step.uses, o.status);
-    if (!o.detail.empty()) line += ": " + o.detail;
+    // details carry the API server's messages and values rendered from pod data
+    if (!o.detail.empty()) line += ": " + util::escape_for_terminal(o.detail, 1024);
     sh.progress(line);
     if (o.status == "ok" || o.status == "resumed") scope["steps"][step.id] = o.outputs;
     return o;
@@ -208,7 +211,7 @@ StepOutcome run_step(Shared& sh, Verbs& verbs, const Step& step, const std::stri
       outcome.status = "skipped";
       outcome.detail = "when: " + step.when + " is false";
       scope["steps"][step.id] = outcome.outputs;
-      sh.progress(fmt::format("step {} ({}): skipped ({} is false)", id, step.uses, step.when));
+      sh.progress(fmt::format("step {} ({}): skipped ({} is false)", id, step.uses, util::escape_for_terminal(step.when, 512)));
       return outcome;
     }
   }

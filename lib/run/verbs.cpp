@@ -294,14 +294,8 @@ class RealVerbs final : public Verbs {
     if (!call.with.contains(field) || !call.with[field].is_object()) {
       return fail(Errc::invalid, fmt::format("option \"{}\" must be a map", field));
     }
-    // Values are strings (a lone {{ ref }} may have rendered a number or a bool: written as text);
-    // null removes the key.
-    json values = json::object();
-    for (const auto& [k, v] : call.with[field].items()) {
-      if (v.is_string() || v.is_null()) values[k] = v;
-      else if (v.is_number() || v.is_boolean()) values[k] = v.dump();
-      else return fail(Errc::invalid, fmt::format("{} value of \"{}\" must be a string or null", field, k));
-    }
+    // The runner typed the rendered options (check_rendered_options): string values, null removes.
+    const json& values = call.with[field];
     IR_TRY(p, kube::patch_pod_metadata(m_env.client, t.namespace_name, t.pod, {{field, values}}, dry(call)));
     if (m_env.journal) m_env.journal(field == std::string("labels") ? "label" : "annotate",
                                      {{"namespace", t.namespace_name}, {"pod", t.pod}, {field, values}, {"dry_run", call.dry_run}});
@@ -337,19 +331,11 @@ class RealVerbs final : public Verbs {
     lo.container = container;
     lo.previous = previous;
     lo.limit_bytes = static_cast<long long>(max_bytes);
-    std::uint64_t kept = 0;
-    auto r = kube::stream_pod_logs(m_env.client, t.namespace_name, t.pod, lo, [&](std::string_view chunk) -> Result<void> {
-      const auto room = max_bytes - kept;
-      if (chunk.size() > room) chunk = chunk.substr(0, room);
-      kept += chunk.size();
-      IR_CHECK(entry->write(chunk));
-      if (kept >= max_bytes) return fail(Errc::cancelled, "log limit reached");
-      return {};
-    });
-    meta.truncated = kept >= max_bytes;
-    if (!r && !meta.truncated) return unexpected(r.error());
+    IR_TRY(r, kube::stream_pod_logs(m_env.client, t.namespace_name, t.pod, lo,
+                                    [&](std::string_view chunk) { return entry->write(chunk); }));
+    meta.truncated = r.cut;
     IR_CHECK(entry->commit(meta));
-    return json{{"bytes", kept}};
+    return json{{"bytes", r.bytes}};
   }
 
   Result<json> wait(const StepCall& call) {

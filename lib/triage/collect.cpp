@@ -116,29 +116,6 @@ std::string container_dir(const std::string& container) {
   return "containers/" + evidence::safe_component(container) + "/";
 }
 
-namespace {
-
-// Keeps the first `limit` bytes, counts the rest.
-class PrefixSink final : public util::Sink {
- public:
-  explicit PrefixSink(std::size_t limit) : m_limit(limit) {}
-  Result<void> write(std::string_view data) override {
-    const std::size_t room = m_limit - std::min(m_limit, m_data.size());
-    m_data.append(data.substr(0, room));
-    if (data.size() > room) m_complete = false;
-    return {};
-  }
-  std::string take() { return std::move(m_data); }
-  [[nodiscard]] bool complete() const { return m_complete; }
-
- private:
-  std::size_t m_limit;
-  std::string m_data;
-  bool m_complete = true;
-};
-
-}  // namespace
-
 Captured run_command(Ctx& ctx, const Target& target, const CommandSpec& spec) {
   Captured cap;
   const auto& o = ctx.options;
@@ -160,7 +137,7 @@ Captured run_command(Ctx& ctx, const Target& target, const CommandSpec& spec) {
     entry = std::move(*e);
   }
   util::NullSink discard;
-  PrefixSink copy(spec.keep);
+  util::MemorySink copy(spec.keep);
   std::vector<util::Sink*> outs{entry ? static_cast<util::Sink*>(entry.get()) : &discard};
   if (spec.keep > 0) outs.push_back(&copy);
   if (spec.tee != nullptr) outs.push_back(spec.tee);
@@ -183,7 +160,7 @@ Captured run_command(Ctx& ctx, const Target& target, const CommandSpec& spec) {
   cap.result = *r;
   cap.bytes = r->out.kept;
   if (spec.keep > 0) {
-    cap.stdout_copy_complete = copy.complete();
+    cap.stdout_copy_complete = !copy.overflowed();
     cap.stdout_copy = copy.take();
   }
   if (spec.tee != nullptr) {

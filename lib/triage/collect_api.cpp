@@ -169,26 +169,18 @@ void one_log(Ctx& ctx, StepRecord& step, const std::string& container, bool prev
     step.detail = entry.error().message;
     return;
   }
-  std::uint64_t kept = 0;
-  bool over = false;
   kube::LogOptions lo;
   lo.container = container;
   lo.previous = previous;
   lo.timestamps = true;
   lo.limit_bytes = static_cast<long long>(o.max_log_bytes);
+  std::uint64_t got = 0;  // kept even when the transfer fails later (Ctrl-C, a cut connection)
   auto r = kube::stream_pod_logs(ctx.env.client, o.namespace_name, o.pod, lo, [&](std::string_view chunk) -> Result<void> {
     if (ctx.cancelled()) return fail(Errc::cancelled, "cancelled");
-    const std::uint64_t room = o.max_log_bytes - kept;
-    if (chunk.size() > room) {
-      over = true;
-      chunk = chunk.substr(0, room);
-    }
-    kept += chunk.size();
-    IR_CHECK((*entry)->write(chunk));
-    if (over) return fail(Errc::cancelled, "log limit reached");
-    return {};
+    got += chunk.size();
+    return (*entry)->write(chunk);
   });
-  if (!r && !over && kept == 0) {
+  if (!r && got == 0) {
     // No previous instance is the normal case, not a failure.
     if (previous && !expect_previous && (r.error().code == Errc::invalid || r.error().code == Errc::not_found)) return;
     if (step.status == "ok") step.status = "failed";
@@ -196,10 +188,9 @@ void one_log(Ctx& ctx, StepRecord& step, const std::string& container, bool prev
     return;
   }
   evidence::ArtifactMeta meta = api_meta(source);
-  const bool limit_hit = over || kept >= o.max_log_bytes;
-  meta.truncated = limit_hit || !r;
-  if (limit_hit) meta.note = fmt::format("cut at --max-log-bytes ({} bytes)", o.max_log_bytes);
-  else if (!r) meta.note = r.error().message;
+  meta.truncated = !r || r->cut;
+  if (!r) meta.note = r.error().message;
+  else if (r->cut) meta.note = fmt::format("cut at --max-log-bytes ({} bytes)", o.max_log_bytes);
   auto a = (*entry)->commit(meta);
   if (!a) {
     step.status = "failed";
@@ -208,10 +199,10 @@ void one_log(Ctx& ctx, StepRecord& step, const std::string& container, bool prev
   }
   ++step.artifacts;
   step.bytes += a->size;
-  if (!r && !over && step.status == "ok") {
-    step.status = "partial";
-    step.detail = r.error().message;
-  } else if (limit_hit && step.detail.empty()) {
+  if (!r) {
+    if (step.status == "ok") step.status = "partial";
+    step.detail += (step.detail.empty() ? "" : "; ") + r.error().message;
+  } else if (r->cut && step.detail.empty()) {
     step.detail = "cut at --max-log-bytes";
   }
 }

@@ -19,6 +19,14 @@ std::string format_rfc3339(TimePoint t) {
                      tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
+std::string format_compact_utc(TimePoint t) {
+  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  return fmt::format("{:04}{:02}{:02}T{:02}{:02}{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                     tm.tm_min, tm.tm_sec);
+}
+
 std::optional<std::string> format_rfc3339_seconds(std::int64_t seconds) {
   constexpr std::int64_t k_first = -62'167'219'200;  // 0000-01-01T00:00:00Z
   constexpr std::int64_t k_last = 253'402'300'799;   // 9999-12-31T23:59:59Z

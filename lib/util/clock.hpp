@@ -45,6 +45,9 @@ class FakeClock final : public Clock {
 // "2026-11-21T16:02:28Z" (seconds precision, UTC).
 std::string format_rfc3339(TimePoint t);
 
+// "20261121T160228Z": ISO 8601 basic format, for file names.
+std::string format_compact_utc(TimePoint t);
+
 // Seconds since the Unix epoch (as a file's mtime or a tar header gives them, so any value at
 // all) as "2026-11-21T16:02:28Z"; nullopt outside years 0000..9999, which RFC 3339 cannot write.
 std::optional<std::string> format_rfc3339_seconds(std::int64_t seconds);

@@ -40,6 +40,8 @@ class MemorySink final : public Sink {
   explicit MemorySink(std::size_t limit = 1024 * 1024) : m_limit(limit) {}
   Result<void> write(std::string_view data) override;
   [[nodiscard]] const std::string& data() const { return m_data; }
+  // Moves the kept bytes out (the sink is empty afterwards; overflowed() is unchanged).
+  std::string take() { return std::move(m_data); }
   [[nodiscard]] bool overflowed() const { return m_overflowed; }
 
  private:

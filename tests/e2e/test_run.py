@@ -112,12 +112,23 @@ class TestShippedPlaybooks(RunBase):
 
     def test_dry_run_changes_nothing(self):
         before = self.policies()
-        r = self.run_ir("run", "triage", "--pod", WEB, "-n", "shop", "--dry-run")
+        out = os.path.join(self.work, "dry.tar.gz")
+        if not cluster.real:
+            cluster.clear_requests()
+        r = self.run_ir("run", "triage", "--pod", WEB, "-n", "shop", "--dry-run", "-o", out)
         self.assertEqual(r.code, 0, r)
         self.assertIn("with:", r.out)              # the resolved plan
         self.assertEqual(self.policies(), before)   # isolate went to the server as a dry run
         self.assertNotIn("bundle:", r.out)
-        self.assertFalse(glob.glob(os.path.join(self.work, "*.tar.gz")))
+        self.assertFalse(os.path.exists(out) or os.path.exists(out + ".partial"))
+        if not cluster.real:
+            reqs = cluster.requests()
+            writes = [q for q in reqs if q["method"] in ("POST", "PATCH", "PUT", "DELETE")
+                      and "selfsubject" not in q["path"]]
+            self.assertTrue(writes)  # the writes did reach the server ...
+            for q in writes:         # ... each as a server-side dry run
+                self.assertIn("dryRun=All", q.get("query", ""), q)
+            self.assertFalse([q for q in reqs if q["path"].endswith("/exec")])
 
 
 class TestValidation(RunBase):
@@ -139,6 +150,43 @@ class TestValidation(RunBase):
         r = self.run_ir("run", "triag", "--pod", WEB, "-n", "shop")
         self.assertEqual(r.code, 2, r)
         self.assertIn('did you mean "triage"', r.err)
+
+
+@fake_only
+class TestEveryVerb(RunBase):
+    def test_exec_label_annotate_logs_cordon_release_against_the_cluster(self):
+        path = os.path.join(self.work, "verbs.yaml")
+        with open(path, "w") as f:
+            f.write("""name: verbs
+description: every verb the shipped playbooks do not use
+steps:
+  - {id: isolate, uses: isolate}
+  - {id: look, uses: exec, with: {command: [cat, /proc/net/tcp]}}
+  - {id: mark, uses: label, with: {labels: {kubectl-ir/finding: miner}}}
+  - {id: note, uses: annotate, with: {annotations: {kubectl-ir/ticket: "INC-42 {{ steps.look.exit_code }}"}}}
+  - {id: log, uses: logs, with: {max_bytes: 64Ki}}
+  - {id: node, uses: cordon}
+  - {id: undo, uses: release}
+""")
+        r = self.run_ir("run", path, "--pod", WEB, "-n", "shop", "-o", os.path.join(self.work, "v.tar.gz"))
+        self.assertEqual(r.code, 0, r)
+        pod = json.loads(cluster.kubectl("get", "pod", WEB, "-n", "shop", "-o", "json").out)
+        self.assertEqual(pod["metadata"]["labels"].get("kubectl-ir/finding"), "miner")
+        self.assertEqual(pod["metadata"]["annotations"].get("kubectl-ir/ticket"), "INC-42 0")
+        self.assertNotIn("kubectl-ir/quarantine", pod["metadata"]["labels"])   # released
+        self.assertNotIn("kubectl-ir-quarantine-" + WEB, self.policies())
+        node = json.loads(cluster.kubectl("get", "node", pod["spec"]["nodeName"], "-o", "json").out)
+        self.assertTrue(node["spec"].get("unschedulable"))
+        path = self.bundle_of(r)
+        names = names_in(path)
+        self.assertIn("steps/look/stdout", names)
+        self.assertIn("steps/log/default.log", names)
+        tcp = read_member(path, "steps/look/stdout")
+        self.assertIn(b"local_address", tcp)
+        run = json.loads(read_member(path, "playbook/run.json"))
+        look = next(s for s in run["steps"] if s["id"] == "look")
+        self.assertEqual(look["outputs"]["exit_code"], 0)
+        self.assertFalse(look["outputs"]["truncated"])
 
 
 @fake_only

@@ -5,6 +5,7 @@
 
 #include "cmd/cli.hpp"
 #include "cmd/exit_codes.hpp"
+#include "cmd/session.hpp"
 
 using namespace ir::cli;
 
@@ -113,4 +114,17 @@ TEST_CASE("cli: __complete answers in Cobra's protocol without a cluster") {
   CHECK(r.out == "isolate\tContain a pod with a deny-egress NetworkPolicy (reversible with release)\n:4\n");
   r = run_cli({"__complete", "verify", ""});
   CHECK(r.out == ":0\n");  // bundle files: the shell completes file names
+}
+
+TEST_CASE("cli: choose_case: --case, else the case isolate recorded on the pod, else a new one") {
+  const ir::util::TimePoint now = std::chrono::sys_days{std::chrono::year{2026} / 11 / 21} + std::chrono::hours(16);
+  const nlohmann::json isolated = {{"metadata", {{"annotations", {{"kubectl-ir/case", "case-7"}}}}}};
+  const nlohmann::json hostile = {{"metadata", {{"annotations", {{"kubectl-ir/case", "../../etc"}}}}}};
+  CHECK(choose_case("case-42", &isolated, now).value() == "case-42");
+  CHECK(choose_case("", &isolated, now).value() == "case-7");
+  CHECK(choose_case("", &hostile, now).value().rfind("case-20261121-160000-", 0) == 0);  // never a path from the pod
+  CHECK(choose_case("", nullptr, now).value().rfind("case-20261121-160000-", 0) == 0);
+  const auto bad = choose_case("../x", nullptr, now);
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().code == ir::Errc::usage);
 }

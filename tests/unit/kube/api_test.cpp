@@ -96,10 +96,31 @@ TEST_CASE("stream_pod_logs") {
     return {};
   });
   REQUIRE(n);
-  CHECK(*n == 28);
+  CHECK(n->bytes == 28);
+  CHECK_FALSE(n->cut);
   CHECK(got == "2026-11-21T16:02:28.1Z tick\n");
   CHECK(f.transport.requests[0].url ==
         "https://127.0.0.1:6443/api/v1/namespaces/shop/pods/web-1/log?container=app&previous=true&timestamps=true&limitBytes=300");
+}
+
+TEST_CASE("stream_pod_logs: a server that ignores limitBytes is cut at the limit, without an error") {
+  ClientFixture f;
+  f.transport.reply(200, std::string(1000, 'x'));
+  std::string got;
+  auto n = stream_pod_logs(f.client, "shop", "web-1", {"app", false, true, 300}, [&](std::string_view c) -> Result<void> {
+    got += c;
+    return {};
+  });
+  REQUIRE(n);
+  CHECK(n->bytes == 300);
+  CHECK(n->cut);
+  CHECK(got.size() == 300);
+  // a sink's own failure is still an error
+  f.transport.reply(200, "abc");
+  auto e = stream_pod_logs(f.client, "shop", "web-1", {"app", false, true, 0},
+                           [](std::string_view) -> Result<void> { return fail(Errc::io, "disk full"); });
+  REQUIRE_FALSE(e);
+  CHECK(e.error().message.find("disk full") != std::string::npos);
 }
 
 TEST_CASE("is_served") {

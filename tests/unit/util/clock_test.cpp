@@ -11,6 +11,7 @@ TEST_CASE("parse_rfc3339 and format_rfc3339") {
   auto t = parse_rfc3339("2026-11-21T16:02:28Z");
   REQUIRE(t);
   CHECK(format_rfc3339(*t) == "2026-11-21T16:02:28Z");
+  CHECK(format_compact_utc(*t) == "20261121T160228Z");
   auto frac = parse_rfc3339("2026-11-21T16:02:28.123456789Z");
   REQUIRE(frac);
   CHECK(duration_cast<milliseconds>(*frac - *t).count() == 123);
