@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "evidence/bundle.hpp"
+#include "evidence/parts.hpp"
 #include "evidence/tar_digest.hpp"
 #include "kube/api.hpp"
 #include "triage/collect_steps.hpp"
@@ -376,59 +377,6 @@ std::vector<std::vector<const fslist::Entry*>> batches(const Selection& sel) {
   return out;
 }
 
-// Keeps a stream (the container's tar) in the bundle as consecutive parts of at most k_part_bytes,
-// "<base>.000", "<base>.001", ..., each added whole from memory as it fills: no spool file to copy
-// after the stream, and memory bounded by one part. Concatenated in order they are the stream as
-// it arrived. Parts before the last say so in their note; the last carries the exit status.
-// (Adding full parts on a worker thread gained ~15% on 2 cores but glibc kept ~190 MiB of freed
-// part buffers resident: not worth the RSS.)
-class PartSink final : public util::Sink {
- public:
-  PartSink(evidence::BundleWriter& bundle, std::string base, evidence::ArtifactMeta meta)
-      : m_bundle(bundle), m_base(std::move(base)), m_meta(std::move(meta)) {
-    m_buf.reserve(k_part_bytes);
-  }
-  Result<void> write(std::string_view data) override {
-    while (!data.empty()) {
-      const std::size_t n = std::min(data.size(), k_part_bytes - m_buf.size());
-      m_buf.append(data.substr(0, n));
-      data.remove_prefix(n);
-      if (m_buf.size() == k_part_bytes) {
-        evidence::ArtifactMeta meta = m_meta;
-        meta.note = "part of a stream: concatenate " + m_base + ".* in order";
-        IR_CHECK(add(meta));
-      }
-    }
-    return {};
-  }
-  // The stream ended: adds the last part (possibly empty, so a stream always has one) with the
-  // command's outcome.
-  Result<void> close(const evidence::ArtifactMeta& last) {
-    if (m_buf.empty() && m_parts > 0) return {};
-    evidence::ArtifactMeta meta = last;
-    if (m_parts > 0) meta.note += (meta.note.empty() ? "" : "; ") + std::string("last part of ") + m_base + ".*";
-    return add(meta);
-  }
-  [[nodiscard]] std::size_t parts() const { return m_parts; }
-  [[nodiscard]] std::uint64_t bytes() const { return m_bytes; }
-
- private:
-  static constexpr std::size_t k_part_bytes = 16ULL << 20;
-  Result<void> add(const evidence::ArtifactMeta& meta) {
-    IR_CHECK(m_bundle.add(fmt::format("{}.{:03}", m_base, m_parts), m_buf, meta));
-    ++m_parts;
-    m_bytes += m_buf.size();
-    m_buf.clear();  // keeps its capacity: one buffer for the whole stream
-    return {};
-  }
-  evidence::BundleWriter& m_bundle;
-  std::string m_base;
-  evidence::ArtifactMeta m_meta;
-  std::string m_buf;
-  std::size_t m_parts = 0;
-  std::uint64_t m_bytes = 0;
-};
-
 json hash_files(Ctx& ctx, const Target& t, const Selection& sel, StepRecord& step, bool& tar_missing) {
   json out = json::array();
   const auto groups = batches(sel);
@@ -448,7 +396,7 @@ json hash_files(Ctx& ctx, const Target& t, const Selection& sel, StepRecord& ste
     std::string entry;
     const std::string source = fmt::format("tar -c -f - -C {} -- <{} files: see filesystem/hashes.json>",
                                            t.root.empty() ? "/" : t.root + "/", group.size());
-    std::optional<PartSink> parts;
+    std::optional<evidence::PartSink> parts;
     if (ctx.options.fs == FsMode::archive) {
       entry = fmt::format("{}filesystem/archive-{:03}.tar", t.dir, n);
       parts.emplace(ctx.env.bundle, entry, evidence::ArtifactMeta{exec_source(t, source), t.method, std::nullopt, false, ""});
@@ -459,6 +407,7 @@ json hash_files(Ctx& ctx, const Target& t, const Selection& sel, StepRecord& ste
       tar_missing = true;
       break;
     }
+    if (parts && !cap.result) parts.reset();  // nothing more arrives: wait for the parts in flight
     if (parts && cap.result) {
       evidence::ArtifactMeta last{exec_source(t, source), t.method, std::nullopt, false, ""};
       if (cap.result->completed()) last.exit_status = cap.result->exit_code;

@@ -13,11 +13,13 @@
 #include <random>
 #include <set>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "evidence/bundle.hpp"
 #include "util/crypto.hpp"
 #include "util/files.hpp"
+#include "support/bytes.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace ir;
@@ -26,6 +28,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using ir::testing::random_bytes;
 using ir::testing::TempDir;
 
 struct TarEntry {
@@ -112,16 +115,6 @@ unsigned file_mode(const std::string& path) {
   struct stat st {};
   REQUIRE(::stat(path.c_str(), &st) == 0);
   return st.st_mode & 07777U;
-}
-
-std::string random_bytes(std::size_t n, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string s(n, '\0');
-  for (std::size_t i = 0; i + 8 <= n; i += 8) {
-    const std::uint64_t v = rng();
-    std::memcpy(s.data() + i, &v, 8);
-  }
-  return s;
 }
 
 util::FakeClock make_clock() { return util::FakeClock(*util::parse_rfc3339("2026-11-21T16:02:28Z")); }
@@ -390,6 +383,33 @@ TEST_CASE("bundle: streamed entries of mixed data stay exact and compress what c
   REQUIRE(report);
   CHECK(report->ok());
   CHECK(report->entries_checked == 2);
+}
+
+TEST_CASE("bundle: an entry of text after incompressible entries is compressed from its start") {
+  TempDir dir;
+  auto clock = make_clock();
+  const std::string path = dir.file("parts.tar.gz");
+  auto w = create_bundle(path, clock);
+  REQUIRE(w);
+  // Incompressible entries one after another (an archive's parts): the gzip stream stores them.
+  // The text entry that follows is shorter than one 256 KiB window, so only the sample taken at
+  // its start can switch deflate back on in time.
+  std::size_t random_total = 0;
+  for (std::uint64_t i = 0; i < 6; ++i) {
+    const std::string part = random_bytes(1 << 20, 20 + i);
+    random_total += part.size();
+    REQUIRE((*w)->add(fmt::format("fs/archive.tar.{:03}", i), part, api_meta("tar")));
+  }
+  std::string text;
+  while (text.size() < 200 * 1024) text += "Nov 21 16:02:28 web-1 sshd[812]: Accepted publickey for root from 10.0.0.7\n";
+  REQUIRE((*w)->add("logs/auth.log", text, api_meta("log")));
+  REQUIRE((*w)->finish());
+  const auto size = fs::file_size(path);
+  CHECK(size > random_total);
+  CHECK(size < random_total + random_total / 100 + 32 * 1024);  // the text shrank to almost nothing
+  const auto entries = read_tar(path);
+  REQUIRE(entries.size() == 8);
+  CHECK(entries[6].data == text);
 }
 
 TEST_CASE("bundle: a writer destroyed without finish leaves only the .partial") {

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "evidence/bundle.hpp"
+#include "support/bytes.hpp"
 #include "support/fake_pod_api.hpp"
 #include "support/proc_samples.hpp"
 #include "support/samples.hpp"
@@ -355,13 +356,13 @@ TEST_CASE("collect: the acquisition log escapes what came from the cluster") {
 }
 
 TEST_CASE("collect: --fs archive keeps the container's tar stream as bounded parts, in order") {
-  const std::string stream = std::string(40ULL << 20, 'x');  // 2.5 parts of 16 MiB
+  const std::string stream = random_bytes(20ULL << 20, 3);  // 2.5 parts of 8 MiB
   Fixture f([&](const ExecCall& c) {
     if (c.argv[0] == "find" && c.argv.size() > 3 && c.argv[2] == "-maxdepth") return ExecReply::failure("", 1);
     if (c.argv[0] == "find") {  // busybox dialect: one file under /tmp
       const auto& fmt = c.argv.at(c.argv.size() - 3);
       const std::string b = fmt.substr(1, 32);
-      return ExecReply::output("\n" + b + " e 81a4 0 0 41943040 1779294449\n/tmp/a\n" + b + " l\n/tmp/a\n");
+      return ExecReply::output("\n" + b + " e 81a4 0 0 20971520 1779294449\n/tmp/a\n" + b + " l\n/tmp/a\n");
     }
     if (c.argv[0] == "tar") return ExecReply::output(stream);
     return busybox(c);
@@ -377,9 +378,11 @@ TEST_CASE("collect: --fs archive keeps the container's tar stream as bounded par
   }
   REQUIRE(parts.size() == 3);
   CHECK(parts[0]->path == base + "000");
-  CHECK(parts[0]->size == 16ULL << 20);
-  CHECK(parts[1]->size == 16ULL << 20);
-  CHECK(parts[2]->size == 8ULL << 20);
+  CHECK(parts[0]->size == 8ULL << 20);
+  CHECK(parts[1]->size == 8ULL << 20);
+  CHECK(parts[2]->size == 4ULL << 20);
+  CHECK(parts[0]->sha256 == util::sha256_hex(std::string_view(stream).substr(0, 8ULL << 20)));
+  CHECK(parts[2]->sha256 == util::sha256_hex(std::string_view(stream).substr(16ULL << 20)));
   CHECK_FALSE(parts[0]->meta.exit_status.has_value());
   CHECK(parts[0]->meta.note.find("concatenate") != std::string::npos);
   CHECK(parts[2]->meta.exit_status == 0);
