@@ -16,7 +16,7 @@ from .auth import Attributes
 from .cluster import GENERATION_KINDS
 from .selectors import parse_field_selector, parse_label_selector, single_name
 from .statuses import ApiError
-from .store import Watcher, dumps, with_kind
+from .store import Watcher, dumps, selection_key, with_kind
 
 GZIP_THRESHOLD = 128 * 1024
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -248,7 +248,7 @@ class Api:
         label_text = request.query.get("labelSelector", "")
         field_text = request.query.get("fieldSelector", "")
         return (parse_label_selector(label_text), parse_field_selector(field_text, rt.key),
-                label_text + "|" + field_text)
+                selection_key(label_text, field_text))
 
     def _limit(self, request):
         try:
