@@ -116,7 +116,8 @@ class Cluster:
         self.admin("DELETE", "/_fake/requests")
 
     # --- running things ---
-    def ir(self, *args, context=None, env=None, timeout=120, kubeconfig=True):
+    def ir(self, *args, context=None, env=None, timeout=120, kubeconfig=True, cwd=None):
+        """Runs kubectl-ir against this cluster; cwd: its working directory (where a bundle without -o goes)."""
         cmd = [IR_BIN]
         if kubeconfig:
             cmd += ["--kubeconfig", self.kubeconfig]
@@ -126,7 +127,7 @@ class Cluster:
         full_env = dict(os.environ)
         full_env.pop("KUBECONFIG", None)
         full_env.update(env or {})
-        return Result(subprocess.run(cmd, capture_output=True, timeout=timeout, env=full_env))
+        return Result(subprocess.run(cmd, capture_output=True, timeout=timeout, env=full_env, cwd=cwd))
 
     def kubectl(self, *args, timeout=60):
         return Result(subprocess.run(["kubectl", "--kubeconfig", self.kubeconfig] + list(args),

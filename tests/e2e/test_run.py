@@ -50,12 +50,13 @@ class RunBase(unittest.TestCase):
         shutil.rmtree(self.work, ignore_errors=True)
 
     def run_ir(self, *args, timeout=600):
-        return cluster.ir(*args, env={"KUBECTL_IR_HOME": self.home}, timeout=timeout)
+        # In the test's directory: a run without -o writes its bundle to the working directory.
+        return cluster.ir(*args, env={"KUBECTL_IR_HOME": self.home}, timeout=timeout, cwd=self.work)
 
     def bundle_of(self, r):
         m = re.search(r"^bundle: (.+)$", r.out, re.M)
         self.assertIsNotNone(m, r)
-        path = m.group(1)
+        path = os.path.join(self.work, m.group(1))   # relative to the run's working directory
         v = cluster.ir("verify", path)
         self.assertEqual(v.code, 0, v)
         return path
@@ -238,9 +239,20 @@ steps:
         r = self.run_ir("run", self.write("c.yaml", body % "continue"), "--pod", WEB, "-n", "shop")
         self.assertEqual(r.code, 3, r)
         self.assertRegex(r.out, r"siblings\s+siblings\s+ok")
+        partial = self.default_bundle(r)
         r = self.run_ir("run", self.write("a.yaml", body % "abort"), "--pod", WEB, "-n", "shop")
         self.assertEqual(r.code, 1, r)
         self.assertRegex(r.out, r"siblings\s+siblings\s+not run")
+        aborted = self.default_bundle(r)
+        self.assertEqual(sorted(glob.glob(os.path.join(self.work, "*.tar.gz"))), sorted([partial, aborted]))
+
+    def default_bundle(self, r):
+        """The bundle a run without -o wrote: named after case and playbook, in the working directory."""
+        path = self.bundle_of(r)
+        self.assertEqual(os.path.dirname(os.path.realpath(path)), os.path.realpath(self.work))
+        self.assertRegex(os.path.basename(path), rf"^{re.escape(self.case_of(r))}_run-fails_\d{{8}}T\d{{6}}Z\.tar\.gz$")
+        self.assertIn("playbook/run.json", names_in(path))
+        return path
 
 
 if __name__ == "__main__":

@@ -115,6 +115,7 @@ class Cluster:
             self.pods.admit(pod, manager=pod.pop("x-manager", "kubectl-client-side-apply"), deterministic=True)
         await self.pods.start_all()
         self.refresh_workload_status()
+        self.refresh_nodes(created)
         if scale:
             n = self.store.prerender(CORE_PODS, "PodList", "v1", 500)
             log.info("pre-rendered %d pages of /api/v1/pods?limit=500", n)
@@ -156,7 +157,11 @@ class Cluster:
             md["generation"] = 1
         md.pop("resourceVersion", None)
         self.defaults(rt, obj)
-        if "managedFields" not in md:
+        if "managedFields" in md:
+            pass
+        elif rt.kind == "Node" and deterministic:
+            md["managedFields"] = O.node_managed_fields(obj, md["creationTimestamp"])
+        else:
             from .patches import fieldset
             md["managedFields"] = [O.managed_entry(manager, fieldset(obj), rt.group_version,
                                                    time=md["creationTimestamp"])]
@@ -224,6 +229,19 @@ class Cluster:
                 spec.setdefault("successfulJobsHistoryLimit", 3)
                 spec.setdefault("failedJobsHistoryLimit", 1)
                 spec.setdefault("concurrencyPolicy", "Allow")
+
+    def refresh_nodes(self, created):
+        """After the pods started: each node's status lists their images (as the kubelet reports
+        them), and each node has its heartbeat Lease in kube-node-lease."""
+        lease_rt = self.registry.lookup("coordination.k8s.io", "v1", "leases")
+        for e in list(self.store.items(("", "nodes")).values()):
+            node = copy.deepcopy(e.obj)
+            self._node_info(node)
+            self.store.put(("", "nodes"), node)
+            if lease_rt is None or self.store.get(lease_rt.key, "kube-node-lease", node["metadata"]["name"]):
+                continue
+            lease = self.admit(lease_rt, O.node_lease(node), manager="kubelet", created=created, deterministic=True)
+            self.store.put(lease_rt.key, self.strip(lease))
 
     def _node_info(self, node):
         ver = VERSIONS[self.k8s_version]

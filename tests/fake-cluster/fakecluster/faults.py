@@ -4,6 +4,8 @@ special kinds (expire_continue, exec_cut, delete_pod), from the scenario or POST
 import asyncio
 import logging
 import re
+import socket
+import struct
 
 from aiohttp import web
 
@@ -120,8 +122,7 @@ class Faults:
             if s.get("delay_ms"):
                 await asyncio.sleep(s["delay_ms"] / 1000.0)
             if s.get("reset"):
-                if request.transport is not None:
-                    request.transport.abort()
+                _reset(request.transport)
                 raise asyncio.CancelledError()
             if "status" not in s and "body" not in s:
                 continue
@@ -140,3 +141,17 @@ class Faults:
             return json_response(status_body(code, msg, s.get("reason", REASON_BY_CODE.get(code, "")), details),
                                  code, headers)
         return None
+
+
+def _reset(transport):
+    """Aborts the connection with a TCP RST (SO_LINGER 0), as a crashed peer or a middlebox
+    does: the client reads ECONNRESET ("connection reset by peer"), not a clean EOF."""
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+    transport.abort()

@@ -163,6 +163,35 @@ def pod_managed_fields(pod, manager, t, cache=None, cache_key=None):
                                                                    time=t)]
 
 
+def node_managed_fields(node, t):
+    """managedFields like a real node's: the kubelet registered it (labels, annotations), the
+    node controller set the TTL annotation and podCIDR, the kubelet updates status."""
+    from .patches import fieldset
+    md = node["metadata"]
+    ttl_key = "node.alpha.kubernetes.io/ttl"
+    annotations = md.get("annotations", {})
+    kubelet_meta = {"labels": md.get("labels", {}),
+                    "annotations": {k: v for k, v in annotations.items() if k != ttl_key}}
+    controller = {"spec": node.get("spec", {})}
+    if ttl_key in annotations:
+        controller["metadata"] = {"annotations": {ttl_key: annotations[ttl_key]}}
+    status = {k: v for k, v in node.get("status", {}).items() if k in ("conditions", "images", "nodeInfo")}
+    return [managed_entry("kubelet", fieldset({"metadata": {k: v for k, v in kubelet_meta.items() if v}}), time=t),
+            managed_entry("kube-controller-manager", fieldset(controller), time=t),
+            managed_entry("kubelet", fieldset({"status": status}), subresource="status", time=t)]
+
+
+def node_lease(node, duration_seconds=40):
+    """The kubelet's heartbeat Lease for a node (kube-node-lease/<node>), owned by the node."""
+    md = node["metadata"]
+    return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": md["name"], "namespace": "kube-node-lease",
+                         "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": md["name"],
+                                              "uid": md["uid"]}]},
+            "spec": {"holderIdentity": md["name"], "leaseDurationSeconds": duration_seconds,
+                     "renewTime": now_micro()}}
+
+
 def container_status_running(c, image_id, container_id, started_at, ready=True):
     return {"name": c["name"], "state": {"running": {"startedAt": started_at}}, "lastState": {},
             "ready": ready, "restartCount": 0, "image": c.get("image", ""), "imageID": image_id,

@@ -67,6 +67,7 @@ RESOURCES = [
     ResourceType("batch", "v1", "cronjobs", "CronJob", True, short_names=["cj"], categories=["all"],
                  subresources={"status": STATUS_SUB}),
     ResourceType("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, short_names=["netpol"]),
+    ResourceType("coordination.k8s.io", "v1", "leases", "Lease", True),
     ResourceType("policy.networking.k8s.io", "v1alpha1", "adminnetworkpolicies", "AdminNetworkPolicy", False,
                  short_names=["anp"], subresources={"status": STATUS_SUB}, feature="adminNetworkPolicy"),
     ResourceType("policy.networking.k8s.io", "v1alpha1", "baselineadminnetworkpolicies",
@@ -84,7 +85,7 @@ RESOURCES = [
 
 # Group order as a real server lists them in /apis.
 GROUP_ORDER = ["apps", "authentication.k8s.io", "authorization.k8s.io", "batch", "networking.k8s.io",
-               "policy.networking.k8s.io"]
+               "coordination.k8s.io", "policy.networking.k8s.io"]
 
 
 class Registry:

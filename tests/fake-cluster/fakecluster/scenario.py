@@ -80,12 +80,16 @@ def _merge_container(c, override):
     return c
 
 
-def _pod_from_template(owner, template, name, index, overrides, manager):
+def _pod_from_template(owner, template, name, index, overrides, manager, generate_name=None):
+    """A controller's pod. generate_name: the prefix its controller names pods by (ReplicaSets, DaemonSets
+    and Jobs do, StatefulSets do not); kept only if name has it."""
     ns = owner["metadata"]["namespace"]
     tmeta = template.get("metadata", {})
     pod = {"apiVersion": "v1", "kind": "Pod",
            "metadata": {"name": name, "namespace": ns, "labels": dict(tmeta.get("labels", {}))},
            "spec": copy.deepcopy(template.get("spec", {}))}
+    if generate_name and name.startswith(generate_name):
+        pod["metadata"]["generateName"] = generate_name
     if tmeta.get("annotations"):
         pod["metadata"]["annotations"] = dict(tmeta["annotations"])
     pod["metadata"]["ownerReferences"] = [_owner(owner)]
@@ -166,7 +170,7 @@ def _expand_deployment(d):
     d["spec"].setdefault("revisionHistoryLimit", 10)
     d["spec"].setdefault("progressDeadlineSeconds", 600)
     names = _names(f"{name}-{h}-", ("rs", ns, name), replicas, overrides)
-    pods = [_pod_from_template(rs, rs["spec"]["template"], n, i, overrides, "kube-controller-manager")
+    pods = [_pod_from_template(rs, rs["spec"]["template"], n, i, overrides, "kube-controller-manager", f"{name}-{h}-")
             for i, n in enumerate(names)]
     return [d, rs] + pods
 
@@ -200,7 +204,7 @@ def _expand_daemonset(d):
     names = _names(f"{name}-", ("ds", ns, name), 1, overrides)
     pods = []
     for i, n in enumerate(names):
-        p = _pod_from_template(d, d["spec"]["template"], n, i, overrides, "kube-controller-manager")
+        p = _pod_from_template(d, d["spec"]["template"], n, i, overrides, "kube-controller-manager", f"{name}-")
         p["metadata"]["labels"].update({"controller-revision-hash": h, "pod-template-generation": "1"})
         pods.append(p)
     return [d] + pods
@@ -245,7 +249,8 @@ def _expand_job(j, cron):
                    "controller-uid": uid, "job-name": name})
     tmpl["spec"].setdefault("restartPolicy", "Never")
     names = _names(f"{name}-", ("job", ns, name), n, overrides)
-    pods = [_pod_from_template(j, tmpl, pn, i, overrides, "kube-controller-manager") for i, pn in enumerate(names)]
+    pods = [_pod_from_template(j, tmpl, pn, i, overrides, "kube-controller-manager", f"{name}-")
+            for i, pn in enumerate(names)]
     j.setdefault("status", {}).update({"startTime": O.now_ts(), "active": n, "ready": n,
                                        "uncountedTerminatedPods": {}})
     return [j] + pods
@@ -298,7 +303,8 @@ def scale(n):
                 spec["containers"][0]["image"] = image
                 spec["containers"][0]["x-image-id"] = image_id
                 objs.append({"apiVersion": "v1", "kind": "Pod", "x-manager": "kube-controller-manager",
-                             "metadata": {"name": f"{rs_name}-{O.kube_suffix('scale', ns, app, i)}", "namespace": ns,
+                             "metadata": {"name": f"{rs_name}-{O.kube_suffix('scale', ns, app, i)}",
+                                          "generateName": f"{rs_name}-", "namespace": ns,
                                           "labels": {"app": app, "pod-template-hash": h},
                                           "ownerReferences": [_owner(rs)]},
                              "spec": spec})

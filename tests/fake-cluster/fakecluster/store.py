@@ -30,6 +30,11 @@ class Entry:
         self.raw = dumps(obj)
 
 
+def selection_key(label_selector="", field_selector=""):
+    """The page-cache key part for a list's selectors; "" for an unfiltered list (as prerender uses)."""
+    return f"{label_selector}|{field_selector}" if label_selector or field_selector else ""
+
+
 def with_kind(raw, kind, api_version):
     """Prefixes kind/apiVersion to an encoded object (as a GET returns it)."""
     head = b'{"kind":' + dumps(kind) + b',"apiVersion":' + dumps(api_version)
@@ -315,7 +320,7 @@ class Store:
         cont = ""
         pages = 0
         while True:
-            raw, _ = self.render_list(key, list_kind, api_version, None, [], [], limit, cont, "")
+            raw, _ = self.render_list(key, list_kind, api_version, None, [], [], limit, cont, selection_key())
             pages += 1
             self.continue_requests -= 1 if cont else 0
             meta = json.loads(raw[:raw.index(b',"items":[')] + b"}")["metadata"]

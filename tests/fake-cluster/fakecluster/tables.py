@@ -160,6 +160,11 @@ def _event_row(e):
             e.get("message", ""), e["metadata"]["name"]]
 
 
+def _lease_row(o):
+    return [o["metadata"]["name"], o.get("spec", {}).get("holderIdentity", ""),
+            age(o["metadata"].get("creationTimestamp"))]
+
+
 TABLES = {
     ("", "pods"): ([NAME, col("Ready"), col("Status"), col("Restarts", "string"), AGE, col("IP", priority=1),
                     col("Node", priority=1), col("Nominated Node", priority=1), col("Readiness Gates", priority=1)],
@@ -188,6 +193,7 @@ TABLES = {
     ("batch", "cronjobs"): ([NAME, col("Schedule"), col("Timezone"), col("Suspend"), col("Active", "integer"),
                              col("Last Schedule"), AGE], _cj_row),
     ("networking.k8s.io", "networkpolicies"): ([NAME, col("Pod-Selector"), AGE], _np_row),
+    ("coordination.k8s.io", "leases"): ([NAME, col("Holder"), AGE], _lease_row),
 }
 
 

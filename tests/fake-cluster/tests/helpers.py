@@ -26,7 +26,8 @@ class Cluster:
                 os.path.join(self.dir, "server.log")) else ""
             raise RuntimeError(f"start.sh failed: {out.stderr}\n{log[-3000:]}")
         self.kubeconfig = out.stdout.strip()
-        self.port = int(open(os.path.join(self.dir, "port")).read())
+        with open(os.path.join(self.dir, "port")) as f:
+            self.port = int(f.read())
         self.ctx = ssl.create_default_context(cafile=os.path.join(self.dir, "ca.crt"))
 
     def stop(self):

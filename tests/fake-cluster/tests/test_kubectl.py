@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import time
 import unittest
 
@@ -159,6 +160,28 @@ class KubectlTest(ClusterTestCase):
         self.assertTrue(node["spec"]["unschedulable"])
         self.assertEqual(node["status"]["nodeInfo"]["architecture"], "amd64")
         self.kubectl_ok("uncordon", "node-1")
+
+    def test_describe_pod_and_node(self):
+        out = self.kubectl_ok("describe", "pod", WEB)
+        for field, value in (("Name", WEB), ("Namespace", "shop"), ("Node", "node-1/192.0.2.2"),
+                             ("Status", "Running"), ("Controlled By", "ReplicaSet/web-7d4b9c8f6"),
+                             ("Image ID", f"registry.example.com/shop/web@{WEB_DIGEST}"), ("Restart Count", "0")):
+            self.assertRegex(out, rf"(?m)^\s*{field}:\s+{re.escape(value)}$")
+        self.assertRegex(out, r"(?m)^Containers:\n  web:\n    Container ID:\s+containerd://[0-9a-f]{64}$")
+        events = out[out.index("\nEvents:"):]
+        self.assertRegex(events, r"Type\s+Reason\s+Age\s+From\s+Message")
+        self.assertRegex(events, rf"Normal\s+Scheduled\s+\S+\s+default-scheduler\s+Successfully assigned shop/{WEB} "
+                                 "to node-1")
+        self.assertRegex(events, r"Normal\s+Started\s+\S+\s+kubelet\s+Started container web")
+        out = self.kubectl_ok("describe", "node", "node-1")
+        for field, value in (("Name", "node-1"), ("Roles", "control-plane"), ("HolderIdentity", "node-1"),
+                             ("Container Runtime Version", "containerd://1.7.24"), ("Kubelet Version", "v1.32.4")):
+            self.assertRegex(out, rf"(?m)^\s*{field}:\s+{re.escape(value)}$")
+        self.assertNotIn("Failed to get lease", out)
+        self.assertRegex(out, r"(?m)^  Ready\s+True\s+.*KubeletReady\s+kubelet is posting ready status$")
+        self.assertRegex(out, r"(?m)^Non-terminated Pods:\s+\(\d+ in total\)$")
+        self.assertRegex(out, rf"(?m)^  shop\s+{WEB}\s")
+        self.assertRegex(out, r"(?m)^Events:")
 
     def test_auth_can_i_as_alice(self):
         def can(*a):

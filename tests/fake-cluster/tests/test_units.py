@@ -1,8 +1,10 @@
 """Unit tests of the pure modules: selectors, patches, continue tokens."""
 
+import json
+import types
 import unittest
 
-from fakecluster import patches, selectors, store
+from fakecluster import handlers, patches, resources, selectors, store
 from fakecluster.statuses import ApiError
 
 
@@ -56,6 +58,24 @@ class ContinueTokenTest(unittest.TestCase):
         s.put(("", "pods"), {"metadata": {"name": "p00", "namespace": "ns"}})   # after the snapshot
         rv2, items, tok, rem = s.list(("", "pods"), None, [], [], 2, tok)
         self.assertEqual(([e.obj["metadata"]["name"] for e in items], rv2), (["p2", "p3"], rv))
+
+    def test_prerendered_pages_are_what_a_list_is_served(self):
+        s = store.Store()
+        for i in range(200):
+            s.put(("", "pods"), {"metadata": {"name": f"p{i:03d}", "namespace": "ns"}})
+        self.assertEqual(s.prerender(("", "pods"), "PodList", "v1", 100), 2)
+        cached = list(s.page_cache.values())
+        # Walk the pages with the selectors the list handler derives from a request without any:
+        # every page is a cache hit.
+        pods = resources.Registry((1, 32), {}).lookup("", "v1", "pods")
+        labels, fields, sel = handlers.Api._selectors(None, types.SimpleNamespace(query={}), pods)
+        first = s.render_list(pods.key, "PodList", "v1", None, labels, fields, 100, "", sel)
+        self.assertIs(first, cached[0])
+        token = json.loads(first[0])["metadata"]["continue"]
+        second = s.render_list(pods.key, "PodList", "v1", None, labels, fields, 100, token, sel)
+        self.assertIs(second, cached[1])
+        self.assertEqual(len(s.page_cache), 2)
+        self.assertNotEqual(store.selection_key("app=web", ""), store.selection_key("", "app=web"))
 
 
 if __name__ == "__main__":
