@@ -412,6 +412,25 @@ TEST_CASE("bundle: an entry of text after incompressible entries is compressed f
   CHECK(entries[6].data == text);
 }
 
+TEST_CASE("bundle: a bundle larger than several writeback windows is whole") {
+  // The file is pushed to disk and dropped from the page cache 32 MiB at a time while it grows.
+  TempDir dir;
+  auto clock = make_clock();
+  const std::string path = dir.file("large.tar.gz");
+  auto w = create_bundle(path, clock);
+  REQUIRE(w);
+  const std::string block = random_bytes(12 << 20, 40);
+  for (int i = 0; i < 9; ++i) REQUIRE((*w)->add(fmt::format("fs/archive.tar.{:03}", i), block, api_meta("tar")));
+  const auto sha = (*w)->finish();
+  REQUIRE(sha);
+  CHECK(*sha == file_sha256(path));
+  CHECK(fs::file_size(path) > 9 * block.size());
+  const auto report = verify_bundle(path);
+  REQUIRE(report);
+  CHECK(report->ok());
+  CHECK(report->entries_checked == 9);
+}
+
 TEST_CASE("bundle: a writer destroyed without finish leaves only the .partial") {
   TempDir dir;
   auto clock = make_clock();
