@@ -14,10 +14,7 @@ namespace ir::cli {
 namespace {
 
 std::string resource_name(const triage::Permission& p) {
-  std::string r = p.resource;
-  if (!p.subresource.empty()) r += "/" + p.subresource;
-  if (!p.group.empty()) r += "." + p.group;
-  return r;
+  return kube::qualified_resource({p.verb, p.group, p.resource, p.subresource, "", ""});
 }
 
 nlohmann::json to_json(const triage::DoctorReport& r) {
@@ -56,11 +53,11 @@ void print_table(const triage::DoctorReport& r, Io& io) {
     io.out << fmt::format("Identity:   {}\n", esc(r.identity_note));
   }
   io.out << fmt::format("Namespace:  {}\n\n", esc(r.namespace_name));
-  io.out << fmt::format("{:<9} {:<7} {:<40} {:<10} {:<8} {}\n", "COMMAND", "VERB", "RESOURCE", "NAMESPACE", "ALLOWED",
+  io.out << fmt::format("{:<9} {:<7} {:<46} {:<10} {:<8} {}\n", "COMMAND", "VERB", "RESOURCE", "NAMESPACE", "ALLOWED",
                         "NEEDED FOR");
   for (const auto& c : r.checks) {
     std::string allowed = c.allowed ? "yes" : (c.permission.optional ? "no (opt)" : "NO");
-    io.out << fmt::format("{:<9} {:<7} {:<40} {:<10} {:<8} {}\n", c.permission.command, c.permission.verb,
+    io.out << fmt::format("{:<9} {:<7} {:<46} {:<10} {:<8} {}\n", c.permission.command, c.permission.verb,
                           resource_name(c.permission), c.namespace_name.empty() ? "*" : esc(c.namespace_name), allowed,
                           c.permission.needed_for);
   }

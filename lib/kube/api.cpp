@@ -122,6 +122,13 @@ Result<AccessDecision> access_review(Client& client, const ResourceAttributes& a
   return d;
 }
 
+std::string qualified_resource(const ResourceAttributes& a) {
+  std::string r = a.resource;
+  if (!a.subresource.empty()) r += "/" + a.subresource;
+  if (!a.group.empty()) r += "." + a.group;
+  return r;
+}
+
 Result<json> get_pod(Client& client, const std::string& ns, const std::string& name) {
   return client.get_json(pod_path(ns, name), {}, fmt::format("get pod {}/{}", ns, name));
 }

@@ -57,6 +57,8 @@ struct AccessDecision {
 };
 // POST a SelfSubjectAccessReview.
 Result<AccessDecision> access_review(Client& client, const ResourceAttributes& attrs);
+// The resource as kubectl names it: "pods", "pods/exec", "networkpolicies.networking.k8s.io".
+std::string qualified_resource(const ResourceAttributes& attrs);
 
 // ---- pods ----
 

@@ -1,6 +1,6 @@
 #pragma once
 // kubectl ir doctor: can this user, on this cluster, run kubectl-ir? Reachability, server version,
-// identity, and one SelfSubjectAccessReview per permission each command needs.
+// identity, and a SelfSubjectAccessReview for each permission the commands need (each asked once).
 
 #include <optional>
 #include <string>
@@ -13,7 +13,7 @@ namespace ir::triage {
 // One permission a kubectl-ir command needs. `optional` ones are only needed with a flag (named in
 // `needed_for`) and do not fail the doctor.
 struct Permission {
-  std::string command;     // isolate, release, collect, siblings, exec
+  std::string command;     // isolate, release, collect, siblings, exec, run
   std::string verb;
   std::string group;
   std::string resource;

@@ -1,11 +1,14 @@
 #include "triage/isolate.hpp"
 
 #include <algorithm>
+#include <initializer_list>
+#include <optional>
 #include <set>
 
 #include <fmt/format.h>
 
 #include "exec/session.hpp"
+#include "triage/access.hpp"
 #include "util/strings.hpp"
 
 namespace ir::triage {
@@ -70,6 +73,35 @@ void selector_keys(const json& selector, std::set<std::string>& keys) {
   for (const auto& e : member(selector, "matchExpressions")) keys.insert(str(e, "key"));
 }
 
+constexpr const char* k_netpol_group = "networking.k8s.io";
+constexpr const char* k_anp_group = "policy.networking.k8s.io";
+
+kube::ResourceAttributes need(const char* verb, const char* group, const char* resource, const std::string& ns) {
+  return {verb, group, resource, "", ns, ""};
+}
+
+// What isolate's writes (and the reads after the first write) need. Server-side apply that
+// creates an object is authorised as create as well as patch.
+std::vector<kube::ResourceAttributes> isolate_needs(const IsolateOptions& o, bool cordon) {
+  const std::string& ns = o.namespace_name;
+  std::vector<kube::ResourceAttributes> needs = {
+      need("patch", "", "pods", ns),  // the quarantine label and annotations (--detach: the labels it removes)
+      need("create", k_netpol_group, "networkpolicies", ns),  // the quarantine policy, by server-side apply
+      need("patch", k_netpol_group, "networkpolicies", ns),   // the same, and --exclusive
+      need("list", k_netpol_group, "networkpolicies", ns),    // what else selects the pod
+  };
+  if (o.detach) needs.push_back(need("list", "", "services", ns));
+  if (cordon) {
+    needs.push_back(need("get", "", "nodes", ""));
+    needs.push_back(need("patch", "", "nodes", ""));
+  }
+  if (o.admin_policy) {
+    needs.push_back(need("create", k_anp_group, "adminnetworkpolicies", ""));
+    needs.push_back(need("patch", k_anp_group, "adminnetworkpolicies", ""));
+  }
+  return needs;
+}
+
 Verdict direction_verdict(Direction d, const IsolateReport& r, const IsolateOptions& o) {
   if (d == Direction::ingress && !o.ingress) {
     return {Containment::not_requested, "ingress is not restricted (add --ingress)"};
@@ -104,28 +136,69 @@ Verdict direction_verdict(Direction d, const IsolateReport& r, const IsolateOpti
 }
 
 // --probe: one connection attempt from inside the pod. busybox and most images have nc; the
-// result is only as good as the tool.
-std::string run_probe(kube::Client& client, kube::Connector& connector, const IsolateOptions& o,
+// result is only as good as the tool. `nc -z` (OpenBSD, traditional, ncat, busybox's nc 1.10
+// compatible build) connects and closes; busybox's small nc has no -z but runs a program once
+// connected (`-e PROG`, the rest of argv), so `-e true` connects and closes as well.
+ProbeResult run_probe(kube::Client& client, kube::Connector& connector, const IsolateOptions& o,
                       const std::string& container) {
   const auto colon = o.probe.rfind(':');
   const std::string host = o.probe.substr(0, colon);
   const std::string port = colon == std::string::npos ? "" : o.probe.substr(colon + 1);
-  util::MemorySink out(4096), err(4096);
-  exec::ExecLimits limits;
-  limits.total_timeout = std::chrono::seconds(15);
-  exec::ExecRequest req{o.namespace_name, o.pod, container, {"nc", "-z", "-w", "3", host, port}};
-  auto r = exec::run_exec(client, connector, req, out, err, {}, limits);
-  if (!r) {
-    if (r.error().code == Errc::exec_not_found) return "unknown: the image has no nc to probe with";
-    return "unknown: " + r.error().message;
+  const std::vector<std::vector<std::string>> attempts = {{"nc", "-z", "-v", "-w", "3", host, port},
+                                                          {"nc", "-w", "3", host, port, "-e", "true"}};
+  ProbeResult result;
+  for (const auto& argv : attempts) {
+    util::MemorySink out(4096), err(4096);
+    exec::ExecLimits limits;
+    limits.total_timeout = std::chrono::seconds(15);
+    auto r = exec::run_exec(client, connector, {o.namespace_name, o.pod, container, argv}, out, err, {}, limits);
+    if (!r) {
+      if (r.error().code == Errc::exec_not_found) return {ProbeOutcome::unknown, "unknown: the image has no nc to probe with"};
+      return {ProbeOutcome::unknown, "unknown: " + r.error().message};
+    }
+    if (!r->completed()) return {ProbeOutcome::unknown, "unknown: nc " + r->detail};
+    result = interpret_probe(o.probe, r->exit_code, err.data());
+    if (result.outcome != ProbeOutcome::unsupported) return result;
   }
-  if (!r->completed()) return std::string("unknown: ") + exec::to_string(r->end);
-  return r->exit_code == 0 ? "CONNECTED to " + o.probe + ": egress is NOT blocked"
-                           : "connection to " + o.probe + " failed: egress blocked (nc exit " +
-                                 std::to_string(r->exit_code) + ")";
+  return {ProbeOutcome::unknown, "unknown: the image's nc takes neither -z nor -e (" + result.summary + ")"};
 }
 
 }  // namespace
+
+ProbeResult interpret_probe(const std::string& target, int exit_code, std::string_view nc_stderr) {
+  if (exit_code == 0) return {ProbeOutcome::connected, "CONNECTED to " + target + ": egress is NOT blocked"};
+  // The first line that says something (busybox prints its usage after the error line).
+  std::string line;
+  for (const auto& l : util::split(nc_stderr, '\n')) {
+    line = util::trim(l);
+    if (!line.empty()) break;
+  }
+  if (line.size() > 200) line = line.substr(0, 200) + "...";
+  const std::string said = util::to_lower(nc_stderr);
+  const auto has = [&](std::initializer_list<const char*> words) {
+    return std::any_of(words.begin(), words.end(), [&](const char* w) { return said.find(w) != std::string::npos; });
+  };
+  const std::string why = fmt::format("nc exit {}{}{}", exit_code, line.empty() ? "" : ": ", line);
+  if (has({"invalid option", "unrecognized option", "illegal option", "unknown option", "usage:"})) {
+    return {ProbeOutcome::unsupported, why};
+  }
+  if (has({"bad address", "could not resolve", "can't resolve", "name or service not known", "name resolution",
+           "no address associated"})) {
+    return {ProbeOutcome::unknown, "unknown: " + target + " did not resolve inside the pod (" + why + "): not probed"};
+  }
+  if (has({"refused"})) {
+    return {ProbeOutcome::refused, "connection to " + target + " refused (" + why +
+                                       "): the target or a REJECT rule answered; inconclusive"};
+  }
+  if (has({"timed out", "timeout", "no route", "unreachable"})) {
+    // busybox's nc times out the name lookup and the connection alike.
+    const std::string host = target.substr(0, target.rfind(':'));
+    const bool literal = host.find_first_not_of("0123456789.") == std::string::npos;
+    return {ProbeOutcome::blocked, "connection to " + target + " failed (" + why + "): egress blocked" +
+                                       (literal ? "" : " (the name is looked up first: DNS may be what is blocked)")};
+  }
+  return {ProbeOutcome::unknown, "unknown: nc failed without saying why (" + why + ")"};
+}
 
 const char* to_string(Containment c) {
   switch (c) {
@@ -137,8 +210,10 @@ const char* to_string(Containment c) {
   return "unknown";
 }
 
-Result<IsolateReport> isolate(kube::Client& client, kube::Connector* connector, const IsolateOptions& o,
-                              const ActionLog& log, util::Clock& clock) {
+namespace {
+
+Result<void> isolate_steps(kube::Client& client, kube::Connector* connector, const IsolateOptions& o,
+                           const ActionLog& log, util::Clock& clock, IsolateReport& r, Preflight& checked) {
   const std::string what = fmt::format("isolate {}/{}", o.namespace_name, o.pod);
   IR_TRY_CTX(pod, kube::get_pod(client, o.namespace_name, o.pod), what);
   const json& meta = member(pod, "metadata");
@@ -148,7 +223,6 @@ Result<IsolateReport> isolate(kube::Client& client, kube::Connector* connector, 
                           .with_hint("cordon the node and contain the pod at the node (firewall, security group), "
                                      "or stop it after collecting evidence"));
   }
-  IsolateReport r;
   r.pod_uid = str(meta, "uid");
   r.node = str(spec, "nodeName");
   const json labels = member(meta, "labels").is_object() ? meta["labels"] : json::object();
@@ -171,6 +245,11 @@ Result<IsolateReport> isolate(kube::Client& client, kube::Connector* connector, 
                                                   "(policy.networking.k8s.io/v1alpha1)")
                           .with_hint("drop --admin-policy, and use --exclusive to neutralise competing NetworkPolicies"));
   }
+  // RBAC preflight, before the first write (in a dry run too: the server checks them the same).
+  const bool cordon = o.cordon && !r.node.empty() && !annotations.contains(k_ann_cordoned);
+  IR_TRY(pf, preflight(client, what, isolate_needs(o, cordon)));
+  checked = pf;
+  if (!checked.unchecked.empty()) r.warnings.push_back(checked.warning());
 
   // 1. Label (and, with --detach, remove what Services and the controller select), in one patch.
   json label_patch = {{k_quarantine_label, r.case_id}};
@@ -294,13 +373,18 @@ Result<IsolateReport> isolate(kube::Client& client, kube::Connector* connector, 
   } else {
     r.cni_note = "cannot tell whether the CNI enforces NetworkPolicy: " + daemonsets.error().message;
   }
+  if (r.cni.known && !r.cni.enforces) {
+    r.warnings.push_back(r.cni.name + " does not enforce NetworkPolicy: the quarantine policy changes nothing on the wire");
+  } else if (!r.cni.known) {
+    r.warnings.push_back(r.cni_note + ": the quarantine policy may change nothing on the wire");
+  }
   if (r.admin_network_policy && !o.admin_policy) {
     r.warnings.push_back("AdminNetworkPolicy is served: cluster-level policies can override NetworkPolicies; they were "
                          "not evaluated (--admin-policy adds a priority-0 Deny)");
   }
 
   // 5. Cordon, recorded on the pod only when this run cordoned the node.
-  if (o.cordon && !r.node.empty() && !annotations.contains(k_ann_cordoned)) {
+  if (cordon) {
     IR_TRY_CTX(node, kube::get_node(client, r.node), what);
     const json& unsched = member(member(node, "spec"), "unschedulable");
     if (unsched.is_boolean() && unsched.get<bool>()) {
@@ -324,24 +408,79 @@ Result<IsolateReport> isolate(kube::Client& client, kube::Connector* connector, 
     std::string container;
     const json& containers = member(spec, "containers");
     if (containers.is_array() && !containers.empty()) container = str(containers[0], "name");
-    r.probe = run_probe(client, *connector, o, container);
+    const ProbeResult probe = run_probe(client, *connector, o, container);
+    r.probe = probe.summary;
     log("probe", {{"target", o.probe}, {"result", r.probe}});
-    if (r.probe.rfind("CONNECTED", 0) == 0) {
+    if (probe.outcome == ProbeOutcome::connected) {
       r.egress = {Containment::not_contained, "the probe connected to " + o.probe + " from inside the pod"};
     }
   }
   log("verdict", {{"egress", {{"state", to_string(r.egress.state)}, {"reason", r.egress.reason}}},
                   {"ingress", {{"state", to_string(r.ingress.state)}, {"reason", r.ingress.reason}}},
                   {"dry_run", dry}});
+  return {};
+}
+
+}  // namespace
+
+Result<IsolateReport> isolate(kube::Client& client, kube::Connector* connector, const IsolateOptions& o,
+                              const ActionLog& log, util::Clock& clock) {
+  IsolateReport r;
+  Preflight checked;
+  if (auto done = isolate_steps(client, connector, o, log, clock, r, checked); !done) {
+    return unexpected(checked.explain(done.error()));
+  }
   return r;
 }
 
-Result<ReleaseReport> release(kube::Client& client, const ReleaseOptions& o, const ActionLog& log) {
+namespace {
+
+// A policy --exclusive patched for this case and the JSON patch that takes the case out of it.
+struct Restore {
+  std::string name;
+  json ops;
+};
+
+// Drops this case's NotIn value from every policy --exclusive patched for it, restoring the
+// original podSelector exactly once no quarantined case is left in it.
+std::vector<Restore> plan_restores(const json& policies, const std::string& case_id, std::vector<std::string>& warnings) {
+  std::vector<Restore> out;
+  for (const auto& p : policies) {
+    const json& p_ann = member(member(p, "metadata"), "annotations");
+    if (!p_ann.is_object() || !p_ann.contains(k_ann_original_selector)) continue;
+    const std::string name = str(member(p, "metadata"), "name");
+    const json& selector = member(member(p, "spec"), "podSelector");
+    json reduced = include_case(selector, case_id);
+    if (reduced == selector) continue;  // not patched for this case
+    bool others_left = false;
+    for (const auto& e : member(reduced, "matchExpressions")) others_left = others_left || str(e, "key") == k_quarantine_label;
+    json ops = json::array({{{"op", "test"}, {"path", "/spec/podSelector"}, {"value", selector}}});
+    if (others_left) {
+      ops.push_back({{"op", "replace"}, {"path", "/spec/podSelector"}, {"value", reduced}});
+    } else {
+      json original = json::parse(str(p_ann, k_ann_original_selector), nullptr, false);
+      if (original.is_discarded()) {
+        warnings.push_back("networkpolicy " + name + ": the saved original podSelector is unreadable; removed only our expression");
+        original = reduced;
+      }
+      ops.push_back({{"op", "replace"}, {"path", "/spec/podSelector"}, {"value", original}});
+      // isolate created the annotations map if there was none; the API server omits empty maps,
+      // so removing the whole map when ours is the only key restores the object exactly.
+      ops.push_back({{"op", "remove"},
+                     {"path", p_ann.size() == 1 ? std::string("/metadata/annotations")
+                                                : "/metadata/annotations/" + pointer_escape(k_ann_original_selector)}});
+    }
+    out.push_back({name, std::move(ops)});
+  }
+  return out;
+}
+
+Result<void> release_steps(kube::Client& client, const ReleaseOptions& o, const ActionLog& log, ReleaseReport& r,
+                           Preflight& checked) {
   const std::string what = fmt::format("release {}/{}", o.namespace_name, o.pod);
+  const std::string& ns = o.namespace_name;
   const bool dry = o.dry_run == kube::DryRun::all;
-  ReleaseReport r;
-  const std::string policy_default = quarantine_policy_name(o.pod);
-  auto pod = kube::get_pod(client, o.namespace_name, o.pod);
+  auto pod = kube::get_pod(client, ns, o.pod);
   if (!pod && pod.error().code != Errc::not_found) return unexpected(pod.error().context(what));
   json labels = json::object();
   json annotations = json::object();
@@ -356,18 +495,43 @@ Result<ReleaseReport> release(kube::Client& client, const ReleaseOptions& o, con
   r.case_id = str(labels, k_quarantine_label);
   if (r.case_id.empty()) r.case_id = str(annotations, k_ann_case);
   r.was_isolated = !r.case_id.empty();
+  std::string policy_name = str(annotations, k_ann_policy);
+  if (policy_name.empty()) policy_name = quarantine_policy_name(o.pod);
+  const std::string anp = r.was_isolated ? str(annotations, k_ann_admin_policy) : "";
+  const std::string cordoned = r.was_isolated && r.pod_found ? str(annotations, k_ann_cordoned) : "";
+
+  // What --exclusive patched is recorded on the policies: read them before the first write. A
+  // refused list is left to the preflight, which names it with whatever else is missing.
+  std::vector<Restore> restores;
+  std::optional<Error> list_error;
+  if (r.was_isolated) {
+    auto policies = kube::list_network_policies(client, ns);
+    if (policies) restores = plan_restores(member(*policies, "items"), r.case_id, r.warnings);
+    else if (policies.error().code == Errc::forbidden) list_error = policies.error();
+    else return unexpected(policies.error().context(what));
+  }
+
+  // RBAC preflight for what will be undone (in a dry run too).
+  std::vector<kube::ResourceAttributes> needs = {need("delete", k_netpol_group, "networkpolicies", ns)};
+  if (r.was_isolated) needs.push_back(need("list", k_netpol_group, "networkpolicies", ns));
+  if (!restores.empty()) needs.push_back(need("patch", k_netpol_group, "networkpolicies", ns));
+  if (!anp.empty()) needs.push_back(need("delete", k_anp_group, "adminnetworkpolicies", ""));
+  if (!cordoned.empty()) needs.push_back(need("patch", "", "nodes", ""));
+  if (r.was_isolated && r.pod_found) needs.push_back(need("patch", "", "pods", ns));
+  IR_TRY(pf, preflight(client, what, needs));
+  checked = pf;
+  if (!checked.unchecked.empty()) r.warnings.push_back(checked.warning());
+  if (list_error) return unexpected(list_error->context(what));  // still nothing written
 
   // 1. The quarantine policy (already gone is fine: release is idempotent).
-  std::string policy_name = str(annotations, k_ann_policy);
-  if (policy_name.empty()) policy_name = policy_default;
-  if (auto d = kube::delete_network_policy(client, o.namespace_name, policy_name, o.dry_run); d) {
+  if (auto d = kube::delete_network_policy(client, ns, policy_name, o.dry_run); d) {
     r.policy_deleted = true;
     log("delete-policy", {{"policy", policy_name}, {"dry_run", dry}});
   } else if (d.error().code != Errc::not_found) {
     return unexpected(d.error().context(what));
   }
-  if (!r.was_isolated) return r;
-  if (const std::string anp = str(annotations, k_ann_admin_policy); !anp.empty()) {
+  if (!r.was_isolated) return {};
+  if (!anp.empty()) {
     kube::Call call{"DELETE", "/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies/" + util::url_encode(anp),
                     dry ? kube::Query{{"dryRun", "All"}} : kube::Query{}, "", "", "application/json", {},
                     "delete adminnetworkpolicy " + anp};
@@ -379,45 +543,18 @@ Result<ReleaseReport> release(kube::Client& client, const ReleaseOptions& o, con
     }
   }
 
-  // 2. Policies --exclusive patched for this case: drop our NotIn value, restore the original
-  //    podSelector exactly once no quarantined case is left in it.
-  IR_TRY_CTX(policies, kube::list_network_policies(client, o.namespace_name), what);
-  for (const auto& p : member(policies, "items")) {
-    const json& p_ann = member(member(p, "metadata"), "annotations");
-    if (!p_ann.is_object() || !p_ann.contains(k_ann_original_selector)) continue;
-    const std::string name = str(member(p, "metadata"), "name");
-    const json& selector = member(member(p, "spec"), "podSelector");
-    json reduced = include_case(selector, r.case_id);
-    if (reduced == selector) continue;  // not patched for this case
-    bool others_left = false;
-    for (const auto& e : member(reduced, "matchExpressions")) others_left = others_left || str(e, "key") == k_quarantine_label;
-    json ops = json::array({{{"op", "test"}, {"path", "/spec/podSelector"}, {"value", selector}}});
-    if (others_left) {
-      ops.push_back({{"op", "replace"}, {"path", "/spec/podSelector"}, {"value", reduced}});
-    } else {
-      json original = json::parse(p_ann[k_ann_original_selector].get<std::string>(), nullptr, false);
-      if (original.is_discarded()) {
-        r.warnings.push_back("networkpolicy " + name + ": the saved original podSelector is unreadable; removed only our expression");
-        original = reduced;
-      }
-      ops.push_back({{"op", "replace"}, {"path", "/spec/podSelector"}, {"value", original}});
-      // isolate created the annotations map if there was none; the API server omits empty maps,
-      // so removing the whole map when ours is the only key restores the object exactly.
-      ops.push_back({{"op", "remove"},
-                     {"path", p_ann.size() == 1 ? std::string("/metadata/annotations")
-                                                : "/metadata/annotations/" + pointer_escape(k_ann_original_selector)}});
-    }
-    IR_TRY_CTX(patched, kube::patch_object(client, netpol_path(o.namespace_name, name), ops, k_json_patch, o.dry_run,
-                                           fmt::format("patch networkpolicy {}/{}", o.namespace_name, name)),
+  // 2. Policies --exclusive patched for this case.
+  for (const auto& restore : restores) {
+    IR_TRY_CTX(patched, kube::patch_object(client, netpol_path(ns, restore.name), restore.ops, k_json_patch, o.dry_run,
+                                           fmt::format("patch networkpolicy {}/{}", ns, restore.name)),
                what);
     r.written.push_back(std::move(patched));
-    r.restored_policies.push_back(name);
-    log("restore-policy", {{"policy", name}, {"dry_run", dry}});
+    r.restored_policies.push_back(restore.name);
+    log("restore-policy", {{"policy", restore.name}, {"dry_run", dry}});
   }
-  if (!r.pod_found) return r;
+  if (!r.pod_found) return {};
 
   // 3. Uncordon only what isolate cordoned.
-  const std::string cordoned = str(annotations, k_ann_cordoned);
   if (!cordoned.empty()) {
     IR_TRY_CTX(node, kube::patch_node(client, cordoned, {{"spec", {{"unschedulable", nullptr}}}}, o.dry_run), what);
     r.written.push_back(std::move(node));
@@ -445,9 +582,18 @@ Result<ReleaseReport> release(kube::Client& client, const ReleaseOptions& o, con
   }
   json patch = {{"labels", label_patch}};
   if (!ann_patch.empty()) patch["annotations"] = ann_patch;
-  IR_TRY_CTX(patched, kube::patch_pod_metadata(client, o.namespace_name, o.pod, patch, o.dry_run), what);
+  IR_TRY_CTX(patched, kube::patch_pod_metadata(client, ns, o.pod, patch, o.dry_run), what);
   r.written.push_back(std::move(patched));
   log("unlabel", {{"pod", o.pod}, {"labels", label_patch}, {"dry_run", dry}});
+  return {};
+}
+
+}  // namespace
+
+Result<ReleaseReport> release(kube::Client& client, const ReleaseOptions& o, const ActionLog& log) {
+  ReleaseReport r;
+  Preflight checked;
+  if (auto done = release_steps(client, o, log, r, checked); !done) return unexpected(checked.explain(done.error()));
   return r;
 }
 

@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -77,9 +78,11 @@ struct IsolateReport {
 // Called once per action taken (for the case journal): action name and details.
 using ActionLog = std::function<void(const std::string& action, const nlohmann::json& fields)>;
 
-// Isolates the pod. Refuses a hostNetwork pod (Errc::failure with a hint). API errors carry the
-// server's message (a missing permission names the verb and resource). `connector` is needed
-// only for --probe (may be null otherwise).
+// Isolates the pod. Refuses a hostNetwork pod (Errc::failure with a hint). Before the first write
+// it asks (SelfSubjectAccessReview) for every permission the plan needs, in dry runs too, and
+// refuses with Errc::forbidden naming each missing one; when the reviews cannot be made it goes
+// ahead with a warning. API errors carry the server's message. `connector` is needed only for
+// --probe (may be null otherwise).
 Result<IsolateReport> isolate(kube::Client& client, kube::Connector* connector, const IsolateOptions& options,
                               const ActionLog& log, util::Clock& clock);
 
@@ -105,7 +108,24 @@ struct ReleaseReport {
 // Undoes what isolate recorded: deletes the quarantine policy, restores policies patched by
 // --exclusive to their original podSelector, restores detached labels, removes the quarantine
 // label and annotations, uncordons the node if isolate cordoned it. A pod that is not isolated is
-// not an error (nothing to do).
+// not an error (nothing to do). Like isolate, it checks the permissions what it will undo needs
+// before the first write and refuses (Errc::forbidden) when any is missing.
 Result<ReleaseReport> release(kube::Client& client, const ReleaseOptions& options, const ActionLog& log);
+
+// --probe, exposed for tests. How one `nc` attempt from inside the pod ended.
+enum class ProbeOutcome {
+  connected,    // nc exited 0: the connection was made
+  blocked,      // timed out, no route, unreachable: what a dropping policy looks like
+  refused,      // the target or a REJECT rule answered: a packet may have left the pod
+  unsupported,  // this nc does not take the options (busybox's small nc has no -z)
+  unknown,      // anything else (the host did not resolve, an unrecognised failure)
+};
+struct ProbeResult {
+  ProbeOutcome outcome = ProbeOutcome::unknown;
+  std::string summary;  // the line isolate reports ("CONNECTED to ...", "unknown: ...")
+};
+// Interprets an nc run against `target` (HOST:PORT) from its exit code and stderr, as busybox,
+// OpenBSD and traditional nc and nmap's ncat word their failures.
+ProbeResult interpret_probe(const std::string& target, int exit_code, std::string_view nc_stderr);
 
 }  // namespace ir::triage

@@ -27,6 +27,12 @@ def get(kind, name, ns="shop"):
     return json.loads(r.out)
 
 
+def writes_logged():
+    """The writes in the fake server's request log (the permission reviews are not writes)."""
+    return [q for q in cluster.requests() if q["method"] in ("POST", "PATCH", "PUT", "DELETE")
+            and "selfsubject" not in q["path"]]
+
+
 def restorable(obj):
     """The parts of an object isolate may touch and release must restore exactly."""
     md = obj["metadata"]
@@ -116,15 +122,56 @@ class IsolateRelease(unittest.TestCase):
     def test_dry_run_changes_nothing(self):
         pod_before = get("pod", COMPROMISED)
         pol_before = get("networkpolicy", "allow-egress")
-        r = self.ir("isolate", COMPROMISED, "-n", "shop", "--exclusive", "--detach", "--cordon", "--dry-run", "-o", "yaml")
+        cluster.clear_requests()
+        # (no --detach: without app=web the allow-egress policy would no longer select the pod)
+        r = self.ir("isolate", COMPROMISED, "-n", "shop", "--exclusive", "--cordon", "--dry-run", "-o", "yaml")
         self.assertEqual(r.code, 0, r)
         self.assertIn("kind: NetworkPolicy", r.out)
         self.assertIn("kubectl-ir/quarantine", r.out)
+        writes = writes_logged()
+        # every write went to the server (a client that skipped them would pass the checks below) ...
+        self.assertLessEqual({("PATCH", "/api/v1/namespaces/shop/pods/" + COMPROMISED),
+                              ("PATCH", "/apis/networking.k8s.io/v1/namespaces/shop/networkpolicies/kubectl-ir-quarantine-"
+                               + COMPROMISED),
+                              ("PATCH", "/apis/networking.k8s.io/v1/namespaces/shop/networkpolicies/allow-egress"),
+                              ("PATCH", "/api/v1/nodes/node-1")},
+                             {(q["method"], q["path"]) for q in writes}, writes)
+        for q in writes:  # ... each as a server-side dry run
+            self.assertIn("dryRun=All", q["query"], q)
         self.assertEqual(get("pod", COMPROMISED)["metadata"]["resourceVersion"], pod_before["metadata"]["resourceVersion"])
         self.assertEqual(get("networkpolicy", "allow-egress")["metadata"]["resourceVersion"],
                          pol_before["metadata"]["resourceVersion"])
         self.assertIsNone(get("networkpolicy", "kubectl-ir-quarantine-" + COMPROMISED))
         self.assertFalse(get("node", "node-1", ns="default")["spec"].get("unschedulable", False))
+
+    def test_release_dry_run_changes_nothing(self):
+        r = self.ir("isolate", COMPROMISED, "-n", "shop", "--exclusive", "--cordon")
+        self.assertEqual(r.code, 0, r)
+        quarantine = "kubectl-ir-quarantine-" + COMPROMISED
+        pod_before = get("pod", COMPROMISED)
+        pol_before = get("networkpolicy", "allow-egress")
+        quarantine_before = get("networkpolicy", quarantine)
+        cluster.clear_requests()
+        r = self.ir("release", COMPROMISED, "-n", "shop", "--dry-run", "-o", "json")
+        self.assertEqual(r.code, 0, r)
+        report = json.loads(r.out)
+        self.assertEqual((report["dryRun"], report["wasIsolated"], report["policyDeleted"], report["restoredPolicies"],
+                          report["uncordonedNode"]), (True, True, True, ["allow-egress"], "node-1"))
+        writes = writes_logged()
+        self.assertLessEqual({("DELETE", "/apis/networking.k8s.io/v1/namespaces/shop/networkpolicies/" + quarantine),
+                              ("PATCH", "/apis/networking.k8s.io/v1/namespaces/shop/networkpolicies/allow-egress"),
+                              ("PATCH", "/api/v1/nodes/node-1"),
+                              ("PATCH", "/api/v1/namespaces/shop/pods/" + COMPROMISED)},
+                             {(q["method"], q["path"]) for q in writes}, writes)
+        for q in writes:
+            self.assertIn("dryRun=All", q["query"], q)
+        pod_after = get("pod", COMPROMISED)
+        self.assertEqual(pod_after["metadata"]["resourceVersion"], pod_before["metadata"]["resourceVersion"])
+        self.assertEqual(restorable(pod_after), restorable(pod_before))
+        self.assertEqual(get("networkpolicy", "allow-egress"), pol_before)
+        self.assertEqual(get("networkpolicy", quarantine), quarantine_before)
+        self.assertTrue(get("node", "node-1", ns="default")["spec"].get("unschedulable"))
+        self.assertEqual(self.ir("release", COMPROMISED, "-n", "shop").code, 0)
 
     def test_idempotent(self):
         first = self.ir("isolate", COMPROMISED, "-n", "shop", "--exclusive", "-o", "json")
@@ -142,7 +189,77 @@ class IsolateRelease(unittest.TestCase):
         r = cluster.ir("isolate", COMPROMISED, "-n", "shop", context="fake-restricted",
                        env={"KUBECTL_IR_HOME": self.home})
         self.assertEqual(r.code, 1, r)
-        self.assertRegex(r.err, r'User "alice" cannot patch resource "pods" in API group "" in the namespace "shop"')
+        self.assertIn(f"kubectl-ir: error: isolate shop/{COMPROMISED}: missing permissions: patch pods in namespace shop, "
+                      "create networkpolicies.networking.k8s.io in namespace shop", r.err)
+
+    def test_preflight_refuses_a_user_who_may_label_but_not_write_policies(self):
+        for dry in ([], ["--dry-run"]):
+            with self.subTest(dry_run=bool(dry)):
+                cluster.clear_requests()
+                r = cluster.ir("isolate", COMPROMISED, "-n", "shop", "--cordon", *dry, context="fake-labeller",
+                               env={"KUBECTL_IR_HOME": self.home})
+                self.assertEqual(r.code, 1, r)
+                self.assertEqual(r.err.splitlines()[-2:], [
+                    f"kubectl-ir: error: isolate shop/{COMPROMISED}: missing permissions: "
+                    "create networkpolicies.networking.k8s.io in namespace shop, "
+                    "patch networkpolicies.networking.k8s.io in namespace shop, "
+                    "get nodes at cluster scope, patch nodes at cluster scope",
+                    "hint: nothing was changed; the ClusterRole in scripts/rbac/kubectl-ir-clusterrole.yaml grants "
+                    "what kubectl-ir needs (kubectl ir doctor checks it)"])
+                md = get("pod", COMPROMISED)["metadata"]
+                self.assertNotIn("kubectl-ir/quarantine", md.get("labels", {}))
+                self.assertFalse([k for k in md.get("annotations", {}) if k.startswith("kubectl-ir/")], md)
+                self.assertEqual(writes_logged(), [])
+                self.assertTrue([q for q in cluster.requests() if q["path"].endswith("/selfsubjectaccessreviews")
+                                 and q["user"] == "bob"])
+
+    def test_preflight_refuses_a_release_that_could_not_finish(self):
+        self.assertEqual(self.ir("isolate", COMPROMISED, "-n", "shop", "--exclusive", "--cordon").code, 0)
+        pod_before = get("pod", COMPROMISED)
+        r = cluster.ir("release", COMPROMISED, "-n", "shop", context="fake-labeller", env={"KUBECTL_IR_HOME": self.home})
+        self.assertEqual(r.code, 1, r)
+        self.assertIn(f"kubectl-ir: error: release shop/{COMPROMISED}: missing permissions: "
+                      "delete networkpolicies.networking.k8s.io in namespace shop, "
+                      "patch networkpolicies.networking.k8s.io in namespace shop, patch nodes at cluster scope\n", r.err)
+        self.assertEqual(restorable(get("pod", COMPROMISED)), restorable(pod_before))
+        self.assertIsNotNone(get("networkpolicy", "kubectl-ir-quarantine-" + COMPROMISED))
+        self.assertTrue(get("node", "node-1", ns="default")["spec"].get("unschedulable"))
+        self.assertEqual(self.ir("release", COMPROMISED, "-n", "shop").code, 0)
+
+    def test_without_access_reviews_isolate_goes_ahead_and_says_so(self):
+        cluster.faults({"match": {"path": "^/apis/authorization.k8s.io/v1/selfsubjectaccessreviews$"}, "status": 404})
+        try:
+            r = self.ir("isolate", COMPROMISED, "-n", "shop", "--exclusive")
+        finally:
+            cluster.clear_faults()
+        self.assertEqual(r.code, 0, r)
+        self.assertIn("kubectl-ir: warning: could not check permissions before writing (", r.err)
+        self.assertIn("kubectl-ir/quarantine", get("pod", COMPROMISED)["metadata"]["labels"])
+        self.assertIsNotNone(get("networkpolicy", "kubectl-ir-quarantine-" + COMPROMISED))
+
+    def test_probe_reports_what_the_pod_still_reaches(self):
+        # The fake cluster enforces no NetworkPolicy: every policy says contained, the probe says
+        # otherwise. The pod's busybox nc has no -z, so the second form (-e true) is what connects.
+        cluster.clear_requests()
+        r = self.ir("isolate", COMPROMISED, "-n", "shop", "--exclusive", "--case", "case-probe",
+                    "--probe", "198.51.100.7:3333", "-o", "json")
+        self.assertEqual(r.code, 3, r)
+        report = json.loads(r.out)
+        self.assertEqual(report["probe"], "CONNECTED to 198.51.100.7:3333: egress is NOT blocked")
+        self.assertEqual(report["verdict"]["egress"], {
+            "state": "NOT contained", "reason": "the probe connected to 198.51.100.7:3333 from inside the pod"})
+        execs = [q for q in cluster.requests() if q["path"].endswith("/exec")]
+        self.assertEqual([("command=-z" in q["query"], "command=-e" in q["query"]) for q in execs],
+                         [(True, False), (False, True)], execs)
+        probes = [e for e in journal_entries(self.home, "case-probe") if e["action"] == "probe"]
+        self.assertEqual([(p["target"], p["result"]) for p in probes], [("198.51.100.7:3333", report["probe"])])
+
+    def test_probe_of_an_unreachable_address_leaves_the_verdict(self):
+        r = self.ir("isolate", COMPROMISED, "-n", "shop", "--exclusive", "--probe", "192.0.2.1:80", "-o", "json")
+        self.assertEqual(r.code, 0, r)
+        report = json.loads(r.out)
+        self.assertRegex(report["probe"], r"^connection to 192\.0\.2\.1:80 failed \(nc exit 1: nc: .+\): egress blocked$")
+        self.assertEqual(report["verdict"]["egress"]["state"], "contained")
 
     def test_missing_pod(self):
         r = self.ir("isolate", "no-such-pod", "-n", "shop")
@@ -152,10 +269,6 @@ class IsolateRelease(unittest.TestCase):
     def test_bad_flags_are_usage_errors(self):
         self.assertEqual(self.ir("isolate", COMPROMISED, "--allow-egress", "nonsense").code, 2)
         self.assertEqual(self.ir("isolate", COMPROMISED, "--case", "../x").code, 2)
-
-
-if __name__ == "__main__":
-    unittest.main()
 
 
 @fake_only
@@ -194,6 +307,97 @@ class AdminNetworkPolicy(unittest.TestCase):
         self.assertEqual(json.loads(c.kubectl("get", "adminnetworkpolicies.policy.networking.k8s.io", "-o", "json").out)["items"], [])
 
 
+# A cluster whose only DaemonSet is kube-proxy: no CNI that enforces NetworkPolicy.
+NO_CNI_SCENARIO = """\
+objects:
+  - apiVersion: v1
+    kind: Node
+    metadata: {name: node-1, labels: {kubernetes.io/arch: amd64, kubernetes.io/hostname: node-1}}
+  - {apiVersion: v1, kind: Namespace, metadata: {name: shop}}
+  - apiVersion: apps/v1
+    kind: DaemonSet
+    metadata: {name: kube-proxy, namespace: kube-system}
+    spec:
+      selector: {matchLabels: {k8s-app: kube-proxy}}
+      template:
+        metadata: {labels: {k8s-app: kube-proxy}}
+        spec:
+          hostNetwork: true
+          containers: [{name: kube-proxy, image: "registry.k8s.io/kube-proxy:v1.32.4"}]
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: web, namespace: shop}
+    spec:
+      replicas: 1
+      selector: {matchLabels: {app: web}}
+      template:
+        metadata: {labels: {app: web}}
+        spec:
+          containers: [{name: web, image: "registry.example.com/shop/web:1.4.2"}]
+    x-pods: [{name: web-1}]
+"""
+
+FLANNEL = """\
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: kube-flannel-ds, namespace: kube-system}
+spec:
+  selector: {matchLabels: {app: flannel}}
+  template:
+    metadata: {labels: {app: flannel}}
+    spec:
+      hostNetwork: true
+      containers: [{name: kube-flannel, image: "docker.io/flannel/flannel:v0.22.0"}]
+"""
+
+
+@fake_only
+class WithoutEnforcingCni(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="ir-no-cni-")
+        path = os.path.join(cls.tmp, "no-cni.yaml")
+        with open(path, "w") as f:
+            f.write(NO_CNI_SCENARIO)
+        cls.cluster = Cluster(path)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def setUp(self):
+        self.cluster.admin("POST", "/_fake/reset", {})
+        self.home = tempfile.mkdtemp(prefix="ir-home-", dir=self.tmp)
+
+    def isolate(self):
+        r = self.cluster.ir("isolate", "web-1", "-n", "shop", "-o", "json", env={"KUBECTL_IR_HOME": self.home})
+        self.assertEqual(r.code, 3, r)  # not provably contained
+        return r, json.loads(r.out)
+
+    def test_unknown_verdict_and_a_warning(self):
+        r, report = self.isolate()
+        note = "no NetworkPolicy-enforcing CNI recognised among the DaemonSets"
+        self.assertEqual(report["cni"], {"name": "", "enforces": False, "known": False, "note": note})
+        self.assertEqual(report["verdict"]["egress"], {"state": "unknown", "reason": note})
+        warning = note + ": the quarantine policy may change nothing on the wire"
+        self.assertEqual(report["warnings"], [warning])
+        self.assertIn("kubectl-ir: warning: " + warning + "\n", r.err)
+        # the policy is in place all the same, for when an enforcing CNI is there after all
+        self.assertEqual(self.cluster.kubectl("get", "networkpolicy", "kubectl-ir-quarantine-web-1", "-n", "shop").code, 0)
+
+    def test_flannel_alone_is_not_contained(self):
+        path = os.path.join(self.tmp, "flannel.yaml")
+        with open(path, "w") as f:
+            f.write(FLANNEL)
+        self.assertEqual(self.cluster.kubectl("apply", "-f", path).code, 0)
+        r, report = self.isolate()
+        self.assertEqual(report["verdict"]["egress"], {"state": "NOT contained",
+                                                       "reason": "flannel does not enforce NetworkPolicy"})
+        self.assertIn("kubectl-ir: warning: flannel does not enforce NetworkPolicy: the quarantine policy changes "
+                      "nothing on the wire\n", r.err)
+
+
 @fake_only
 class Pipe(unittest.TestCase):
     def test_siblings_name_output_pipes_into_isolate_and_release(self):
@@ -211,3 +415,7 @@ class Pipe(unittest.TestCase):
             self.assertEqual(cluster.ir("release", batch[0], env=env).code, 0)
         finally:
             shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    unittest.main()

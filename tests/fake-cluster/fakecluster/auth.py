@@ -7,6 +7,7 @@ from . import statuses
 TOKENS = {
     "fake-admin-token": ("admin", ["system:masters", "system:authenticated"]),
     "fake-alice-token": ("alice", ["system:authenticated"]),
+    "fake-bob-token": ("bob", ["system:authenticated"]),
     "fake-exec-plugin-token": ("exec-user", ["system:masters", "system:authenticated"]),
 }
 BAD_TOKEN = "fake-revoked-token"

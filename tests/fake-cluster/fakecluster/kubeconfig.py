@@ -1,5 +1,5 @@
-"""Writes DIR/kubeconfig (contexts fake-admin, fake-restricted, fake-cert, fake-cert-data, fake-exec,
-fake-badtoken; all in namespace shop) and DIR/exec-plugin.sh once the server knows its port."""
+"""Writes DIR/kubeconfig (contexts fake-admin, fake-restricted, fake-labeller, fake-cert, fake-cert-data,
+fake-exec, fake-badtoken; all in namespace shop) and DIR/exec-plugin.sh once the server knows its port."""
 
 import base64
 import os
@@ -32,7 +32,7 @@ def write_kubeconfig(workdir, port):
     with open(plugin, "w") as f:
         f.write(EXEC_PLUGIN)
     os.chmod(plugin, os.stat(plugin).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    ctx = [("fake-admin", "admin"), ("fake-restricted", "alice"), ("fake-cert", "cert-user"),
+    ctx = [("fake-admin", "admin"), ("fake-restricted", "alice"), ("fake-labeller", "bob"), ("fake-cert", "cert-user"),
            ("fake-cert-data", "cert-user-data"), ("fake-exec", "exec-user"), ("fake-badtoken", "badtoken")]
     cfg = {
         "apiVersion": "v1", "kind": "Config", "preferences": {},
@@ -42,6 +42,7 @@ def write_kubeconfig(workdir, port):
         "users": [
             {"name": "admin", "user": {"token": "fake-admin-token"}},
             {"name": "alice", "user": {"token": "fake-alice-token"}},
+            {"name": "bob", "user": {"token": "fake-bob-token"}},
             {"name": "cert-user", "user": {"client-certificate": os.path.join(workdir, "client.crt"),
                                            "client-key": os.path.join(workdir, "client.key")}},
             {"name": "cert-user-data", "user": {
@@ -56,7 +57,8 @@ def write_kubeconfig(workdir, port):
                      for n, u in ctx],
         "current-context": "fake-admin",
     }
-    cfg["users"][4]["user"]["exec"] = {k: v for k, v in cfg["users"][4]["user"]["exec"].items() if v is not None}
+    exec_user = next(u["user"] for u in cfg["users"] if u["name"] == "exec-user")
+    exec_user["exec"] = {k: v for k, v in exec_user["exec"].items() if v is not None}
     tmp = os.path.join(workdir, "kubeconfig.tmp")
     with open(tmp, "w") as f:
         yaml.safe_dump(cfg, f, sort_keys=False)
