@@ -26,7 +26,9 @@ Command setup_exec(CLI::App& root, const GlobalOptions& global) {
       "  kubectl ir exec web-7d4b9 -n shop --max-bytes 1Mi -- find / -xdev\n"
       "\nTerminal output has control characters escaped; -o writes the raw bytes to a file. The\n"
       "command, time, exit code and SHA-256 of the output are appended to the case journal.\n"
-      "The remote exit code becomes kubectl-ir's; 3 when the output was truncated or cut.");
+      "The remote exit code becomes kubectl-ir's; 3 when the output was truncated or cut.\n"
+      "Bounds: --max-bytes of stdout, 16Mi of stderr, --timeout for the whole stream, --idle-timeout\n"
+      "without any output, --request-timeout (default 30s) to connect and get the upgrade answer.");
   app->add_option("pod", o->pod, "The pod")->required();
   app->add_option("-c,--container", o->container, "Container (default: the pod's default container)");
   app->add_option("--case", o->case_id, "Case id to journal under (default: a new case)");
@@ -82,6 +84,8 @@ int run_exec(const ExecOptions& o, const GlobalOptions& global, Io& io) {
     return exit_code_for(session.error());
   }
   auto& s = **session;
+  // --request-timeout bounds the one request exec makes: the connection and its upgrade answer.
+  if (s.request_timeout.count() > 0) limits.handshake_timeout = s.request_timeout;
   auto journal = open_journal(io, s, o.case_id);
   if (!journal) {
     print_error(io, journal.error());

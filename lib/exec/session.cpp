@@ -7,6 +7,7 @@
 
 #include "exec/websocket.hpp"
 #include "kube/status.hpp"
+#include "util/clock.hpp"
 #include "util/strings.hpp"
 
 namespace ir::exec {
@@ -56,6 +57,9 @@ Result<Upgraded> upgrade(kube::Client& client, kube::Connector& connector, const
                          const util::CancelToken* cancel, const std::string& what) {
   const auto [host, path_and_query] = split_url(url);
   for (int attempt = 0;; ++attempt) {
+    // The deadline starts before connecting: connect() blocks up to the connector's own connect
+    // timeout, and the answer gets only what is left.
+    const auto deadline = Clock::now() + limits.handshake_timeout;
     IR_TRY_CTX(auth, client.auth(attempt > 0), what);
     auto& [auth_headers, creds] = auth;
     IR_TRY_CTX(conn, connector.connect(url, creds), what);
@@ -69,7 +73,6 @@ Result<Upgraded> upgrade(kube::Client& client, kube::Connector& connector, const
     std::vector<char> chunk(16 * 1024);
     std::optional<ws::ResponseHead> head;
     bool eof = false;
-    auto deadline = Clock::now() + limits.handshake_timeout;
     // Read until the head is complete; for a refusal, also its body (bounded).
     for (;;) {
       if (!head) {
@@ -85,7 +88,10 @@ Result<Upgraded> upgrade(kube::Client& client, kube::Connector& connector, const
         return fail(Errc::network, what + ": the server closed the connection before answering the upgrade");
       }
       if (cancel != nullptr && cancel->cancelled()) return fail(Errc::cancelled, "interrupted");
-      if (Clock::now() > deadline) return fail(Errc::timeout, what + ": no answer to the upgrade request");
+      if (Clock::now() > deadline) {
+        return fail(Errc::timeout, what + ": no answer to the upgrade request within " +
+                                       util::format_duration(limits.handshake_timeout));
+      }
       IR_TRY_CTX(got, conn->receive(chunk.data(), chunk.size(), k_poll_slice), what);
       buf.append(chunk.data(), got.bytes);
       eof = got.eof;
@@ -132,10 +138,12 @@ class Stream {
       if (cancel != nullptr && cancel->cancelled()) return end(EndReason::cancelled, "interrupted");
       const auto now = Clock::now();
       if (m_limits.total_timeout.count() > 0 && now - start >= m_limits.total_timeout) {
-        return end(EndReason::total_timeout, fmt::format("no exit status within {} s", seconds(m_limits.total_timeout)));
+        return end(EndReason::total_timeout,
+                   "no exit status within " + util::format_duration(m_limits.total_timeout) + after_bytes());
       }
       if (now - last_byte >= m_limits.idle_timeout) {
-        return end(EndReason::idle_timeout, fmt::format("no data for {} s", seconds(m_limits.idle_timeout)));
+        return end(EndReason::idle_timeout,
+                   "no data for " + util::format_duration(m_limits.idle_timeout) + after_bytes());
       }
       auto got = m_conn.receive(buf.data(), buf.size(), k_poll_slice);
       if (!got) return end(EndReason::connection_lost, got.error().message + after_bytes());
@@ -151,8 +159,6 @@ class Stream {
   [[nodiscard]] const std::string& status() const { return m_status; }
 
  private:
-  static long long seconds(milliseconds d) { return std::chrono::duration_cast<std::chrono::seconds>(d).count(); }
-
   std::string after_bytes() const {
     return fmt::format(" (after {} stdout and {} stderr bytes)", m_result.out.received, m_result.err.received);
   }

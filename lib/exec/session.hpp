@@ -31,9 +31,10 @@ struct ExecRequest {
 struct ExecLimits {
   std::uint64_t max_stdout = std::numeric_limits<std::uint64_t>::max();  // bytes kept; beyond: truncated
   std::uint64_t max_stderr = 16ULL * 1024 * 1024;
-  std::chrono::milliseconds handshake_timeout{std::chrono::seconds(30)};  // connect + upgrade answer
+  // Connect + upgrade answer; beyond it run_exec fails with Errc::timeout.
+  std::chrono::milliseconds handshake_timeout{std::chrono::seconds(30)};
   std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};  // no bytes at all for this long
-  std::chrono::milliseconds total_timeout{0};                       // 0 = none
+  std::chrono::milliseconds total_timeout{0};                       // upgrade to exit status; 0 = none
   std::size_t max_message = 4 * 1024 * 1024;                        // one WebSocket message
 };
 
@@ -77,6 +78,7 @@ struct ExecResult {
 //   container not found, forbidden, ...); a 401 is retried once with refreshed credentials;
 //   Errc::exec_not_found: the binary does not exist in the container;
 //   Errc::failure: any other failure Status (message kept);
+//   Errc::timeout: no upgrade answer within limits.handshake_timeout;
 //   connect/TLS errors as the REST transport reports them.
 // Once the stream is up, everything else (limits, timeouts, cuts, protocol violations, Ctrl-C) is
 // an ExecResult whose `end` and `detail` say what happened and how many bytes were kept.

@@ -97,12 +97,6 @@ class TokenFileProvider final : public CredentialProvider {
   util::TimePoint m_read_at{};
 };
 
-// "300ms", "2s": timeouts in tests are sub-second.
-std::string format_duration(std::chrono::milliseconds d) {
-  if (d.count() % 1000 == 0) return fmt::format("{}s", d.count() / 1000);
-  return fmt::format("{}ms", d.count());
-}
-
 // The first non-blank line of a plugin's stderr, safe for a terminal.
 std::string first_line(std::string_view text) {
   for (const auto& line : util::split(text, '\n')) {
@@ -217,7 +211,7 @@ class ExecProvider final : public CredentialProvider {
       }
       if (e.code == Errc::timeout) {
         return unexpected(
-            error(Errc::timeout, "did not finish within " + format_duration(m_timeout) + " and was killed"));
+            error(Errc::timeout, "did not finish within " + util::format_duration(m_timeout) + " and was killed"));
       }
       return unexpected(error(e.code == Errc::failure ? Errc::config : e.code, e.message));
     }

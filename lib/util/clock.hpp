@@ -64,4 +64,8 @@ namespace ir::util {
 // "1h30m", "1.5s". nullopt if malformed or negative.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view s);
 
+// A duration for messages, in a form parse_duration reads back: "2s" when whole seconds, else
+// "300ms" (timeouts in tests are often sub-second). Never fails.
+std::string format_duration(std::chrono::milliseconds d);
+
 }  // namespace ir::util

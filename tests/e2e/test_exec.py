@@ -104,6 +104,60 @@ class ExecBase:
         self.assertIn("stdout limit of 1048576 bytes reached", r.err)
         self.assertEqual(os.path.getsize(out), 1 << 20)
 
+    def test_endless_stderr_hits_the_stderr_limit(self):
+        case = f"case-stderr-{self.version}"
+        limit = 16 << 20  # the stderr bound, not an option
+        r = self.ir("exec", self.pod, "-n", "shop", "--case", case, "--", "sh", "-c", "echo out; yes >&2")
+        self.assertEqual(r.code, 3, r.err[-2000:])
+        # Exactly the limit reached the terminal, then the error.
+        self.assertEqual(r.err[:limit], "y\n" * (limit // 2))
+        self.assertRegex(r.err[limit:], r"^kubectl-ir: error: exec in shop/\S+: stderr limit of 16777216 bytes "
+                                        r"reached; output truncated\n")
+        self.assertEqual(r.out, "out\n")
+        entry = journal_entries(self.home, case)[-1]
+        self.assertEqual(entry["end"], "stderr limit reached")
+        self.assertIsNone(entry["exit_code"])
+        self.assertEqual(entry["stderr"]["bytes_kept"], limit)
+        self.assertGreater(entry["stderr"]["bytes_received"], limit)
+        self.assertEqual(entry["stderr"]["sha256"], hashlib.sha256(b"y\n" * (limit // 2)).hexdigest())
+        self.assertEqual(entry["stdout"]["bytes_kept"], 4)
+
+    def test_total_timeout(self):
+        import time
+        case = f"case-timeout-{self.version}"
+        start = time.monotonic()
+        r = self.ir("exec", self.pod, "-n", "shop", "--case", case, "--timeout", "1500ms", "--",
+                    "sh", "-c", "echo started; sleep 30")
+        elapsed = time.monotonic() - start
+        self.assertEqual(r.code, 3, r)
+        self.assertGreaterEqual(elapsed, 1.5)
+        self.assertLess(elapsed, 10, "stops at the timeout, not when the command ends")
+        self.assertEqual(r.out, "started\n")
+        self.assertRegex(r.err, r"^kubectl-ir: error: exec in shop/\S+: no exit status within 1500ms "
+                                r"\(after 8 stdout and 0 stderr bytes\)\n")
+        self.assertIn("hint: the remote exit code is unknown", r.err)
+        entry = journal_entries(self.home, case)[-1]
+        self.assertEqual(entry["end"], "total timeout")
+        self.assertIsNone(entry["exit_code"])
+        self.assertEqual(entry["stdout"]["bytes_kept"], 8)
+
+    def test_invalid_timeout_is_a_usage_error(self):
+        r = self.ir("exec", self.pod, "-n", "shop", "--timeout", "soon", "--", "true")
+        self.assertEqual(r.code, 2, r)
+        self.assertIn("invalid --timeout or --idle-timeout", r.err)
+
+    @fake_only
+    def test_request_timeout_bounds_the_upgrade(self):
+        import time
+        self.cluster.faults([{"match": {"path": "/exec$"}, "delay_ms": 8000, "times": 1}])
+        start = time.monotonic()
+        r = self.ir("exec", self.pod, "-n", "shop", "--request-timeout", "1s", "--", "echo", "never")
+        elapsed = time.monotonic() - start
+        self.assertEqual(r.code, 1, r)
+        self.assertRegex(r.err, r"^kubectl-ir: error: exec in shop/\S+: no answer to the upgrade request within 1s\n")
+        self.assertEqual(r.out, "")
+        self.assertLess(elapsed, 6, "gives up at the request timeout, not when the server answers")
+
     def test_ctrl_c_cancels_cleanly_and_is_journaled(self):
         import signal
         import subprocess

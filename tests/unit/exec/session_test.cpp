@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <thread>
+
 #include "exec/session.hpp"
 #include "support/fake_connection.hpp"
 #include "support/fake_kube.hpp"
@@ -25,17 +27,29 @@ struct Fixture {
   util::MemorySink err{1 << 20};
   ExecRequest request{"shop", "web-1", "app", {"sh", "-c", "echo hi"}};
 
+  // The next connection, with nothing scripted yet.
+  ScriptedConnection& connection() {
+    connector.connections.push_back(std::make_unique<ScriptedConnection>());
+    return *connector.connections.back();
+  }
+  // The next connection, upgraded to `protocol`.
   ScriptedConnection& script(const std::string& protocol = k_protocol_v4) {
-    auto c = std::make_unique<ScriptedConnection>();
-    c->steps.push_back(ScriptedConnection::switching(protocol));
-    auto* raw = c.get();
-    connector.connections.push_back(std::move(c));
-    return *raw;
+    auto& c = connection();
+    c.steps.push_back(ScriptedConnection::switching(protocol));
+    return c;
   }
   Result<ExecResult> run(const ExecLimits& limits = {}, std::string_view stdin_data = {}) {
     return run_exec(kube.client, connector, request, out, err, stdin_data, limits);
   }
 };
+
+// The first byte (FIN + opcode) of the first frame the client sent after its upgrade request;
+// 0 if it sent none.
+unsigned first_opcode_sent_after_upgrade(const std::string& sent) {
+  const auto head_end = sent.find("\r\n\r\n");
+  if (head_end == std::string::npos || head_end + 4 >= sent.size()) return 0;
+  return static_cast<unsigned char>(sent[head_end + 4]);
+}
 
 }  // namespace
 
@@ -166,21 +180,33 @@ TEST_CASE("run_exec: stdin on v5 with half-close") {
 }
 
 TEST_CASE("run_exec: limits and cuts are recorded, not errors") {
-  SUBCASE("stdout limit truncates and stops") {
-    Fixture f;
-    auto& c = f.script();
-    c.eof_at_end = false;  // endless output: the server never ends on its own
-    for (int i = 0; i < 10; ++i) c.steps.push_back(ScriptedConnection::bytes(channel_frame(1, std::string(1000, 'y'))));
-    ExecLimits limits;
-    limits.max_stdout = 2500;
-    auto r = f.run(limits);
-    REQUIRE(r);
-    CHECK(r->end == EndReason::stdout_limit);
-    CHECK(r->out.kept == 2500);
-    CHECK(r->out.received == 3000);
-    CHECK(r->out.truncated());
-    CHECK(f.out.data().size() == 2500);
-    CHECK(r->detail == "stdout limit of 2500 bytes reached; output truncated");
+  SUBCASE("the stdout and stderr limits truncate and stop") {
+    for (const bool is_out : {true, false}) {
+      CAPTURE(is_out);
+      const unsigned char channel = is_out ? 1 : 2;
+      Fixture f;
+      auto& c = f.script();
+      c.eof_at_end = false;  // endless output (`yes`, `yes >&2`): the server never ends on its own
+      c.steps.push_back(ScriptedConnection::bytes(channel_frame(is_out ? 2 : 1, "other\n")));
+      const std::string chunk = channel_frame(channel, std::string(1000, 'y'));
+      for (int i = 0; i < 10; ++i) c.steps.push_back(ScriptedConnection::bytes(chunk));
+      ExecLimits limits;
+      (is_out ? limits.max_stdout : limits.max_stderr) = 2500;
+      auto r = f.run(limits);
+      REQUIRE(r);
+      const StreamStats& limited = is_out ? r->out : r->err;
+      const StreamStats& other = is_out ? r->err : r->out;
+      CHECK(r->end == (is_out ? EndReason::stdout_limit : EndReason::stderr_limit));
+      CHECK(r->detail == std::string(is_out ? "stdout" : "stderr") + " limit of 2500 bytes reached; output truncated");
+      CHECK(limited.kept == 2500);
+      CHECK(limited.received == 3000);  // stopped at the frame that crossed the limit
+      CHECK(limited.truncated());
+      CHECK((is_out ? f.out : f.err).data() == std::string(2500, 'y'));
+      CHECK((is_out ? f.err : f.out).data() == "other\n");  // the other channel is not limited
+      CHECK_FALSE(other.truncated());
+      CHECK(r->exit_code == -1);
+      CHECK(first_opcode_sent_after_upgrade(c.sent) == 0x88);  // we closed the stream
+    }
   }
   SUBCASE("connection cut mid-frame") {
     Fixture f;
@@ -237,6 +263,116 @@ TEST_CASE("run_exec: limits and cuts are recorded, not errors") {
     } else {
       CHECK(r.error().code == Errc::cancelled);
     }
+  }
+}
+
+TEST_CASE("run_exec: the total timeout") {
+  using std::chrono::milliseconds;
+  using std::chrono::steady_clock;
+  ExecLimits limits;
+  limits.total_timeout = milliseconds(60);
+  limits.idle_timeout = std::chrono::seconds(10);  // were the total timeout ignored: the idle one, later
+
+  SUBCASE("a silent command: what came before is kept") {
+    Fixture f;
+    auto& c = f.connection();
+    // The output arrives with the 101 head, before the clock starts; then nothing, ever.
+    c.steps.push_back([](const std::string& sent) {
+      return ScriptedConnection::switching(k_protocol_v4)(sent) + channel_frame(1, "partial\n") + channel_frame(2, "e");
+    });
+    c.eof_at_end = false;
+    const auto start = steady_clock::now();
+    auto r = f.run(limits);
+    const auto elapsed = steady_clock::now() - start;
+    REQUIRE(r);
+    CHECK(r->end == EndReason::total_timeout);
+    CHECK(r->detail == "no exit status within 60ms (after 8 stdout and 1 stderr bytes)");
+    CHECK(f.out.data() == "partial\n");
+    CHECK(f.err.data() == "e");
+    CHECK(r->out.kept == 8);
+    CHECK_FALSE(r->out.truncated());
+    CHECK(r->exit_code == -1);
+    CHECK(elapsed >= limits.total_timeout);
+    CHECK(first_opcode_sent_after_upgrade(c.sent) == 0x88);  // we closed the stream
+  }
+  SUBCASE("output that keeps coming does not hold it off (unlike the idle timeout)") {
+    Fixture f;
+    auto& c = f.script();
+    // 10 frames 20 ms apart (200 ms), then the exit status: the 60 ms timeout comes first.
+    for (int i = 0; i < 10; ++i) {
+      c.steps.push_back([](const std::string&) {
+        std::this_thread::sleep_for(milliseconds(20));
+        return channel_frame(1, "tick\n");
+      });
+    }
+    c.steps.push_back(ScriptedConnection::bytes(channel_frame(3, k_success)));
+    auto r = f.run(limits);
+    REQUIRE(r);
+    CHECK(r->end == EndReason::total_timeout);
+    CHECK(r->out.received < 10 * 5);
+    CHECK(r->out.kept == r->out.received);
+    CHECK(f.out.data().size() == r->out.kept);
+  }
+}
+
+namespace {
+// A connector that takes `delay` to connect, as a slow TCP/TLS handshake would.
+class SlowConnector final : public kube::Connector {
+ public:
+  SlowConnector(kube::Connector& inner, std::chrono::milliseconds delay) : m_inner(inner), m_delay(delay) {}
+  Result<std::unique_ptr<kube::Connection>> connect(const std::string& url, const kube::Credentials& creds) override {
+    std::this_thread::sleep_for(m_delay);
+    return m_inner.connect(url, creds);
+  }
+
+ private:
+  kube::Connector& m_inner;
+  std::chrono::milliseconds m_delay;
+};
+}  // namespace
+
+TEST_CASE("run_exec: the handshake timeout") {
+  using std::chrono::milliseconds;
+  ExecLimits limits;
+  limits.handshake_timeout = milliseconds(50);
+
+  SUBCASE("no answer to the upgrade request") {
+    Fixture f;
+    f.connection().eof_at_end = false;  // connected, request sent, never a byte back
+    const auto start = std::chrono::steady_clock::now();
+    auto r = f.run(limits);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == Errc::timeout);
+    CHECK(r.error().message == "exec in shop/web-1 container app: no answer to the upgrade request within 50ms");
+    CHECK(std::chrono::steady_clock::now() - start >= limits.handshake_timeout);
+  }
+  SUBCASE("half an answer") {
+    Fixture f;
+    auto& c = f.connection();
+    c.steps.push_back(ScriptedConnection::bytes("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"));
+    c.eof_at_end = false;
+    auto r = f.run(limits);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == Errc::timeout);
+  }
+  SUBCASE("a slow connect counts against it") {
+    Fixture f;
+    auto& c = f.connection();
+    c.steps.push_back(ScriptedConnection::bytes(""));                 // the answer is not there on the first read...
+    c.steps.push_back(ScriptedConnection::switching(k_protocol_v4));  // ...but on the second
+    c.steps.push_back(ScriptedConnection::bytes(channel_frame(3, k_success)));
+    SlowConnector slow(f.connector, milliseconds(80));
+    auto r = run_exec(f.kube.client, slow, f.request, f.out, f.err, {}, limits);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == Errc::timeout);
+  }
+  SUBCASE("an answer within it") {
+    Fixture f;
+    auto& c = f.script();
+    c.steps.push_back(ScriptedConnection::bytes(channel_frame(3, k_success)));
+    auto r = f.run(limits);
+    REQUIRE(r);
+    CHECK(r->completed());
   }
 }
 

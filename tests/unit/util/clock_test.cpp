@@ -58,6 +58,18 @@ TEST_CASE("parse_duration") {
   }
 }
 
+TEST_CASE("format_duration") {
+  CHECK(format_duration(milliseconds(0)) == "0s");
+  CHECK(format_duration(milliseconds(300)) == "300ms");
+  CHECK(format_duration(milliseconds(1500)) == "1500ms");
+  CHECK(format_duration(milliseconds(300000)) == "300s");
+  // What it writes, parse_duration reads back.
+  for (const long long ms : {0LL, 1LL, 300LL, 1500LL, 2000LL, 300000LL}) {
+    CAPTURE(ms);
+    CHECK(parse_duration(format_duration(milliseconds(ms))) == milliseconds(ms));
+  }
+}
+
 TEST_CASE("FakeClock sleeps instantly and records") {
   FakeClock c;
   const auto start = c.now();
