@@ -132,7 +132,6 @@ class Stream {
     const auto start = Clock::now();
     auto last_byte = start;
     m_parser.feed(leftover);
-    std::vector<char> buf(k_read_buffer);
     for (;;) {
       if (!drain_messages()) return;
       if (cancel != nullptr && cancel->cancelled()) return end(EndReason::cancelled, "interrupted");
@@ -145,12 +144,14 @@ class Stream {
         return end(EndReason::idle_timeout,
                    "no data for " + util::format_duration(m_limits.idle_timeout) + after_bytes());
       }
-      auto got = m_conn.receive(buf.data(), buf.size(), k_poll_slice);
+      // Received straight into the parser's buffer.
+      const auto room = m_parser.prepare(k_read_buffer);
+      auto got = m_conn.receive(room.data(), room.size(), k_poll_slice);
       if (!got) return end(EndReason::connection_lost, got.error().message + after_bytes());
       if (got->eof) return end(EndReason::connection_lost, "the connection closed before the exit status" + after_bytes());
       if (got->bytes > 0) {
         last_byte = Clock::now();
-        m_parser.feed(std::string_view(buf.data(), got->bytes));
+        m_parser.commit(got->bytes);
       }
     }
   }

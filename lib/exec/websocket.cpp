@@ -1,5 +1,6 @@
 #include "exec/websocket.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -147,12 +148,29 @@ std::string encode_client_frame(Opcode opcode, std::string_view payload) {
 }
 
 void MessageParser::feed(std::string_view bytes) {
-  // Compact before growing: consumed bytes at the front are dropped once they dominate.
-  if (m_offset > 0 && m_offset >= m_buffer.size() / 2) {
-    m_buffer.erase(0, m_offset);
+  const auto room = prepare(bytes.size());
+  std::copy(bytes.begin(), bytes.end(), room.begin());
+  commit(bytes.size());
+}
+
+std::span<char> MessageParser::prepare(std::size_t n) {
+  if (m_offset == m_end) {
+    m_offset = m_end = 0;  // everything consumed: start over at the front, nothing to move
+  } else if (m_offset > 0 && m_buffer.size() - m_end < n) {
+    // Not enough room behind the input: drop the consumed bytes (what moves is a partial frame).
+    std::copy(m_buffer.begin() + static_cast<std::ptrdiff_t>(m_offset), m_buffer.begin() + static_cast<std::ptrdiff_t>(m_end),
+              m_buffer.begin());
+    m_end -= m_offset;
     m_offset = 0;
   }
-  m_buffer.append(bytes);
+  if (m_buffer.size() - m_end < n) m_buffer.resize(m_end + n);
+  m_room = n;
+  return {m_buffer.data() + m_end, n};
+}
+
+void MessageParser::commit(std::size_t n) {
+  m_end += std::min(n, m_room);
+  m_room = 0;
 }
 
 Result<std::optional<Message>> MessageParser::next() {
@@ -162,7 +180,7 @@ Result<std::optional<Message>> MessageParser::next() {
     return fail(Errc::protocol, "WebSocket: " + msg);
   };
   for (;;) {
-    const std::string_view buf = std::string_view(m_buffer).substr(m_offset);
+    const std::string_view buf = std::string_view(m_buffer).substr(m_offset, m_end - m_offset);
     if (buf.size() < 2) return std::optional<Message>{};
     const auto b0 = static_cast<std::uint8_t>(buf[0]);
     const auto b1 = static_cast<std::uint8_t>(buf[1]);

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,7 +70,8 @@ std::string encode_client_frame(Opcode opcode, std::string_view payload, std::ar
 std::string encode_client_frame(Opcode opcode, std::string_view payload);
 
 // A complete message: a data message (fragments reassembled) or a control frame. `payload` views
-// the parser's buffer (no copy on the hot path): valid until the next feed() or next() call.
+// the parser's buffer (no copy on the hot path): valid until the next feed(), prepare() or next()
+// call.
 struct Message {
   Opcode opcode = Opcode::binary;  // text, binary, close, ping or pong
   std::string_view payload;
@@ -84,17 +86,25 @@ class MessageParser {
  public:
   explicit MessageParser(std::size_t max_message = 4 * 1024 * 1024) : m_max_message(max_message) {}
 
-  // Appends received bytes.
+  // Appends received bytes (a copy: prepare() and commit() receive without one).
   void feed(std::string_view bytes);
+  // Room for `n` more bytes at the end of the buffer, for the caller to receive into and then
+  // commit(): the hot path copies nothing between the socket and the messages. The buffer holds
+  // at most the unconsumed bytes plus `n` (consumed bytes are dropped first).
+  std::span<char> prepare(std::size_t n);
+  // Makes the first `n` bytes of the last prepare()'s room part of the input (n <= its size).
+  void commit(std::size_t n);
   // The next complete message, nullopt if more bytes are needed.
   Result<std::optional<Message>> next();
   // Bytes fed but not yet consumed (a partial frame).
-  [[nodiscard]] std::size_t buffered() const { return m_buffer.size() - m_offset; }
+  [[nodiscard]] std::size_t buffered() const { return m_end - m_offset; }
 
  private:
   std::size_t m_max_message;
-  std::string m_buffer;
+  std::string m_buffer;    // [m_offset, m_end) is input not yet consumed; the rest is room
   std::size_t m_offset = 0;
+  std::size_t m_end = 0;
+  std::size_t m_room = 0;  // what the last prepare() handed out
   bool m_failed = false;
   bool m_in_fragmented = false;
   Opcode m_fragment_opcode = Opcode::binary;

@@ -3,11 +3,13 @@
 #   kubectl ir exec POD -o /dev/null -- head -c 1073741824 /dev/zero
 # and through
 #   kubectl exec POD -- head -c 1073741824 /dev/zero > /dev/null
-# in one run; prints throughput of each, their ratio and kubectl-ir's peak RSS. Asserts nothing.
-#   scripts/bench/exec-stream.sh [BYTES]     default 1073741824
+# in one run, alternating for ROUNDS rounds; prints the median throughput of each, their ratio and
+# kubectl-ir's peak RSS. Asserts nothing.
+#   scripts/bench/exec-stream.sh [BYTES] [ROUNDS]     default 1073741824 3
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bytes=${1:-1073741824}
+rounds=${2:-3}
 cmake --preset release >/dev/null && cmake --build --preset release --target kubectl-ir >/dev/null
 ir=$PWD/build/release/cmd/kubectl-ir
 
@@ -18,16 +20,28 @@ pod=$(kubectl --kubeconfig "$kc" -n shop get pods -l app=web -o jsonpath='{.item
 export KUBECTL_IR_HOME=$dir/ir-home
 
 m=scripts/bench/measure.py
-ir_run=$($m -- "$ir" --kubeconfig "$kc" -n shop exec "$pod" -o /dev/null --max-bytes 2Gi -- head -c "$bytes" /dev/zero)
-kc_run=$($m -- kubectl --kubeconfig "$kc" -n shop exec "$pod" -- head -c "$bytes" /dev/zero)
+ir_runs=()
+kc_runs=()
+for ((i = 0; i < rounds; i++)); do
+  ir_runs+=("$($m -- "$ir" --kubeconfig "$kc" -n shop exec "$pod" -o /dev/null --max-bytes 2Gi -- head -c "$bytes" /dev/zero)")
+  kc_runs+=("$($m -- kubectl --kubeconfig "$kc" -n shop exec "$pod" -- head -c "$bytes" /dev/zero)")
+done
 
-/usr/bin/python3 - "$bytes" "$ir_run" "$kc_run" <<'PY'
-import json, sys
-n = int(sys.argv[1]); ir = json.loads(sys.argv[2]); kc = json.loads(sys.argv[3])
+/usr/bin/python3 - "$bytes" "$(printf '%s\n' "${ir_runs[@]}")" "$(printf '%s\n' "${kc_runs[@]}")" <<'PY'
+import json, statistics, sys
+n = int(sys.argv[1])
+ir_runs = [json.loads(l) for l in sys.argv[2].splitlines()]
+kc_runs = [json.loads(l) for l in sys.argv[3].splitlines()]
 mib = n / 2**20
-ir_tp, kc_tp = mib / ir["wall_s"], mib / kc["wall_s"]
-print(f"bytes={n}")
-print(f"kubectl-ir: {ir['wall_s']:.2f} s  {ir_tp:.0f} MiB/s  cpu {ir['cpu_s']:.2f} s  peak RSS {ir['peak_rss_kib']/1024:.1f} MiB  exit {ir['exit']}")
-print(f"kubectl:    {kc['wall_s']:.2f} s  {kc_tp:.0f} MiB/s  cpu {kc['cpu_s']:.2f} s  peak RSS {kc['peak_rss_kib']/1024:.1f} MiB  exit {kc['exit']}")
+def line(label, runs):
+    wall = statistics.median(r["wall_s"] for r in runs)
+    cpu = statistics.median(r["cpu_s"] for r in runs)
+    rss = max(r["peak_rss_kib"] for r in runs) / 1024
+    walls = " ".join(f"{r['wall_s']:.2f}" for r in runs)
+    print(f"{label}{wall:.2f} s  {mib / wall:.0f} MiB/s  cpu {cpu:.2f} s  peak RSS {rss:.1f} MiB  exit {sorted({r['exit'] for r in runs})}  (walls: {walls})")
+    return mib / wall
+print(f"bytes={n}, median of {len(ir_runs)} alternating rounds")
+ir_tp = line("kubectl-ir: ", ir_runs)
+kc_tp = line("kubectl:    ", kc_runs)
 print(f"throughput ratio kubectl-ir/kubectl = {ir_tp/kc_tp:.2f}")
 PY

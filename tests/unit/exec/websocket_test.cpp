@@ -143,6 +143,49 @@ TEST_CASE("MessageParser: valid frames") {
     CHECK(got[1].first == Opcode::ping);
     CHECK(p.buffered() == 0);
   }
+  SUBCASE("received in place with prepare and commit, in pieces that cut frames anywhere") {
+    // What the exec session does: receive into the parser's own buffer, then take the messages.
+    MessageParser p;
+    std::string stream;
+    std::vector<std::string> sent;
+    for (std::size_t i = 0; i < 200; ++i) {
+      sent.push_back(std::string(i * 37 % 70000, static_cast<char>('a' + i % 26)));
+      stream += server_frame(0x82, sent.back());
+    }
+    std::vector<std::string> got;
+    std::size_t peak = 0;
+    for (std::size_t off = 0, step = 1; off < stream.size(); off += step, step = step * 7 % 100003 + 1) {
+      const std::size_t n = std::min(step, stream.size() - off);
+      const auto room = p.prepare(65536);
+      REQUIRE(room.size() == 65536);
+      const std::size_t take = std::min(n, room.size());
+      std::copy_n(stream.data() + off, take, room.data());
+      p.commit(take);
+      step = take;
+      peak = std::max(peak, p.buffered());
+      for (;;) {
+        auto m = p.next();
+        REQUIRE(m);
+        if (!m->has_value()) break;
+        got.emplace_back((*m)->payload);
+      }
+    }
+    CHECK(got == sent);
+    CHECK(p.buffered() == 0);
+    CHECK(peak < 70000 + 14 + 65536);  // at most one partial frame and one receive
+  }
+  SUBCASE("commit takes at most what prepare handed out") {
+    MessageParser p;
+    const auto f = server_frame(0x82, "abc");
+    auto room = p.prepare(f.size());
+    std::copy(f.begin(), f.end(), room.begin());
+    p.commit(f.size() + 100);
+    CHECK(p.buffered() == f.size());
+    auto m = p.next();
+    REQUIRE(m);
+    REQUIRE(m->has_value());
+    CHECK((*m)->payload == "abc");
+  }
   SUBCASE("fragmented message with a ping in between") {
     MessageParser p;
     p.feed(server_frame(0x02, "ab") + server_frame(0x89, "x") + server_frame(0x00, "cd") + server_frame(0x80, "ef"));
