@@ -74,8 +74,9 @@ Result<std::optional<ResponseHead>> parse_response_head(std::string_view bytes, 
   head.head_size = end + 4;
   const auto lines = util::split(bytes.substr(0, end), '\n');
   const std::string_view status_line = util::trim(lines[0]);
-  // "HTTP/1.1 101 Switching Protocols"
-  if (status_line.size() < 12 || status_line[8] != ' ') {
+  // "HTTP/1.1 101 Switching Protocols": the code is three digits, then a space or the end (RFC 9112
+  // §4: the reason phrase may be empty).
+  if (status_line.size() < 12 || status_line[8] != ' ' || (status_line.size() > 12 && status_line[12] != ' ')) {
     return fail(Errc::protocol, "malformed status line: " + util::escape_for_terminal(status_line, 80));
   }
   const auto code = status_line.substr(9, 3);

@@ -1,5 +1,7 @@
 #include "kube/api.hpp"
 
+#include <algorithm>
+
 #include <charconv>
 
 #include <fmt/format.h>
@@ -120,6 +122,51 @@ Result<AccessDecision> access_review(Client& client, const ResourceAttributes& a
   d.denied = st.value("denied", false);
   d.reason = str(st, "reason");
   return d;
+}
+
+Result<RulesReview> rules_review(Client& client, const std::string& ns) {
+  const json body = {{"apiVersion", "authorization.k8s.io/v1"},
+                     {"kind", "SelfSubjectRulesReview"},
+                     {"spec", {{"namespace", ns}}}};
+  IR_TRY(r, write(client, "POST", "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", {}, body,
+                  "application/json", "create selfsubjectrulesreview"));
+  const json& st = r["status"];
+  if (!st.is_object()) return fail(Errc::protocol, "create selfsubjectrulesreview: no status in the answer");
+  const auto strings = [](const json& rule, const char* key) {
+    std::vector<std::string> out;
+    const auto it = rule.find(key);
+    if (it == rule.end() || !it->is_array()) return out;
+    for (const auto& v : *it) {
+      if (v.is_string()) out.push_back(v.get<std::string>());
+    }
+    return out;
+  };
+  RulesReview review;
+  review.incomplete = st.value("incomplete", false) || !str(st, "evaluationError").empty();
+  const auto rules = st.find("resourceRules");
+  if (rules != st.end() && rules->is_array()) {
+    for (const auto& rule : *rules) {
+      if (!rule.is_object()) continue;
+      review.rules.push_back({strings(rule, "verbs"), strings(rule, "apiGroups"), strings(rule, "resources"),
+                              strings(rule, "resourceNames")});
+    }
+  }
+  return review;
+}
+
+bool rules_allow(const std::vector<ResourceRule>& rules, const ResourceAttributes& need) {
+  const auto has = [](const std::vector<std::string>& list, const std::string& v) {
+    return std::find(list.begin(), list.end(), v) != list.end();
+  };
+  const std::string combined = need.subresource.empty() ? need.resource : need.resource + "/" + need.subresource;
+  return std::any_of(rules.begin(), rules.end(), [&](const ResourceRule& r) {
+    const bool verb = has(r.verbs, "*") || has(r.verbs, need.verb);
+    const bool group = has(r.api_groups, "*") || has(r.api_groups, need.group);
+    const bool resource = has(r.resources, "*") || has(r.resources, combined) ||
+                          (!need.subresource.empty() && has(r.resources, "*/" + need.subresource));
+    const bool name = r.resource_names.empty() || (!need.name.empty() && has(r.resource_names, need.name));
+    return verb && group && resource && name;
+  });
 }
 
 std::string qualified_resource(const ResourceAttributes& a) {

@@ -57,6 +57,25 @@ struct AccessDecision {
 };
 // POST a SelfSubjectAccessReview.
 Result<AccessDecision> access_review(Client& client, const ResourceAttributes& attrs);
+// One rule of a SelfSubjectRulesReview (RBAC PolicyRule shape).
+struct ResourceRule {
+  std::vector<std::string> verbs;
+  std::vector<std::string> api_groups;
+  std::vector<std::string> resources;       // "pods", "pods/exec", "*", "*/scale"
+  std::vector<std::string> resource_names;  // empty: any name
+};
+// What the caller may do in one namespace, in one request. `incomplete` is set when the authorizer
+// could not list every rule (webhook authorizers, an evaluation error): the rules then only prove a
+// permission, never its absence.
+struct RulesReview {
+  std::vector<ResourceRule> rules;
+  bool incomplete = false;
+};
+// POST a SelfSubjectRulesReview for namespace `ns`.
+Result<RulesReview> rules_review(Client& client, const std::string& ns);
+// Whether one of `rules` grants `need`, matched as RBAC does: "*" in verbs, apiGroups and
+// resources; "resource/subresource" and "*/subresource"; resourceNames only when a name is asked.
+bool rules_allow(const std::vector<ResourceRule>& rules, const ResourceAttributes& need);
 // The resource as kubectl names it: "pods", "pods/exec", "networkpolicies.networking.k8s.io".
 std::string qualified_resource(const ResourceAttributes& attrs);
 

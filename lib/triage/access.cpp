@@ -1,6 +1,8 @@
 #include "triage/access.hpp"
 
 #include <algorithm>
+#include <map>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -20,9 +22,26 @@ bool same(const kube::ResourceAttributes& a, const kube::ResourceAttributes& b) 
 AccessCheck check_access(kube::Client& client, const std::vector<kube::ResourceAttributes>& needs) {
   AccessCheck check;
   std::vector<kube::ResourceAttributes> asked;
+  // One SelfSubjectRulesReview per namespace answers every namespaced need there in one request;
+  // where it cannot (not served, refused, incomplete), a SelfSubjectAccessReview per need does.
+  std::map<std::string, std::optional<kube::RulesReview>> reviews;
   for (const auto& need : needs) {
     if (std::any_of(asked.begin(), asked.end(), [&](const auto& a) { return same(a, need); })) continue;
     asked.push_back(need);
+    if (!need.namespace_name.empty()) {
+      auto it = reviews.find(need.namespace_name);
+      if (it == reviews.end()) {
+        auto review = kube::rules_review(client, need.namespace_name);
+        it = reviews.emplace(need.namespace_name, review ? std::optional(std::move(*review)) : std::nullopt).first;
+      }
+      if (it->second) {
+        if (kube::rules_allow(it->second->rules, need)) continue;
+        if (!it->second->incomplete) {
+          check.missing.push_back(need);
+          continue;
+        }
+      }
+    }
     auto decision = kube::access_review(client, need);
     if (!decision) {
       check.unchecked = decision.error().message;

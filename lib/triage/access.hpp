@@ -15,9 +15,11 @@ struct AccessCheck {
   std::string unchecked;                          // why the reviews could not be made ("" = every need was reviewed)
 };
 
-// Reviews each of `needs` in order (a need listed twice is asked once). Never fails as a whole:
-// when a review itself fails (SelfSubjectAccessReview not served, forbidden, server unreachable)
-// it stops asking and says why in `unchecked`; `missing` keeps what was found before.
+// Reviews each of `needs` in order (a need listed twice is asked once): namespaced needs from one
+// SelfSubjectRulesReview per namespace, the rest (and all of them where that review is not served,
+// refused or incomplete) by a SelfSubjectAccessReview each. Never fails as a whole: when an
+// access review itself fails (not served, forbidden, server unreachable) it stops asking and says
+// why in `unchecked`; `missing` keeps what was found before.
 AccessCheck check_access(kube::Client& client, const std::vector<kube::ResourceAttributes>& needs);
 
 // "create networkpolicies.networking.k8s.io in namespace shop", "patch nodes at cluster scope".

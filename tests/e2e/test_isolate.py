@@ -210,8 +210,11 @@ class IsolateRelease(unittest.TestCase):
                 self.assertNotIn("kubectl-ir/quarantine", md.get("labels", {}))
                 self.assertFalse([k for k in md.get("annotations", {}) if k.startswith("kubectl-ir/")], md)
                 self.assertEqual(writes_logged(), [])
-                self.assertTrue([q for q in cluster.requests() if q["path"].endswith("/selfsubjectaccessreviews")
-                                 and q["user"] == "bob"])
+                # One rules review answers for the namespace; the node permissions are asked one by one.
+                reviews = [q["path"].rsplit("/", 1)[1] for q in cluster.requests()
+                           if "/selfsubject" in q["path"] and q["user"] == "bob"]
+                self.assertEqual(reviews.count("selfsubjectrulesreviews"), 1, reviews)
+                self.assertEqual(reviews.count("selfsubjectaccessreviews"), 2, reviews)
 
     def test_preflight_refuses_a_release_that_could_not_finish(self):
         self.assertEqual(self.ir("isolate", COMPROMISED, "-n", "shop", "--exclusive", "--cordon").code, 0)
@@ -227,7 +230,8 @@ class IsolateRelease(unittest.TestCase):
         self.assertEqual(self.ir("release", COMPROMISED, "-n", "shop").code, 0)
 
     def test_without_access_reviews_isolate_goes_ahead_and_says_so(self):
-        cluster.faults({"match": {"path": "^/apis/authorization.k8s.io/v1/selfsubjectaccessreviews$"}, "status": 404})
+        cluster.faults({"match": {"path": "^/apis/authorization.k8s.io/v1/selfsubject(access|rules)reviews$"},
+                        "status": 404})
         try:
             r = self.ir("isolate", COMPROMISED, "-n", "shop", "--exclusive")
         finally:

@@ -75,6 +75,19 @@ TEST_CASE("parse_response_head and check_upgrade") {
     auto g2 = parse_response_head("SSH-2.0-OpenSSH\r\n\r\n");
     REQUIRE_FALSE(g2);
   }
+  SUBCASE("a status code is exactly three digits") {
+    for (const char* line : {"HTTP/1.1 1010 Switching Protocols\r\n\r\n", "HTTP/1.1 101x\r\n\r\n",
+                             "HTTP/1.1 10 OK\r\n\r\n", "HTTP/1.1 abc OK\r\n\r\n"}) {
+      CAPTURE(line);
+      auto h = parse_response_head(line);
+      REQUIRE_FALSE(h);
+      CHECK(h.error().message.find("malformed status line") != std::string::npos);
+    }
+    auto bare = parse_response_head("HTTP/1.1 101\r\nUpgrade: websocket\r\n\r\n");  // no reason phrase
+    REQUIRE(bare);
+    REQUIRE(bare->has_value());
+    CHECK((*bare)->status == 101);
+  }
   SUBCASE("an endless head is bounded") {
     auto big = parse_response_head("HTTP/1.1 101 OK\r\nX: " + std::string(70000, 'a'));
     REQUIRE_FALSE(big);

@@ -60,6 +60,67 @@ TEST_CASE("access_review sends resource attributes") {
                                                     {"subresource", "exec"}, {"namespace", "ir-demo"}});
 }
 
+TEST_CASE("rules_review reads the rules and whether they are complete") {
+  ClientFixture f;
+  f.transport.reply(201, R"({"kind":"SelfSubjectRulesReview","status":{"incomplete":true,
+    "evaluationError":"webhook authorizer: rules not listable",
+    "resourceRules":[{"verbs":["get","list"],"apiGroups":[""],"resources":["pods","pods/log"]},
+                     {"verbs":["patch"],"apiGroups":["apps"],"resources":["deployments"],"resourceNames":["web"]},
+                     "garbage", {"verbs":"not a list"}],
+    "nonResourceRules":[{"verbs":["get"],"nonResourceURLs":["/api"]}]}})");
+  auto r = rules_review(f.client, "shop");
+  REQUIRE(r);
+  CHECK(r->incomplete);
+  REQUIRE(r->rules.size() == 3);  // the non-object entry is skipped; a malformed field reads as empty
+  CHECK(r->rules[0].resources == std::vector<std::string>{"pods", "pods/log"});
+  CHECK(r->rules[1].resource_names == std::vector<std::string>{"web"});
+  CHECK(r->rules[2].verbs.empty());
+  const auto& req = f.transport.requests[0];
+  CHECK(req.method == "POST");
+  CHECK(req.url == "https://127.0.0.1:6443/apis/authorization.k8s.io/v1/selfsubjectrulesreviews");
+  CHECK(json::parse(req.body) == json{{"apiVersion", "authorization.k8s.io/v1"},
+                                      {"kind", "SelfSubjectRulesReview"},
+                                      {"spec", {{"namespace", "shop"}}}});
+  ClientFixture g;
+  g.transport.reply(201, R"({"kind":"SelfSubjectRulesReview","status":{"incomplete":false,"evaluationError":"x"}})");
+  auto e = rules_review(g.client, "shop");
+  REQUIRE(e);
+  CHECK(e->incomplete);  // an evaluation error leaves the rules incomplete whatever the flag says
+}
+
+TEST_CASE("rules_allow matches as RBAC does") {
+  const std::vector<ResourceRule> rules = {
+      {{"get", "list"}, {""}, {"pods", "pods/log"}, {}},
+      {{"patch"}, {"networking.k8s.io"}, {"networkpolicies"}, {"kubectl-ir-quarantine-web-1"}},
+      {{"*"}, {"apps"}, {"*/scale"}, {}},
+      {{"create"}, {"*"}, {"*"}, {}},
+  };
+  struct Row {
+    ResourceAttributes need;
+    bool allowed;
+  };
+  const std::vector<Row> rows = {
+      {{"get", "", "pods", "", "shop", ""}, true},
+      {{"list", "", "pods", "", "shop", ""}, true},
+      {{"get", "", "pods", "log", "shop", "web-1"}, true},
+      {{"get", "", "pods", "exec", "shop", "web-1"}, false},      // another subresource
+      {{"patch", "", "pods", "", "shop", "web-1"}, false},        // verb
+      {{"get", "apps", "pods", "", "shop", ""}, false},           // group
+      {{"patch", "networking.k8s.io", "networkpolicies", "", "shop", "kubectl-ir-quarantine-web-1"}, true},
+      {{"patch", "networking.k8s.io", "networkpolicies", "", "shop", "other"}, false},  // resourceNames
+      {{"patch", "networking.k8s.io", "networkpolicies", "", "shop", ""}, false},       // no name: not all names
+      {{"update", "apps", "deployments", "scale", "shop", "web"}, true},                // */scale
+      {{"update", "apps", "deployments", "", "shop", "web"}, false},
+      {{"create", "policy.networking.k8s.io", "adminnetworkpolicies", "", "", ""}, true},  // * group and resource
+  };
+  for (const auto& row : rows) {
+    CAPTURE(qualified_resource(row.need));
+    CAPTURE(row.need.verb);
+    CHECK(rules_allow(rules, row.need) == row.allowed);
+  }
+  CHECK_FALSE(rules_allow({}, {"get", "", "pods", "", "shop", ""}));
+}
+
 TEST_CASE("writes: dry run, content types, server-side apply") {
   ClientFixture f;
   f.transport.reply(200, sample("pod-label-patch-dryrun.json"));
