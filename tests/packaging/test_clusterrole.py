@@ -37,7 +37,8 @@ class TestClusterRole(unittest.TestCase):
                   ("networking.k8s.io", "networkpolicies", "create"), ("networking.k8s.io", "networkpolicies", "delete"),
                   ("networking.k8s.io", "networkpolicies", "list"), ("apps", "replicasets", "get"),
                   ("apps", "daemonsets", "list"), ("batch", "jobs", "get"),
-                  ("authorization.k8s.io", "selfsubjectaccessreviews", "create")]
+                  ("authorization.k8s.io", "selfsubjectaccessreviews", "create"),
+                  ("authorization.k8s.io", "selfsubjectrulesreviews", "create")]
         for n in needed:
             self.assertIn(n, g)
         # nothing destructive beyond what isolate/release undo: no delete on pods, no secrets

@@ -99,6 +99,7 @@ TEST_CASE("required_permissions: the shipped ClusterRole grants exactly these") 
   }
   // Granted but not a doctor row: exec's verb before 1.30, and the reviews themselves.
   needed.insert({grant("get", "", "pods", "exec"), grant("create", "authorization.k8s.io", "selfsubjectaccessreviews"),
+                 grant("create", "authorization.k8s.io", "selfsubjectrulesreviews"),
                  grant("create", "authentication.k8s.io", "selfsubjectreviews")});
   for (const auto& g : role) CHECK_MESSAGE(needed.count(g) == 1, ("granted but not needed: " + g));
 }
