@@ -171,7 +171,8 @@ int run_isolate(const IsolateCliOptions& o, const GlobalOptions& global, Io& io)
   pending.flush(io, s, report->case_id, common);
   for (const auto& w : report->warnings) print_warning(io, w);
   if (o.output == "json") {
-    io.out << report_json(*report, opts.namespace_name, opts.pod, o.dry_run).dump(2) << "\n";
+    // to_json: the probe's summary quotes nc's stderr, which the pod controls (any bytes).
+    io.out << to_json(report_json(*report, opts.namespace_name, opts.pod, o.dry_run));
   } else if (o.output == "yaml") {
     if (o.dry_run) print_written_yaml(report->written, io);
     else io.out << to_yaml(report_json(*report, opts.namespace_name, opts.pod, false));
@@ -225,7 +226,7 @@ int run_release(const ReleaseCliOptions& o, const GlobalOptions& global, Io& io)
                   {"restoredPolicies", report->restored_policies},
                   {"restoredLabels", report->restored_labels}, {"uncordonedNode", report->uncordoned_node}};
   if (o.output == "json") {
-    io.out << j.dump(2) << "\n";
+    io.out << to_json(j);
   } else if (o.output == "yaml") {
     if (o.dry_run) print_written_yaml(report->written, io);
     else io.out << to_yaml(j);
