@@ -308,7 +308,11 @@ Result<ExecResult> run_exec(kube::Client& client, kube::Connector& connector, co
   // v4 has no way to close stdin: with stdin, only v5 will do.
   const std::vector<std::string> protocols =
       stdin_data.empty() ? request.protocols : std::vector<std::string>{k_protocol_v5};
-  IR_TRY(up, upgrade(client, connector, url, protocols, limits, cancel, what));
+  ExecLimits bounded = limits;
+  if (client.request_timeout().count() > 0) {
+    bounded.handshake_timeout = std::min(bounded.handshake_timeout, client.request_timeout());
+  }
+  IR_TRY(up, upgrade(client, connector, url, protocols, bounded, cancel, what));
 
   ExecResult result;
   result.protocol = up.protocol;

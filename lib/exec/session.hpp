@@ -31,7 +31,8 @@ struct ExecRequest {
 struct ExecLimits {
   std::uint64_t max_stdout = std::numeric_limits<std::uint64_t>::max();  // bytes kept; beyond: truncated
   std::uint64_t max_stderr = 16ULL * 1024 * 1024;
-  // Connect + upgrade answer; beyond it run_exec fails with Errc::timeout.
+  // Connect + upgrade answer; beyond it run_exec fails with Errc::timeout. The client's request
+  // timeout (--request-timeout), when set and shorter, bounds it instead.
   std::chrono::milliseconds handshake_timeout{std::chrono::seconds(30)};
   std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};  // no bytes at all for this long
   std::chrono::milliseconds total_timeout{0};                       // upgrade to exit status; 0 = none

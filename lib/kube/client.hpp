@@ -69,6 +69,8 @@ class Client {
   Result<nlohmann::json> get_json(const std::string& path, const Query& query, const std::string& what);
 
   [[nodiscard]] const RestConfig& config() const { return m_config; }
+  // --request-timeout (0 = none): also bounds the exec engine's connect and upgrade.
+  [[nodiscard]] std::chrono::milliseconds request_timeout() const { return m_options.request_timeout; }
   // Requests sent so far, counting retries (for benchmarks and -v).
   [[nodiscard]] int requests_sent() const { return m_requests; }
   // The URL for a path and query (exposed for the exec engine's handshake and for tests).

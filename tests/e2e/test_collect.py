@@ -260,6 +260,21 @@ class TestFailuresMidWay(CollectBase):
         manifest = manifest_of(members(path))
         self.assertTrue(any(a["truncated"] for a in manifest.values()))
 
+    def test_request_timeout_bounds_each_exec_upgrade(self):
+        # An API server that never answers exec upgrades: every command gives up after
+        # --request-timeout instead of the 30 s default, and the API-side evidence is still sealed.
+        import time
+        cluster.faults({"match": {"path": "/exec$"}, "delay_ms": 60000})
+        start = time.monotonic()
+        r, path = self.collect(WEB, "--request-timeout", "1s", "--fs", "none")
+        elapsed = time.monotonic() - start
+        self.assertEqual(r.code, 3, r)
+        self.assertLess(elapsed, 60, "each upgrade gives up after 1 s")
+        self.assert_verifies(path)
+        files = members(path)
+        self.assertIn("pod/pod.json", files)
+        self.assertIn("no answer to the upgrade request within 1s", files["acquisition.log"].decode())
+
     def test_pod_deleted_mid_way(self):
         cluster.faults({"kind": "delete_pod", "namespace": "shop", "name": WEB, "after_requests": 6})
         r, path = self.collect(WEB)
