@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cmd/output.hpp"
 #include "cmd/report.hpp"
 #include "triage/doctor.hpp"
 #include "util/strings.hpp"
@@ -17,7 +18,7 @@ std::string resource_name(const triage::Permission& p) {
   return kube::qualified_resource({p.verb, p.group, p.resource, p.subresource, "", ""});
 }
 
-nlohmann::json to_json(const triage::DoctorReport& r) {
+nlohmann::json report_json(const triage::DoctorReport& r) {
   nlohmann::json j = {{"server", r.server}, {"context", r.context}, {"namespace", r.namespace_name}, {"ok", r.ok()}};
   if (r.version) {
     j["serverVersion"] = r.version->git_version;
@@ -96,7 +97,7 @@ int run_doctor(const DoctorOptions& options, const GlobalOptions& global, Io& io
     return exit_code_for(e);
   }
   if (options.output == "json") {
-    io.out << to_json(report).dump(2) << "\n";
+    io.out << to_json(report_json(report));
   } else {
     print_table(report, io);
   }

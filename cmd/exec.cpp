@@ -84,9 +84,6 @@ int run_exec(const ExecOptions& o, const GlobalOptions& global, Io& io) {
     return exit_code_for(session.error());
   }
   auto& s = **session;
-  // --request-timeout bounds the one request exec makes, the connection and its upgrade answer:
-  // here it replaces the 30 s default, longer or shorter (run_exec only ever shortens it).
-  if (s.request_timeout.count() > 0) limits.handshake_timeout = s.request_timeout;
   auto journal = open_journal(io, s, o.case_id);
   if (!journal) {
     print_error(io, journal.error());

@@ -68,13 +68,13 @@ Result<std::unique_ptr<Session>> open_session(const KubeFlags& f, Io& io, std::c
   tls.insecure_skip_tls_verify = s->config.insecure_skip_tls_verify;
   tls.tls_server_name = s->config.tls_server_name;
   tls.proxy_url = s->config.proxy_url;
-  s->request_timeout = timeout->count() > 0 ? *timeout : default_timeout;
+  const auto request_timeout = timeout->count() > 0 ? *timeout : default_timeout;
   // A request cannot wait longer than its timeout to connect (exec's raw connections included).
-  if (s->request_timeout.count() > 0) tls.connect_timeout = std::min(tls.connect_timeout, s->request_timeout);
+  if (request_timeout.count() > 0) tls.connect_timeout = std::min(tls.connect_timeout, request_timeout);
   s->transport = std::make_unique<kube::CurlTransport>(tls, io.cancel);
   s->connector = std::make_unique<kube::CurlConnector>(tls);
   kube::ClientOptions options;
-  options.request_timeout = s->request_timeout;
+  options.request_timeout = request_timeout;
   if (f.verbosity >= 6) {
     std::ostream* err = &io.err;
     options.trace = [err](const std::string& line) { *err << "kubectl-ir: " << util::escape_for_terminal(line) << "\n"; };

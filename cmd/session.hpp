@@ -41,7 +41,6 @@ struct Session {
   std::unique_ptr<kube::CurlTransport> transport;
   std::unique_ptr<kube::CurlConnector> connector;  // raw connections for exec
   std::unique_ptr<kube::Client> client;
-  std::chrono::milliseconds request_timeout{0};  // --request-timeout, else the command's default; 0 = none
   // The API identity once asked (caller_identity): "" when the server does not say.
   std::optional<std::string> caller;
 };

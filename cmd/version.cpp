@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "build_info.hpp"
+#include "cmd/output.hpp"
 #include "cmd/report.hpp"
 #include "kube/api.hpp"
 #include "util/strings.hpp"
@@ -42,7 +43,7 @@ int run_version(const VersionOptions& options, const GlobalOptions& global, Io& 
     }
   }
   if (options.output == "json") {
-    io.out << out.dump(2) << "\n";
+    io.out << to_json(out);
   } else {
     io.out << "Client Version: " << build::k_version << " (commit " << build::k_git_commit << ")\n";
     if (!server_line.empty()) io.out << "Server Version: " << server_line << "\n";

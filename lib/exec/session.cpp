@@ -309,8 +309,9 @@ Result<ExecResult> run_exec(kube::Client& client, kube::Connector& connector, co
   const std::vector<std::string> protocols =
       stdin_data.empty() ? request.protocols : std::vector<std::string>{k_protocol_v5};
   ExecLimits bounded = limits;
-  if (client.request_timeout().count() > 0) {
-    bounded.handshake_timeout = std::min(bounded.handshake_timeout, client.request_timeout());
+  if (bounded.handshake_timeout.count() <= 0) {
+    bounded.handshake_timeout =
+        client.request_timeout().count() > 0 ? client.request_timeout() : k_default_handshake_timeout;
   }
   IR_TRY(up, upgrade(client, connector, url, protocols, bounded, cancel, what));
 

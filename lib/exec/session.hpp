@@ -28,12 +28,14 @@ struct ExecRequest {
   std::vector<std::string> protocols{k_protocol_v5, k_protocol_v4};
 };
 
+inline constexpr std::chrono::milliseconds k_default_handshake_timeout{std::chrono::seconds(30)};
+
 struct ExecLimits {
   std::uint64_t max_stdout = std::numeric_limits<std::uint64_t>::max();  // bytes kept; beyond: truncated
   std::uint64_t max_stderr = 16ULL * 1024 * 1024;
-  // Connect + upgrade answer; beyond it run_exec fails with Errc::timeout. The client's request
-  // timeout (--request-timeout), when set and shorter, bounds it instead.
-  std::chrono::milliseconds handshake_timeout{std::chrono::seconds(30)};
+  // Connect + upgrade answer; beyond it run_exec fails with Errc::timeout. 0: the client's request
+  // timeout (--request-timeout), else k_default_handshake_timeout.
+  std::chrono::milliseconds handshake_timeout{0};
   std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};  // no bytes at all for this long
   std::chrono::milliseconds total_timeout{0};                       // upgrade to exit status; 0 = none
   std::size_t max_message = 4 * 1024 * 1024;                        // one WebSocket message

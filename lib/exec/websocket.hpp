@@ -98,6 +98,8 @@ class MessageParser {
   Result<std::optional<Message>> next();
   // Bytes fed but not yet consumed (a partial frame).
   [[nodiscard]] std::size_t buffered() const { return m_end - m_offset; }
+  // Bytes of memory the input buffer holds (input and room).
+  [[nodiscard]] std::size_t capacity() const { return m_buffer.size(); }
 
  private:
   std::size_t m_max_message;

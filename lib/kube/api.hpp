@@ -49,6 +49,7 @@ struct ResourceAttributes {
   std::string subresource;  // exec, log, ephemeralcontainers, ...
   std::string namespace_name;  // "" = cluster scope / all namespaces
   std::string name;
+  bool operator==(const ResourceAttributes&) const = default;
 };
 struct AccessDecision {
   bool allowed = false;

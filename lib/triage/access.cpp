@@ -10,15 +10,6 @@
 
 namespace ir::triage {
 
-namespace {
-
-bool same(const kube::ResourceAttributes& a, const kube::ResourceAttributes& b) {
-  return a.verb == b.verb && a.group == b.group && a.resource == b.resource && a.subresource == b.subresource &&
-         a.namespace_name == b.namespace_name && a.name == b.name;
-}
-
-}  // namespace
-
 AccessCheck check_access(kube::Client& client, const std::vector<kube::ResourceAttributes>& needs) {
   AccessCheck check;
   std::vector<kube::ResourceAttributes> asked;
@@ -26,7 +17,7 @@ AccessCheck check_access(kube::Client& client, const std::vector<kube::ResourceA
   // where it cannot (not served, refused, incomplete), a SelfSubjectAccessReview per need does.
   std::map<std::string, std::optional<kube::RulesReview>> reviews;
   for (const auto& need : needs) {
-    if (std::any_of(asked.begin(), asked.end(), [&](const auto& a) { return same(a, need); })) continue;
+    if (std::find(asked.begin(), asked.end(), need) != asked.end()) continue;
     asked.push_back(need);
     if (!need.namespace_name.empty()) {
       auto it = reviews.find(need.namespace_name);

@@ -366,18 +366,18 @@ TEST_CASE("run_exec: the handshake timeout") {
     REQUIRE_FALSE(r);
     CHECK(r.error().code == Errc::timeout);
   }
-  SUBCASE("the client's request timeout (--request-timeout), when shorter, bounds it") {
+  SUBCASE("the client's request timeout (--request-timeout) bounds it when the caller sets none") {
     Fixture f;
     f.connection().eof_at_end = false;
     kube::ClientOptions options;
     options.request_timeout = milliseconds(60);
     kube::Client client(testing::test_config(), f.kube.transport, f.kube.credentials, f.kube.clock, options);
-    ExecLimits generous;  // the 30 s default
-    auto r = run_exec(client, f.connector, f.request, f.out, f.err, {}, generous);
+    ExecLimits unset;  // no handshake limit of its own
+    auto r = run_exec(client, f.connector, f.request, f.out, f.err, {}, unset);
     REQUIRE_FALSE(r);
     CHECK(r.error().code == Errc::timeout);
     CHECK(r.error().message == "exec in shop/web-1 container app: no answer to the upgrade request within 60ms");
-    // and never lengthens a shorter limit
+    // a limit the caller sets is kept
     Fixture g;
     g.connection().eof_at_end = false;
     options.request_timeout = std::chrono::seconds(30);

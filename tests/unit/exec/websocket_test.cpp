@@ -175,7 +175,7 @@ TEST_CASE("MessageParser: valid frames") {
       std::copy_n(stream.data() + off, take, room.data());
       p.commit(take);
       step = take;
-      peak = std::max(peak, p.buffered());
+      peak = std::max(peak, p.capacity());
       for (;;) {
         auto m = p.next();
         REQUIRE(m);
@@ -185,7 +185,7 @@ TEST_CASE("MessageParser: valid frames") {
     }
     CHECK(got == sent);
     CHECK(p.buffered() == 0);
-    CHECK(peak < 70000 + 14 + 65536);  // at most one partial frame and one receive
+    CHECK(peak <= 70000 + 14 + 65536);  // memory: at most one partial frame and one receive
   }
   SUBCASE("commit takes at most what prepare handed out") {
     MessageParser p;
