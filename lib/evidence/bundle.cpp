@@ -919,7 +919,7 @@ struct Fd {
   }
 };
 
-Result<VerifyReport> verify_stream(const std::string& path, ReadSource& src) {
+Result<VerifyReport> verify_stream(const std::string& path, ReadSource& src, EntryVisitor* visitor) {
   ArchiveReader reader;
   struct archive* a = reader.a;
   if (a == nullptr) return fail(Errc::failure, "libarchive: out of memory");
@@ -991,6 +991,10 @@ Result<VerifyReport> verify_stream(const std::string& path, ReadSource& src) {
         }
         text.append(buf.data(), static_cast<std::size_t>(n));
       }
+      if (visitor != nullptr && visitor->wants(name, text.size())) {
+        IR_CHECK(visitor->data(name, text));
+        IR_CHECK(visitor->end(name));
+      }
       manifest_text = std::move(text);
       continue;
     }
@@ -1000,13 +1004,17 @@ Result<VerifyReport> verify_stream(const std::string& path, ReadSource& src) {
     }
     util::Sha256 hash;
     std::uint64_t size = 0;
+    const bool visit = visitor != nullptr &&
+                       visitor->wants(name, archive_entry_size_is_set(e) != 0 ? static_cast<std::uint64_t>(archive_entry_size(e)) : 0);
     for (;;) {
       const la_ssize_t n = archive_read_data(a, buf.data(), buf.size());
       if (n < 0) return unexpected(lib_error("corrupt or truncated archive in entry \"" + shorten(name) + "\""));
       if (n == 0) break;
       hash.update({buf.data(), static_cast<std::size_t>(n)});
       size += static_cast<std::uint64_t>(n);
+      if (visit) IR_CHECK(visitor->data(name, {buf.data(), static_cast<std::size_t>(n)}));
     }
+    if (visit) IR_CHECK(visitor->end(name));
     seen_index.emplace(name, seen.size());
     seen.push_back({name, size, hash.hex_digest()});
   }
@@ -1112,7 +1120,29 @@ Result<std::unique_ptr<BundleWriter>> create_bundle(const std::string& path, uti
   return std::unique_ptr<BundleWriter>(std::move(writer));
 }
 
-Result<VerifyReport> verify_bundle(const std::string& path) {
+bool EntryCollector::wants(std::string_view name, std::uint64_t /*size*/) {
+  if (std::find(m_names.begin(), m_names.end(), name) == m_names.end()) return false;
+  m_kept.emplace_back(std::string(name), Kept{});
+  return true;
+}
+
+Result<void> EntryCollector::data(std::string_view name, std::string_view chunk) {
+  if (m_kept.empty() || m_kept.back().first != name) return fail(Errc::failure, "entry collector: data for an entry not announced");
+  Kept& k = m_kept.back().second;
+  const std::size_t room = m_max - std::min(m_max, k.data.size());
+  if (chunk.size() > room) k.cut = true;
+  k.data.append(chunk.substr(0, room));
+  return {};
+}
+
+const EntryCollector::Kept* EntryCollector::find(std::string_view name) const {
+  for (const auto& [n, k] : m_kept) {
+    if (n == name) return &k;
+  }
+  return nullptr;
+}
+
+Result<VerifyReport> verify_bundle(const std::string& path, EntryVisitor* visitor) {
   Fd file;
   file.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (file.fd < 0) return unexpected(errno_error(path));
@@ -1121,7 +1151,7 @@ Result<VerifyReport> verify_bundle(const std::string& path) {
   if (!S_ISREG(st.st_mode)) return fail(Errc::io, path + ": not a regular file");
   ReadSource src;
   src.fd = file.fd;
-  IR_TRY(report, verify_stream(path, src));
+  IR_TRY(report, verify_stream(path, src, visitor));
   // libarchive stops at the end-of-archive marker; hash whatever follows (record padding, or
   // anything appended) so bundle_sha256 covers the whole file.
   for (;;) {

@@ -118,6 +118,41 @@ struct VerifyReport {
   [[nodiscard]] bool ok() const { return problems.empty(); }
 };
 
+// Receives the content of chosen entries during verify_bundle's single pass over the file, so a
+// consumer (a report, a signature's predicate) reads the bundle once and only after, or while, it
+// is verified. Entries are offered in archive order; only regular entries with a safe name (and
+// the manifest) are offered, each at most once (a duplicate entry is a problem, not offered again).
+class EntryVisitor {
+ public:
+  virtual ~EntryVisitor() = default;
+  // Whether to receive the bytes of `name` (`size` as the tar header says it).
+  virtual bool wants(std::string_view name, std::uint64_t size) = 0;
+  // The next bytes of an entry wanted. An error stops verification: verify_bundle returns it.
+  virtual Result<void> data(std::string_view name, std::string_view chunk) = 0;
+  // The entry wanted has ended (all of its bytes were given to data()).
+  virtual Result<void> end(std::string_view /*name*/) { return {}; }
+};
+
+// An EntryVisitor that keeps the entries named in `names` in memory, each up to `max_bytes`
+// (beyond that the entry is marked cut and the rest dropped).
+class EntryCollector final : public EntryVisitor {
+ public:
+  EntryCollector(std::vector<std::string> names, std::size_t max_bytes) : m_names(std::move(names)), m_max(max_bytes) {}
+  bool wants(std::string_view name, std::uint64_t size) override;
+  Result<void> data(std::string_view name, std::string_view chunk) override;
+  struct Kept {
+    std::string data;
+    bool cut = false;  // longer than max_bytes: `data` holds its first max_bytes
+  };
+  // The entry called `name`, or nullptr when the bundle has none (or it was not asked for).
+  [[nodiscard]] const Kept* find(std::string_view name) const;
+
+ private:
+  std::vector<std::string> m_names;
+  std::size_t m_max;
+  std::vector<std::pair<std::string, Kept>> m_kept;
+};
+
 // Recomputes the SHA-256 and size of every entry and compares with manifest.json: every entry
 // but the manifest must be listed, every listed entry must exist, no entry may appear twice, no
 // entry name may be absolute or contain "..". Fails (Errc::io / Errc::invalid) only when the file
@@ -128,6 +163,8 @@ struct VerifyReport {
 // and at most 1,000 problems are listed (then one "... more problems" line).
 // entries_checked counts the entries (manifest excluded) hashed and compared with the manifest;
 // bundle_sha256 is the SHA-256 of the whole file.
-Result<VerifyReport> verify_bundle(const std::string& path);
+// With `visitor`, the entries it wants are also handed to it as they are read (the manifest
+// included; its size is bounded as above).
+Result<VerifyReport> verify_bundle(const std::string& path, EntryVisitor* visitor = nullptr);
 
 }  // namespace ir::evidence

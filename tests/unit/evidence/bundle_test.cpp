@@ -875,3 +875,51 @@ TEST_CASE("bundle throughput" * doctest::skip()) {
     fs::remove(path);
   }
 }
+
+TEST_CASE("verify_bundle: an EntryVisitor reads chosen entries in the same pass") {
+  TempDir dir;
+  auto clock = make_clock();
+  const std::string path = dir.file("b.tar.gz");
+  auto w = create_bundle(path, clock);
+  REQUIRE(w);
+  REQUIRE((*w)->add("pod/pod.json", R"({"kind":"Pod"})", api_meta("GET pod")));
+  const std::string big = random_bytes(600 * 1024, 7);  // more than one read chunk
+  REQUIRE((*w)->add("logs/app.log", big, api_meta("GET log")));
+  REQUIRE((*w)->add("acquisition.json", R"({"case":"c"})", api_meta("local")));
+  REQUIRE((*w)->finish());
+
+  SUBCASE("named entries are kept, others not; the manifest too when asked") {
+    EntryCollector keep({"acquisition.json", "logs/app.log", "manifest.json", "absent"}, 1 << 20);
+    const auto report = verify_bundle(path, &keep);
+    REQUIRE(report);
+    CHECK(report->ok());
+    REQUIRE(keep.find("acquisition.json") != nullptr);
+    CHECK(keep.find("acquisition.json")->data == R"({"case":"c"})");
+    REQUIRE(keep.find("logs/app.log") != nullptr);
+    CHECK(keep.find("logs/app.log")->data == big);
+    CHECK_FALSE(keep.find("logs/app.log")->cut);
+    REQUIRE(keep.find("manifest.json") != nullptr);
+    CHECK(nlohmann::json::parse(keep.find("manifest.json")->data)["artifacts"].size() == 3);
+    CHECK(keep.find("pod/pod.json") == nullptr);
+    CHECK(keep.find("absent") == nullptr);
+  }
+  SUBCASE("an entry longer than the bound is cut, verification still complete") {
+    EntryCollector keep({"logs/app.log"}, 1000);
+    const auto report = verify_bundle(path, &keep);
+    REQUIRE(report);
+    CHECK(report->ok());
+    CHECK(report->entries_checked == 3);
+    REQUIRE(keep.find("logs/app.log") != nullptr);
+    CHECK(keep.find("logs/app.log")->data == big.substr(0, 1000));
+    CHECK(keep.find("logs/app.log")->cut);
+  }
+  SUBCASE("a visitor's error stops verification and is returned") {
+    struct Refuse final : EntryVisitor {
+      bool wants(std::string_view name, std::uint64_t) override { return name == "logs/app.log"; }
+      Result<void> data(std::string_view, std::string_view) override { return fail(Errc::io, "disk full"); }
+    } refuse;
+    const auto report = verify_bundle(path, &refuse);
+    REQUIRE_FALSE(report);
+    CHECK(report.error().message == "disk full");
+  }
+}
