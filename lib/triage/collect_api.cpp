@@ -7,7 +7,7 @@
 #include "kube/api.hpp"
 #include "triage/collect_steps.hpp"
 #include "triage/netpol.hpp"
-#include "triage/procfs.hpp"
+#include "forensics/procfs.hpp"
 #include "util/strings.hpp"
 
 namespace ir::triage::collect_detail {
@@ -18,7 +18,7 @@ namespace {
 
 constexpr int k_max_owner_depth = 6;
 
-std::string pretty(const json& j) { return procfs::dump_json(j, 2) + "\n"; }
+std::string pretty(const json& j) { return forensics::procfs::dump_json(j, 2) + "\n"; }
 
 evidence::ArtifactMeta api_meta(const std::string& source) { return {source, "api", std::nullopt, false, ""}; }
 

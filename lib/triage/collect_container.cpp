@@ -12,11 +12,11 @@
 
 #include "evidence/bundle.hpp"
 #include "evidence/parts.hpp"
-#include "evidence/tar_digest.hpp"
+#include "forensics/tar_digest.hpp"
 #include "kube/api.hpp"
 #include "triage/collect_steps.hpp"
-#include "triage/fslist.hpp"
-#include "triage/procfs.hpp"
+#include "forensics/fslist.hpp"
+#include "forensics/procfs.hpp"
 #include "util/crypto.hpp"
 #include "util/strings.hpp"
 
@@ -34,14 +34,14 @@ constexpr std::size_t k_max_batch_argv = 24 * 1024;  // bytes of file names per 
 constexpr std::uint64_t k_max_batch_bytes = 1ULL << 30;
 constexpr std::size_t k_max_skipped_listed = 2000;
 
-std::string pretty(const json& j) { return procfs::dump_json(j, 2) + "\n"; }
+std::string pretty(const json& j) { return forensics::procfs::dump_json(j, 2) + "\n"; }
 std::string esc(std::string_view s, std::size_t max = 200) { return util::escape_for_terminal(s, max); }
 
 evidence::ArtifactMeta local_meta(const Target& t, const std::string& source) {
   return {source, t.method, std::nullopt, false, ""};
 }
 
-json parsed_doc(const procfs::Parsed& p) {
+json parsed_doc(const forensics::procfs::Parsed& p) {
   return {{"records", p.records}, {"parsed", p.parsed}, {"unparsed", p.unparsed}, {"dropped", p.dropped},
           {"anomalies", p.anomalies}};
 }
@@ -75,7 +75,7 @@ Processes processes(Ctx& ctx, const Target& t) {
     if (cap.stored) {
       ++step.artifacts;
       step.bytes += cap.bytes;
-      auto parsed = procfs::parse_ps(cap.stdout_copy);
+      auto parsed = forensics::procfs::parse_ps(cap.stdout_copy);
       if (!cap.stdout_copy_complete) parsed.anomalies.push_back("ps output longer than what was parsed: see ps.txt");
       json doc = parsed_doc(parsed);
       doc["command"] = describe_argv(argv);
@@ -93,9 +93,9 @@ Processes processes(Ctx& ctx, const Target& t) {
   }
 
   // The /proc walk: pid, ppid, uid, state, start time, cmdline, exe, cwd, socket fds.
-  const std::string boundary = procfs::make_boundary();
-  procfs::WalkOptions wo;
-  std::string script = procfs::proc_walk_script(boundary, wo);
+  const std::string boundary = forensics::procfs::make_boundary();
+  forensics::procfs::WalkOptions wo;
+  std::string script = forensics::procfs::proc_walk_script(boundary, wo);
   const std::string script_entry = dir + "proc-walk.sh";
   auto cap = run_command(ctx, t, {{"sh", "-c", script}, dir + "proc-walk.txt", "sh -c \"$(cat " + script_entry + ")\"",
                                   k_keep_walk, nullptr, k_keep_walk, {}, true});
@@ -110,7 +110,7 @@ Processes processes(Ctx& ctx, const Target& t) {
   if (cap.stored) {
     ++step.artifacts;
     step.bytes += cap.bytes;
-    auto parsed = procfs::parse_proc_walk(cap.stdout_copy, boundary);
+    auto parsed = forensics::procfs::parse_proc_walk(cap.stdout_copy, boundary);
     if (!cap.stdout_copy_complete) parsed.anomalies.push_back("walk output longer than what was parsed");
     result.walk_records = parsed.records;
     ctx.add(step, dir + "processes.json", pretty(parsed_doc(parsed)),
@@ -136,14 +136,14 @@ Processes processes(Ctx& ctx, const Target& t) {
 void network(Ctx& ctx, const Target& t, const json& walk_records) {
   StepRecord step{t.container, "network", "ok", t.method, "", 0, 0};
   const std::string dir = t.dir + "network/";
-  const auto order = ctx.byte_order == "big" ? procfs::ByteOrder::big : procfs::ByteOrder::little;
+  const auto order = ctx.byte_order == "big" ? forensics::procfs::ByteOrder::big : forensics::procfs::ByteOrder::little;
   json sockets = json::array();
   json anomalies = json::array();
   std::size_t unparsed = 0;
   std::vector<std::string> failed;
-  const std::pair<const char*, std::optional<procfs::NetTable>> tables[] = {
-      {"tcp", procfs::NetTable::tcp}, {"tcp6", procfs::NetTable::tcp6}, {"udp", procfs::NetTable::udp},
-      {"udp6", procfs::NetTable::udp6}, {"raw", procfs::NetTable::raw}, {"raw6", procfs::NetTable::raw6},
+  const std::pair<const char*, std::optional<forensics::procfs::NetTable>> tables[] = {
+      {"tcp", forensics::procfs::NetTable::tcp}, {"tcp6", forensics::procfs::NetTable::tcp6}, {"udp", forensics::procfs::NetTable::udp},
+      {"udp6", forensics::procfs::NetTable::udp6}, {"raw", forensics::procfs::NetTable::raw}, {"raw6", forensics::procfs::NetTable::raw6},
       {"unix", std::nullopt}};
   for (const auto& [table, kind] : tables) {
     const std::string path = std::string("/proc/net/") + table;
@@ -166,13 +166,13 @@ void network(Ctx& ctx, const Target& t, const json& walk_records) {
       if (!(cap.result && cap.result->completed() && cap.bytes == 0)) failed.push_back(std::string(table) + ": " + cap.summary());
       if (cap.bytes == 0) continue;
     }
-    auto parsed = kind ? procfs::parse_net_inet(cap.stdout_copy, *kind, order) : procfs::parse_net_unix(cap.stdout_copy);
+    auto parsed = kind ? forensics::procfs::parse_net_inet(cap.stdout_copy, *kind, order) : forensics::procfs::parse_net_unix(cap.stdout_copy);
     for (auto& r : parsed.records) sockets.push_back(std::move(r));
     for (auto& a : parsed.anomalies) anomalies.push_back(std::string(table) + ": " + a);
     unparsed += parsed.unparsed;
   }
-  const auto owners = procfs::socket_owners(walk_records);
-  sockets = procfs::attach_socket_owners(std::move(sockets), owners);
+  const auto owners = forensics::procfs::socket_owners(walk_records);
+  sockets = forensics::procfs::attach_socket_owners(std::move(sockets), owners);
   std::size_t established = 0;
   std::size_t decoded = 0;
   for (const auto& s : sockets) {
@@ -216,7 +216,7 @@ bool under(const std::string& path, const std::string& root) {
 }
 
 struct Selection {
-  std::vector<fslist::Entry> files;               // to hash
+  std::vector<forensics::fslist::Entry> files;               // to hash
   std::vector<std::pair<std::string, std::string>> skipped;  // path, why
   std::size_t skipped_total = 0;
   std::uint64_t bytes = 0;
@@ -248,8 +248,8 @@ Selection listing(Ctx& ctx, const Target& t, const std::vector<std::string>& roo
     step.detail = "no find in the image";
     return sel;
   }
-  const auto dialect = probe.ok() && probe.stdout_copy == "d" ? fslist::Dialect::gnu_find : fslist::Dialect::busybox_stat;
-  const std::string boundary = procfs::make_boundary();
+  const auto dialect = probe.ok() && probe.stdout_copy == "d" ? forensics::fslist::Dialect::gnu_find : forensics::fslist::Dialect::busybox_stat;
+  const std::string boundary = forensics::procfs::make_boundary();
   std::FILE* tmp = std::tmpfile();
   if (tmp == nullptr) {
     step.status = "failed";
@@ -258,9 +258,9 @@ Selection listing(Ctx& ctx, const Target& t, const std::vector<std::string>& roo
   }
   util::FileSink jsonl(fileno(tmp));
   const auto& o = ctx.options;
-  fslist::ListingOptions lo;
+  forensics::fslist::ListingOptions lo;
   lo.strip_prefix = t.root;
-  fslist::ListingParser parser(dialect, boundary, jsonl, [&](const fslist::Entry& e) {
+  forensics::fslist::ListingParser parser(dialect, boundary, jsonl, [&](const forensics::fslist::Entry& e) {
     if (e.type != 'f') return;
     if (!e.clean()) {  // cut, forged or inconsistent: listed, never acted on
       ++sel.skipped_total;
@@ -280,7 +280,7 @@ Selection listing(Ctx& ctx, const Target& t, const std::vector<std::string>& roo
     sel.bytes += e.size;
     sel.files.push_back(e);
   }, lo);
-  auto argv = fslist::listing_command(dialect, top, boundary);
+  auto argv = forensics::fslist::listing_command(dialect, top, boundary);
   if (!argv) {
     step.status = "failed";
     step.detail = "listing: " + argv.error().message;
@@ -305,7 +305,7 @@ Selection listing(Ctx& ctx, const Target& t, const std::vector<std::string>& roo
   }
   ++step.artifacts;
   step.bytes += a->size;
-  step.detail = fmt::format("{} entries ({})", parser.entries(), dialect == fslist::Dialect::gnu_find ? "find -printf" : "find + stat");
+  step.detail = fmt::format("{} entries ({})", parser.entries(), dialect == forensics::fslist::Dialect::gnu_find ? "find -printf" : "find + stat");
   if (parser.unparsed() > 0 || parser.dropped() > 0) {
     step.detail += fmt::format(", {} unparsed, {} dropped", parser.unparsed(), parser.dropped());
   }
@@ -360,8 +360,8 @@ json hash_executables(Ctx& ctx, const Target& t, const json& walk_records, StepR
 
 // Splits the selection into tar commands whose argv stays small (the exec API carries it in the
 // URL) and whose content stays under a bound.
-std::vector<std::vector<const fslist::Entry*>> batches(const Selection& sel) {
-  std::vector<std::vector<const fslist::Entry*>> out;
+std::vector<std::vector<const forensics::fslist::Entry*>> batches(const Selection& sel) {
+  std::vector<std::vector<const forensics::fslist::Entry*>> out;
   std::size_t argv_bytes = 0;
   std::uint64_t content = 0;
   for (const auto& e : sel.files) {
@@ -392,7 +392,7 @@ json hash_files(Ctx& ctx, const Target& t, const Selection& sel, StepRecord& ste
       requested.insert(util::escape_for_terminal(e->path.substr(1)));  // as TarMember names are
       expected += e->size + 3 * 512 + 1024;
     }
-    evidence::TarDigestSink digest;
+    forensics::TarDigestSink digest;
     std::string entry;
     const std::string source = fmt::format("tar -c -f - -C {} -- <{} files: see filesystem/hashes.json>",
                                            t.root.empty() ? "/" : t.root + "/", group.size());
@@ -421,7 +421,7 @@ json hash_files(Ctx& ctx, const Target& t, const Selection& sel, StepRecord& ste
       step.bytes += parts->bytes();
     }
     for (const auto& m : digest.members()) {
-      json rec = evidence::to_json(m);
+      json rec = forensics::to_json(m);
       rec["source"] = "tar";
       if (requested.count(m.name) == 0) rec["unexpected"] = true;  // the container's tar named something we did not ask for
       if (!entry.empty()) rec["archive"] = entry + ".*";

@@ -1,6 +1,6 @@
-// Fuzz target: every parser of lib/triage/procfs.hpp on arbitrary container output (/proc/net/*,
+// Fuzz target: every parser of lib/forensics/procfs.hpp on arbitrary container output (/proc/net/*,
 // stat, status, ps, the /proc walk, ls -l /proc/*/fd) and the socket join over their records, and
-// the streaming listing parser of lib/triage/fslist.hpp (GNU find and busybox dialects).
+// the streaming listing parser of lib/forensics/fslist.hpp (GNU find and busybox dialects).
 // Invariants: no crash or exception; at most Limits::max_records records; parsed + unparsed counts
 // match the records; every string stored is valid UTF-8 with no control bytes and bounded in size;
 // the anomaly list is bounded. For the listing parser: every output line is a JSON object whose
@@ -12,14 +12,14 @@
 #include <string>
 #include <string_view>
 
-#include "triage/fslist.hpp"
-#include "triage/procfs.hpp"
+#include "forensics/fslist.hpp"
+#include "forensics/procfs.hpp"
 #include "util/sink.hpp"
 
 namespace {
 
-using ir::triage::procfs::Limits;
-using ir::triage::procfs::Parsed;
+using ir::forensics::procfs::Limits;
+using ir::forensics::procfs::Parsed;
 using nlohmann::json;
 
 // The boundary the seed corpus uses (walk and busybox listing seeds); 16 characters so
@@ -58,8 +58,8 @@ void check(const Parsed& p) {
 }
 
 // Runs the listing parser over `text` in pieces of `chunk` bytes (0: one write); returns its output.
-std::string run_listing(ir::triage::fslist::Dialect dialect, std::string_view text, std::size_t chunk) {
-  using namespace ir::triage::fslist;
+std::string run_listing(ir::forensics::fslist::Dialect dialect, std::string_view text, std::size_t chunk) {
+  using namespace ir::forensics::fslist;
   ListingOptions options;
   options.strip_prefix = "/r";
   options.limits.max_entries = 32;
@@ -99,7 +99,7 @@ std::string run_listing(ir::triage::fslist::Dialect dialect, std::string_view te
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  using namespace ir::triage::procfs;
+  using namespace ir::forensics::procfs;
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   Limits limits;
   limits.max_records = k_max_records;
@@ -133,7 +133,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check_strings(attach_socket_owners(unix_sockets.records, owners));
 
   const std::size_t chunk = 1 + selector % 13;
-  for (const auto dialect : {ir::triage::fslist::Dialect::gnu_find, ir::triage::fslist::Dialect::busybox_stat}) {
+  for (const auto dialect : {ir::forensics::fslist::Dialect::gnu_find, ir::forensics::fslist::Dialect::busybox_stat}) {
     if (run_listing(dialect, text, 0) != run_listing(dialect, text, chunk)) std::abort();
   }
   return 0;

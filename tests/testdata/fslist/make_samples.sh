@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the captured listings that tests/unit/triage/fslist_test.cpp parses: a tree of
+# Regenerates the captured listings that tests/unit/forensics/fslist_test.cpp parses: a tree of
 # hostile names under /tmp/fslist-sample/root, listed by GNU find and by busybox find + stat with
 # the argv of fslist::listing_command (boundary FSLISTSAMPLEBOUNDARY0001). Run as any user with
 # GNU findutils and busybox installed; the owner is normalised in the test (uid/gid vary).

@@ -35,7 +35,7 @@
 
 #include "util/result.hpp"
 
-namespace ir::triage::procfs {
+namespace ir::forensics::procfs {
 
 // Bounds on what one parse keeps. Defaults suit one container's worth of processes and sockets
 // and keep a parse under ~32 MiB: a record costs ~1.5 KiB as nlohmann::json.
@@ -274,4 +274,4 @@ SocketOwners socket_owners(const nlohmann::json& records);
 // Inode 0 is never matched. Other records pass unchanged.
 nlohmann::json attach_socket_owners(nlohmann::json sockets, const SocketOwners& owners);
 
-}  // namespace ir::triage::procfs
+}  // namespace ir::forensics::procfs

@@ -30,7 +30,7 @@
 #include "util/result.hpp"
 #include "util/sink.hpp"
 
-namespace ir::evidence {
+namespace ir::forensics {
 
 struct TarDigestLimits {
   std::size_t max_members = 100'000;  // members reported; more are counted in dropped()
@@ -98,4 +98,4 @@ class TarDigestSink final : public util::Sink {
   std::unique_ptr<Impl> m_impl;
 };
 
-}  // namespace ir::evidence
+}  // namespace ir::forensics

@@ -16,12 +16,12 @@
 #include <nlohmann/json.hpp>
 
 #include "support/temp_dir.hpp"
-#include "triage/fslist.hpp"
+#include "forensics/fslist.hpp"
 #include "util/process.hpp"
 #include "util/sink.hpp"
 #include "util/strings.hpp"
 
-using namespace ir::triage::fslist;
+using namespace ir::forensics::fslist;
 using nlohmann::json;
 using namespace std::string_literals;
 

@@ -15,10 +15,10 @@
 #include <vector>
 
 #include "support/proc_samples.hpp"
-#include "triage/procfs.hpp"
+#include "forensics/procfs.hpp"
 #include "util/process.hpp"
 
-using namespace ir::triage::procfs;
+using namespace ir::forensics::procfs;
 using nlohmann::json;
 using ir::testing::make_stat;
 using ir::testing::make_status;

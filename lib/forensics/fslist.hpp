@@ -27,7 +27,7 @@
 #include "util/result.hpp"
 #include "util/sink.hpp"
 
-namespace ir::triage::fslist {
+namespace ir::forensics::fslist {
 
 // Which listing command the container can run.
 enum class Dialect {
@@ -157,4 +157,4 @@ class ListingParser final : public util::Sink {
   std::unique_ptr<Impl> m_impl;
 };
 
-}  // namespace ir::triage::fslist
+}  // namespace ir::forensics::fslist

@@ -1,4 +1,4 @@
-#include "triage/procfs.hpp"
+#include "forensics/procfs.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -15,7 +15,7 @@
 
 #include "util/strings.hpp"
 
-namespace ir::triage::procfs {
+namespace ir::forensics::procfs {
 
 using nlohmann::json;
 
@@ -1426,4 +1426,4 @@ nlohmann::json attach_socket_owners(nlohmann::json sockets, const SocketOwners& 
   return sockets;
 }
 
-}  // namespace ir::triage::procfs
+}  // namespace ir::forensics::procfs

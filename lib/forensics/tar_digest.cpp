@@ -1,4 +1,4 @@
-#include "evidence/tar_digest.hpp"
+#include "forensics/tar_digest.hpp"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -17,7 +17,7 @@
 #include "util/crypto.hpp"
 #include "util/strings.hpp"
 
-namespace ir::evidence {
+namespace ir::forensics {
 
 namespace {
 
@@ -454,4 +454,4 @@ nlohmann::json to_json(const TarMember& m) {
   return j;
 }
 
-}  // namespace ir::evidence
+}  // namespace ir::forensics

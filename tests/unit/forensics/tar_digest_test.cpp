@@ -13,14 +13,14 @@
 
 #include <fmt/format.h>
 
-#include "evidence/tar_digest.hpp"
+#include "forensics/tar_digest.hpp"
 #include "support/temp_dir.hpp"
 #include "util/crypto.hpp"
 #include "util/files.hpp"
 #include "util/process.hpp"
 #include "util/strings.hpp"
 
-using namespace ir::evidence;
+using namespace ir::forensics;
 using ir::testing::TempDir;
 namespace fs = std::filesystem;
 using namespace std::string_literals;

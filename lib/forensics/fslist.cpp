@@ -1,4 +1,4 @@
-#include "triage/fslist.hpp"
+#include "forensics/fslist.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -10,11 +10,11 @@
 
 #include <fmt/format.h>
 
-#include "triage/procfs.hpp"
+#include "forensics/procfs.hpp"
 #include "util/clock.hpp"
 #include "util/strings.hpp"
 
-namespace ir::triage::fslist {
+namespace ir::forensics::fslist {
 
 namespace {
 
@@ -834,4 +834,4 @@ std::size_t ListingParser::unparsed() const { return m_impl->output.unparsed; }
 std::size_t ListingParser::dropped() const { return m_impl->output.dropped; }
 const std::vector<std::string>& ListingParser::anomalies() const { return m_impl->output.anomalies; }
 
-}  // namespace ir::triage::fslist
+}  // namespace ir::forensics::fslist
