@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <optional>
 #include <sstream>
 
 #include <CLI/CLI.hpp>
@@ -12,7 +13,7 @@
 #include "cmd/doctor.hpp"
 #include "cmd/exec.hpp"
 #include "cmd/isolate.hpp"
-#include "cmd/report.hpp"
+#include "cmd/errors.hpp"
 #include "cmd/run.hpp"
 #include "cmd/siblings.hpp"
 #include "cmd/verify.hpp"
@@ -27,16 +28,37 @@ constexpr const char* k_description =
     "kubectl-ir: forensic triage of a suspicious pod — contain it, collect its volatile state with a chain of\n"
     "custody, and find every pod that runs the same image.";
 
-// "did you mean" for a mistyped subcommand: the first argument that is not a flag.
-std::string suggest_command(const std::vector<std::string>& args, const std::vector<Command>& commands) {
+// Global flags that take a value as the next word ("--kubeconfig FILE"), so that word is not
+// taken for the command.
+bool takes_value(const std::string& flag) {
+  static const std::vector<std::string> k_flags = {"--kubeconfig", "--context", "--cluster", "--user", "-n", "--namespace",
+                                                   "-s", "--server", "--token", "--as", "--as-group",
+                                                   "--certificate-authority", "--request-timeout", "-v", "--v"};
+  return std::find(k_flags.begin(), k_flags.end(), flag) != k_flags.end();
+}
+
+// The command word: the first argument that is neither a flag nor a global flag's value.
+std::optional<std::string> command_word(const std::vector<std::string>& args) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const auto& a = args[i];
+    if (a == "--") return std::nullopt;
+    if (a.empty() || a[0] != '-') return a;
+    if (a.find('=') == std::string::npos && takes_value(a)) ++i;
+  }
+  return std::nullopt;
+}
+
+// An unknown command, with "did you mean" when one is close.
+std::optional<Error> unknown_command(const std::vector<std::string>& args, const std::vector<Command>& commands) {
+  const auto word = command_word(args);
+  if (!word) return std::nullopt;
   std::vector<std::string> names;
   for (const auto& c : commands) names.push_back(c.app->get_name());
-  for (const auto& a : args) {
-    if (a.empty() || a[0] == '-') continue;
-    if (std::find(names.begin(), names.end(), a) != names.end()) return {};
-    return util::closest_match(a, names, 3);
-  }
-  return {};
+  if (std::find(names.begin(), names.end(), *word) != names.end()) return std::nullopt;
+  Error err(Errc::usage, "unknown command \"" + util::esc(*word, util::Cap::word) + "\"");
+  const auto guess = util::closest_match(*word, names, 3);
+  return err.with_hint(guess.empty() ? "kubectl ir --help lists the commands"
+                                     : "did you mean \"" + guess + "\"? (kubectl ir --help lists the commands)");
 }
 
 // argv with credentials masked: "--token X", "--token=X" become "--token ***".
@@ -92,26 +114,24 @@ int run(const std::vector<std::string>& args, Io& io) {
       return k_exit_ok;
     }
 
+    if (auto unknown = unknown_command(args, commands)) {
+      print_error(io, *unknown);
+      return k_exit_usage;
+    }
     std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 wants them reversed
     try {
       app.parse(reversed);
     } catch (const CLI::CallForHelp&) {
-      std::ostringstream help;
-      const auto* sub = app.get_subcommands().empty() ? &app : app.get_subcommands().front();
-      io.out << app.help(sub == &app ? "" : sub->get_name());
+      io.out << app.help();  // "Usage: kubectl ir isolate [OPTIONS] POD": the root's name, then the command's
       return k_exit_ok;
     } catch (const CLI::CallForAllHelp&) {
       io.out << app.help("", CLI::AppFormatMode::All);
       return k_exit_ok;
     } catch (const CLI::ParseError& e) {
-      Error err(Errc::usage, e.what());
-      if (const auto guess = suggest_command(args, commands); !guess.empty()) {
-        err = Error(Errc::usage, "unknown command \"" + util::escape_for_terminal(args.front(), 64) + "\"")
-                  .with_hint("did you mean \"" + guess + "\"? (kubectl ir --help lists the commands)");
-      } else {
-        err = err.with_hint("kubectl ir --help shows the usage");
-      }
-      print_error(io, err);
+      const auto* sub = app.get_subcommands().empty() ? nullptr : app.get_subcommands().front();
+      print_error(io, Error(Errc::usage, e.what())
+                          .with_hint(sub == nullptr ? "kubectl ir --help shows the usage"
+                                                    : "kubectl ir " + sub->get_name() + " --help shows its usage"));
       return k_exit_usage;
     }
     for (auto& c : commands) {

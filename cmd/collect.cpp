@@ -1,22 +1,17 @@
 #include "cmd/collect.hpp"
 
-#include <unistd.h>
-
 #include <memory>
 #include <sstream>
 
 #include <fmt/format.h>
 
-#include "build_info.hpp"
-#include "cmd/exec.hpp"
+#include "cmd/errors.hpp"
+#include "cmd/flags.hpp"
 #include "cmd/output.hpp"
-#include "cmd/report.hpp"
 #include "cmd/target.hpp"
-#include "evidence/bundle.hpp"
-#include "kube/api.hpp"
+#include "evidence/case.hpp"
+#include "run/verbs.hpp"
 #include "triage/collect.hpp"
-#include "triage/isolate.hpp"
-#include "util/files.hpp"
 #include "util/strings.hpp"
 
 namespace ir::cli {
@@ -25,57 +20,11 @@ using nlohmann::json;
 
 namespace {
 
-std::string esc(const std::string& s, std::size_t max = 256) { return util::escape_for_terminal(s, max); }
-
-std::string hostname() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
-  return esc(buf, 255);
-}
-
 // "case-..._shop_web-7d4b9_20261121T163229Z.tar.gz"
 std::string default_bundle_name(const std::string& case_id, const std::string& ns, const std::string& pod,
                                 util::TimePoint now) {
   return fmt::format("{}_{}_{}_{}.tar.gz", case_id, evidence::safe_component(ns), evidence::safe_component(pod),
                      util::format_compact_utc(now));
-}
-
-// Validates and converts the flags (complete → validate, before any network traffic).
-Result<triage::CollectOptions> to_options(const CollectCliOptions& o) {
-  triage::CollectOptions c;
-  c.containers = o.containers;
-  const auto fs = triage::parse_fs_mode(o.fs);
-  if (!fs) return fail(Errc::usage, "invalid --fs \"" + esc(o.fs, 32) + "\": want listing, archive or none");
-  c.fs = *fs;
-  if (!o.paths.empty()) {
-    for (const auto& p : o.paths) {
-      const bool climbs = p.find("/../") != std::string::npos || (p.size() >= 3 && p.compare(p.size() - 3, 3, "/..") == 0);
-      if (p.empty() || p[0] != '/' || climbs) {
-        return fail(Errc::usage, "invalid --path \"" + esc(p, 128) + "\": want an absolute path without \"..\"");
-      }
-    }
-    c.paths = o.paths;
-  }
-  const std::pair<const std::string*, std::uint64_t*> sizes[] = {
-      {&o.max_log_bytes, &c.max_log_bytes}, {&o.max_file_bytes, &c.max_file_bytes}, {&o.max_archive_bytes, &c.max_archive_bytes}};
-  const char* names[] = {"--max-log-bytes", "--max-file-bytes", "--max-archive-bytes"};
-  for (std::size_t i = 0; i < 3; ++i) {
-    const auto v = parse_byte_size(*sizes[i].first);
-    if (!v || *v == 0) {
-      return fail(Errc::usage, fmt::format("invalid {} \"{}\": want e.g. 16Mi, 1Gi or a number of bytes", names[i],
-                                           esc(*sizes[i].first, 32)));
-    }
-    *sizes[i].second = *v;
-  }
-  const auto timeout = util::parse_duration(o.timeout);
-  if (!timeout || timeout->count() <= 0) return fail(Errc::usage, "invalid --timeout \"" + esc(o.timeout, 32) + "\": want e.g. 2m");
-  c.command_timeout = std::chrono::duration_cast<std::chrono::seconds>(*timeout);
-  if (c.command_timeout.count() == 0) c.command_timeout = std::chrono::seconds(1);
-  c.ephemeral = o.ephemeral;
-  c.debug_image = o.debug_image;
-  c.ptrace = o.ptrace;
-  if (c.debug_image.empty()) return fail(Errc::usage, "--debug-image must not be empty");
-  return c;
 }
 
 json plan_json(const triage::CollectOptions& c, const json& pod, const std::string& case_id, const std::string& bundle) {
@@ -101,67 +50,77 @@ json plan_json(const triage::CollectOptions& c, const json& pod, const std::stri
           {"note", "a dry run reads the pod only: no exec, no bundle, no change"}};
 }
 
+// The summary as data (-o json|yaml).
+json summary_json(const std::string& case_id, const triage::CollectOptions& o, const triage::CollectReport& r,
+                  const evidence::Sealed* sealed) {
+  json steps = json::array();
+  for (const auto& s : r.steps) {
+    steps.push_back({{"step", s.step}, {"container", s.container}, {"status", util::to_string(s.status)},
+                     {"method", evidence::to_string(s.method)}, {"artifacts", s.artifacts}, {"detail", s.detail}});
+  }
+  return {{"case", case_id},
+          {"namespace", o.namespace_name},
+          {"pod", o.pod},
+          {"result", evidence::result_name(r.outcome())},
+          {"bundle", sealed != nullptr ? json(sealed->path) : json(nullptr)},
+          {"sha256", sealed != nullptr ? json(sealed->sha256) : json(nullptr)},
+          {"artifacts", sealed != nullptr ? json(sealed->artifacts) : json(0)},
+          {"notable", r.notable},
+          {"not_collected", r.not_collected},
+          {"ephemeral_containers", r.ephemeral_containers},
+          {"steps", steps}};
+}
+
 void print_summary(const triage::CollectReport& r, Io& io) {
   Table t({"STEP", "CONTAINER", "STATUS", "METHOD", "ARTIFACTS", "DETAIL"});
   for (const auto& s : r.steps) {
-    t.add_row({s.step, s.container.empty() ? "-" : s.container, s.status, s.method, std::to_string(s.artifacts),
-               util::escape_for_terminal(s.detail, 100)});
+    t.add_row({s.step, s.container.empty() ? "-" : s.container, util::to_string(s.status), evidence::to_string(s.method),
+               std::to_string(s.artifacts), util::esc(s.detail, util::Cap::field)});
   }
   std::ostringstream out;
   t.print(out);
   io.err << out.str();
-  for (const auto& n : r.not_collected) io.err << "not collected: " << esc(n, 600) << "\n";
+  for (const auto& n : r.notable) io.err << "notable: " << util::esc(n, util::Cap::detail) << "\n";
+  for (const auto& n : r.not_collected) io.err << "not collected: " << util::esc(n, util::Cap::detail) << "\n";
 }
 
-}  // namespace
+struct Flags {
+  CollectCliOptions cli;
+  std::unique_ptr<BoundFlags<triage::CollectOptions>> verb;
+};
 
-Command setup_collect(CLI::App& root, const GlobalOptions& global) {
-  auto o = std::make_shared<CollectCliOptions>();
-  CLI::App* app = root.add_subcommand("collect", "Snapshot a pod's volatile state into an evidence bundle");
-  app->footer(
-      "Examples:\n"
-      "  kubectl ir collect web-7d4b9c8f6-x2k9p -n shop\n"
-      "  kubectl ir collect web-7d4b9c8f6-x2k9p -n shop --case case-42 --fs archive --path /tmp --path /var/www\n"
-      "  kubectl ir collect payments-api-6c8f5d7b4-q7r2n -n shop --ephemeral --debug-image busybox:1.36\n"
-      "\nOrder: API state (pod, owners, node, events, network policies, logs), then per container\n"
-      "processes, network, filesystem. Nothing is written into the container. The bundle is written\n"
-      "to <path>.partial and renamed when complete; its SHA-256 is printed on stdout\n"
-      "(\"<sha256>  <path>\") and journaled. Exit 0: complete; 3: partial (see the summary); 1: no bundle.");
-  app->add_option("pod", o->pod, "The pod (NAME, pod/NAME or NAMESPACE/pod/NAME)")->required();
-  app->add_option("-c,--container", o->containers, "Only this container (repeatable; default: all)");
-  app->add_option("--case", o->case_id, "Case id (default: the pod's case if isolated, else a new one)");
-  app->add_option("--examiner", o->examiner, "Who collects (default: the API identity)");
-  app->add_option("-o,--output", o->output, "Bundle path (default: <case>_<ns>_<pod>_<time>.tar.gz)");
-  app->add_option("--fs", o->fs, "Filesystem: listing (list + hash), archive (also tar the paths), none");
-  app->add_option("--path", o->paths, "Root to hash/archive (repeatable; default /tmp /var/tmp /dev/shm /root /home)");
-  app->add_option("--max-log-bytes", o->max_log_bytes, "Per log, current and previous (default 16Mi)");
-  app->add_option("--max-file-bytes", o->max_file_bytes, "Larger files are listed, not hashed (default 64Mi)");
-  app->add_option("--max-archive-bytes", o->max_archive_bytes, "Bytes hashed/archived per container (default 4Gi)");
-  app->add_option("--timeout", o->timeout, "Time limit of one command in the container (default 2m)");
-  app->add_flag("--ephemeral", o->ephemeral, "For a shell-less image: add a debug container and collect through it");
-  app->add_option("--debug-image", o->debug_image, "Image of the debug container (default busybox)");
-  app->add_flag("--ptrace", o->ptrace, "Give the debug container SYS_PTRACE (to read other users' processes)");
-  app->add_flag("--dry-run", o->dry_run, "Print the plan; no exec, no bundle, no change");
-  return {app, [o, &global](Io& io) { return run_collect(*o, global, io); }};
-}
-
-int run_collect(const CollectCliOptions& o, const GlobalOptions& global, Io& io) {
-  auto options = to_options(o);
-  if (!options) {
-    print_error(io, options.error());
+int run_collect(const Flags& flags, const GlobalOptions& global, Io& io) {
+  const CollectCliOptions& o = flags.cli;
+  // complete and validate, before any network traffic
+  triage::CollectOptions options;
+  if (auto r = flags.verb->apply(options); !r) {
+    print_error(io, r.error());
+    return k_exit_usage;
+  }
+  auto output = parse_summary_output(o.output, o.bundle);
+  if (!output) {
+    print_error(io, output.error());
     return k_exit_usage;
   }
   int code = k_exit_ok;
   auto target = open_target(o.pod, global, io, code);
   if (!target) return code;
   auto& s = *target->session;
-  options->namespace_name = target->namespace_name;
-  options->pod = target->pod;
-
+  options.namespace_name = target->namespace_name;
+  options.pod = target->pod;
   const auto started = s.clock.now();
-  auto pod = triage::read_target_pod(*s.client, options->namespace_name, options->pod);
+  const json common = {{"namespace", options.namespace_name}, {"pod", options.pod}};
+
+  // Before anything is collected, Ctrl-C leaves a journal entry and says so.
+  const auto interrupted_early = [&](const std::string& case_id) {
+    if (auto c = open_case(io, s, case_id, common)) (void)(*c)->log("collect.interrupted", {{"note", "nothing collected yet"}});
+    io.err << "kubectl-ir: interrupted: nothing collected yet (no bundle)\n";
+    return static_cast<int>(k_exit_interrupted);
+  };
+  auto pod = triage::read_target_pod(*s.client, options.namespace_name, options.pod);
+  if (!pod && pod.error().code == Errc::cancelled) return interrupted_early(o.case_id);
   if (!pod) {
-    print_error(io, pod.error());
+    print_error(io, hint_other_namespaces(*s.client, pod.error(), options.pod, options.namespace_name));
     return exit_code_for(pod.error());
   }
   auto chosen = choose_case(o.case_id, &*pod, started);
@@ -170,90 +129,103 @@ int run_collect(const CollectCliOptions& o, const GlobalOptions& global, Io& io)
     return k_exit_usage;
   }
   const std::string case_id = *chosen;
-  const std::string bundle_path = o.output.empty() ? default_bundle_name(case_id, options->namespace_name, options->pod, started)
-                                                   : o.output;
+  const std::string bundle_path =
+      output->bundle.empty() ? default_bundle_name(case_id, options.namespace_name, options.pod, started) : output->bundle;
   if (o.dry_run) {
-    io.out << to_yaml(plan_json(*options, *pod, case_id, bundle_path));
+    const json plan = plan_json(options, *pod, case_id, bundle_path);
+    io.out << (output->format == OutputFormat::json ? to_json(plan) : to_yaml(plan));
     return k_exit_ok;
   }
 
-  const std::string caller = caller_identity(s);
-  const std::string examiner = actor_name(s, o.examiner);
-
-  auto journal = open_journal(io, s, case_id);
-  if (!journal) {
-    print_error(io, journal.error());
-    return exit_code_for(journal.error());
+  const evidence::Acquirer acquirer = acquirer_for(s, global.command_line, o.examiner, started);
+  auto opened = open_case(io, s, case_id, common);
+  if (!opened) {
+    print_error(io, opened.error());
+    return exit_code_for(opened.error());
   }
-  auto bundle = evidence::create_bundle(bundle_path, s.clock);
-  if (!bundle) {
-    print_error(io, bundle.error().context("bundle"));
+  evidence::Case& c = **opened;
+  if (auto b = c.open_bundle(bundle_path); !b) {
+    print_error(io, b.error().context("bundle"));
     return k_exit_failure;
   }
-  const json common = {{"namespace", options->namespace_name}, {"pod", options->pod}, {"bundle", bundle_path}};
-  auto journal_append = [&](const std::string& action, const json& fields) {
-    json f = common;
-    f.update(fields);
-    if (auto r = journal->append(action, f); !r) print_warning(io, "journal: " + r.error().message);
-  };
-  journal_append("collect.start", {{"examiner", examiner}, {"fs", o.fs}, {"paths", options->paths},
-                                   {"uid", pod->value("metadata", json::object()).value("uid", "")}});
-
-  io.err << fmt::format("collect: {}/{} into {} (case {})\n", esc(options->namespace_name), esc(options->pod),
-                        esc(bundle_path, 1024), case_id);
-  triage::CollectEnv env{*s.client, *s.connector, **bundle, s.clock, journal_append,
+  const auto warn = [&io](const Error& e) { print_warning(io, "journal: " + e.message); };
+  if (auto r = c.log("collect.start", {{"examiner", acquirer.examiner}, {"fs", triage::to_string(options.fs)},
+                                       {"paths", options.paths}, {"bundle", bundle_path},
+                                       {"uid", pod->value("metadata", json::object()).value("uid", "")}});
+      !r) {
+    warn(r.error());
+  }
+  io.err << fmt::format("collect: {}/{} into {} (case {})\n", util::esc(options.namespace_name), util::esc(options.pod),
+                        util::esc(bundle_path, util::Cap::path), case_id);
+  triage::CollectEnv env{*s.client, *s.connector, *c.bundle(), s.clock, c.logger(warn),
                          [&io](const std::string& line) { io.err << "collect: " << line << "\n" << std::flush; }, io.cancel};
-  auto report = triage::collect(env, *options, *pod);
+  auto report = triage::collect(env, options, *pod);
   if (!report) {
-    // Nothing was collected but the pod itself: still seal what there is.
-    const Error e = report.error();
-    print_error(io, e);
-    code = e.code == Errc::usage ? k_exit_usage : k_exit_failure;
+    // Refused before anything ran (a container the pod does not have): seal what there is.
+    const Error refused = report.error();
+    print_error(io, refused);
+    code = refused.code == Errc::usage ? k_exit_usage : k_exit_failure;
     report = triage::CollectReport{};
     report->pod = *pod;
-    report->not_collected.push_back(e.message);
+    report->not_collected.push_back(refused.message);
   }
 
-  triage::AcquisitionInfo info;
-  info.case_id = case_id;
-  info.examiner = examiner;
-  info.caller = caller;
-  info.tool_version = std::string(build::k_version) + " (" + std::string(build::k_git_commit) + ")";
-  info.context = s.config.context_name;
-  info.server = s.config.server;
-  info.command_line = util::join(global.command_line, " ");
-  info.started = util::format_rfc3339(started);
-  info.ended = util::format_rfc3339(s.clock.now());
-  info.host = hostname();
-  const bool partial = report->partial();
-  journal_append("collect.end", {{"result", report->cancelled ? "interrupted" : partial ? "partial" : "complete"},
-                                 {"artifacts", (*bundle)->artifacts().size()},
-                                 {"not_collected", report->not_collected},
-                                 {"ephemeral_containers", report->ephemeral_containers}});
-
-  const evidence::ArtifactMeta local{"kubectl-ir", "local", std::nullopt, false, ""};
-  bool sealed_ok = true;
-  if (auto a = (*bundle)->add("acquisition.log", triage::render_acquisition_log(info, *options, *report), local); !a) {
-    print_warning(io, "acquisition.log: " + a.error().message);
-    sealed_ok = false;
-  }
-  if (auto a = add_case_journal(**bundle, *journal); !a) {
-    print_warning(io, "journal.jsonl: " + a.error().message);
-    sealed_ok = false;
-  }
-  auto sha = (*bundle)->finish();
-  print_summary(*report, io);
-  if (!sha) {
-    print_error(io, sha.error().context("bundle").with_hint("what was collected is in " + bundle_path + ".partial"));
-    journal_append("collect.sealed", {{"error", sha.error().message}});
+  evidence::SealInput input;
+  input.result = report->outcome();
+  input.subjects = {triage::subject_of(*report, options.namespace_name, options.pod)};
+  input.not_collected = report->not_collected;
+  input.details = triage::collect_details(options, *report);
+  input.extra = triage::collect_record(options, *report);
+  auto sealed = c.seal("collect", acquirer, input);
+  if (output->format == OutputFormat::table) print_summary(*report, io);
+  if (!sealed) {
+    print_error(io, sealed.error());
     return k_exit_failure;
   }
-  journal_append("collect.sealed", {{"sha256", *sha}, {"artifacts", (*bundle)->artifacts().size()}});
-  io.err << fmt::format("bundle: {} ({} artifacts{})\nsha256: {}\n", esc(bundle_path, 1024), (*bundle)->artifacts().size(),
-                        partial ? ", PARTIAL" : "", *sha);
-  io.out << *sha << "  " << bundle_path << "\n";
+  for (const auto& p : sealed->problems) print_warning(io, p);
+  const auto& b = sealed->sealed;
+  const util::Outcome result = report->outcome();
+  if (output->format == OutputFormat::table) {
+    io.err << fmt::format("bundle: {} ({} artifacts{})\nsha256: {}\n", util::esc(b.path, util::Cap::path), b.artifacts,
+                          result == util::Outcome::ok            ? ""
+                          : result == util::Outcome::interrupted ? ", INTERRUPTED"
+                                                                 : ", PARTIAL",
+                          b.sha256);
+    io.out << b.sha256 << "  " << b.path << "\n";
+  } else {
+    const json doc = summary_json(case_id, options, *report, &b);
+    io.out << (output->format == OutputFormat::json ? to_json(doc) : to_yaml(doc));
+  }
   if (code != k_exit_ok) return code;
-  return partial || !sealed_ok ? k_exit_partial : k_exit_ok;
+  if (result == util::Outcome::interrupted) return k_exit_interrupted;
+  return result == util::Outcome::ok && sealed->problems.empty() ? k_exit_ok : k_exit_partial;
+}
+
+}  // namespace
+
+Command setup_collect(CLI::App& root, const GlobalOptions& global) {
+  auto f = std::make_shared<Flags>();
+  CLI::App* app = root.add_subcommand("collect", "Snapshot a pod's volatile state into an evidence bundle");
+  app->footer(
+      "Examples:\n"
+      "  kubectl ir collect web-7d4b9c8f6-x2k9p -n shop\n"
+      "  kubectl ir collect web-7d4b9c8f6-x2k9p -n shop --case case-42 --fs archive --path /tmp --path /var/www\n"
+      "  kubectl ir collect payments-api-6c8f5d7b4-q7r2n -n shop --ephemeral --debug-image busybox:1.36\n"
+      "  kubectl ir collect web-7d4b9c8f6-x2k9p -n shop -O case.tar.gz -o json\n"
+      "\nOrder: API state (pod, owners, node, events, network policies, logs), then per container\n"
+      "processes, network, filesystem. Nothing is written into the container; nothing the RBAC\n"
+      "preflight finds refused is attempted. The bundle is written to <path>.partial and renamed when\n"
+      "sealed; stdout has \"<sha256>  <path>\" (or, with -o json|yaml, the summary as data).\n"
+      "Exit 0: complete; 3: partial (evidence missing, see the summary); 130: interrupted (what was\n"
+      "collected is sealed); 1: no bundle.");
+  app->add_option("POD", f->cli.pod, "The pod (NAME, pod/NAME or NAMESPACE/pod/NAME)")->required();
+  app->add_option("--case", f->cli.case_id, "Case id (default: the pod's case if isolated, else a new one)");
+  app->add_option("--examiner", f->cli.examiner, "Who collects (default: the API identity)");
+  app->add_option("-O,--bundle", f->cli.bundle, "Bundle path (default: <case>_<ns>_<pod>_<time>.tar.gz)");
+  app->add_option("-o,--output", f->cli.output, "Summary on stdout: table (default), json or yaml");
+  f->verb = std::make_unique<BoundFlags<triage::CollectOptions>>(*app, run::collect_options());
+  app->add_flag("--dry-run", f->cli.dry_run, "Print the plan; no exec, no bundle, no change");
+  return {app, [f, &global](Io& io) { return run_collect(*f, global, io); }};
 }
 
 }  // namespace ir::cli

@@ -6,28 +6,21 @@
 
 namespace ir::cli {
 
+// The flags of collect that are not options of the verb (those come from the verb table:
+// lib/run/verbs.hpp collect_options()).
 struct CollectCliOptions {
   std::string pod;
-  std::vector<std::string> containers;
   std::string case_id;
   std::string examiner;
-  std::string output;            // bundle path; "" = <case>_<ns>_<pod>_<time>.tar.gz here
-  std::string fs = "listing";    // none | listing | archive
-  std::vector<std::string> paths;  // replace the default roots when given
-  std::string max_log_bytes = "16Mi";
-  std::string max_file_bytes = "64Mi";
-  std::string max_archive_bytes = "4Gi";
-  std::string timeout = "2m";    // one inspection command
-  bool ephemeral = false;
-  std::string debug_image = "busybox";
-  bool ptrace = false;
+  std::string output;   // -o: table (default), json or yaml; a path ending in .tar.gz/.tgz is taken as --bundle
+  std::string bundle;   // --bundle/-O: the bundle path; "" = <case>_<ns>_<pod>_<time>.tar.gz here
   bool dry_run = false;
 };
 
 // kubectl ir collect POD: volatile evidence into one bundle (lib/triage/collect.hpp). Exit 0 when
-// everything was collected, 3 when the bundle is partial (a step failed, something could not be
-// collected, Ctrl-C), 1 when no bundle could be made, 2 for usage errors.
+// everything was collected, 3 when the bundle is partial (evidence is missing: a step failed,
+// something was refused or could not be collected), 130 on Ctrl-C (what was collected is sealed),
+// 1 when no bundle could be made, 2 for usage errors.
 Command setup_collect(CLI::App& root, const GlobalOptions& global);
-int run_collect(const CollectCliOptions& options, const GlobalOptions& global, Io& io);
 
 }  // namespace ir::cli

@@ -9,7 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cmd/io.hpp"
-#include "cmd/session.hpp"
+#include "cmd/connect.hpp"
 
 namespace ir::cli {
 

@@ -5,8 +5,8 @@
 #include <memory>
 #include <sstream>
 
-#include "cmd/report.hpp"
-#include "cmd/session.hpp"
+#include "cmd/errors.hpp"
+#include "cmd/connect.hpp"
 #include "kube/api.hpp"
 #include "kube/kubeconfig.hpp"
 #include "playbook/embedded.hpp"

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cmd/output.hpp"
-#include "cmd/report.hpp"
+#include "cmd/errors.hpp"
 #include "triage/doctor.hpp"
 #include "util/strings.hpp"
 
@@ -45,21 +45,20 @@ nlohmann::json report_json(const triage::DoctorReport& r) {
 }
 
 void print_table(const triage::DoctorReport& r, Io& io) {
-  auto esc = [](const std::string& s) { return util::escape_for_terminal(s, 256); };
-  io.out << fmt::format("Server:     {} (context {})\n", esc(r.server), r.context.empty() ? "in-cluster" : esc(r.context));
-  io.out << fmt::format("Version:    {}\n", esc(r.version->git_version));
+  io.out << fmt::format("Server:     {} (context {})\n", util::esc(r.server), r.context.empty() ? "in-cluster" : util::esc(r.context));
+  io.out << fmt::format("Version:    {}\n", util::esc(r.version->git_version));
   if (r.identity) {
-    io.out << fmt::format("Identity:   {} (groups: {})\n", esc(r.identity->username), esc(util::join(r.identity->groups, ", ")));
+    io.out << fmt::format("Identity:   {} (groups: {})\n", util::esc(r.identity->username), util::esc(util::join(r.identity->groups, ", ")));
   } else {
-    io.out << fmt::format("Identity:   {}\n", esc(r.identity_note));
+    io.out << fmt::format("Identity:   {}\n", util::esc(r.identity_note));
   }
-  io.out << fmt::format("Namespace:  {}\n\n", esc(r.namespace_name));
+  io.out << fmt::format("Namespace:  {}\n\n", util::esc(r.namespace_name));
   io.out << fmt::format("{:<9} {:<7} {:<46} {:<10} {:<8} {}\n", "COMMAND", "VERB", "RESOURCE", "NAMESPACE", "ALLOWED",
                         "NEEDED FOR");
   for (const auto& c : r.checks) {
     std::string allowed = c.allowed ? "yes" : (c.permission.optional ? "no (opt)" : "NO");
     io.out << fmt::format("{:<9} {:<7} {:<46} {:<10} {:<8} {}\n", c.permission.command, c.permission.verb,
-                          resource_name(c.permission), c.namespace_name.empty() ? "*" : esc(c.namespace_name), allowed,
+                          resource_name(c.permission), c.namespace_name.empty() ? "*" : util::esc(c.namespace_name), allowed,
                           c.permission.needed_for);
   }
 }

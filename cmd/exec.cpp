@@ -4,8 +4,8 @@
 
 #include <fmt/format.h>
 
-#include "cmd/report.hpp"
-#include "evidence/journal.hpp"
+#include "cmd/errors.hpp"
+#include "evidence/case.hpp"
 #include "exec/session.hpp"
 #include "util/sink.hpp"
 
@@ -29,7 +29,7 @@ Command setup_exec(CLI::App& root, const GlobalOptions& global) {
       "The remote exit code becomes kubectl-ir's; 3 when the output was truncated or cut.\n"
       "Bounds: --max-bytes of stdout, 16Mi of stderr, --timeout for the whole stream, --idle-timeout\n"
       "without any output, --request-timeout (default 30s) to connect and get the upgrade answer.");
-  app->add_option("pod", o->pod, "The pod")->required();
+  app->add_option("POD", o->pod, "The pod")->required();
   app->add_option("-c,--container", o->container, "Container (default: the pod's default container)");
   app->add_option("--case", o->case_id, "Case id to journal under (default: a new case)");
   app->add_option("-o,--output-file", o->output_file, "Write raw stdout bytes to this file");
@@ -37,11 +37,11 @@ Command setup_exec(CLI::App& root, const GlobalOptions& global) {
   app->add_option("--timeout", o->timeout, "Total time limit (e.g. 5m; 0 = none)");
   app->add_option("--idle-timeout", o->idle_timeout, "Give up after this long without output");
   app->add_flag("-i,--stdin", o->stdin, "Pass stdin to the command (needs Kubernetes 1.30+)");
-  app->add_option("command", o->command, "The command and its arguments, after --")->required();
-  return {app, [o, &global](Io& io) { return run_exec(*o, global, io); }};
+  app->add_option("COMMAND", o->command, "The command and its arguments, after --")->required();
+  return {app, [o, &global](Io& io) { return run_exec_command(*o, global, io); }};
 }
 
-int run_exec(const ExecOptions& o, const GlobalOptions& global, Io& io) {
+int run_exec_command(const ExecOptions& o, const GlobalOptions& global, Io& io) {
   // complete and validate before any network traffic
   exec::ExecLimits limits;
   const auto total = util::parse_duration(o.timeout);
@@ -84,11 +84,12 @@ int run_exec(const ExecOptions& o, const GlobalOptions& global, Io& io) {
     return exit_code_for(session.error());
   }
   auto& s = **session;
-  auto journal = open_journal(io, s, o.case_id);
-  if (!journal) {
-    print_error(io, journal.error());
-    return exit_code_for(journal.error());
+  auto opened = open_case(io, s, o.case_id);
+  if (!opened) {
+    print_error(io, opened.error());
+    return exit_code_for(opened.error());
   }
+  evidence::Case& journal = **opened;
 
   // stdout: raw to the file, or escaped to the terminal; hashed either way (the raw bytes).
   std::unique_ptr<util::Sink> file;
@@ -142,7 +143,7 @@ int run_exec(const ExecOptions& o, const GlobalOptions& global, Io& io) {
     code = result->completed() ? result->exit_code : k_exit_partial;
     if (result->end == exec::EndReason::cancelled) code = k_exit_interrupted;
   }
-  if (auto j = journal->append("exec", entry); !j) print_warning(io, "journal: " + j.error().message);
+  if (auto j = journal.log("exec", entry); !j) print_warning(io, "journal: " + j.error().message);
 
   if (!result) {
     print_error(io, result.error());
@@ -150,7 +151,7 @@ int run_exec(const ExecOptions& o, const GlobalOptions& global, Io& io) {
     print_error(io, Error(Errc::failure, fmt::format("exec in {}/{}: {}", s.config.namespace_name, o.pod,
                                                      result->detail))
                         .with_hint("the remote exit code is unknown; what arrived was kept and journaled in " +
-                                   journal->path()));
+                                   journal.journal().path()));
   }
   return code;
 }

@@ -19,7 +19,7 @@ struct ExecOptions {
 // kubectl ir exec POD [-c C] [--case ID] [-o FILE] -- CMD ARGS...: a journaled exec. Terminal
 // output is escaped; the remote exit code becomes kubectl-ir's.
 Command setup_exec(CLI::App& root, const GlobalOptions& global);
-int run_exec(const ExecOptions& options, const GlobalOptions& global, Io& io);
+int run_exec_command(const ExecOptions& options, const GlobalOptions& global, Io& io);
 
 using util::parse_byte_size;
 

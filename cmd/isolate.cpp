@@ -4,9 +4,12 @@
 
 #include <fmt/format.h>
 
+#include "cmd/flags.hpp"
 #include "cmd/output.hpp"
-#include "cmd/report.hpp"
+#include "cmd/errors.hpp"
 #include "cmd/target.hpp"
+#include "evidence/case.hpp"
+#include "run/verbs.hpp"
 #include "triage/isolate.hpp"
 #include "util/strings.hpp"
 
@@ -18,24 +21,14 @@ namespace {
 
 // Journal entries are gathered during the run and written under the case the run ends up with
 // (an already-isolated pod keeps its case).
-struct PendingLog {
-  std::vector<std::pair<std::string, json>> entries;
-  triage::ActionLog logger() {
-    return [this](const std::string& action, const json& fields) { entries.emplace_back(action, fields); };
+void flush(evidence::PendingLog& pending, Io& io, Session& s, const std::string& case_id, const json& common) {
+  auto c = open_case(io, s, case_id, common);
+  if (!c) {
+    print_warning(io, "journal: " + c.error().message);
+    return;
   }
-  void flush(Io& io, Session& s, const std::string& case_id, const json& common) {
-    auto journal = open_journal(io, s, case_id);
-    if (!journal) {
-      print_warning(io, "journal: " + journal.error().message);
-      return;
-    }
-    for (auto& [action, fields] : entries) {
-      json f = common;
-      f.update(fields);
-      if (auto r = journal->append(action, f); !r) print_warning(io, "journal: " + r.error().message);
-    }
-  }
-};
+  if (auto r = pending.flush(**c); !r) print_warning(io, "journal: " + r.error().message);
+}
 
 bool valid_label_value(const std::string& v) {
   // A case id doubles as the quarantine label's value: alphanumeric at both ends.
@@ -71,20 +64,19 @@ json report_json(const triage::IsolateReport& r, const std::string& ns, const st
 }
 
 void print_summary(const triage::IsolateReport& r, const std::string& ns, const std::string& pod, bool dry, Io& io) {
-  auto e = [](const std::string& s) { return util::escape_for_terminal(s, 1024); };
   const std::string policy = r.policy.value("metadata", json::object()).value("name", "");
-  io.out << fmt::format("{}case:     {}\n", dry ? "(dry run: nothing was changed)\n" : "", e(r.case_id));
-  io.out << fmt::format("pod:      {}/{} on node {}{}\n", e(ns), e(pod), e(r.node), r.already_isolated ? " (already isolated)" : "");
-  io.out << fmt::format("policy:   {}\n", e(policy));
-  if (!r.admin_policy.empty()) io.out << fmt::format("admin:    AdminNetworkPolicy {} (priority 0)\n", e(r.admin_policy));
-  for (const auto& name : r.neutralised) io.out << fmt::format("excluded: networkpolicy {} no longer selects the pod\n", e(name));
-  if (!r.detached_labels.empty()) io.out << fmt::format("detached: removed labels {}\n", e(util::join(r.detached_labels, ", ")));
-  if (!r.cordoned_node.empty()) io.out << fmt::format("cordoned: node {}\n", e(r.cordoned_node));
-  io.out << fmt::format("CNI:      {}\n", r.cni.known ? e(r.cni.name) + (r.cni.enforces ? " (enforces NetworkPolicy)" : " (does NOT enforce NetworkPolicy)")
+  io.out << fmt::format("{}case:     {}\n", dry ? "(dry run: nothing was changed)\n" : "", util::esc(r.case_id));
+  io.out << fmt::format("pod:      {}/{} on node {}{}\n", util::esc(ns), util::esc(pod), util::esc(r.node), r.already_isolated ? " (already isolated)" : "");
+  io.out << fmt::format("policy:   {}\n", util::esc(policy));
+  if (!r.admin_policy.empty()) io.out << fmt::format("admin:    AdminNetworkPolicy {} (priority 0)\n", util::esc(r.admin_policy));
+  for (const auto& name : r.neutralised) io.out << fmt::format("excluded: networkpolicy {} no longer selects the pod\n", util::esc(name));
+  if (!r.detached_labels.empty()) io.out << fmt::format("detached: removed labels {}\n", util::esc(util::join(r.detached_labels, ", ")));
+  if (!r.cordoned_node.empty()) io.out << fmt::format("cordoned: node {}\n", util::esc(r.cordoned_node));
+  io.out << fmt::format("CNI:      {}\n", r.cni.known ? util::esc(r.cni.name) + (r.cni.enforces ? " (enforces NetworkPolicy)" : " (does NOT enforce NetworkPolicy)")
                                                    : "unknown");
-  if (!r.probe.empty()) io.out << fmt::format("probe:    {}\n", e(r.probe));
-  io.out << fmt::format("egress:   {}: {}\n", triage::to_string(r.egress.state), e(r.egress.reason));
-  io.out << fmt::format("ingress:  {}: {}\n", triage::to_string(r.ingress.state), e(r.ingress.reason));
+  if (!r.probe.empty()) io.out << fmt::format("probe:    {}\n", util::esc(r.probe, util::Cap::detail));
+  io.out << fmt::format("egress:   {}: {}\n", triage::to_string(r.egress.state), util::esc(r.egress.reason, util::Cap::detail));
+  io.out << fmt::format("ingress:  {}: {}\n", triage::to_string(r.ingress.state), util::esc(r.ingress.reason, util::Cap::detail));
 }
 
 // The common start of isolate and release: the pod reference (NAME, pod/NAME or
@@ -93,10 +85,19 @@ void print_written_yaml(const std::vector<json>& objects, Io& io) {
   for (const auto& o : objects) io.out << "---\n" << to_yaml(o);
 }
 
+struct IsolateFlags {
+  IsolateCliOptions cli;
+  std::unique_ptr<BoundFlags<triage::IsolateOptions>> verb;
+};
+
 }  // namespace
 
+int run_isolate(const IsolateFlags& flags, const GlobalOptions& global, Io& io);
+int run_release(const ReleaseCliOptions& o, const GlobalOptions& global, Io& io);
+
 Command setup_isolate(CLI::App& root, const GlobalOptions& global) {
-  auto o = std::make_shared<IsolateCliOptions>();
+  auto f = std::make_shared<IsolateFlags>();
+  IsolateCliOptions* o = &f->cli;
   CLI::App* app = root.add_subcommand("isolate", "Contain a pod with a deny-egress NetworkPolicy (reversible with release)");
   app->footer(
       "Examples:\n"
@@ -105,32 +106,28 @@ Command setup_isolate(CLI::App& root, const GlobalOptions& global) {
       "  kubectl ir isolate web-7d4b9 -n shop --detach --cordon --dry-run -o yaml\n"
       "  kubectl ir siblings web-7d4b9 -n shop -o name | xargs -n1 kubectl ir isolate\n"
       "\nExit status: 0 contained, 3 not (or not provably) contained in a requested direction, 1 failure.");
-  app->add_option("pod", o->pod, "The pod: NAME, pod/NAME or NAMESPACE/pod/NAME (as siblings -o name prints)")->required();
+  app->add_option("POD", o->pod, "The pod: NAME, pod/NAME or NAMESPACE/pod/NAME (as siblings -o name prints)")->required();
   app->add_option("--case", o->case_id, "Case id (default: the pod's existing case or a new one)");
-  app->add_flag("--ingress", o->ingress, "Deny ingress too");
-  app->add_flag("--allow-dns", o->allow_dns, "Allow egress to the cluster DNS (kube-dns pods, port 53)");
-  app->add_option("--allow-egress", o->allow_egress, "Allow egress to CIDR[:PORT] (repeatable), e.g. a collector");
-  app->add_flag("--exclusive", o->exclusive,
-                "Patch other policies that select the pod so they stop selecting it (restored by release)");
-  app->add_flag("--detach", o->detach,
-                "Remove the labels Services and the controller select (the pod leaves endpoints; a replacement starts)");
-  app->add_flag("--cordon", o->cordon, "Cordon the pod's node (release uncordons it only if isolate did)");
-  app->add_flag("--admin-policy", o->admin_policy,
-                "Also add a priority-0 AdminNetworkPolicy Deny (clusters serving policy.networking.k8s.io)");
-  app->add_option("--probe", o->probe, "After isolating, try HOST:PORT from inside the pod");
+  f->verb = std::make_unique<BoundFlags<triage::IsolateOptions>>(*app, run::isolate_options());
   app->add_flag("--dry-run", o->dry_run, "Server-side dry run: validate every write, change nothing");
   app->add_option("-o,--output", o->output, "Output: json or yaml (with --dry-run: the objects)")
       ->check(CLI::IsMember({"json", "yaml"}));
-  return {app, [o, &global](Io& io) { return run_isolate(*o, global, io); }};
+  return {app, [f, &global](Io& io) { return run_isolate(*f, global, io); }};
 }
 
-int run_isolate(const IsolateCliOptions& o, const GlobalOptions& global, Io& io) {
+int run_isolate(const IsolateFlags& flags, const GlobalOptions& global, Io& io) {
+  const IsolateCliOptions& o = flags.cli;
+  triage::IsolateOptions opts;
+  if (auto r = flags.verb->apply(opts); !r) {
+    print_error(io, r.error());
+    return k_exit_usage;
+  }
   if (!o.case_id.empty() && !valid_label_value(o.case_id)) {
-    print_error(io, Error(Errc::usage, "invalid --case \"" + util::escape_for_terminal(o.case_id, 80) +
+    print_error(io, Error(Errc::usage, "invalid --case \"" + util::esc(o.case_id, util::Cap::word) +
                                            "\": 1-63 letters, digits, '.', '_' or '-', starting and ending alphanumeric"));
     return k_exit_usage;
   }
-  for (const auto& a : o.allow_egress) {
+  for (const auto& a : opts.allow_egress) {
     if (auto p = triage::parse_allow_egress(a); !p) {
       print_error(io, p.error());
       return k_exit_usage;
@@ -140,35 +137,26 @@ int run_isolate(const IsolateCliOptions& o, const GlobalOptions& global, Io& io)
   auto target = open_target(o.pod, global, io, code);
   if (!target) return code;
   auto& s = *target->session;
-  triage::IsolateOptions opts;
   opts.namespace_name = target->namespace_name;
   opts.pod = target->pod;
   opts.case_id = o.case_id;
   opts.new_case_id = evidence::new_case_id(s.clock.now());
-  opts.ingress = o.ingress;
-  opts.allow_dns = o.allow_dns;
-  opts.allow_egress = o.allow_egress;
-  opts.exclusive = o.exclusive;
-  opts.detach = o.detach;
-  opts.cordon = o.cordon;
-  opts.admin_policy = o.admin_policy;
-  opts.probe = o.probe;
   opts.dry_run = o.dry_run ? kube::DryRun::all : kube::DryRun::none;
   opts.actor = actor_name(s);
 
-  PendingLog pending;
-  io.err << fmt::format("kubectl-ir: isolating {}/{}{}\n", util::escape_for_terminal(opts.namespace_name, 253),
-                        util::escape_for_terminal(opts.pod, 253), o.dry_run ? " (dry run)" : "");
+  evidence::PendingLog pending;
+  io.err << fmt::format("kubectl-ir: isolating {}/{}{}\n", util::esc(opts.namespace_name, util::Cap::name),
+                        util::esc(opts.pod, util::Cap::name), o.dry_run ? " (dry run)" : "");
   auto report = triage::isolate(*s.client, s.connector.get(), opts, pending.logger(), s.clock);
   const json common = {{"namespace", opts.namespace_name}, {"pod", opts.pod}, {"actor", opts.actor},
                        {"context", s.config.context_name}, {"server", s.config.server}};
   if (!report) {
-    pending.entries.emplace_back("isolate-failed", json{{"error", report.error().message}});
-    pending.flush(io, s, o.case_id.empty() ? opts.new_case_id : o.case_id, common);
-    print_error(io, report.error());
+    pending.logger()("isolate-failed", json{{"error", report.error().message}});
+    flush(pending, io, s, o.case_id.empty() ? opts.new_case_id : o.case_id, common);
+    print_error(io, hint_other_namespaces(*s.client, report.error(), opts.pod, opts.namespace_name));
     return exit_code_for(report.error());
   }
-  pending.flush(io, s, report->case_id, common);
+  flush(pending, io, s, report->case_id, common);
   for (const auto& w : report->warnings) print_warning(io, w);
   if (o.output == "json") {
     // to_json: the probe's summary quotes nc's stderr, which the pod controls (any bytes).
@@ -180,10 +168,7 @@ int run_isolate(const IsolateCliOptions& o, const GlobalOptions& global, Io& io)
     print_summary(*report, opts.namespace_name, opts.pod, o.dry_run, io);
   }
   if (o.dry_run) return k_exit_ok;
-  const auto ok = [](triage::Containment c) {
-    return c == triage::Containment::contained || c == triage::Containment::not_requested;
-  };
-  return ok(report->egress.state) && ok(report->ingress.state) ? k_exit_ok : k_exit_partial;
+  return report->contained() ? k_exit_ok : k_exit_partial;
 }
 
 Command setup_release(CLI::App& root, const GlobalOptions& global) {
@@ -193,7 +178,7 @@ Command setup_release(CLI::App& root, const GlobalOptions& global) {
       "Examples:\n"
       "  kubectl ir release web-7d4b9 -n shop\n"
       "  kubectl ir release web-7d4b9 -n shop --dry-run -o yaml\n");
-  app->add_option("pod", o->pod, "The pod")->required();
+  app->add_option("POD", o->pod, "The pod")->required();
   app->add_flag("--dry-run", o->dry_run, "Server-side dry run: validate every write, change nothing");
   app->add_option("-o,--output", o->output, "Output: json or yaml (with --dry-run: the objects)")
       ->check(CLI::IsMember({"json", "yaml"}));
@@ -207,17 +192,17 @@ int run_release(const ReleaseCliOptions& o, const GlobalOptions& global, Io& io)
   auto& s = *target->session;
   const triage::ReleaseOptions opts{target->namespace_name, target->pod,
                                     o.dry_run ? kube::DryRun::all : kube::DryRun::none};
-  PendingLog pending;
+  evidence::PendingLog pending;
   auto report = triage::release(*s.client, opts, pending.logger());
   const json common = {{"namespace", opts.namespace_name}, {"pod", opts.pod}, {"actor", actor_name(s)},
                        {"context", s.config.context_name}, {"server", s.config.server}};
   if (!report) {
-    pending.entries.emplace_back("release-failed", json{{"error", report.error().message}});
-    pending.flush(io, s, "", common);
+    pending.logger()("release-failed", json{{"error", report.error().message}});
+    flush(pending, io, s, "", common);
     print_error(io, report.error());
     return exit_code_for(report.error());
   }
-  if (report->was_isolated) pending.flush(io, s, report->case_id, common);
+  if (report->was_isolated) flush(pending, io, s, report->case_id, common);
   for (const auto& w : report->warnings) print_warning(io, w);
   const json j = {{"case", report->case_id},          {"namespace", opts.namespace_name},
                   {"pod", opts.pod},                     {"dryRun", o.dry_run},
@@ -231,19 +216,18 @@ int run_release(const ReleaseCliOptions& o, const GlobalOptions& global, Io& io)
     if (o.dry_run) print_written_yaml(report->written, io);
     else io.out << to_yaml(j);
   } else if (!report->was_isolated) {
-    io.out << fmt::format("{}/{} is not isolated: nothing to do\n", util::escape_for_terminal(opts.namespace_name, 253),
-                          util::escape_for_terminal(opts.pod, 253));
+    io.out << fmt::format("{}/{} is not isolated: nothing to do\n", util::esc(opts.namespace_name, util::Cap::name),
+                          util::esc(opts.pod, util::Cap::name));
   } else {
-    auto e = [](const std::string& v) { return util::escape_for_terminal(v, 1024); };
-    io.out << fmt::format("{}released {}/{} (case {})\n", o.dry_run ? "(dry run: nothing was changed)\n" : "",
-                          e(opts.namespace_name), e(opts.pod), e(report->case_id));
+      io.out << fmt::format("{}released {}/{} (case {})\n", o.dry_run ? "(dry run: nothing was changed)\n" : "",
+                          util::esc(opts.namespace_name), util::esc(opts.pod), util::esc(report->case_id));
     if (report->policy_deleted) io.out << "deleted:  quarantine policy\n";
     if (!report->admin_policy_deleted.empty()) {
-      io.out << fmt::format("deleted:  AdminNetworkPolicy {}\n", e(report->admin_policy_deleted));
+      io.out << fmt::format("deleted:  AdminNetworkPolicy {}\n", util::esc(report->admin_policy_deleted));
     }
-    for (const auto& p : report->restored_policies) io.out << fmt::format("restored: networkpolicy {}\n", e(p));
-    if (!report->restored_labels.empty()) io.out << fmt::format("restored: labels {}\n", e(util::join(report->restored_labels, ", ")));
-    if (!report->uncordoned_node.empty()) io.out << fmt::format("uncordoned: node {}\n", e(report->uncordoned_node));
+    for (const auto& p : report->restored_policies) io.out << fmt::format("restored: networkpolicy {}\n", util::esc(p));
+    if (!report->restored_labels.empty()) io.out << fmt::format("restored: labels {}\n", util::esc(util::join(report->restored_labels, ", ")));
+    if (!report->uncordoned_node.empty()) io.out << fmt::format("uncordoned: node {}\n", util::esc(report->uncordoned_node));
   }
   return k_exit_ok;
 }

@@ -217,4 +217,27 @@ Result<PodRef> parse_pod_ref(const std::string& text) {
                                        util::escape_for_terminal(text, 256)));
 }
 
+Result<SummaryOutput> parse_summary_output(const std::string& output, const std::string& bundle) {
+  SummaryOutput out;
+  out.bundle = bundle;
+  const auto ends_with = [&](std::string_view suffix) {
+    return output.size() > suffix.size() && output.compare(output.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (output.empty() || output == "table") return out;
+  if (output == "json" || output == "yaml") {
+    out.format = output == "json" ? OutputFormat::json : OutputFormat::yaml;
+    return out;
+  }
+  if (ends_with(".tar.gz") || ends_with(".tgz")) {
+    if (!bundle.empty() && bundle != output) {
+      return fail(Errc::usage, "two bundle paths: -o \"" + util::esc(output, util::Cap::path) + "\" and --bundle \"" +
+                                   util::esc(bundle, util::Cap::path) + "\"");
+    }
+    out.bundle = output;
+    return out;
+  }
+  return unexpected(Error(Errc::usage, "invalid -o \"" + util::esc(output, util::Cap::word) + "\": want table, json or yaml")
+                        .with_hint("the bundle's path is --bundle PATH (-O PATH)"));
+}
+
 }  // namespace ir::cli

@@ -76,4 +76,14 @@ struct PodRef {
 // Errc::usage for anything else.
 Result<PodRef> parse_pod_ref(const std::string& text);
 
+// The -o and --bundle/-O flags of the commands that write a bundle (collect, run): -o is the
+// format of the summary on stdout (table, json, yaml); for compatibility a value ending in
+// ".tar.gz" or ".tgz" is still taken as the bundle path, which --bundle names otherwise. Errc::usage
+// for anything else, and when both name a bundle.
+struct SummaryOutput {
+  OutputFormat format = OutputFormat::table;
+  std::string bundle;  // "" = the default name
+};
+Result<SummaryOutput> parse_summary_output(const std::string& output, const std::string& bundle);
+
 }  // namespace ir::cli

@@ -9,11 +9,11 @@
 
 #include <fmt/format.h>
 
-#include "build_info.hpp"
+#include "cmd/errors.hpp"
 #include "cmd/output.hpp"
-#include "cmd/report.hpp"
 #include "cmd/target.hpp"
 #include "evidence/bundle.hpp"
+#include "evidence/case.hpp"
 #include "kube/api.hpp"
 #include "playbook/embedded.hpp"
 #include "playbook/playbook.hpp"
@@ -31,8 +31,8 @@ namespace {
 
 constexpr std::size_t k_max_playbook_bytes = 1024 * 1024;
 constexpr std::size_t k_max_journal_bytes = 64ULL << 20;
+constexpr std::size_t k_max_notable_shown = 8;
 
-std::string esc(const std::string& s, std::size_t max = 256) { return util::escape_for_terminal(s, max); }
 
 bool is_file(const std::string& path) {
   struct stat st {};
@@ -54,7 +54,7 @@ Result<Loaded> load_playbook(const std::string& what) {
   std::vector<std::string> names;
   for (const auto& e : playbook::embedded_playbooks()) names.push_back(e.name);
   Error err(Errc::usage, fmt::format("playbook \"{}\": no such file and no shipped playbook of that name (shipped: {})",
-                                     esc(what, 128), util::join(names, ", ")));
+                                     util::esc(what, util::Cap::field), util::join(names, ", ")));
   if (const auto guess = util::closest_match(what, names, 3); !guess.empty()) err = err.with_hint("did you mean \"" + guess + "\"?");
   return unexpected(err);
 }
@@ -63,7 +63,7 @@ Result<std::map<std::string, std::string>> parse_params(const std::vector<std::s
   std::map<std::string, std::string> out;
   for (const auto& p : given) {
     const auto eq = p.find('=');
-    if (eq == std::string::npos || eq == 0) return fail(Errc::usage, "invalid --param \"" + esc(p, 128) + "\": want NAME=VALUE");
+    if (eq == std::string::npos || eq == 0) return fail(Errc::usage, "invalid --param \"" + util::esc(p, util::Cap::field) + "\": want NAME=VALUE");
     out[p.substr(0, eq)] = p.substr(eq + 1);
   }
   return out;
@@ -72,7 +72,14 @@ Result<std::map<std::string, std::string>> parse_params(const std::vector<std::s
 // One line per step for the terminal: what it found or did.
 std::string step_summary(const run::StepOutcome& s) {
   const json& o = s.outputs;
-  if (s.status != "ok" && s.status != "resumed") return s.detail;
+  using run::StepStatus;
+  if (s.status != StepStatus::ok && s.status != StepStatus::resumed) {
+    std::string d = s.detail;
+    if ((s.status == StepStatus::failed || s.status == StepStatus::partial) && s.on_error == playbook::OnError::continue_) {
+      d += " (on_error: continue)";
+    }
+    return d;
+  }
   if (s.uses == "isolate") {
     return fmt::format("egress {}, ingress {} (policy {})", o.value("egress", "?"), o.value("ingress", "?"), o.value("policy", "?"));
   }
@@ -97,22 +104,52 @@ std::string step_summary(const run::StepOutcome& s) {
   return s.detail;
 }
 
-json report_json(const run::RunReport& r, const std::map<std::string, json>& rendered) {
+json report_json(const run::RunReport& r) {
   json steps = json::array();
   for (const auto& s : r.steps) {
-    json j = {{"id", s.id}, {"uses", s.uses}, {"status", s.status}, {"detail", s.detail}, {"outputs", s.outputs},
-              {"seconds", s.seconds}};
-    if (auto it = rendered.find(s.id); it != rendered.end()) j["with"] = it->second;
-    steps.push_back(std::move(j));
+    steps.push_back({{"id", s.id}, {"uses", s.uses}, {"status", run::to_string(s.status)}, {"detail", s.detail},
+                     {"on_error", s.on_error == playbook::OnError::abort ? "abort" : "continue"}, {"with", s.with},
+                     {"outputs", s.outputs}, {"seconds", s.seconds}});
   }
-  return {{"steps", steps}, {"aborted", r.aborted}, {"cancelled", r.cancelled}, {"failed", r.failed}};
+  return {{"steps", steps},
+          {"result", r.aborted && !r.cancelled ? "aborted" : util::to_string(r.outcome())},
+          {"aborted", r.aborted},
+          {"cancelled", r.cancelled},
+          {"failed", r.failed}};
+}
+
+// The notable evidence of every collect step (top level and for_each items), for the summary.
+std::vector<std::string> notable_of(const run::RunReport& r) {
+  std::vector<std::string> out;
+  const auto take = [&](const std::string& prefix, const json& outputs) {
+    for (const auto& n : outputs.value("notable", json::array())) {
+      if (n.is_string()) out.push_back(prefix + n.get<std::string>());
+    }
+  };
+  for (const auto& s : r.steps) {
+    if (s.uses == "collect") take("", s.outputs);
+    if (s.uses != "for_each") continue;
+    for (const auto& item : s.outputs.value("results", json::array())) {
+      const json it = item.value("item", json::object());
+      const std::string who = it.is_object() ? it.value("namespace", "") + "/" + it.value("name", "") + ": " : "";
+      const json steps = item.value("steps", json::object());  // a named value: items() only refers to it
+      for (const auto& [id, step] : steps.items()) take(who, step.value("outputs", json::object()));
+    }
+  }
+  return out;
+}
+
+int exit_code_of(const run::RunReport& r) {
+  if (r.cancelled) return k_exit_interrupted;
+  if (r.aborted) return k_exit_failure;
+  return r.outcome() == util::Outcome::ok ? k_exit_ok : k_exit_partial;
 }
 
 int run_run(const RunCliOptions& options, const GlobalOptions& global, Io& io) {
   RunCliOptions o = options;
   if (!o.pod_positional.empty()) {
     if (!o.pod.empty() && o.pod != o.pod_positional) {
-      print_error(io, Error(Errc::usage, "two pods given: \"" + esc(o.pod_positional, 128) + "\" and --pod \"" + esc(o.pod, 128) + "\""));
+      print_error(io, Error(Errc::usage, "two pods given: \"" + util::esc(o.pod_positional, util::Cap::field) + "\" and --pod \"" + util::esc(o.pod, util::Cap::field) + "\""));
       return k_exit_usage;
     }
     o.pod = o.pod_positional;
@@ -124,10 +161,10 @@ int run_run(const RunCliOptions& options, const GlobalOptions& global, Io& io) {
     return k_exit_usage;
   }
   std::vector<playbook::Diagnostic> diagnostics;
-  auto pb = playbook::parse_playbook(loaded->text, loaded->file, &diagnostics);
+  auto pb = playbook::parse_playbook(loaded->text, loaded->file, run::step_types(), &diagnostics);
   if (!pb) {
-    for (const auto& d : diagnostics) io.err << esc(d.to_string(), 1024) << "\n";
-    print_error(io, Error(Errc::usage, fmt::format("playbook {}: {} problem{}", esc(loaded->file), diagnostics.size(),
+    for (const auto& d : diagnostics) io.err << util::esc(d.to_string(), util::Cap::detail) << "\n";
+    print_error(io, Error(Errc::usage, fmt::format("playbook {}: {} problem{}", util::esc(loaded->file), diagnostics.size(),
                                                    diagnostics.size() == 1 ? "" : "s")));
     return k_exit_usage;
   }
@@ -147,6 +184,11 @@ int run_run(const RunCliOptions& options, const GlobalOptions& global, Io& io) {
   }
   if (!o.resume.empty() && !o.case_id.empty() && o.resume != o.case_id) {
     print_error(io, Error(Errc::usage, "--resume and --case name different cases"));
+    return k_exit_usage;
+  }
+  auto output = parse_summary_output(o.output, o.bundle);
+  if (!output) {
+    print_error(io, output.error());
     return k_exit_usage;
   }
 
@@ -183,11 +225,13 @@ int run_run(const RunCliOptions& options, const GlobalOptions& global, Io& io) {
     return k_exit_usage;
   }
   const std::string case_id = *chosen;
-  auto journal = open_journal(io, s, case_id);
-  if (!journal) {
-    print_error(io, journal.error());
-    return exit_code_for(journal.error());
+  const json common = {{"namespace", ns}, {"pod", pod}};
+  auto opened = open_case(io, s, case_id, common);
+  if (!opened) {
+    print_error(io, opened.error());
+    return exit_code_for(opened.error());
   }
+  evidence::Case& c = **opened;
   run::RunOptions ro;
   ro.case_id = case_id;
   ro.namespace_name = ns;
@@ -196,7 +240,7 @@ int run_run(const RunCliOptions& options, const GlobalOptions& global, Io& io) {
   ro.dry_run = o.dry_run;
   ro.max_parallel = o.parallel;
   if (!o.resume.empty()) {
-    auto text = util::read_file(journal->path(), k_max_journal_bytes);
+    auto text = util::read_file(c.journal().path(), k_max_journal_bytes);
     if (!text) {
       print_error(io, text.error().context("resume " + case_id));
       return k_exit_failure;
@@ -206,97 +250,120 @@ int run_run(const RunCliOptions& options, const GlobalOptions& global, Io& io) {
                           ro.resumed.size() == 1 ? "" : "s");
   }
 
-  const std::string caller = caller_identity(s);
-  const std::string actor = actor_name(s, o.examiner);
+  const evidence::Acquirer acquirer = acquirer_for(s, global.command_line, o.examiner, started);
 
   // One bundle for the run (none in a dry run).
-  const std::string bundle_path =
-      !o.output.empty() ? o.output
-                        : fmt::format("{}_run-{}_{}.tar.gz", case_id, evidence::safe_component(pb->name),
-                                      util::format_compact_utc(started));
-  std::unique_ptr<evidence::BundleWriter> bundle;
+  const std::string bundle_path = !output->bundle.empty()
+                                      ? output->bundle
+                                      : fmt::format("{}_run-{}_{}.tar.gz", case_id, evidence::safe_component(pb->name),
+                                                    util::format_compact_utc(started));
   std::unique_ptr<run::SharedBundle> shared;
   if (!o.dry_run) {
-    auto b = evidence::create_bundle(bundle_path, s.clock);
-    if (!b) {
+    if (auto b = c.open_bundle(bundle_path); !b) {
       print_error(io, b.error().context("bundle"));
       return k_exit_failure;
     }
-    bundle = std::move(*b);
-    shared = std::make_unique<run::SharedBundle>(*bundle);
+    shared = std::make_unique<run::SharedBundle>(*c.bundle());
   }
 
-  std::mutex out_mutex;
-  std::map<std::string, json> rendered;
-  const json common = {{"namespace", ns}, {"pod", pod}};
+  const auto warn = [&io](const Error& e) { print_warning(io, "journal: " + e.message); };
   run::JournalFn journal_fn = [&](const std::string& action, const json& fields) {
-    std::lock_guard lock(out_mutex);  // verbs journal from for_each workers too
-    json f = common;
-    f.update(fields);
-    if (action == "playbook.step.start") rendered[f.value("step", "")] = f.value("with", json::object());
+    json f = fields;
     if (o.dry_run && action.rfind("playbook.", 0) != 0) f["dry_run"] = true;
-    if (auto r = journal->append(action, f); !r) print_warning(io, "journal: " + r.error().message);
+    if (auto r = c.log(action, f); !r) warn(r.error());  // Case::log is thread-safe: workers journal too
   };
   std::mutex progress_mutex;
   auto progress = [&io, &progress_mutex](const std::string& line) {
     std::lock_guard lock(progress_mutex);
     io.err << "run: " << line << "\n" << std::flush;  // escaped where it is made (lib/run, lib/triage)
   };
-  run::VerbEnv env{*s.client, *s.connector, s.clock, shared.get(), actor, journal_fn, progress};
-  auto verbs = run::make_verbs(env);
+  // Every pod whose evidence the run collects is a subject of the bundle's acquisition record.
+  std::mutex subjects_mutex;
+  std::vector<evidence::Subject> subjects;
+  std::vector<std::string> not_collected;
+  run::SubjectFn on_subject = [&](const evidence::Subject& subject, const std::vector<std::string>& missing) {
+    std::lock_guard lock(subjects_mutex);
+    subjects.push_back(subject);
+    for (const auto& m : missing) not_collected.push_back(subject.namespace_name + "/" + subject.pod + ": " + m);
+  };
+  auto verbs = run::make_verbs({*s.client, *s.connector, s.clock, shared.get(), acquirer.examiner, journal_fn, progress, on_subject});
   // Parallel for_each workers get their own connections.
   std::vector<std::unique_ptr<Session>> worker_sessions;
   run::VerbsFactory factory = [&]() -> Result<std::unique_ptr<run::Verbs>> {
     IR_TRY(ws, open_session(global.kube, io));
     worker_sessions.push_back(std::move(ws));
     auto& w = *worker_sessions.back();
-    return run::make_verbs({*w.client, *w.connector, w.clock, shared.get(), actor, journal_fn, progress});
+    return run::make_verbs({*w.client, *w.connector, w.clock, shared.get(), acquirer.examiner, journal_fn, progress, on_subject});
   };
 
-  io.err << fmt::format("run: playbook {} ({}) on {}/{}, case {}{}\n", pb->name, esc(loaded->file), esc(ns), esc(pod.empty() ? "-" : pod),
-                        case_id, o.dry_run ? " (dry run: writes are server-side dry runs, no exec, no bundle)" : "");
-  const auto report = run::run_playbook(*pb, *verbs, factory, ro, journal_fn, progress, io.cancel);
+  io.err << fmt::format("run: playbook {} ({}) on {}/{}, case {}{}\n", pb->name, util::esc(loaded->file), util::esc(ns),
+                        util::esc(pod.empty() ? "-" : pod), case_id,
+                        o.dry_run ? " (dry run: writes are server-side dry runs, no exec, no bundle)" : "");
+  const auto report = run::run_playbook(*pb, run::step_types(), *verbs, factory, ro, journal_fn, progress, io.cancel);
+  const char* result = report.aborted && !report.cancelled ? "aborted" : util::to_string(report.outcome());
+  const auto notable = notable_of(report);
 
-  // Summary: stderr table; stdout the plan (dry run) or the outcome per step.
-  Table t({"STEP", "USES", "STATUS", "SECONDS", "RESULT"});
-  for (const auto& st : report.steps) {
-    t.add_row({st.id, st.uses, st.status, fmt::format("{:.1f}", st.seconds), util::escape_for_terminal(step_summary(st), 160)});
-  }
-  std::ostringstream table;
-  t.print(table);
-  const char* result = report.cancelled ? "interrupted" : report.aborted ? "aborted" : report.failed > 0 ? "partial" : "ok";
-  io.out << fmt::format("playbook {}: {} (case {})\n", pb->name, result, case_id) << table.str();
+  // Summary: the outcome per step (a table, or data with -o json|yaml); the plan in a dry run.
+  json doc = report_json(report);
+  doc["playbook"] = {{"name", pb->name}, {"file", loaded->file}, {"params", *params}};
+  doc["case"] = case_id;
+  doc["notable"] = notable;
+  const auto print_table = [&] {
+    Table t({"STEP", "USES", "STATUS", "SECONDS", "RESULT"});
+    for (const auto& st : report.steps) {
+      t.add_row({st.id, st.uses, run::to_string(st.status), fmt::format("{:.1f}", st.seconds),
+                 util::esc(step_summary(st), util::Cap::field)});
+    }
+    std::ostringstream table;
+    t.print(table);
+    io.out << fmt::format("playbook {}: {} (case {})\n", pb->name, result, case_id) << table.str();
+    for (std::size_t i = 0; i < notable.size() && i < k_max_notable_shown; ++i) {
+      io.out << "notable: " << util::esc(notable[i], util::Cap::detail) << "\n";
+    }
+    if (notable.size() > k_max_notable_shown) io.out << fmt::format("notable: ... {} more in the bundle\n", notable.size() - k_max_notable_shown);
+  };
   if (o.dry_run) {
-    io.out << "---\n" << to_yaml(report_json(report, rendered));
-    return report.aborted ? k_exit_failure : report.failed > 0 ? k_exit_partial : k_exit_ok;
+    if (output->format == OutputFormat::table) {
+      print_table();
+      io.out << "---\n" << to_yaml(doc);
+    } else {
+      io.out << (output->format == OutputFormat::json ? to_json(doc) : to_yaml(doc));
+    }
+    return exit_code_of(report);
   }
 
-  // Seal the bundle: the run's report, the acquisition facts, the journal.
-  const evidence::ArtifactMeta local{"kubectl-ir", "local", std::nullopt, false, ""};
-  json run_doc = report_json(report, rendered);
-  run_doc["playbook"] = {{"name", pb->name}, {"file", loaded->file}, {"params", *params}};
-  run_doc["acquisition"] = {{"case", case_id},
-                            {"examiner", actor},
-                            {"caller", caller},
-                            {"started", util::format_rfc3339(started)},
-                            {"ended", util::format_rfc3339(s.clock.now())},
-                            {"tool", std::string(build::k_version) + " (" + std::string(build::k_git_commit) + ")"},
-                            {"context", s.config.context_name},
-                            {"server", s.config.server},
-                            {"command", util::join(global.command_line, " ")}};
-  (void)bundle->add("playbook/run.json", to_json(run_doc), local);
-  (void)bundle->add("playbook/" + evidence::safe_component(pb->name) + ".yaml", loaded->text, local);
-  journal_fn("playbook.seal", {{"bundle", bundle_path}});
-  if (auto a = add_case_journal(*bundle, *journal); !a) print_warning(io, "journal.jsonl: " + a.error().message);
-  auto sha = bundle->finish();
-  if (!sha) {
-    print_error(io, sha.error().context("bundle").with_hint("what was collected is in " + bundle_path + ".partial"));
+  // Seal the bundle: the run's report and playbook, the acquisition record, the journal.
+  const evidence::ArtifactMeta local{.source = "kubectl-ir", .method = evidence::Method::local};
+  if (auto a = c.bundle()->add("playbook/run.json", to_json(doc), local); !a) print_warning(io, "playbook/run.json: " + a.error().message);
+  if (auto a = c.bundle()->add("playbook/" + evidence::safe_component(pb->name) + ".yaml", loaded->text, local); !a) {
+    print_warning(io, "playbook: " + a.error().message);
+  }
+  evidence::SealInput input;
+  input.result = report.outcome();
+  input.subjects = subjects;
+  input.not_collected = not_collected;
+  std::string details = fmt::format("{:<18}{} ({})\n\nsteps:\n", "playbook:", pb->name, util::esc(loaded->file, util::Cap::path));
+  for (const auto& st : report.steps) {
+    details += fmt::format("  {:<16} {:<10} {:<8} {}\n", util::esc(st.id, util::Cap::word), st.uses, run::to_string(st.status),
+                           util::esc(st.detail, util::Cap::detail));
+  }
+  input.details = details;
+  input.extra = {{"playbook", {{"name", pb->name}, {"result", result}}}};
+  auto sealed = c.seal("run", acquirer, input);
+  if (output->format == OutputFormat::table) print_table();
+  if (!sealed) {
+    print_error(io, sealed.error());
     return k_exit_failure;
   }
-  journal_fn("playbook.sealed", {{"bundle", bundle_path}, {"sha256", *sha}});
-  io.out << fmt::format("bundle: {}\nsha256: {}\n", esc(bundle_path, 1024), *sha);
-  if (report.aborted) return k_exit_failure;
-  return report.failed > 0 || report.cancelled ? k_exit_partial : k_exit_ok;
+  for (const auto& p : sealed->problems) print_warning(io, p);
+  if (output->format == OutputFormat::table) {
+    io.out << fmt::format("bundle: {}\nsha256: {}\n", util::esc(sealed->sealed.path, util::Cap::path), sealed->sealed.sha256);
+  } else {
+    doc["bundle"] = sealed->sealed.path;
+    doc["sha256"] = sealed->sealed.sha256;
+    io.out << (output->format == OutputFormat::json ? to_json(doc) : to_yaml(doc));
+  }
+  return exit_code_of(report);
 }
 
 }  // namespace
@@ -312,14 +379,16 @@ Command setup_run(CLI::App& root, const GlobalOptions& global) {
       "\nPLAYBOOK is a file or a shipped playbook (kubectl ir playbooks list). The playbook is validated\n"
       "before anything runs. Each step's start, end and outputs go to the case journal; --resume skips\n"
       "the steps an earlier run of the case completed. One bundle per run holds what the steps collected.\n"
-      "Exit 0: all steps ok; 3: a step failed with on_error: continue; 1: a step aborted the run.");
-  app->add_option("playbook", o->playbook, "Playbook file or shipped playbook name")->required();
-  app->add_option("pod", o->pod_positional, "The suspect pod (same as --pod)");
+      "Exit 0: every step reached its goal; 3: a step did not (not contained, evidence missing) or failed\n"
+      "with on_error: continue; 1: a step aborted the run; 130: interrupted (the bundle is sealed).");
+  app->add_option("PLAYBOOK", o->playbook, "Playbook file or shipped playbook name")->required();
+  app->add_option("POD", o->pod_positional, "The suspect pod (same as --pod)");
   app->add_option("--pod", o->pod, "The suspect pod ({{ pod }}; NAME, pod/NAME or NAMESPACE/pod/NAME)");
   app->add_option("-p,--param", o->params, "Playbook parameter NAME=VALUE (repeatable)");
   app->add_option("--case", o->case_id, "Case id (default: the pod's case if isolated, else a new one)");
   app->add_option("--resume", o->resume, "Resume this case: skip the steps an earlier run completed");
-  app->add_option("-o,--output", o->output, "Bundle path (default: <case>_run-<playbook>_<time>.tar.gz)");
+  app->add_option("-O,--bundle", o->bundle, "Bundle path (default: <case>_run-<playbook>_<time>.tar.gz)");
+  app->add_option("-o,--output", o->output, "Summary on stdout: table (default), json or yaml");
   app->add_option("--examiner", o->examiner, "Who runs it (default: the API identity)");
   app->add_option("--parallel", o->parallel, "At most this many for_each items at once (default 4)");
   app->add_flag("--dry-run", o->dry_run, "Print the resolved plan; writes are server-side dry runs; no exec, no bundle");
@@ -342,7 +411,7 @@ Command setup_playbooks(CLI::App& root, const GlobalOptions& /*global*/) {
               Table t({"NAME", "DESCRIPTION"});
               for (const auto& e : playbook::embedded_playbooks()) {
                 std::vector<playbook::Diagnostic> d;
-                auto pb = playbook::parse_playbook(e.text, e.file, &d);
+                auto pb = playbook::parse_playbook(e.text, e.file, run::step_types(), &d);
                 t.add_row({e.name, pb ? pb->description : "(invalid: " + std::to_string(d.size()) + " problems)"});
               }
               t.print(io.out);
@@ -353,7 +422,7 @@ Command setup_playbooks(CLI::App& root, const GlobalOptions& /*global*/) {
             if (e == nullptr) {
               std::vector<std::string> names;
               for (const auto& p : playbook::embedded_playbooks()) names.push_back(p.name);
-              print_error(io, Error(Errc::usage, "no shipped playbook \"" + esc(*name, 64) + "\" (shipped: " + util::join(names, ", ") + ")"));
+              print_error(io, Error(Errc::usage, "no shipped playbook \"" + util::esc(*name, util::Cap::word) + "\" (shipped: " + util::join(names, ", ") + ")"));
               return static_cast<int>(k_exit_usage);
             }
             io.out << e->text;

@@ -13,15 +13,17 @@ struct RunCliOptions {
   std::vector<std::string> params;  // k=v
   std::string case_id;
   std::string resume;              // case id of an earlier run to resume
-  std::string output;              // bundle path
+  std::string output;              // -o: table (default), json or yaml; a path ending in .tar.gz is taken as --bundle
+  std::string bundle;              // --bundle/-O: the bundle path
   std::string examiner;
   int parallel = 4;
   bool dry_run = false;
 };
 
-// kubectl ir run PLAYBOOK: validates the playbook, then runs its steps (lib/playbook). Exit 0 when
-// every step ended ok (or was skipped), 3 when a step with on_error: continue failed (or Ctrl-C),
-// 1 when a step aborted the run, 2 for an invalid playbook or parameters.
+// kubectl ir run PLAYBOOK: validates the playbook, then runs its steps (lib/run). The result follows
+// the worst step: exit 0 when every step reached its goal (or was skipped), 3 when a step did not
+// (partial: not contained, evidence missing) or failed with on_error: continue, 1 when a step
+// aborted the run, 130 on Ctrl-C (the bundle is sealed), 2 for an invalid playbook or parameters.
 Command setup_run(CLI::App& root, const GlobalOptions& global);
 
 // kubectl ir playbooks list | show NAME: the playbooks shipped in the binary.

@@ -10,7 +10,7 @@
 #include <fmt/format.h>
 
 #include "cmd/output.hpp"
-#include "cmd/report.hpp"
+#include "cmd/errors.hpp"
 #include "util/strings.hpp"
 
 namespace ir::cli {
@@ -39,7 +39,6 @@ const char* group_name(GroupBy g) {
   return "workload";
 }
 
-std::string esc(const std::string& s) { return util::escape_for_terminal(s, 512); }
 
 std::string plural(std::size_t n, const char* one, const char* many) { return fmt::format("{} {}", n, n == 1 ? one : many); }
 
@@ -144,10 +143,10 @@ class Progress {
     const std::string line = fmt::format("kubectl-ir: listing pods in {}: {} pods, {} pages, {} matches", p.scope, p.pods,
                                          p.pages, p.matches);
     if (m_tty) {
-      m_io.err << "\r\033[K" << esc(line) << std::flush;
+      m_io.err << "\r\033[K" << util::esc(line, util::Cap::detail) << std::flush;
       m_shown = true;
     } else if (m_verbose && p.pages % k_progress_every == 0) {
-      m_io.err << esc(line) << "\n";
+      m_io.err << util::esc(line, util::Cap::detail) << "\n";
     }
   }
   void done() {
@@ -207,16 +206,16 @@ json siblings_json(const SiblingsReport& r, GroupBy group_by) {
 void print_siblings_table(const SiblingsReport& r, GroupBy group_by, util::TimePoint now, std::ostream& out) {
   // The summary: what was searched for, where, and whether the answer is whole.
   for (std::size_t i = 0; i < r.targets.size(); ++i) {
-    out << (i == 0 ? "Digest:    " : "           ") << esc(target_text(r.targets[i])) << "\n";
+    out << (i == 0 ? "Digest:    " : "           ") << util::esc(target_text(r.targets[i]), util::Cap::detail) << "\n";
   }
-  if (!r.suspect_name.empty()) out << "Suspect:   " << esc(r.suspect_namespace + "/" + r.suspect_name) << "\n";
-  out << "Searched:  " << esc(scope_text(r)) << "\n";
+  if (!r.suspect_name.empty()) out << "Suspect:   " << util::esc(r.suspect_namespace + "/" + r.suspect_name, util::Cap::detail) << "\n";
+  out << "Searched:  " << util::esc(scope_text(r), util::Cap::detail) << "\n";
   const auto groups = triage::group_siblings(r.siblings, group_by);
   const char* unit = group_by == GroupBy::workload ? "workload" : group_by == GroupBy::node ? "node" : "namespace";
   out << fmt::format("Found:     {} {} {}{}\n", plural(r.siblings.size(), "pod", "pods"),
                      group_by == GroupBy::node ? "on" : "in", plural(groups.size(), unit, (std::string(unit) + "s").c_str()),
                      r.unknown.empty() ? "" : "; " + plural(r.unknown.size(), "pod", "pods") + " not started (digest unknown)");
-  if (r.partial) out << "Result:    PARTIAL: " << esc(r.partial_reason) << "\n";
+  if (r.partial) out << "Result:    PARTIAL: " << util::esc(r.partial_reason, util::Cap::detail) << "\n";
   if (r.inconsistent) out << "Result:    INCONSISTENT: pods changed during the list may be missing or repeated\n";
 
   std::set<std::string> archs;
@@ -271,7 +270,7 @@ void print_siblings_table(const SiblingsReport& r, GroupBy group_by, util::TimeP
   }
   if (!notes.empty()) {
     out << "\nNotes:\n";
-    for (const auto& n : notes) out << "  - " << esc(n) << "\n";
+    for (const auto& n : notes) out << "  - " << util::esc(n, util::Cap::detail) << "\n";
   }
 }
 
@@ -299,7 +298,7 @@ Command setup_siblings(CLI::App& root, const GlobalOptions& global) {
       "searched (all of them if namespaces can be listed; else the suspect's and -n's) and the\n"
       "result is marked partial. Exit status: 0 complete, 3 partial or inconsistent (the output says\n"
       "why), 1 failure, 2 usage.");
-  app->add_option("pod", o->pod, "The suspect pod: NAME, pod/NAME or NAMESPACE/pod/NAME");
+  app->add_option("POD", o->pod, "The suspect pod: NAME, pod/NAME or NAMESPACE/pod/NAME");
   app->add_option("--digest", o->digest, "Search for this digest instead of a pod's (sha256:<hex> or an imageID)");
   app->add_option("-c,--container", o->container, "Only this container of the suspect (default: all but ephemeral)");
   app->add_option("-o,--output", o->output, "Output format: table (default), json, yaml, name")
@@ -366,7 +365,7 @@ int run_siblings(const SiblingsCliOptions& o, const GlobalOptions& global, Io& i
     case OutputFormat::name:
       for (const auto i : grouped_order(report->siblings, by)) {
         const auto& p = report->siblings[i];
-        io.out << esc(pod_name_ref(p.namespace_name, p.name)) << "\n";
+        io.out << util::esc(pod_name_ref(p.namespace_name, p.name), util::Cap::detail) << "\n";
       }
       if (!report->unknown.empty()) {
         std::vector<std::string> names;

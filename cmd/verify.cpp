@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "cmd/report.hpp"
+#include "cmd/errors.hpp"
 #include "evidence/bundle.hpp"
 #include "util/strings.hpp"
 
@@ -13,9 +13,7 @@ namespace ir::cli {
 
 namespace {
 
-constexpr std::size_t k_max_shown = 512;
 
-std::string esc(const std::string& s) { return util::escape_for_terminal(s, k_max_shown); }
 
 // "<entry>: <problem>", or the problem alone for the bundle as a whole.
 std::string describe(const evidence::VerifyProblem& p) { return p.entry.empty() ? p.problem : p.entry + ": " + p.problem; }
@@ -37,7 +35,7 @@ Command setup_verify(CLI::App& root, const GlobalOptions& /*global*/) {
       "entries that changed, are missing, are not in the manifest, appear twice or have unsafe names,\n"
       "and prints the SHA-256 of the bundle itself (compare it with the one printed at collection).\n"
       "Exit 0 when everything matches, 1 otherwise.");
-  app->add_option("bundle", options->bundle, "The bundle (.tar.gz) to verify")->required();
+  app->add_option("BUNDLE", options->bundle, "The bundle (.tar.gz) to verify")->required();
   app->add_option("-o,--output", options->output, "Output format: json")->check(CLI::IsMember({"json"}));
   return {app, [options](Io& io) { return run_verify(*options, io); }};
 }
@@ -67,13 +65,13 @@ int run_verify(const VerifyOptions& options, Io& io) {
                     {"problems", std::move(problems)}})
            << "\n";
   } else {
-    io.out << "bundle: " << esc(options.bundle) << "\n";
+    io.out << "bundle: " << util::esc(options.bundle, util::Cap::path) << "\n";
     io.out << "sha256: " << report->bundle_sha256 << "\n";
     if (report->ok()) {
       io.out << "entries: " << report->entries_checked << " verified\n";
     } else {
       io.out << fmt::format("entries: {} checked, {} problem(s)\n", report->entries_checked, report->problems.size());
-      for (const auto& p : report->problems) io.out << "problem: " << esc(describe(p)) << "\n";
+      for (const auto& p : report->problems) io.out << "problem: " << util::esc(describe(p), util::Cap::detail) << "\n";
     }
   }
   if (!report->ok()) {

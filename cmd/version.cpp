@@ -6,7 +6,7 @@
 
 #include "build_info.hpp"
 #include "cmd/output.hpp"
-#include "cmd/report.hpp"
+#include "cmd/errors.hpp"
 #include "kube/api.hpp"
 #include "util/strings.hpp"
 
@@ -39,7 +39,7 @@ int run_version(const VersionOptions& options, const GlobalOptions& global, Io& 
                               {"major", std::to_string(v->major)},
                               {"minor", std::to_string(v->minor)},
                               {"platform", v->platform}};
-      server_line = util::escape_for_terminal(v->git_version, 64);
+      server_line = util::esc(v->git_version, util::Cap::word);
     }
   }
   if (options.output == "json") {

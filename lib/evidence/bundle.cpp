@@ -714,7 +714,7 @@ class BundleWriterImpl final : public BundleWriter {
                            {"sha256", a.sha256},
                            {"collected_at", a.collected_at},
                            {"source", a.meta.source},
-                           {"method", a.meta.method},
+                           {"method", to_string(a.meta.method)},
                            {"exit_status", a.meta.exit_status ? nlohmann::json(*a.meta.exit_status) : nlohmann::json()},
                            {"truncated", a.meta.truncated},
                            {"note", a.meta.note}});
@@ -1061,6 +1061,16 @@ Result<VerifyReport> verify_stream(const std::string& path, ReadSource& src, Ent
 }
 
 }  // namespace
+
+const char* to_string(Method method) {
+  switch (method) {
+    case Method::api: return "api";
+    case Method::exec: return "exec";
+    case Method::ephemeral: return "ephemeral";
+    case Method::local: return "local";
+  }
+  return "local";
+}
 
 Result<void> check_entry_name(std::string_view name) {
   const auto bad = [&](const std::string& why) {

@@ -30,9 +30,18 @@
 namespace ir::evidence {
 
 // How an artifact was obtained.
+enum class Method {
+  api,        // read from the API server
+  exec,       // a command run in the container through the exec API
+  ephemeral,  // a command run in a debug (ephemeral) container targeting it
+  local,      // made by kubectl-ir (parsed records, the acquisition log, the journal)
+};
+// "api", "exec", "ephemeral", "local": the manifest's "method".
+const char* to_string(Method method);
+
 struct ArtifactMeta {
   std::string source;   // the API call ("GET /api/v1/namespaces/shop/pods/web-1") or command ("exec: ps -ef")
-  std::string method;   // "api" | "exec" | "ephemeral" | "local"
+  Method method = Method::local;
   std::optional<int> exit_status;  // for commands, when known
   bool truncated = false;          // output was cut (limit, timeout, stream lost)
   std::string note;                // why truncated / what went wrong, or ""

@@ -124,7 +124,8 @@ struct Scope {
 
 class Validator {
  public:
-  Validator(std::string file, std::string_view text) : m_file(std::move(file)), m_text(text) {}
+  Validator(std::string file, std::string_view text, const StepTypes& types)
+      : m_file(std::move(file)), m_text(text), m_types(types) {}
 
   std::vector<Diagnostic> take_diagnostics() {
     std::stable_sort(m_diagnostics.begin(), m_diagnostics.end(),
@@ -364,10 +365,10 @@ class Validator {
     const StepType* type = nullptr;
     if (const auto* v = value(fields, "uses")) {
       d.step.uses = scalar_text(*v, "uses of " + what);
-      type = find_step_type(d.step.uses);
+      type = m_types.find(d.step.uses);
       if (type != nullptr && d.registered) m_known[d.step.id].uses = type->name;
       if (type == nullptr && v->kind == Kind::scalar) {
-        error(v->pos, "unknown step type " + q(d.step.uses) + suggestion(d.step.uses, step_types(), "one of"));
+        error(v->pos, "unknown step type " + q(d.step.uses) + suggestion(d.step.uses, m_types.names(), "one of"));
       }
       if (type != nullptr && type->name == "for_each" && !parent.empty()) {
         error(v->pos, "for_each " + what + " cannot be nested in for_each " + q(parent));
@@ -641,7 +642,7 @@ class Validator {
       return "no earlier step " + q(id) + " (it comes later, at " + fmt_pos(known->second.pos) + ")";
     }
     if (path.size() == 2) return std::nullopt;
-    const StepType* type = find_step_type(m_known.at(id).uses);  // visible ids are all known
+    const StepType* type = m_types.find(m_known.at(id).uses);  // visible ids are all known
     if (type == nullptr) return std::nullopt;                    // its own diagnostic says why
     const std::string& field = path[2];
     const auto output =
@@ -649,7 +650,7 @@ class Validator {
     if (output == type->outputs.end()) {
       if (type->outputs.empty()) return "step " + q(id) + " (" + type->name + ") has no outputs";
       return "step " + q(id) + " (" + type->name + ") has no output " + q(field) +
-             " (has: " + util::join(outputs_of(type->name), ", ") + ")";
+             " (has: " + util::join(m_types.outputs_of(type->name), ", ") + ")";
     }
     if (path.size() > 3) {
       return "cannot reach inside output " + q(field) + " of step " + q(id) +
@@ -680,7 +681,7 @@ class Validator {
       return std::nullopt;
     }
     if (path[0] == "steps" && path.size() == 3) {
-      const StepType* type = find_step_type(m_known.at(path[1]).uses);
+      const StepType* type = m_types.find(m_known.at(path[1]).uses);
       if (type == nullptr) return std::nullopt;
       for (const auto& o : type->outputs) {
         if (o.name != path[2]) continue;
@@ -708,6 +709,7 @@ class Validator {
 
   std::string m_file;
   std::string_view m_text;
+  const StepTypes& m_types;
   std::vector<Diagnostic> m_diagnostics;
   std::vector<std::string> m_param_names;
   std::map<std::string, ParamType> m_param_types;
@@ -734,7 +736,7 @@ std::string_view to_string(ParamType type) {
   return "?";
 }
 
-Result<Playbook> parse_playbook(std::string_view yaml_text, const std::string& file_name,
+Result<Playbook> parse_playbook(std::string_view yaml_text, const std::string& file_name, const StepTypes& types,
                                 std::vector<Diagnostic>* diagnostics) {
   try {
     std::vector<Diagnostic> found;
@@ -747,7 +749,7 @@ Result<Playbook> parse_playbook(std::string_view yaml_text, const std::string& f
       if (!root) {
         found.push_back(Diagnostic{file_name, error_pos, "yaml: " + root.error().message});
       } else {
-        Validator validator(file_name, yaml_text);
+        Validator validator(file_name, yaml_text, types);
         playbook = validator.run(*root);
         found = validator.take_diagnostics();
       }

@@ -77,11 +77,14 @@ struct Playbook {
   std::vector<Step> steps;
 };
 
-// Parses and validates a playbook. `file_name` is only used in diagnostics and Playbook::file. All
+class StepTypes;  // step_types.hpp
+
+// Parses and validates a playbook against the step types `types` (run::step_types() for the real
+// verbs). `file_name` is only used in diagnostics and Playbook::file. All
 // problems are reported, each with the position of the node at fault, sorted by position; on any
 // problem the result is Errc::invalid whose message is the diagnostics' to_string() joined by
 // '\n', and `diagnostics` (if given) receives them. Never throws.
-Result<Playbook> parse_playbook(std::string_view yaml_text, const std::string& file_name,
+Result<Playbook> parse_playbook(std::string_view yaml_text, const std::string& file_name, const StepTypes& types,
                                 std::vector<Diagnostic>* diagnostics = nullptr);
 
 // The parameter values for a run: `given` ("--param k=v", as strings) converted to the declared

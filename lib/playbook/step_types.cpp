@@ -8,91 +8,20 @@
 
 namespace ir::playbook {
 
-namespace {
-
-using O = OptionType;
-using T = OutputType;
-
-OptionSpec opt(std::string name, OptionType type, bool required = false) {
-  return OptionSpec{std::move(name), type, required, {}};
+std::vector<std::string> StepTypes::names() const {
+  std::vector<std::string> out;
+  for (const auto& t : *m_table) out.push_back(t.name);
+  return out;
 }
 
-// Every step that acts on a pod names it like the CLI does; both default to the run's target.
-std::vector<OptionSpec> pod_options(std::vector<OptionSpec> more) {
-  std::vector<OptionSpec> all = {opt("pod", O::string), opt("namespace", O::string)};
-  all.insert(all.end(), more.begin(), more.end());
-  return all;
+const StepType* StepTypes::find(std::string_view uses) const {
+  const auto it = std::find_if(m_table->begin(), m_table->end(), [&](const StepType& t) { return t.name == uses; });
+  return it == m_table->end() ? nullptr : &*it;
 }
 
-std::vector<StepType> make_table() {
-  OptionSpec fs = opt("fs", O::choice);
-  fs.choices = {"listing", "archive", "none"};
-  return {
-      {"isolate",
-       pod_options({opt("ingress", O::boolean), opt("allow_dns", O::boolean), opt("allow_egress", O::string_list),
-                    opt("exclusive", O::boolean), opt("detach", O::boolean), opt("cordon", O::boolean),
-                    opt("admin_policy", O::boolean), opt("probe", O::string)}),
-       {{"policy", T::string, {}},
-        {"egress", T::string, {}},
-        {"ingress", T::string, {}},
-        {"contained", T::boolean, {}},
-        {"node", T::string, {}}}},
-      {"release", pod_options({}), {{"released", T::boolean, {}}}},
-      {"collect",
-       pod_options({opt("containers", O::string_list), fs, opt("paths", O::string_list), opt("max_log_bytes", O::size),
-                    opt("max_file_bytes", O::size), opt("ephemeral", O::boolean), opt("debug_image", O::string),
-                    opt("ptrace", O::boolean)}),
-       {{"artifacts", T::integer, {}},
-        {"partial", T::boolean, {}},
-        {"not_collected", T::list, {}},
-        {"ephemeral_containers", T::list, {}}}},
-      {"siblings",
-       pod_options({opt("digest", O::string), opt("all_namespaces", O::boolean), opt("include_self", O::boolean)}),
-       {{"count", T::integer, {}},
-        {"pods", T::list, {"namespace", "name", "workload", "node", "phase"}},
-        {"partial", T::boolean, {}},
-        {"digest", T::string, {}}}},
-      {"exec",
-       pod_options({opt("container", O::string), opt("command", O::string_list, true), opt("max_bytes", O::size)}),
-       {{"exit_code", T::integer, {}}, {"stdout", T::string, {}}, {"truncated", T::boolean, {}}}},
-      {"label", pod_options({opt("labels", O::string_map, true)}), {{"labels", T::object, {}}}},
-      {"annotate", pod_options({opt("annotations", O::string_map, true)}), {{"annotations", T::object, {}}}},
-      {"cordon", {opt("node", O::string)}, {{"node", T::string, {}}}},
-      {"logs",
-       pod_options({opt("container", O::string), opt("previous", O::boolean), opt("max_bytes", O::size)}),
-       {{"bytes", T::integer, {}}}},
-      {"wait", {opt("duration", O::duration, true)}, {}},
-      {"for_each",
-       {opt("items", O::items, true), opt("parallel", O::integer_min_1), opt("steps", O::steps, true)},
-       {{"count", T::integer, {}}, {"failed", T::integer, {}}, {"results", T::list, {}}}},
-  };
-}
-
-}  // namespace
-
-const std::vector<StepType>& step_type_table() {
-  static const std::vector<StepType> k_table = make_table();
-  return k_table;
-}
-
-const std::vector<std::string>& step_types() {
-  static const std::vector<std::string> k_names = [] {
-    std::vector<std::string> names;
-    for (const auto& t : step_type_table()) names.push_back(t.name);
-    return names;
-  }();
-  return k_names;
-}
-
-const StepType* find_step_type(std::string_view uses) {
-  const auto& table = step_type_table();
-  const auto it = std::find_if(table.begin(), table.end(), [&](const StepType& t) { return t.name == uses; });
-  return it == table.end() ? nullptr : &*it;
-}
-
-std::vector<std::string> outputs_of(const std::string& uses) {
+std::vector<std::string> StepTypes::outputs_of(std::string_view uses) const {
   std::vector<std::string> names;
-  if (const StepType* type = find_step_type(uses)) {
+  if (const StepType* type = find(uses)) {
     for (const auto& o : type->outputs) names.push_back(o.name);
   }
   return names;
@@ -173,10 +102,8 @@ bool rendered_value_ok(const OptionSpec& spec, const nlohmann::json& v) {
 
 }  // namespace
 
-Result<void> check_rendered_options(const Step& step, const nlohmann::json& rendered_with) {
-  const StepType* type = find_step_type(step.uses);
-  if (type == nullptr)
-    return fail(Errc::invalid, "unknown step type \"" + util::escape_for_terminal(step.uses, 60) + "\"");
+Result<void> check_rendered_options(const Step& step, const StepType& step_type, const nlohmann::json& rendered_with) {
+  const StepType* type = &step_type;
   if (!rendered_with.is_object()) return fail(Errc::invalid, "options of step \"" + step.id + "\" must be a map");
   try {
     for (const auto& spec : type->options) {
@@ -200,6 +127,12 @@ Result<void> check_rendered_options(const Step& step, const nlohmann::json& rend
   } catch (const std::exception& e) {
     return fail(Errc::failure, std::string("check options: internal error: ") + e.what());
   }
+}
+
+Result<void> check_rendered_options(const StepTypes& types, const Step& step, const nlohmann::json& rendered_with) {
+  const StepType* type = types.find(step.uses);
+  if (type == nullptr) return fail(Errc::invalid, "unknown step type \"" + util::esc(step.uses, util::Cap::word) + "\"");
+  return check_rendered_options(step, *type, rendered_with);
 }
 
 }  // namespace ir::playbook

@@ -1,7 +1,8 @@
 #pragma once
-// The step types a playbook may use: each type's options (what `with:` may hold) and outputs
-// (what `steps.<id>.<field>` may reference). One table for the validator, the runner and the
-// documentation (playbooks/README.md mirrors it).
+// The shape of a step type: its options (what `with:` may hold) and outputs (what
+// `steps.<id>.<field>` may reference). The table of step types itself is declared once, with each
+// verb's handler, by the runner's verb table (lib/run/verbs.hpp: run::step_types()); the validator
+// and the runner take it as a StepTypes view, so this module stays pure.
 
 #include <string>
 #include <string_view>
@@ -34,6 +35,11 @@ struct OptionSpec {
   OptionType type = OptionType::string;
   bool required = false;
   std::vector<std::string> choices;  // for OptionType::choice
+  std::string help;                  // one line, for --help and the documentation
+  nlohmann::json default_value;      // what an absent option means (null: none)
+  std::string cli_short;             // the CLI's one-letter flag, or ""
+  std::string cli_name;              // the CLI's long flag when it is not the name ("path" for paths)
+  bool cli = true;                   // false: playbooks only (the CLI takes it another way)
 };
 
 // The JSON type of an output value.
@@ -52,18 +58,21 @@ struct StepType {
   std::vector<OutputSpec> outputs;
 };
 
-// Every step type, in documentation order.
-const std::vector<StepType>& step_type_table();
+// A view of a table of step types (the caller owns the table, which must outlive the view).
+class StepTypes {
+ public:
+  explicit StepTypes(const std::vector<StepType>& table) : m_table(&table) {}
+  [[nodiscard]] const std::vector<StepType>& all() const { return *m_table; }
+  // The names, in table order.
+  [[nodiscard]] std::vector<std::string> names() const;
+  // The step type called `uses`, or nullptr if there is none.
+  [[nodiscard]] const StepType* find(std::string_view uses) const;
+  // The output names of `uses`, in table order; empty for an unknown type or one without outputs.
+  [[nodiscard]] std::vector<std::string> outputs_of(std::string_view uses) const;
 
-// The names of the step types, in documentation order.
-const std::vector<std::string>& step_types();
-
-// The step type called `uses`, or nullptr if there is none.
-const StepType* find_step_type(std::string_view uses);
-
-// The output names step type `uses` declares, in documentation order; empty for an unknown type
-// (and for `wait`, which has none).
-std::vector<std::string> outputs_of(const std::string& uses);
+ private:
+  const std::vector<StepType>* m_table;
+};
 
 // "string", "bool", "int", "list" or "object": how messages and documentation name a type.
 std::string_view to_string(OutputType type);
@@ -78,6 +87,9 @@ std::string expected_value(const OptionSpec& spec);
 // required option may not be. Options the step type does not have are ignored (parse_playbook
 // rejected them). Errc::invalid: `option "ingress" of step "isolate" must be a bool, got string
 // "yes"`. Never throws.
-Result<void> check_rendered_options(const Step& step, const nlohmann::json& rendered_with);
+Result<void> check_rendered_options(const Step& step, const StepType& type, const nlohmann::json& rendered_with);
+// The same, looking the step's type up in `types`: Errc::invalid `unknown step type "x"` when it
+// has none.
+Result<void> check_rendered_options(const StepTypes& types, const Step& step, const nlohmann::json& rendered_with);
 
 }  // namespace ir::playbook

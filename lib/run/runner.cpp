@@ -1,7 +1,9 @@
 #include "run/runner.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <optional>
 #include <mutex>
 #include <thread>
 
@@ -21,11 +23,7 @@ using nlohmann::json;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
+using Clock = std::chrono::steady_clock;  // the step deadline's own thread waits on real time
 
 // A cancel token that follows the run's and also fires when a step's time is up.
 class StepDeadline {
@@ -78,6 +76,7 @@ class StepDeadline {
 // Shared by every worker of one run.
 struct Shared {
   const Playbook& playbook;
+  const StepTypes& types;
   const RunOptions& options;
   const JournalFn& journal_fn;
   const std::function<void(const std::string&)>& progress_fn;
@@ -108,15 +107,15 @@ bool run_list(Shared& sh, Verbs& verbs, const std::vector<Step>& steps, const st
   for (const auto& step : steps) {
     const std::string id = prefix + step.id;
     if (aborted || sh.cancelled()) {
-      outcomes.push_back({id, step.uses, "not run", aborted ? "an earlier step failed (on_error: abort)" : "cancelled",
-                          json::object(), 0});
+      StepOutcome skipped{id, step.uses, StepStatus::not_run,
+                          aborted ? "an earlier step failed (on_error: abort)" : "cancelled"};
+      skipped.on_error = step.on_error;
+      outcomes.push_back(std::move(skipped));
       continue;
     }
     auto outcome = run_step(sh, verbs, step, id, scope);
-    if (outcome.status == "failed") {
-      ++failed;
-      if (step.on_error == OnError::abort) aborted = true;
-    }
+    if (outcome.status == StepStatus::failed || outcome.status == StepStatus::partial) ++failed;
+    if (outcome.status == StepStatus::failed && step.on_error == OnError::abort) aborted = true;
     outcomes.push_back(std::move(outcome));
   }
   return !aborted;
@@ -149,10 +148,18 @@ Result<json> run_for_each(Shared& sh, Verbs& verbs, const Step& step, const std:
       int failed = 0;
       const std::string prefix = fmt::format("{}[{}].", id, i);
       run_list(sh, v, step.steps, prefix, item_scope, outcomes, failed);
+      // "status" counts an item whose goal was not reached (not contained, evidence missing) as
+      // failed; "outcome" says whether it failed outright or in part.
       json per = {{"item", items[i]}, {"status", failed == 0 ? "ok" : "failed"}, {"steps", json::object()}};
+      std::vector<std::string> why;
+      util::Outcome worst = util::Outcome::ok;
       for (const auto& o : outcomes) {
-        per["steps"][o.id.substr(prefix.size())] = {{"status", o.status}, {"detail", o.detail}, {"outputs", o.outputs}};
+        per["steps"][o.id.substr(prefix.size())] = {{"status", to_string(o.status)}, {"detail", o.detail}, {"outputs", o.outputs}};
+        worst = util::worst(worst, outcome_of(o.status) == util::Outcome::skipped ? util::Outcome::ok : outcome_of(o.status));
+        if (o.status == StepStatus::failed || o.status == StepStatus::partial) why.push_back(o.id.substr(prefix.size()) + ": " + o.detail);
       }
+      per["outcome"] = util::to_string(worst);
+      if (!why.empty()) per["detail"] = util::join(why, "; ");
       if (failed > 0) ++failed_items;
       results[i] = std::move(per);
     }
@@ -177,23 +184,27 @@ Result<json> run_for_each(Shared& sh, Verbs& verbs, const Step& step, const std:
 }
 
 StepOutcome run_step(Shared& sh, Verbs& verbs, const Step& step, const std::string& id, json& scope) {
-  StepOutcome outcome{id, step.uses, "ok", "", json::object(), 0};
+  StepOutcome outcome{id, step.uses};
+  outcome.on_error = step.on_error;
   const auto started = Clock::now();
   auto finish = [&](StepOutcome o) {
-    o.seconds = seconds_since(started);
-    sh.journal("playbook.step.end", {{"step", id}, {"uses", step.uses}, {"status", o.status}, {"detail", o.detail},
+    o.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    sh.journal("playbook.step.end", {{"step", id}, {"uses", step.uses}, {"status", to_string(o.status)}, {"detail", o.detail},
                                      {"outputs", o.outputs}, {"seconds", o.seconds}});
-    std::string line = fmt::format("step {} ({}): {}", id, step.uses, o.status);
+    std::string line = fmt::format("step {} ({}): {}", id, step.uses, to_string(o.status));
     // details carry the API server's messages and values rendered from pod data
-    if (!o.detail.empty()) line += ": " + util::escape_for_terminal(o.detail, 1024);
+    if (!o.detail.empty()) line += ": " + util::esc(o.detail, util::Cap::detail);
     sh.progress(line);
-    if (o.status == "ok" || o.status == "resumed") scope["steps"][step.id] = o.outputs;
+    // A partial step's outputs are real (how far it got): later steps may test them.
+    if (o.status == StepStatus::ok || o.status == StepStatus::resumed || o.status == StepStatus::partial) {
+      scope["steps"][step.id] = o.outputs;
+    }
     return o;
   };
 
   // Resumed: completed by an earlier run of the case (top level only).
   if (id == step.id && sh.options.resumed.contains(id)) {
-    outcome.status = "resumed";
+    outcome.status = StepStatus::resumed;
     outcome.outputs = sh.options.resumed[id];
     outcome.detail = "completed by an earlier run";
     sh.progress(fmt::format("step {} ({}): resumed (completed earlier)", id, step.uses));
@@ -203,15 +214,15 @@ StepOutcome run_step(Shared& sh, Verbs& verbs, const Step& step, const std::stri
   if (!step.when.empty()) {
     auto cond = evaluate_condition(step.when, scope);
     if (!cond) {
-      outcome.status = "failed";
+      outcome.status = StepStatus::failed;
       outcome.detail = "when: " + cond.error().message;
       return finish(outcome);
     }
     if (!*cond) {
-      outcome.status = "skipped";
+      outcome.status = StepStatus::skipped;
       outcome.detail = "when: " + step.when + " is false";
       scope["steps"][step.id] = outcome.outputs;
-      sh.progress(fmt::format("step {} ({}): skipped ({} is false)", id, step.uses, util::escape_for_terminal(step.when, 512)));
+      sh.progress(fmt::format("step {} ({}): skipped ({} is false)", id, step.uses, util::esc(step.when, util::Cap::detail)));
       return outcome;
     }
   }
@@ -219,13 +230,14 @@ StepOutcome run_step(Shared& sh, Verbs& verbs, const Step& step, const std::stri
   if (step.uses == "for_each" && with_src.is_object()) with_src.erase("steps");
   auto with = render(with_src, scope);
   if (!with) {
-    outcome.status = "failed";
+    outcome.status = StepStatus::failed;
     outcome.detail = with.error().message;
     return finish(outcome);
   }
+  outcome.with = *with;
   // A lone {{ reference }} renders to whatever type it names: check it as the validator would.
-  if (auto typed = check_rendered_options(step, *with); !typed) {
-    outcome.status = "failed";
+  if (auto typed = check_rendered_options(sh.types, step, *with); !typed) {
+    outcome.status = StepStatus::failed;
     outcome.detail = typed.error().message;
     return finish(outcome);
   }
@@ -233,9 +245,30 @@ StepOutcome run_step(Shared& sh, Verbs& verbs, const Step& step, const std::stri
   sh.progress(fmt::format("step {} ({}) ...", id, step.uses));
 
   StepDeadline deadline(sh.cancel, step.timeout);
-  Result<json> r = json::object();
+  Result<VerbResult> r = VerbResult{};
   if (step.uses == "for_each") {
-    r = run_for_each(sh, verbs, step, id, *with, scope);
+    auto each = run_for_each(sh, verbs, step, id, *with, scope);
+    if (!each) {
+      r = unexpected(each.error());
+    } else {
+      VerbResult v{*each};
+      const auto failed_items = each->value("failed", 0);
+      const auto count = each->value("count", 0);
+      if (failed_items > 0) {
+        // Failed only when every item failed outright; items that got part of the way (not
+        // contained, evidence missing) make it partial, which never aborts the run.
+        const auto results = each->value("results", json::array());
+        const bool all_failed = std::all_of(results.begin(), results.end(),
+                                            [](const json& item) { return item.value("outcome", "") == "failed"; });
+        v.outcome = all_failed ? util::Outcome::failed : util::Outcome::partial;
+        std::vector<std::string> why;
+        for (const auto& item : each->value("results", json::array())) {
+          if (item.value("status", "") != "ok" && why.size() < 3) why.push_back(item.value("detail", ""));
+        }
+        v.reason = fmt::format("{} of {} items did not reach their goal: {}", failed_items, count, util::join(why, "; "));
+      }
+      r = std::move(v);
+    }
   } else {
     StepCall call{id, step.uses, *with, sh.options.namespace_name, sh.options.pod, sh.options.case_id,
                   sh.options.dry_run, deadline.token()};
@@ -246,17 +279,26 @@ StepOutcome run_step(Shared& sh, Verbs& verbs, const Step& step, const std::stri
     }
   }
   if (deadline.timed_out()) {
-    outcome.status = "failed";
+    outcome.status = StepStatus::failed;
     outcome.detail = fmt::format("timed out after {}s", step.timeout.count());
-    if (r) outcome.outputs = *r;
+    if (r) outcome.outputs = r->outputs;
   } else if (!r) {
-    outcome.status = "failed";
+    outcome.status = StepStatus::failed;
     outcome.detail = r.error().message;
   } else {
-    outcome.outputs = *r;
-    if (step.uses == "for_each" && r->value("failed", 0) > 0) {
-      outcome.status = "failed";
-      outcome.detail = fmt::format("{} of {} items failed", r->value("failed", 0), r->value("count", 0));
+    outcome.outputs = r->outputs;
+    switch (r->outcome) {
+      case util::Outcome::ok:
+      case util::Outcome::skipped: break;
+      case util::Outcome::partial:
+        outcome.status = StepStatus::partial;
+        outcome.detail = r->reason;
+        break;
+      case util::Outcome::failed:
+      case util::Outcome::interrupted:
+        outcome.status = StepStatus::failed;
+        outcome.detail = r->reason;
+        break;
     }
   }
   return finish(outcome);
@@ -264,11 +306,51 @@ StepOutcome run_step(Shared& sh, Verbs& verbs, const Step& step, const std::stri
 
 }  // namespace
 
-RunReport run_playbook(const playbook::Playbook& playbook, Verbs& verbs, const VerbsFactory& factory, const RunOptions& options,
-                       const JournalFn& journal, const std::function<void(const std::string&)>& progress,
-                       const util::CancelToken* cancel) {
+const char* to_string(StepStatus status) {
+  switch (status) {
+    case StepStatus::ok: return "ok";
+    case StepStatus::resumed: return "resumed";
+    case StepStatus::skipped: return "skipped";
+    case StepStatus::partial: return "partial";
+    case StepStatus::failed: return "failed";
+    case StepStatus::not_run: return "not run";
+  }
+  return "?";
+}
+
+std::optional<StepStatus> parse_step_status(std::string_view text) {
+  for (const auto s : {StepStatus::ok, StepStatus::resumed, StepStatus::skipped, StepStatus::partial, StepStatus::failed,
+                       StepStatus::not_run}) {
+    if (text == to_string(s)) return s;
+  }
+  return std::nullopt;
+}
+
+util::Outcome outcome_of(StepStatus status) {
+  switch (status) {
+    case StepStatus::ok:
+    case StepStatus::resumed: return util::Outcome::ok;
+    case StepStatus::skipped: return util::Outcome::skipped;
+    case StepStatus::partial: return util::Outcome::partial;
+    case StepStatus::failed:
+    case StepStatus::not_run: return util::Outcome::failed;
+  }
+  return util::Outcome::failed;
+}
+
+util::Outcome RunReport::outcome() const {
+  if (cancelled) return util::Outcome::interrupted;
+  util::Outcome worst = util::Outcome::ok;
+  for (const auto& s : steps) worst = util::worst(worst, outcome_of(s.status));
+  if (aborted) worst = util::Outcome::failed;
+  return worst == util::Outcome::skipped ? util::Outcome::ok : worst;
+}
+
+RunReport run_playbook(const playbook::Playbook& playbook, const playbook::StepTypes& types, Verbs& verbs,
+                       const VerbsFactory& factory, const RunOptions& options, const JournalFn& journal,
+                       const std::function<void(const std::string&)>& progress, const util::CancelToken* cancel) {
   RunReport report;
-  Shared sh{playbook, options, journal, progress, cancel, factory, {}};
+  Shared sh{playbook, types, options, journal, progress, cancel, factory, {}};
   json scope = {{"pod", options.pod},
                 {"namespace", options.namespace_name},
                 {"case", options.case_id},
@@ -280,7 +362,7 @@ RunReport run_playbook(const playbook::Playbook& playbook, Verbs& verbs, const V
   report.aborted = !completed;
   report.cancelled = sh.cancelled();
   report.scope = scope;
-  const char* result = report.cancelled ? "interrupted" : report.aborted ? "aborted" : report.failed > 0 ? "partial" : "ok";
+  const char* result = report.aborted && !report.cancelled ? "aborted" : util::to_string(report.outcome());
   sh.journal("playbook.end", {{"result", result}, {"failed", report.failed}});
   return report;
 }

@@ -18,7 +18,9 @@
 #include <nlohmann/json.hpp>
 
 #include "playbook/playbook.hpp"
+#include "playbook/step_types.hpp"
 #include "util/cancel.hpp"
+#include "util/outcome.hpp"
 #include "util/result.hpp"
 
 namespace ir::run {
@@ -35,13 +37,22 @@ struct StepCall {
   const util::CancelToken* cancel = nullptr;  // set on Ctrl-C or when the step's timeout expires
 };
 
+// What a verb did: its outputs, and whether it reached its goal. A verb that ran but did not reach
+// its goal (isolate: a direction NOT contained; collect: evidence missing; siblings: a partial
+// search) returns its outputs with outcome partial and the reason: the step is then not "ok".
+struct VerbResult {
+  nlohmann::json outputs = nlohmann::json::object();
+  util::Outcome outcome = util::Outcome::ok;
+  std::string reason;  // why the outcome is not ok
+};
+
 // The verbs a step may use (every step type but for_each, which the runner does itself).
 class Verbs {
  public:
   virtual ~Verbs() = default;
-  // Runs one step and returns its outputs: an object with the fields outputs_of(call.uses) lists.
-  // Errors carry what failed and why (the API server's message).
-  virtual Result<nlohmann::json> run(const StepCall& call) = 0;
+  // Runs one step and returns its outputs (an object with the fields the step type declares) and
+  // outcome. Errors (the step failed) carry what failed and why (the API server's message).
+  virtual Result<VerbResult> run(const StepCall& call) = 0;
 };
 
 // Makes the Verbs of one more for_each worker (each worker needs its own API connections).
@@ -64,11 +75,29 @@ struct RunOptions {
   nlohmann::json resumed = nlohmann::json::object();
 };
 
+// How a step ended.
+enum class StepStatus {
+  ok,        // its goal was reached
+  resumed,   // completed by an earlier run of the case (outputs restored)
+  skipped,   // its `when` was false
+  partial,   // it ran but did not reach its goal (not contained, evidence missing): never "ok"
+  failed,    // it failed (an error, a timeout, Ctrl-C)
+  not_run,   // an earlier step aborted the run, or Ctrl-C came first
+};
+// "ok", "resumed", "skipped", "partial", "failed", "not run" (journal and summary names).
+const char* to_string(StepStatus status);
+// The inverse, for journals read back; nullopt for anything else.
+std::optional<StepStatus> parse_step_status(std::string_view text);
+// The outcome model's view of a status (resumed counts as ok; not run as failed).
+util::Outcome outcome_of(StepStatus status);
+
 struct StepOutcome {
   std::string id;
   std::string uses;
-  std::string status;  // "ok" | "failed" | "skipped" (when was false) | "resumed" | "not run" (after an abort)
-  std::string detail;  // why failed/skipped, or a short summary
+  StepStatus status = StepStatus::ok;
+  std::string detail;  // why not ok / skipped, or a short summary
+  playbook::OnError on_error = playbook::OnError::abort;
+  nlohmann::json with = nlohmann::json::object();  // the options as rendered for this run (empty if never rendered)
   nlohmann::json outputs = nlohmann::json::object();
   double seconds = 0;
 };
@@ -77,16 +106,22 @@ struct RunReport {
   std::vector<StepOutcome> steps;  // top-level steps, in order
   bool aborted = false;            // a step failed with on_error: abort
   bool cancelled = false;          // Ctrl-C
-  int failed = 0;                  // top-level steps that failed
+  int failed = 0;                  // top-level steps that did not reach their goal (failed or partial)
   nlohmann::json scope;            // the final scope (params, steps' outputs)
+  // The playbook's result: the worst of its steps (interrupted after Ctrl-C; failed when aborted).
+  [[nodiscard]] util::Outcome outcome() const;
 };
 
-// Runs `playbook`. `verbs` runs the top-level steps and the first for_each worker's; `factory`
-// makes the others (may be empty: for_each then runs one item at a time). Never throws; a step
-// that fails is an outcome, not an error.
-RunReport run_playbook(const playbook::Playbook& playbook, Verbs& verbs, const VerbsFactory& factory, const RunOptions& options,
-                       const JournalFn& journal, const std::function<void(const std::string&)>& progress,
-                       const util::CancelToken* cancel);
+// Runs `playbook` with the step types `types` (run::step_types()). `verbs` runs the top-level
+// steps and the first for_each worker's; `factory` makes the others (may be empty: for_each then
+// runs one item at a time). Never throws; a step that fails is an outcome, not an error.
+// A step that fails (error, timeout) aborts the run when its on_error is abort; a partial step
+// (its goal not reached) never aborts, so what comes after (the evidence) is still taken, but the
+// run's outcome is partial. A for_each is partial when some items did not reach their goal,
+// failed when none did.
+RunReport run_playbook(const playbook::Playbook& playbook, const playbook::StepTypes& types, Verbs& verbs,
+                       const VerbsFactory& factory, const RunOptions& options, const JournalFn& journal,
+                       const std::function<void(const std::string&)>& progress, const util::CancelToken* cancel);
 
 // The steps of earlier runs of `playbook_name` that ended "ok", from a case journal's text (JSON
 // Lines; malformed lines are skipped): id -> outputs. A later "playbook.step.start" of the same

@@ -1,20 +1,23 @@
 #include "run/verbs.hpp"
 
-#include <thread>
-
 #include <fmt/format.h>
 
-#include "exec/session.hpp"
 #include "kube/api.hpp"
 #include "triage/collect.hpp"
+#include "triage/exec_entry.hpp"
 #include "triage/isolate.hpp"
 #include "triage/siblings.hpp"
 #include "util/strings.hpp"
 
 namespace ir::run {
 
-
 using nlohmann::json;
+using playbook::OptionSet;
+using playbook::OptionSpec;
+using playbook::OptionType;
+using playbook::OutputSpec;
+using playbook::OutputType;
+using playbook::StepType;
 
 namespace {
 
@@ -71,295 +74,499 @@ class BundleView final : public evidence::BundleWriter {
   std::string m_prefix;
 };
 
-// ---- options ------------------------------------------------------------------------------------
-
-// The options were checked statically where they were literals; templated ones are checked here.
-Result<bool> opt_bool(const json& with, const char* key, bool fallback) {
-  if (!with.contains(key) || with[key].is_null()) return fallback;
-  if (!with[key].is_boolean()) return fail(Errc::invalid, fmt::format("option \"{}\" must be a bool, got {}", key, with[key].dump()));
-  return with[key].get<bool>();
-}
-Result<std::string> opt_string(const json& with, const char* key, const std::string& fallback = {}) {
-  if (!with.contains(key) || with[key].is_null()) return fallback;
-  if (!with[key].is_string()) return fail(Errc::invalid, fmt::format("option \"{}\" must be a string, got {}", key, with[key].dump()));
-  return with[key].get<std::string>();
-}
-Result<std::vector<std::string>> opt_list(const json& with, const char* key) {
-  std::vector<std::string> out;
-  if (!with.contains(key) || with[key].is_null()) return out;
-  if (!with[key].is_array()) return fail(Errc::invalid, fmt::format("option \"{}\" must be a list, got {}", key, with[key].dump()));
-  for (const auto& v : with[key]) {
-    if (!v.is_string()) return fail(Errc::invalid, fmt::format("option \"{}\" must be a list of strings", key));
-    out.push_back(v.get<std::string>());
-  }
-  return out;
-}
-Result<std::uint64_t> opt_size(const json& with, const char* key, std::uint64_t fallback) {
-  IR_TRY(text, opt_string(with, key));
-  if (text.empty()) return fallback;
-  const auto v = util::parse_byte_size(text);
-  if (!v) return fail(Errc::invalid, fmt::format("option \"{}\": \"{}\" is not a byte size (e.g. 16Mi)", key, text));
-  return *v;
-}
+// ---- the options of the verbs that have no options struct of their own in triage -----------------
 
 struct PodTarget {
-  std::string namespace_name;
   std::string pod;
+  std::string namespace_name;
 };
+
+struct SiblingsStep {
+  std::string digest;
+  bool all_namespaces = true;
+  bool include_self = false;
+};
+
+struct ExecStep {
+  std::string container;
+  std::vector<std::string> command;
+  std::uint64_t max_bytes = 64ULL << 20;
+};
+
+struct MetadataStep {
+  json labels = json::object();
+  json annotations = json::object();
+};
+
+struct CordonStep {
+  std::string node;
+};
+
+struct LogsStep {
+  std::string container;
+  bool previous = false;
+  std::uint64_t max_bytes = 16ULL << 20;
+};
+
+struct WaitStep {
+  std::chrono::seconds duration{0};
+};
+
+// Every step that acts on a pod names it like the CLI does; both default to the run's target.
+const OptionSet<PodTarget>& target_options() {
+  static const OptionSet<PodTarget> o = [] {
+    OptionSet<PodTarget> s;
+    s.text("pod", &PodTarget::pod, "the pod (default: the playbook's --pod)").playbook_only();
+    s.text("namespace", &PodTarget::namespace_name, "its namespace (default: the playbook's)").playbook_only();
+    return s;
+  }();
+  return o;
+}
+
+// For the verbs whose only options are the pod and namespace.
+const OptionSet<PodTarget>& no_options() {
+  static const OptionSet<PodTarget> none;
+  return none;
+}
+
 Result<PodTarget> target_of(const StepCall& call) {
-  IR_TRY(pod, opt_string(call.with, "pod", call.pod));
-  IR_TRY(ns, opt_string(call.with, "namespace", call.namespace_name));
-  if (pod.empty()) return fail(Errc::invalid, "no pod: give the playbook --pod or the step a \"pod\" option");
-  return PodTarget{ns, pod};
+  IR_TRY(t, target_options().decode(call.with, PodTarget{call.pod, call.namespace_name}));
+  if (t.pod.empty()) return fail(Errc::invalid, "no pod: give the playbook --pod or the step a \"pod\" option");
+  return t;
 }
 
 kube::DryRun dry(const StepCall& call) { return call.dry_run ? kube::DryRun::all : kube::DryRun::none; }
 
-// ---- the verbs ----------------------------------------------------------------------------------
+// ---- the table ------------------------------------------------------------------------------------
+
+// What a handler gets: the environment, the call, and its options decoded into T.
+template <class T>
+using Handler = std::function<Result<VerbResult>(VerbEnv&, const StepCall&, const T&)>;
+
+// One verb: its step type (options from `options`, pod/namespace first when it acts on a pod)
+// and its handler, type-erased.
+struct Verb {
+  StepType type;
+  std::function<Result<VerbResult>(VerbEnv&, const StepCall&)> run;  // empty for for_each
+};
+
+enum class ActsOnPod { no, yes };
+
+template <class T>
+Verb verb(std::string name, ActsOnPod on_pod, const OptionSet<T>& options, std::vector<OutputSpec> outputs, Handler<T> handler,
+          T defaults = T{}) {
+  Verb v;
+  v.type.name = std::move(name);
+  if (on_pod == ActsOnPod::yes) v.type.options = target_options().specs();
+  for (auto& spec : options.specs(defaults)) v.type.options.push_back(std::move(spec));
+  v.type.outputs = std::move(outputs);
+  v.run = [&options, handler = std::move(handler), defaults](VerbEnv& env, const StepCall& call) -> Result<VerbResult> {
+    IR_TRY(decoded, options.decode(call.with, defaults));
+    return handler(env, call, decoded);
+  };
+  return v;
+}
+
+// ---- isolate --------------------------------------------------------------------------------------
+
+const OptionSet<triage::IsolateOptions>& isolate_option_set() {
+  using O = triage::IsolateOptions;
+  static const OptionSet<O> o = [] {
+    OptionSet<O> s;
+    s.flag("ingress", &O::ingress, "Deny ingress too");
+    s.flag("allow_dns", &O::allow_dns, "Allow egress to the cluster DNS (kube-dns pods, port 53, and NodeLocal DNSCache)");
+    s.list("allow_egress", &O::allow_egress, "Allow egress to CIDR[:PORT] (repeatable), e.g. a collector");
+    s.flag("exclusive", &O::exclusive, "Patch other policies that select the pod so they stop selecting it (restored by release)");
+    s.flag("detach", &O::detach, "Remove the labels Services and the controller select (the pod leaves endpoints; a replacement starts)");
+    s.flag("cordon", &O::cordon, "Cordon the pod's node (release uncordons it only if isolate did)");
+    s.flag("admin_policy", &O::admin_policy, "Also add a priority-0 AdminNetworkPolicy Deny (clusters serving policy.networking.k8s.io)");
+    s.text("probe", &O::probe, "After isolating, try HOST:PORT from inside the pod");
+    return s;
+  }();
+  return o;
+}
+
+Result<VerbResult> isolate(VerbEnv& env, const StepCall& call, const triage::IsolateOptions& given) {
+  IR_TRY(t, target_of(call));
+  triage::IsolateOptions o = given;
+  o.namespace_name = t.namespace_name;
+  o.pod = t.pod;
+  o.case_id = call.case_id;
+  o.new_case_id = call.case_id;
+  o.dry_run = dry(call);
+  o.actor = env.actor;
+  IR_TRY(r, triage::isolate(env.client, &env.connector, o, env.journal, env.clock));
+  VerbResult out{json{{"policy", r.policy.value("metadata", json::object()).value("name", "")},
+                      {"egress", triage::to_string(r.egress.state)},
+                      {"ingress", triage::to_string(r.ingress.state)},
+                      {"contained", r.contained()},
+                      {"node", r.node}}};
+  if (!r.contained() && !call.dry_run) {
+    out.outcome = util::Outcome::partial;
+    out.reason = fmt::format("{}/{}: {}", t.namespace_name, t.pod, r.gap());
+  }
+  return out;
+}
+
+// ---- release --------------------------------------------------------------------------------------
+
+Result<VerbResult> release(VerbEnv& env, const StepCall& call, const PodTarget& /*unused*/) {
+  IR_TRY(t, target_of(call));
+  IR_TRY(r, triage::release(env.client, {t.namespace_name, t.pod, dry(call)}, env.journal));
+  return VerbResult{json{{"released", r.was_isolated}}};
+}
+
+// ---- collect --------------------------------------------------------------------------------------
+
+const OptionSet<triage::CollectOptions>& collect_option_set() {
+  using O = triage::CollectOptions;
+  static const OptionSet<O> o = [] {
+    OptionSet<O> s;
+    s.list("containers", &O::containers, "Only this container (repeatable; default: all)").cli_short("c").cli_name("container");
+    s.choice<triage::FsMode>("fs", &O::fs, {"listing", "archive", "none"}, triage::parse_fs_mode,
+                             [](triage::FsMode m) { return std::string(triage::to_string(m)); },
+                             "Filesystem: listing (list + hash), archive (also tar the paths), none");
+    s.list("paths", &O::paths, "Root to hash/archive (repeatable; default /tmp /var/tmp /dev/shm /root /home)")
+        .cli_name("path")
+        .check([](const json& v) -> Result<void> {
+          for (const auto& p : v) {
+            const std::string path = p.get<std::string>();
+            const bool climbs = path.find("/../") != std::string::npos ||
+                                (path.size() >= 3 && path.compare(path.size() - 3, 3, "/..") == 0);
+            if (path.empty() || path[0] != '/' || climbs) {
+              return fail(Errc::invalid, "\"" + util::esc(path, util::Cap::field) + "\" is not an absolute path without \"..\"");
+            }
+          }
+          return {};
+        });
+    s.size("max_log_bytes", &O::max_log_bytes, "Per log, current and previous (default 16Mi)");
+    s.size("max_file_bytes", &O::max_file_bytes, "Larger files are listed, not hashed (default 64Mi)");
+    s.size("max_archive_bytes", &O::max_archive_bytes, "Bytes hashed/archived per container (default 4Gi)");
+    s.duration("timeout", &O::command_timeout, "Time limit of one command in the container (default 2m)");
+    s.flag("ephemeral", &O::ephemeral, "For a shell-less image: add a debug container and collect through it");
+    s.text("debug_image", &O::debug_image, "Image of the debug container (default busybox)").check([](const json& v) -> Result<void> {
+      if (v.get<std::string>().empty()) return fail(Errc::invalid, "the debug image must not be empty");
+      return {};
+    });
+    s.flag("ptrace", &O::ptrace, "Give the debug container SYS_PTRACE (to read other users' processes)");
+    return s;
+  }();
+  return o;
+}
+
+Result<VerbResult> collect(VerbEnv& env, const StepCall& call, const triage::CollectOptions& given) {
+  IR_TRY(t, target_of(call));
+  triage::CollectOptions o = given;
+  o.namespace_name = t.namespace_name;
+  o.pod = t.pod;
+  IR_TRY(pod, triage::read_target_pod(env.client, t.namespace_name, t.pod));
+  if (call.dry_run || env.bundle == nullptr) {
+    return VerbResult{json{{"artifacts", 0}, {"partial", false}, {"not_collected", json::array()},
+                           {"ephemeral_containers", json::array()}, {"notable", json::array()}, {"planned", true}}};
+  }
+  const bool primary = t.pod == call.pod && t.namespace_name == call.namespace_name;
+  const std::string prefix =
+      primary ? "" : "pods/" + evidence::safe_component(t.namespace_name) + "/" + evidence::safe_component(t.pod) + "/";
+  auto view = env.bundle->view(prefix);
+  triage::CollectEnv cenv{env.client, env.connector, *view, env.clock, env.journal, env.progress, call.cancel};
+  IR_TRY(r, triage::collect(cenv, o, pod));
+  if (env.subject) env.subject(triage::subject_of(r, t.namespace_name, t.pod), r.not_collected);
+  std::size_t artifacts = 0;
+  for (const auto& s : r.steps) artifacts += s.artifacts;
+  VerbResult out{json{{"artifacts", artifacts}, {"partial", r.partial()}, {"not_collected", r.not_collected},
+                      {"ephemeral_containers", r.ephemeral_containers}, {"notable", r.notable}}};
+  if (r.cancelled) {
+    return fail(Errc::cancelled, fmt::format("collect of {}/{} interrupted after {} artifacts", t.namespace_name, t.pod, artifacts));
+  }
+  if (r.partial()) {
+    out.outcome = util::Outcome::partial;
+    std::vector<std::string> why = r.not_collected;
+    for (const auto& s : r.steps) {
+      if (!util::complete(s.status)) why.push_back(s.step + (s.container.empty() ? "" : " [" + s.container + "]") + " " + util::to_string(s.status) + ": " + s.detail);
+    }
+    out.reason = fmt::format("{}/{}: evidence missing: {}", t.namespace_name, t.pod, why.empty() ? "see the bundle" : why.front());
+    if (why.size() > 1) out.reason += fmt::format(" (and {} more)", why.size() - 1);
+  }
+  return out;
+}
+
+// ---- siblings -------------------------------------------------------------------------------------
+
+const OptionSet<SiblingsStep>& siblings_option_set() {
+  static const OptionSet<SiblingsStep> o = [] {
+    OptionSet<SiblingsStep> s;
+    s.text("digest", &SiblingsStep::digest, "Search for this image digest instead of the pod's");
+    s.flag("all_namespaces", &SiblingsStep::all_namespaces, "List siblings in every namespace (false: the pod's only)");
+    s.flag("include_self", &SiblingsStep::include_self, "Include the suspect pod itself in the outputs");
+    return s;
+  }();
+  return o;
+}
+
+Result<VerbResult> siblings(VerbEnv& env, const StepCall& call, const SiblingsStep& step) {
+  triage::SiblingsOptions o;
+  if (step.digest.empty()) {
+    IR_TRY(t, target_of(call));
+    o.namespace_name = t.namespace_name;
+    o.pod = t.pod;
+  } else {
+    IR_TRY(t, target_options().decode(call.with, PodTarget{call.pod, call.namespace_name}));
+    o.namespace_name = t.namespace_name;
+    o.digest = step.digest;
+  }
+  o.fallback_namespaces = {o.namespace_name};
+  o.cancel = call.cancel;
+  IR_TRY(r, triage::find_siblings(env.client, o));
+  json pods = json::array();
+  std::size_t count = 0;
+  for (const auto& p : r.siblings) {
+    if (p.suspect && !step.include_self) continue;
+    if (!step.all_namespaces && p.namespace_name != o.namespace_name) continue;
+    ++count;
+    if (pods.size() < k_max_sibling_outputs) {
+      pods.push_back({{"namespace", p.namespace_name}, {"name", p.name}, {"workload", triage::to_string(p.workload)},
+                      {"node", p.node}, {"phase", p.phase}});
+    }
+  }
+  VerbResult out{json{{"count", count}, {"pods", pods}, {"partial", r.partial || r.inconsistent},
+                      {"digest", r.targets.empty() ? "" : r.targets.front().image_id}}};
+  if (count > pods.size()) out.outputs["note"] = fmt::format("pods lists the first {} of {}", pods.size(), count);
+  if (r.partial || r.inconsistent) {
+    out.outcome = util::Outcome::partial;
+    out.reason = r.partial ? "the search is partial: " + r.partial_reason
+                           : "the list expired mid-scan and was continued: pods may be missing or repeated";
+  }
+  return out;
+}
+
+// ---- exec -----------------------------------------------------------------------------------------
+
+const OptionSet<ExecStep>& exec_option_set() {
+  static const OptionSet<ExecStep> o = [] {
+    OptionSet<ExecStep> s;
+    s.text("container", &ExecStep::container, "Container (default: the pod's default container)");
+    s.list("command", &ExecStep::command, "The command and its arguments").required();
+    s.size("max_bytes", &ExecStep::max_bytes, "Stop after this much stdout (default 64Mi)");
+    return s;
+  }();
+  return o;
+}
+
+Result<VerbResult> exec(VerbEnv& env, const StepCall& call, const ExecStep& step) {
+  IR_TRY(t, target_of(call));
+  if (step.command.empty()) return fail(Errc::invalid, "option \"command\" must be a non-empty list");
+  if (call.dry_run || env.bundle == nullptr) {
+    return VerbResult{json{{"exit_code", 0}, {"stdout", ""}, {"truncated", false}, {"planned", true}}};
+  }
+  auto view = env.bundle->view("steps/" + evidence::safe_component(call.id) + "/");
+  triage::ExecEntrySpec spec;
+  spec.request = {t.namespace_name, t.pod, step.container, step.command};
+  spec.limits.max_stdout = step.max_bytes;
+  spec.entry = "stdout";
+  spec.meta = {.source = "exec " + step.container + ": " + util::esc(util::join(step.command, " "), util::Cap::detail),
+               .method = evidence::Method::exec};
+  spec.keep = k_max_stdout_output;
+  const auto cap = triage::exec_to_entry(env.client, env.connector, *view, spec, call.cancel);
+  if (cap.error && !cap.result) return unexpected(*cap.error);
+  if (cap.error) return unexpected(cap.error->context("exec"));
+  if (!cap.result->completed()) return fail(Errc::failure, "exec: " + cap.result->detail);
+  const bool truncated = cap.result->out.truncated() || !cap.stdout_copy_complete;
+  VerbResult out{json{{"exit_code", cap.result->exit_code},
+                      {"stdout", util::escape_for_terminal(cap.stdout_copy, k_max_stdout_output, util::Lines::keep)},
+                      {"truncated", truncated}}};
+  return out;
+}
+
+// ---- label, annotate, cordon ----------------------------------------------------------------------
+
+const OptionSet<MetadataStep>& metadata_option_set(const char* field) {
+  static const OptionSet<MetadataStep> labels = [] {
+    OptionSet<MetadataStep> s;
+    s.map("labels", &MetadataStep::labels, "Labels to set (null removes one)").required();
+    return s;
+  }();
+  static const OptionSet<MetadataStep> annotations = [] {
+    OptionSet<MetadataStep> s;
+    s.map("annotations", &MetadataStep::annotations, "Annotations to set (null removes one)").required();
+    return s;
+  }();
+  return std::string(field) == "labels" ? labels : annotations;
+}
+
+Result<VerbResult> metadata(VerbEnv& env, const StepCall& call, const json& values, const char* field) {
+  IR_TRY(t, target_of(call));
+  IR_TRY(p, kube::patch_pod_metadata(env.client, t.namespace_name, t.pod, {{field, values}}, dry(call)));
+  if (env.journal) {
+    env.journal(field == std::string("labels") ? "label" : "annotate",
+                {{"namespace", t.namespace_name}, {"pod", t.pod}, {field, values}, {"dry_run", call.dry_run}});
+  }
+  return VerbResult{json{{field, p.value("metadata", json::object()).value(field, json::object())}}};
+}
+
+const OptionSet<CordonStep>& cordon_option_set() {
+  static const OptionSet<CordonStep> o = [] {
+    OptionSet<CordonStep> s;
+    s.text("node", &CordonStep::node, "The node (default: the pod's)");
+    return s;
+  }();
+  return o;
+}
+
+Result<VerbResult> cordon(VerbEnv& env, const StepCall& call, const CordonStep& step) {
+  std::string node = step.node;
+  if (node.empty()) {
+    IR_TRY(t, target_of(call));
+    IR_TRY(pod, kube::get_pod(env.client, t.namespace_name, t.pod));
+    node = pod.value("spec", json::object()).value("nodeName", "");
+    if (node.empty()) return fail(Errc::invalid, fmt::format("pod {}/{} is not scheduled on a node", t.namespace_name, t.pod));
+  }
+  IR_CHECK(kube::patch_node(env.client, node, {{"spec", {{"unschedulable", true}}}}, dry(call)));
+  if (env.journal) env.journal("cordon", {{"node", node}, {"dry_run", call.dry_run}});
+  return VerbResult{json{{"node", node}}};
+}
+
+// ---- logs -----------------------------------------------------------------------------------------
+
+const OptionSet<LogsStep>& logs_option_set() {
+  static const OptionSet<LogsStep> o = [] {
+    OptionSet<LogsStep> s;
+    s.text("container", &LogsStep::container, "Container (default: the pod's default container)");
+    s.flag("previous", &LogsStep::previous, "The log of the previous instance");
+    s.size("max_bytes", &LogsStep::max_bytes, "At most this much of the log (default 16Mi)");
+    return s;
+  }();
+  return o;
+}
+
+Result<VerbResult> logs(VerbEnv& env, const StepCall& call, const LogsStep& step) {
+  IR_TRY(t, target_of(call));
+  if (call.dry_run || env.bundle == nullptr) return VerbResult{json{{"bytes", 0}, {"planned", true}}};
+  auto view = env.bundle->view("steps/" + evidence::safe_component(call.id) + "/");
+  const std::string name = (step.container.empty() ? std::string("default") : evidence::safe_component(step.container)) +
+                           (step.previous ? ".previous" : "") + ".log";
+  evidence::ArtifactMeta meta{.source = fmt::format("GET pods/{}/log container={} previous={}", t.pod, step.container, step.previous),
+                              .method = evidence::Method::api};
+  IR_TRY(entry, view->open_entry(name, meta));
+  kube::LogOptions lo;
+  lo.container = step.container;
+  lo.previous = step.previous;
+  lo.limit_bytes = static_cast<long long>(step.max_bytes);
+  IR_TRY(r, kube::stream_pod_logs(env.client, t.namespace_name, t.pod, lo,
+                                  [&](std::string_view chunk) { return entry->write(chunk); }));
+  meta.truncated = r.cut;
+  IR_CHECK(entry->commit(meta));
+  return VerbResult{json{{"bytes", r.bytes}}};
+}
+
+// ---- wait -----------------------------------------------------------------------------------------
+
+const OptionSet<WaitStep>& wait_option_set() {
+  static const OptionSet<WaitStep> o = [] {
+    OptionSet<WaitStep> s;
+    s.duration("duration", &WaitStep::duration, "How long (30s, 2m, 1h30m)").required();
+    return s;
+  }();
+  return o;
+}
+
+Result<VerbResult> wait(VerbEnv& env, const StepCall& call, const WaitStep& step) {
+  if (call.dry_run) return VerbResult{};
+  const auto until = env.clock.steady_now() + step.duration;
+  while (env.clock.steady_now() < until) {
+    if (call.cancel != nullptr && call.cancel->cancelled()) return fail(Errc::cancelled, "wait interrupted");
+    env.clock.sleep_for(std::chrono::milliseconds(50));
+  }
+  return VerbResult{};
+}
+
+// ---- for_each (run by the runner itself) ------------------------------------------------------------
+
+Verb for_each_verb() {
+  OptionSpec items{.name = "items", .type = OptionType::items, .required = true, .help = "The items: a list or one reference"};
+  OptionSpec parallel{.name = "parallel", .type = OptionType::integer_min_1, .help = "Items at once (capped by --parallel)",
+                      .default_value = 1};
+  OptionSpec steps{.name = "steps", .type = OptionType::steps, .required = true, .help = "The steps run for each item"};
+  return {StepType{"for_each", {items, parallel, steps},
+                   {{"count", OutputType::integer, {}}, {"failed", OutputType::integer, {}}, {"results", OutputType::list, {}}}},
+          nullptr};
+}
+
+// ---- the table ------------------------------------------------------------------------------------
+
+const std::vector<Verb>& verbs() {
+  using T = OutputType;
+  static const std::vector<Verb> k_verbs = [] {
+    std::vector<Verb> v;
+    v.push_back(verb<triage::IsolateOptions>("isolate", ActsOnPod::yes, isolate_option_set(),
+                                             {{"policy", T::string, {}}, {"egress", T::string, {}}, {"ingress", T::string, {}},
+                                              {"contained", T::boolean, {}}, {"node", T::string, {}}},
+                                             isolate));
+    v.push_back(verb<PodTarget>("release", ActsOnPod::yes, no_options(), {{"released", T::boolean, {}}}, release));
+    v.push_back(verb<triage::CollectOptions>("collect", ActsOnPod::yes, collect_option_set(),
+                                             {{"artifacts", T::integer, {}}, {"partial", T::boolean, {}},
+                                              {"not_collected", T::list, {}}, {"ephemeral_containers", T::list, {}},
+                                              {"notable", T::list, {}}},
+                                             collect));
+    v.push_back(verb<SiblingsStep>("siblings", ActsOnPod::yes, siblings_option_set(),
+                                   {{"count", T::integer, {}},
+                                    {"pods", T::list, {"namespace", "name", "workload", "node", "phase"}},
+                                    {"partial", T::boolean, {}},
+                                    {"digest", T::string, {}}},
+                                   siblings));
+    v.push_back(verb<ExecStep>("exec", ActsOnPod::yes, exec_option_set(),
+                               {{"exit_code", T::integer, {}}, {"stdout", T::string, {}}, {"truncated", T::boolean, {}}}, exec));
+    v.push_back(verb<MetadataStep>("label", ActsOnPod::yes, metadata_option_set("labels"), {{"labels", T::object, {}}},
+                                   [](VerbEnv& env, const StepCall& call, const MetadataStep& m) {
+                                     return metadata(env, call, m.labels, "labels");
+                                   }));
+    v.push_back(verb<MetadataStep>("annotate", ActsOnPod::yes, metadata_option_set("annotations"),
+                                   {{"annotations", T::object, {}}}, [](VerbEnv& env, const StepCall& call, const MetadataStep& m) {
+                                     return metadata(env, call, m.annotations, "annotations");
+                                   }));
+    v.push_back(verb<CordonStep>("cordon", ActsOnPod::no, cordon_option_set(), {{"node", T::string, {}}}, cordon));
+    v.push_back(verb<LogsStep>("logs", ActsOnPod::yes, logs_option_set(), {{"bytes", T::integer, {}}}, logs));
+    v.push_back(verb<WaitStep>("wait", ActsOnPod::no, wait_option_set(), {}, wait));
+    v.push_back(for_each_verb());
+    return v;
+  }();
+  return k_verbs;
+}
 
 class RealVerbs final : public Verbs {
  public:
   explicit RealVerbs(VerbEnv env) : m_env(std::move(env)) {}
 
-  Result<json> run(const StepCall& call) override {
-    const std::string& u = call.uses;
-    if (u == "isolate") return isolate(call);
-    if (u == "release") return release(call);
-    if (u == "collect") return collect(call);
-    if (u == "siblings") return siblings(call);
-    if (u == "exec") return exec(call);
-    if (u == "label" || u == "annotate") return metadata(call, u == "label" ? "labels" : "annotations");
-    if (u == "cordon") return cordon(call);
-    if (u == "logs") return logs(call);
-    if (u == "wait") return wait(call);
-    return fail(Errc::invalid, "unknown step type \"" + u + "\"");
+  Result<VerbResult> run(const StepCall& call) override {
+    for (const auto& v : verbs()) {
+      if (v.type.name == call.uses && v.run) return v.run(m_env, call);
+    }
+    return fail(Errc::invalid, "unknown step type \"" + util::esc(call.uses, util::Cap::word) + "\"");
   }
 
  private:
-  triage::ActionLog log() const {
-    return [this](const std::string& action, const json& fields) {
-      if (m_env.journal) m_env.journal(action, fields);
-    };
-  }
-
-  Result<json> isolate(const StepCall& call) {
-    IR_TRY(t, target_of(call));
-    triage::IsolateOptions o;
-    o.namespace_name = t.namespace_name;
-    o.pod = t.pod;
-    o.case_id = call.case_id;
-    o.new_case_id = call.case_id;
-    IR_TRY(ingress, opt_bool(call.with, "ingress", false));
-    IR_TRY(allow_dns, opt_bool(call.with, "allow_dns", false));
-    IR_TRY(allow_egress, opt_list(call.with, "allow_egress"));
-    IR_TRY(exclusive, opt_bool(call.with, "exclusive", false));
-    IR_TRY(detach, opt_bool(call.with, "detach", false));
-    IR_TRY(cordon, opt_bool(call.with, "cordon", false));
-    IR_TRY(admin, opt_bool(call.with, "admin_policy", false));
-    IR_TRY(probe, opt_string(call.with, "probe"));
-    o.ingress = ingress;
-    o.allow_dns = allow_dns;
-    o.allow_egress = allow_egress;
-    o.exclusive = exclusive;
-    o.detach = detach;
-    o.cordon = cordon;
-    o.admin_policy = admin;
-    o.probe = probe;
-    o.dry_run = dry(call);
-    o.actor = m_env.actor;
-    IR_TRY(r, triage::isolate(m_env.client, &m_env.connector, o, log(), m_env.clock));
-    const bool contained = r.egress.state == triage::Containment::contained &&
-                           (!ingress || r.ingress.state == triage::Containment::contained);
-    return json{{"policy", r.policy.value("metadata", json::object()).value("name", "")},
-                {"egress", triage::to_string(r.egress.state)},
-                {"ingress", triage::to_string(r.ingress.state)},
-                {"contained", contained},
-                {"node", r.node}};
-  }
-
-  Result<json> release(const StepCall& call) {
-    IR_TRY(t, target_of(call));
-    IR_TRY(r, triage::release(m_env.client, {t.namespace_name, t.pod, dry(call)}, log()));
-    return json{{"released", r.was_isolated}};
-  }
-
-  Result<json> collect(const StepCall& call) {
-    IR_TRY(t, target_of(call));
-    triage::CollectOptions o;
-    o.namespace_name = t.namespace_name;
-    o.pod = t.pod;
-    IR_TRY(containers, opt_list(call.with, "containers"));
-    IR_TRY(fs, opt_string(call.with, "fs", "listing"));
-    IR_TRY(paths, opt_list(call.with, "paths"));
-    IR_TRY(max_log, opt_size(call.with, "max_log_bytes", o.max_log_bytes));
-    IR_TRY(max_file, opt_size(call.with, "max_file_bytes", o.max_file_bytes));
-    IR_TRY(ephemeral, opt_bool(call.with, "ephemeral", false));
-    IR_TRY(image, opt_string(call.with, "debug_image", o.debug_image));
-    IR_TRY(ptrace, opt_bool(call.with, "ptrace", false));
-    const auto mode = triage::parse_fs_mode(fs);
-    if (!mode) return fail(Errc::invalid, "option \"fs\" must be listing, archive or none, got \"" + fs + "\"");
-    o.containers = containers;
-    o.fs = *mode;
-    if (!paths.empty()) o.paths = paths;
-    o.max_log_bytes = max_log;
-    o.max_file_bytes = max_file;
-    o.ephemeral = ephemeral;
-    o.debug_image = image;
-    o.ptrace = ptrace;
-    IR_TRY(pod, triage::read_target_pod(m_env.client, t.namespace_name, t.pod));
-    if (call.dry_run || m_env.bundle == nullptr) {
-      return json{{"artifacts", 0}, {"partial", false}, {"not_collected", json::array()},
-                  {"ephemeral_containers", json::array()}, {"planned", true}};
-    }
-    const bool primary = t.pod == call.pod && t.namespace_name == call.namespace_name;
-    const std::string prefix =
-        primary ? "" : "pods/" + evidence::safe_component(t.namespace_name) + "/" + evidence::safe_component(t.pod) + "/";
-    auto view = m_env.bundle->view(prefix);
-    triage::CollectEnv env{m_env.client, m_env.connector, *view, m_env.clock, log(), m_env.progress, call.cancel};
-    IR_TRY(r, triage::collect(env, o, pod));
-    std::size_t artifacts = 0;
-    for (const auto& s : r.steps) artifacts += s.artifacts;
-    json out = {{"artifacts", artifacts}, {"partial", r.partial()}, {"not_collected", r.not_collected},
-                {"ephemeral_containers", r.ephemeral_containers}};
-    if (r.cancelled) return fail(Errc::cancelled, fmt::format("collect of {}/{} interrupted after {} artifacts",
-                                                              t.namespace_name, t.pod, artifacts));
-    return out;
-  }
-
-  Result<json> siblings(const StepCall& call) {
-    IR_TRY(digest, opt_string(call.with, "digest"));
-    IR_TRY(all_ns, opt_bool(call.with, "all_namespaces", true));
-    IR_TRY(include_self, opt_bool(call.with, "include_self", false));
-    triage::SiblingsOptions o;
-    if (digest.empty()) {
-      IR_TRY(t, target_of(call));
-      o.namespace_name = t.namespace_name;
-      o.pod = t.pod;
-    } else {
-      IR_TRY(ns, opt_string(call.with, "namespace", call.namespace_name));
-      o.namespace_name = ns;
-      o.digest = digest;
-    }
-    o.fallback_namespaces = {o.namespace_name};
-    o.cancel = call.cancel;
-    IR_TRY(r, triage::find_siblings(m_env.client, o));
-    json pods = json::array();
-    std::size_t count = 0;
-    for (const auto& p : r.siblings) {
-      if (p.suspect && !include_self) continue;
-      if (!all_ns && p.namespace_name != o.namespace_name) continue;
-      ++count;
-      if (pods.size() < k_max_sibling_outputs) {
-        pods.push_back({{"namespace", p.namespace_name}, {"name", p.name}, {"workload", triage::to_string(p.workload)},
-                        {"node", p.node}, {"phase", p.phase}});
-      }
-    }
-    json out = {{"count", count}, {"pods", pods}, {"partial", r.partial || r.inconsistent},
-                {"digest", r.targets.empty() ? "" : r.targets.front().image_id}};
-    if (count > pods.size()) out["note"] = fmt::format("pods lists the first {} of {}", pods.size(), count);
-    return out;
-  }
-
-  Result<json> exec(const StepCall& call) {
-    IR_TRY(t, target_of(call));
-    IR_TRY(container, opt_string(call.with, "container"));
-    IR_TRY(command, opt_list(call.with, "command"));
-    IR_TRY(max_bytes, opt_size(call.with, "max_bytes", 64ULL << 20));
-    if (command.empty()) return fail(Errc::invalid, "option \"command\" must be a non-empty list");
-    if (call.dry_run || m_env.bundle == nullptr) return json{{"exit_code", 0}, {"stdout", ""}, {"truncated", false}, {"planned", true}};
-    auto view = m_env.bundle->view("steps/" + evidence::safe_component(call.id) + "/");
-    evidence::ArtifactMeta meta{"exec " + container + ": " + util::escape_for_terminal(util::join(command, " "), 512), "exec",
-                                std::nullopt, false, ""};
-    IR_TRY(entry, view->open_entry("stdout", meta));
-    util::MemorySink copy(k_max_stdout_output);
-    util::TeeSink out({entry.get(), &copy});
-    util::MemorySink err(64 * 1024);
-    exec::ExecLimits limits;
-    limits.max_stdout = max_bytes;
-    IR_TRY(r, exec::run_exec(m_env.client, m_env.connector, {t.namespace_name, t.pod, container, command}, out, err, {},
-                             limits, call.cancel));
-    if (r.completed()) meta.exit_status = r.exit_code;
-    meta.truncated = !r.completed() || r.out.truncated();
-    meta.note = r.completed() ? "" : r.detail;
-    IR_CHECK(entry->commit(meta));
-    if (!err.data().empty()) (void)view->add("stderr", err.data(), meta);
-    if (!r.completed()) return fail(Errc::failure, "exec: " + r.detail);
-    return json{{"exit_code", r.exit_code},
-                {"stdout", util::escape_for_terminal(copy.data(), k_max_stdout_output, util::Lines::keep)},
-                {"truncated", meta.truncated || copy.overflowed()}};
-  }
-
-  Result<json> metadata(const StepCall& call, const char* field) {
-    IR_TRY(t, target_of(call));
-    if (!call.with.contains(field) || !call.with[field].is_object()) {
-      return fail(Errc::invalid, fmt::format("option \"{}\" must be a map", field));
-    }
-    // The runner typed the rendered options (check_rendered_options): string values, null removes.
-    const json& values = call.with[field];
-    IR_TRY(p, kube::patch_pod_metadata(m_env.client, t.namespace_name, t.pod, {{field, values}}, dry(call)));
-    if (m_env.journal) m_env.journal(field == std::string("labels") ? "label" : "annotate",
-                                     {{"namespace", t.namespace_name}, {"pod", t.pod}, {field, values}, {"dry_run", call.dry_run}});
-    return json{{field, p.value("metadata", json::object()).value(field, json::object())}};
-  }
-
-  Result<json> cordon(const StepCall& call) {
-    IR_TRY(node, opt_string(call.with, "node"));
-    if (node.empty()) {
-      IR_TRY(t, target_of(call));
-      IR_TRY(pod, kube::get_pod(m_env.client, t.namespace_name, t.pod));
-      node = pod.value("spec", json::object()).value("nodeName", "");
-      if (node.empty()) return fail(Errc::invalid, fmt::format("pod {}/{} is not scheduled on a node", t.namespace_name, t.pod));
-    }
-    IR_CHECK(kube::patch_node(m_env.client, node, {{"spec", {{"unschedulable", true}}}}, dry(call)));
-    if (m_env.journal) m_env.journal("cordon", {{"node", node}, {"dry_run", call.dry_run}});
-    return json{{"node", node}};
-  }
-
-  Result<json> logs(const StepCall& call) {
-    IR_TRY(t, target_of(call));
-    IR_TRY(container, opt_string(call.with, "container"));
-    IR_TRY(previous, opt_bool(call.with, "previous", false));
-    IR_TRY(max_bytes, opt_size(call.with, "max_bytes", 16ULL << 20));
-    if (call.dry_run || m_env.bundle == nullptr) return json{{"bytes", 0}, {"planned", true}};
-    auto view = m_env.bundle->view("steps/" + evidence::safe_component(call.id) + "/");
-    const std::string name = (container.empty() ? std::string("default") : evidence::safe_component(container)) +
-                             (previous ? ".previous" : "") + ".log";
-    evidence::ArtifactMeta meta{fmt::format("GET pods/{}/log container={} previous={}", t.pod, container, previous), "api",
-                                std::nullopt, false, ""};
-    IR_TRY(entry, view->open_entry(name, meta));
-    kube::LogOptions lo;
-    lo.container = container;
-    lo.previous = previous;
-    lo.limit_bytes = static_cast<long long>(max_bytes);
-    IR_TRY(r, kube::stream_pod_logs(m_env.client, t.namespace_name, t.pod, lo,
-                                    [&](std::string_view chunk) { return entry->write(chunk); }));
-    meta.truncated = r.cut;
-    IR_CHECK(entry->commit(meta));
-    return json{{"bytes", r.bytes}};
-  }
-
-  Result<json> wait(const StepCall& call) {
-    IR_TRY(text, opt_string(call.with, "duration"));
-    const auto d = util::parse_duration(text);
-    if (!d) return fail(Errc::invalid, "option \"duration\": \"" + text + "\" is not a duration (e.g. 30s)");
-    if (call.dry_run) return json::object();
-    const auto until = std::chrono::steady_clock::now() + *d;
-    while (std::chrono::steady_clock::now() < until) {
-      if (call.cancel != nullptr && call.cancel->cancelled()) return fail(Errc::cancelled, "wait interrupted");
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return json::object();
-  }
-
   VerbEnv m_env;
 };
 
 }  // namespace
+
+const std::vector<playbook::StepType>& step_type_table() {
+  static const std::vector<StepType> k_table = [] {
+    std::vector<StepType> t;
+    for (const auto& v : verbs()) t.push_back(v.type);
+    return t;
+  }();
+  return k_table;
+}
+
+playbook::StepTypes step_types() { return playbook::StepTypes(step_type_table()); }
 
 std::unique_ptr<evidence::BundleWriter> SharedBundle::view(const std::string& prefix) {
   return std::make_unique<BundleView>(m_inner, m_locks, prefix);
 }
 
 std::unique_ptr<Verbs> make_verbs(VerbEnv env) { return std::make_unique<RealVerbs>(std::move(env)); }
+
+const playbook::OptionSet<triage::IsolateOptions>& isolate_options() { return isolate_option_set(); }
+const playbook::OptionSet<triage::CollectOptions>& collect_options() { return collect_option_set(); }
 
 }  // namespace ir::run

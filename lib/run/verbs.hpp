@@ -1,6 +1,8 @@
 #pragma once
-// The real playbook verbs, on the triage functions: isolate, release, collect, siblings, exec,
-// label, annotate, cordon, logs, wait. Each returns the outputs playbook.hpp declares for it.
+// The verb table: every playbook step type declared once — its options (bound to the fields of
+// the verb's options struct: types, defaults, validation, help), its outputs and its handler on
+// the triage functions. The playbook validator (step_types()), the runner (make_verbs()) and the
+// CLI (isolate_options(), collect_options(): one flag per option) all read this one table.
 //
 // Evidence: every run has one bundle (the case's for this run). collect writes the playbook's own
 // pod at the bundle's top level (pod/, logs/, containers/) and any other pod under
@@ -10,15 +12,24 @@
 // Dry run: isolate, release, label, annotate and cordon go to the API server with dryRun=All;
 // siblings runs (it only reads); collect reads the pod and reports its plan; exec, logs and wait
 // do nothing and say so.
+//
+// Outcomes: a verb that ran but did not reach its goal returns outcome partial with the reason —
+// isolate when a direction asked for is not contained, collect when evidence is missing, siblings
+// when the search was partial — so such a step is never "ok" (runner.hpp).
 
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "evidence/bundle.hpp"
 #include "kube/client.hpp"
 #include "kube/connection.hpp"
+#include "playbook/options.hpp"
+#include "playbook/step_types.hpp"
 #include "run/runner.hpp"
+#include "triage/collect.hpp"
+#include "triage/isolate.hpp"
 #include "util/clock.hpp"
 
 namespace ir::run {
@@ -42,6 +53,10 @@ class SharedBundle {
   Locks m_locks;
 };
 
+// A collection a verb made, reported to the run so the bundle's acquisition record names every
+// pod whose evidence it holds. Called from for_each workers too (serialised by the caller).
+using SubjectFn = std::function<void(const evidence::Subject&, const std::vector<std::string>& not_collected)>;
+
 struct VerbEnv {
   kube::Client& client;
   kube::Connector& connector;
@@ -51,9 +66,19 @@ struct VerbEnv {
   // Journal of the actions the verbs take (isolate's writes, collect's ephemeral container ...).
   JournalFn journal;
   std::function<void(const std::string&)> progress;
+  SubjectFn subject;               // may be empty
 };
+
+// Every step type (the verbs and for_each), in documentation order.
+const std::vector<playbook::StepType>& step_type_table();
+// A view of step_type_table(), for parse_playbook and run_playbook.
+playbook::StepTypes step_types();
 
 // The verbs over one API connection. The env's references must outlive it.
 std::unique_ptr<Verbs> make_verbs(VerbEnv env);
+
+// The options of isolate and collect as the table declares them, for the CLI's flags.
+const playbook::OptionSet<triage::IsolateOptions>& isolate_options();
+const playbook::OptionSet<triage::CollectOptions>& collect_options();
 
 }  // namespace ir::run

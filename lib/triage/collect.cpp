@@ -5,7 +5,9 @@
 #include <fmt/format.h>
 
 #include "kube/api.hpp"
+#include "triage/access.hpp"
 #include "triage/collect_steps.hpp"
+#include "triage/digest.hpp"
 #include "util/strings.hpp"
 
 namespace ir::triage {
@@ -14,9 +16,7 @@ using nlohmann::json;
 
 namespace {
 constexpr std::size_t k_max_stderr_kept = 64 * 1024;
-constexpr std::size_t k_max_shown = 200;  // bytes of a cluster-supplied value in one log line
 
-std::string esc(std::string_view s, std::size_t max = k_max_shown) { return util::escape_for_terminal(s, max); }
 
 json str_at(const json& j, std::initializer_list<const char*> path) {
   const json* cur = &j;
@@ -44,12 +44,13 @@ std::optional<FsMode> parse_fs_mode(const std::string& text) {
   return std::nullopt;
 }
 
-bool CollectReport::partial() const {
-  if (cancelled || !not_collected.empty()) return true;
+util::Outcome CollectReport::outcome() const {
+  if (cancelled) return util::Outcome::interrupted;
+  if (!not_collected.empty()) return util::Outcome::partial;
   for (const auto& s : steps) {
-    if (s.status == "failed" || s.status == "partial") return true;
+    if (!util::complete(s.status)) return util::Outcome::partial;
   }
-  return false;
+  return util::Outcome::ok;
 }
 
 namespace collect_detail {
@@ -61,40 +62,53 @@ void Ctx::progress(const std::string& line) const {
 }
 
 void Ctx::record(StepRecord step) {
-  std::string where = step.container.empty() ? "" : " [" + esc(step.container, 64) + "]";
-  std::string line = fmt::format("{:<16}{} {}", step.step, where, step.status);
+  // A step cut short by Ctrl-C is interrupted, not failed: what it got is kept.
+  if (cancelled() && (step.status == util::Outcome::failed || step.status == util::Outcome::partial)) {
+    step.status = util::Outcome::interrupted;
+  }
+  std::string where = step.container.empty() ? "" : " [" + util::esc(step.container, util::Cap::word) + "]";
+  std::string line = fmt::format("{:<16}{} {}", step.step, where, util::to_string(step.status));
   if (step.artifacts > 0) line += fmt::format(", {} artifact{}", step.artifacts, step.artifacts == 1 ? "" : "s");
-  if (!step.detail.empty()) line += ": " + esc(step.detail, 300);
+  if (!step.detail.empty()) line += ": " + util::esc(step.detail, util::Cap::detail);
   progress(line);
-  if (step.status != "ok" && step.status != "skipped" && env.log) {
-    env.log("collect.step", {{"step", step.step}, {"container", step.container}, {"status", step.status},
-                             {"method", step.method}, {"detail", step.detail}});
+  if (!util::complete(step.status) && env.log) {
+    env.log("collect.step", {{"step", step.step}, {"container", step.container}, {"status", util::to_string(step.status)},
+                             {"method", evidence::to_string(step.method)}, {"detail", step.detail}});
   }
   report.steps.push_back(std::move(step));
+}
+
+bool Ctx::allowed(Access a, const std::string& container) {
+  const auto it = denied.find(a);
+  if (it == denied.end()) return true;
+  const char* what = "";
+  switch (a) {
+    case Access::exec: what = "processes, network and filesystem"; break;
+    case Access::logs: what = "logs"; break;
+    case Access::events: what = "events"; break;
+    case Access::node: what = "the node"; break;
+    case Access::network_policies: what = "the network policies"; break;
+    case Access::owners: what = "the owner chain"; break;
+    case Access::ephemeral: what = "a debug container"; break;
+  }
+  const std::string line = fmt::format("{}{}: forbidden: kubectl-ir may not {} (RBAC)", what,
+                                       container.empty() ? "" : " of container " + util::esc(container, util::Cap::word),
+                                       it->second);
+  if (std::find(report.not_collected.begin(), report.not_collected.end(), line) == report.not_collected.end()) {
+    report.not_collected.push_back(line);
+  }
+  return false;
 }
 
 void Ctx::add(StepRecord& step, const std::string& name, std::string_view data, const evidence::ArtifactMeta& meta) {
   auto a = env.bundle.add(name, data, meta);
   if (!a) {
-    step.status = "failed";
+    step.status = util::Outcome::failed;
     step.detail = "bundle: " + a.error().message;
     return;
   }
   ++step.artifacts;
   step.bytes += a->size;
-}
-
-std::string Captured::summary() const {
-  if (error) return error->message;
-  if (!result) return "not run";
-  if (!result->completed()) return result->detail;
-  if (result->exit_code != 0) {
-    std::string s = fmt::format("exit {}", result->exit_code);
-    const auto first_line = stderr_text.substr(0, stderr_text.find('\n'));
-    if (!first_line.empty()) s += ": " + esc(first_line, 160);
-    return s;
-  }
-  return "ok";
 }
 
 std::string describe_argv(const std::vector<std::string>& argv) {
@@ -104,89 +118,185 @@ std::string describe_argv(const std::vector<std::string>& argv) {
     const bool plain = !a.empty() && a.find_first_of(" \t\n'\"\\$") == std::string::npos;
     s += plain ? a : "'" + a + "'";
   }
-  return esc(s, 512);
+  return util::esc(s, util::Cap::detail);
 }
 
-std::string exec_source(const Target& target, const std::string& command) {
-  return fmt::format("exec {}{}: {}", esc(target.exec_container, 64),
-                     target.exec_container == target.container ? "" : " (target " + esc(target.container, 64) + ")", command);
+std::string exec_source(const ExecTarget& target, const std::string& command) {
+  return fmt::format("exec {}{}: {}", util::esc(target.exec_container, util::Cap::word),
+                     target.exec_container == target.container ? "" : " (target " + util::esc(target.container, util::Cap::word) + ")", command);
 }
 
 std::string container_dir(const std::string& container) {
   return "containers/" + evidence::safe_component(container) + "/";
 }
 
-Captured run_command(Ctx& ctx, const Target& target, const CommandSpec& spec) {
-  Captured cap;
+Captured run_command(Ctx& ctx, const ExecTarget& target, const CommandSpec& spec) {
   const auto& o = ctx.options;
-  evidence::ArtifactMeta meta;
-  meta.method = target.method;
-  meta.source = exec_source(target, spec.source.empty() ? describe_argv(spec.argv) : spec.source);
-  if (ctx.cancelled()) {
-    cap.error = Error(Errc::cancelled, "cancelled before it ran");
-    return cap;
-  }
+  ExecEntrySpec e;
+  e.request = {o.namespace_name, o.pod, target.exec_container, spec.argv};
+  e.limits.max_stdout = spec.max_stdout > 0 ? spec.max_stdout : o.max_output_bytes;
+  e.limits.max_stderr = 1024 * 1024;
+  e.limits.total_timeout = spec.timeout.count() > 0 ? spec.timeout : o.command_timeout;
+  e.limits.idle_timeout = o.idle_timeout;
+  e.entry = spec.entry;
+  e.meta.method = target.method;
+  e.meta.source = exec_source(target, spec.source.empty() ? describe_argv(spec.argv) : spec.source);
+  e.keep = spec.keep;
+  e.tee = spec.tee;
+  e.store_on_failure = spec.store_on_failure;
+  e.max_stderr_kept = k_max_stderr_kept;
+  return exec_to_entry(ctx.env.client, ctx.env.connector, ctx.env.bundle, e, ctx.env.cancel);
+}
 
-  std::unique_ptr<evidence::EntrySink> entry;
-  if (!spec.entry.empty()) {
-    auto e = ctx.env.bundle.open_entry(spec.entry, meta);
-    if (!e) {
-      cap.error = e.error().context("bundle");
-      return cap;
-    }
-    entry = std::move(*e);
+void preflight_collect(Ctx& ctx, const json& pod, const std::vector<std::string>& containers) {
+  const auto& o = ctx.options;
+  const std::string& ns = o.namespace_name;
+  // Exec is a GET with an upgrade, authorised as `get pods/exec` before 1.30 and `create` since.
+  std::string exec_verb = "create";
+  if (auto v = kube::get_server_version(ctx.env.client); v && v->major == 1 && v->minor < 30) exec_verb = "get";
+  std::vector<std::pair<Access, kube::ResourceAttributes>> needs = {
+      {Access::logs, {"get", "", "pods", "log", ns, ""}},
+      {Access::events, {"list", "", "events", "", ns, ""}},
+      {Access::network_policies, {"list", "networking.k8s.io", "networkpolicies", "", ns, ""}},
+  };
+  if (!str_at(pod, {"spec", "nodeName"}).get<std::string>().empty()) needs.push_back({Access::node, {"get", "", "nodes", "", "", ""}});
+  for (const auto& r : pod.value("metadata", json::object()).value("ownerReferences", json::array())) {
+    if (!r.is_object() || !r.value("controller", false)) continue;
+    const std::string api_version = r.value("apiVersion", "");
+    const auto slash = api_version.find('/');
+    const std::string group = slash == std::string::npos ? "" : api_version.substr(0, slash);
+    needs.push_back({Access::owners, {"get", group, util::to_lower(r.value("kind", "")) + "s", "", ns, ""}});
   }
-  util::NullSink discard;
-  util::MemorySink copy(spec.keep);
-  std::vector<util::Sink*> outs{entry ? static_cast<util::Sink*>(entry.get()) : &discard};
-  if (spec.keep > 0) outs.push_back(&copy);
-  if (spec.tee != nullptr) outs.push_back(spec.tee);
-  util::TeeSink out(outs);
-  util::MemorySink err(k_max_stderr_kept);
-
-  exec::ExecLimits limits;
-  limits.max_stdout = spec.max_stdout > 0 ? spec.max_stdout : o.max_output_bytes;
-  limits.max_stderr = 1024 * 1024;
-  limits.total_timeout = spec.timeout.count() > 0 ? spec.timeout : o.command_timeout;
-  limits.idle_timeout = o.idle_timeout;
-  const exec::ExecRequest request{o.namespace_name, o.pod, target.exec_container, spec.argv};
-  auto r = exec::run_exec(ctx.env.client, ctx.env.connector, request, out, err, {}, limits, ctx.env.cancel);
-  cap.stderr_text = err.data();
-  if (!r) {
-    cap.error = r.error();
-    if (spec.tee != nullptr) (void)spec.tee->finish();
-    return cap;  // the entry is dropped: nothing arrived
-  }
-  cap.result = *r;
-  cap.bytes = r->out.kept;
-  if (spec.keep > 0) {
-    cap.stdout_copy_complete = !copy.overflowed();
-    cap.stdout_copy = copy.take();
-  }
-  if (spec.tee != nullptr) {
-    if (auto f = spec.tee->finish(); !f) cap.error = f.error();
-  }
-  if (entry) {
-    const bool failed = r->completed() && r->exit_code != 0;
-    if (!failed || spec.store_on_failure) {
-      if (r->completed()) meta.exit_status = r->exit_code;
-      meta.truncated = !r->completed() || r->out.truncated();
-      meta.note = r->completed() ? "" : r->detail;
-      auto c = entry->commit(meta);
-      if (!c) {
-        cap.error = c.error().context("bundle");
-        return cap;
-      }
-      cap.stored = true;
-      if (!cap.stderr_text.empty()) {
-        evidence::ArtifactMeta em = meta;
-        em.truncated = err.overflowed() || r->err.truncated();
-        em.note = "stderr of the command";
-        (void)ctx.env.bundle.add(spec.entry + ".stderr", cap.stderr_text, em);
-      }
+  if (!containers.empty()) needs.push_back({Access::exec, {exec_verb, "", "pods", "exec", ns, ""}});
+  if (!containers.empty() && o.ephemeral) needs.push_back({Access::ephemeral, {"patch", "", "pods", "ephemeralcontainers", ns, ""}});
+  std::vector<kube::ResourceAttributes> asked;
+  for (const auto& [a, need] : needs) asked.push_back(need);
+  const auto check = check_access(ctx.env.client, asked);
+  for (const auto& missing : check.missing) {
+    for (const auto& [a, need] : needs) {
+      if (need == missing && ctx.denied.count(a) == 0) ctx.denied[a] = describe_access(need);
     }
   }
-  return cap;
+  if (!check.unchecked.empty()) {
+    ctx.progress("note: permissions could not be checked before collecting (" + util::esc(check.unchecked, util::Cap::detail) +
+                 "): a refused request will fail its step");
+  }
+  if (!ctx.denied.empty() && ctx.env.log) {
+    json refused = json::array();
+    for (const auto& [a, what] : ctx.denied) refused.push_back(what);
+    ctx.env.log("collect.preflight", {{"refused", refused}});
+  }
+}
+
+void account_for_interruption(Ctx& ctx, const std::vector<std::string>& containers) {
+  const auto has = [&](const std::string& step, const std::string& container) {
+    return std::any_of(ctx.report.steps.begin(), ctx.report.steps.end(),
+                       [&](const StepRecord& r) { return r.step == step && r.container == container; });
+  };
+  const auto missing = [&](const std::string& what) {
+    ctx.report.not_collected.push_back(what + ": interrupted (Ctrl-C) before it was collected");
+  };
+  for (const char* step : {"owners", "node", "events", "networkpolicies"}) {
+    if (!has(step, "")) missing(step);
+  }
+  const json status = ctx.report.pod.value("status", json::object());
+  for (const auto& cs : status.value("containerStatuses", json::array())) {
+    const std::string c = cs.is_object() ? cs.value("name", "") : "";
+    if (!c.empty() && !has("logs", c)) missing("logs of container " + util::esc(c, util::Cap::word));
+  }
+  for (const auto& c : containers) {
+    const std::string of = " of container " + util::esc(c, util::Cap::word);
+    // A container skipped (not running) or refused has its own record or line already.
+    const bool skipped = std::any_of(ctx.report.steps.begin(), ctx.report.steps.end(), [&](const StepRecord& r) {
+      return r.container == c && r.status == util::Outcome::skipped && r.step == "processes";
+    });
+    if (skipped || ctx.denied.count(Access::exec) != 0) continue;
+    if (!has("processes", c)) missing("processes" + of);
+    if (!has("network", c)) missing("network" + of);
+    if (ctx.options.fs != FsMode::none && !has("filesystem", c)) missing("filesystem" + of);
+  }
+  for (const auto& r : ctx.report.steps) {
+    if (r.status == util::Outcome::interrupted) {
+      ctx.report.not_collected.push_back(r.step + (r.container.empty() ? "" : " of container " + util::esc(r.container, util::Cap::word)) +
+                                         ": interrupted (Ctrl-C) while it was collected: what arrived is kept");
+    }
+  }
+}
+
+namespace {
+
+bool loopback(const std::string& ip) { return ip.rfind("127.", 0) == 0 || ip == "::1" || ip == "::ffff:127.0.0.1"; }
+
+std::string endpoint(const std::string& ip, const json& port) {
+  const std::string p = port.is_number() ? std::to_string(port.get<long long>()) : "?";
+  return ip.find(':') != std::string::npos ? "[" + ip + "]:" + p : ip + ":" + p;
+}
+
+}  // namespace
+
+std::vector<std::string> notable_evidence(const Ctx& ctx) {
+  constexpr std::size_t k_max_lines = 12;
+  std::vector<std::string> established;
+  std::vector<std::string> listening;
+  std::vector<std::string> from_tmp;
+  const bool several = ctx.walk.size() > 1;
+  for (const auto& [container, records] : ctx.walk) {
+    const std::string where = several ? "[" + util::esc(container, util::Cap::word) + "] " : "";
+    std::map<long long, const json*> by_pid;
+    for (const auto& r : records) {
+      if (r.value("kind", "") == "process" && r.contains("pid") && r["pid"].is_number()) by_pid[r["pid"].get<long long>()] = &r;
+    }
+    const auto who = [&](const json& sock) {
+      std::vector<std::string> names;
+      for (const auto& pid : sock.value("pids", json::array())) {
+        if (!pid.is_number()) continue;
+        std::string n = "pid " + std::to_string(pid.get<long long>());
+        if (auto it = by_pid.find(pid.get<long long>()); it != by_pid.end()) {
+          const std::string exe = it->second->value("exe", "");
+          const std::string comm = it->second->value("comm", "");
+          n += " " + (exe.empty() ? comm : exe);
+          const auto slash = exe.rfind('/');
+          if (!exe.empty() && !comm.empty() && exe.substr(slash + 1).rfind(comm, 0) != 0) n += " (comm " + comm + ")";
+        }
+        names.push_back(n);
+      }
+      return names.empty() ? std::string("no process found") : util::join(names, ", ");
+    };
+    if (auto it = ctx.sockets.find(container); it != ctx.sockets.end()) {
+      for (const auto& sock : it->second) {
+        if (sock.value("kind", "") != "socket") continue;
+        const std::string state = sock.value("state", "");
+        const std::string proto = sock.value("proto", "");
+        if (state == "ESTABLISHED" && !loopback(sock.value("remote_ip", ""))) {
+          established.push_back(util::esc(where + who(sock) + " -> " + endpoint(sock.value("remote_ip", ""), sock.value("remote_port", json())) +
+                                          " (" + proto + ")", util::Cap::detail));
+        } else if (state == "LISTEN") {
+          listening.push_back(util::esc(where + who(sock) + " listens on " + proto + " " +
+                                        endpoint(sock.value("local_ip", ""), sock.value("local_port", json())), util::Cap::detail));
+        }
+      }
+    }
+    for (const auto& [pid, r] : by_pid) {
+      const std::string exe = r->value("exe", "");
+      for (const char* dir : {"/tmp/", "/var/tmp/", "/dev/shm/"}) {
+        if (exe.rfind(dir, 0) == 0 || exe.find(" (deleted)") != std::string::npos || exe.rfind("/memfd:", 0) == 0) {
+          from_tmp.push_back(util::esc(where + "pid " + std::to_string(pid) + " runs " + exe, util::Cap::detail));
+          break;
+        }
+      }
+    }
+  }
+  std::vector<std::string> out;
+  for (auto* group : {&established, &from_tmp, &listening}) {
+    for (auto& line : *group) {
+      if (out.size() == k_max_lines) {
+        out.push_back("... more in the bundle");
+        return out;
+      }
+      if (std::find(out.begin(), out.end(), line) == out.end()) out.push_back(std::move(line));
+    }
+  }
+  return out;
 }
 
 }  // namespace collect_detail
@@ -219,14 +329,15 @@ Result<CollectReport> collect(CollectEnv& env, const CollectOptions& options, co
     for (const auto& c : options.containers) {
       if (known.count(c) == 0) {
         std::vector<std::string> have(known.begin(), known.end());
-        return fail(Errc::usage, fmt::format("container \"{}\" is not in pod {}/{} (have: {})", esc(c, 64),
-                                             options.namespace_name, options.pod, esc(util::join(have, ", "))));
+        return fail(Errc::usage, fmt::format("container \"{}\" is not in pod {}/{} (have: {})", util::esc(c, util::Cap::word),
+                                             options.namespace_name, options.pod, util::esc(util::join(have, ", "))));
       }
     }
     names = options.containers;
   }
 
   Ctx ctx{env, options, report};
+  preflight_collect(ctx, pod, names);
   collect_api_state(ctx, pod);  // pod, images, owners, node, events, network policies
   collect_logs(ctx, pod);
   for (const auto& name : names) {
@@ -234,50 +345,51 @@ Result<CollectReport> collect(CollectEnv& env, const CollectOptions& options, co
     collect_container(ctx, pod, name);
   }
   report.cancelled = ctx.cancelled();
-  if (report.cancelled && env.log) env.log("collect.cancelled", {{"steps_done", report.steps.size()}});
+  if (report.cancelled) account_for_interruption(ctx, names);
+  report.notable = notable_evidence(ctx);
+  if (report.cancelled && env.log) {
+    env.log("collect.cancelled", {{"steps_done", report.steps.size()}, {"not_collected", report.not_collected}});
+  }
   return report;
 }
 
-std::string render_acquisition_log(const AcquisitionInfo& info, const CollectOptions& options,
-                                   const CollectReport& report) {
-  std::string s;
-  const auto line = [&](std::string_view key, const std::string& value) {
-    s += fmt::format("{:<18}{}\n", std::string(key) + ":", esc(value, 1024));
-  };
-  s += "kubectl-ir acquisition log\n";
-  line("case", info.case_id);
-  line("examiner", info.examiner);
-  line("caller identity", info.caller.empty() ? "unknown (the server does not serve SelfSubjectReview)" : info.caller);
-  line("started (UTC)", info.started);
-  line("ended (UTC)", info.ended);
-  line("tool", "kubectl-ir " + info.tool_version);
-  line("host", info.host);
-  line("command", info.command_line);
-  line("context", info.context);
-  line("server", info.server);
-  line("namespace", options.namespace_name);
-  line("pod", options.pod);
-  line("pod uid", report.pod_uid);
-  line("resourceVersion", report.resource_version);
-  line("node", report.node);
+evidence::Subject subject_of(const CollectReport& report, const std::string& namespace_name, const std::string& pod) {
+  evidence::Subject s{namespace_name, pod, report.pod_uid, report.resource_version, report.node, {}};
   for (const auto& [container, id] : report.image_ids.items()) {
-    line("imageID " + esc(container, 64), id.is_string() && !id.get<std::string>().empty() ? id.get<std::string>()
-                                                                                          : "(not started)");
-  }
-  line("filesystem", to_string(options.fs));
-  line("paths", util::join(options.paths, " "));
-  for (const auto& e : report.ephemeral_containers) line("ephemeral added", e);
-  line("result", report.cancelled ? "interrupted (partial)" : report.partial() ? "partial" : "complete");
-  s += "\nsteps:\n";
-  for (const auto& st : report.steps) {
-    s += fmt::format("  {:<16} {:<12} {:<8} {:<9} {}\n", st.step, esc(st.container.empty() ? "-" : st.container, 12),
-                     st.status, st.method, esc(st.detail, 400));
-  }
-  if (!report.not_collected.empty()) {
-    s += "\nnot collected:\n";
-    for (const auto& n : report.not_collected) s += "  " + esc(n, 600) + "\n";
+    const std::string image_id = id.is_string() ? id.get<std::string>() : "";
+    const auto d = parse_image_id(image_id);
+    s.images.push_back({container, image_id, d.digest});
   }
   return s;
+}
+
+std::string collect_details(const CollectOptions& options, const CollectReport& report) {
+  std::string s;
+  s += fmt::format("{:<18}{}\n", "filesystem:", to_string(options.fs));
+  s += fmt::format("{:<18}{}\n", "paths:", util::esc(util::join(options.paths, " "), util::Cap::detail));
+  for (const auto& e : report.ephemeral_containers) s += fmt::format("{:<18}{}\n", "ephemeral added:", util::esc(e, util::Cap::name));
+  s += "\nsteps:\n";
+  for (const auto& st : report.steps) {
+    s += fmt::format("  {:<16} {:<12} {:<11} {:<9} {}\n", st.step,
+                     util::esc(st.container.empty() ? "-" : st.container, util::Cap::word), util::to_string(st.status),
+                     evidence::to_string(st.method), util::esc(st.detail, util::Cap::detail));
+  }
+  if (!report.notable.empty()) {
+    s += "\nnotable:\n";
+    for (const auto& n : report.notable) s += "  " + n + "\n";
+  }
+  return s;
+}
+
+json collect_record(const CollectOptions& options, const CollectReport& report) {
+  json steps = json::array();
+  for (const auto& st : report.steps) {
+    steps.push_back({{"step", st.step}, {"container", st.container}, {"status", util::to_string(st.status)},
+                     {"method", evidence::to_string(st.method)}, {"detail", st.detail}, {"artifacts", st.artifacts}});
+  }
+  return {{"collect",
+           {{"fs", to_string(options.fs)}, {"paths", options.paths}, {"steps", steps},
+            {"ephemeral_containers", report.ephemeral_containers}, {"notable", report.notable}}}};
 }
 
 }  // namespace ir::triage

@@ -27,11 +27,13 @@
 #include <nlohmann/json.hpp>
 
 #include "evidence/bundle.hpp"
+#include "evidence/case.hpp"
 #include "kube/client.hpp"
 #include "kube/connection.hpp"
 #include "triage/isolate.hpp"  // ActionLog
 #include "util/cancel.hpp"
 #include "util/clock.hpp"
+#include "util/outcome.hpp"
 
 namespace ir::triage {
 
@@ -67,8 +69,8 @@ struct StepRecord {
   std::string container;  // "" for pod-level steps
   std::string step;       // "pod", "owners", "node", "events", "networkpolicies", "logs", "processes",
                           // "network", "filesystem", "hashes", "archive", "ephemeral"
-  std::string status;     // "ok" | "partial" | "failed" | "skipped"
-  std::string method;     // "api" | "exec" | "ephemeral"
+  util::Outcome status = util::Outcome::ok;  // partial/failed: evidence of this step is missing
+  evidence::Method method = evidence::Method::exec;
   std::string detail;     // why not ok, or a short summary ("37 processes")
   std::size_t artifacts = 0;
   std::uint64_t bytes = 0;
@@ -85,9 +87,15 @@ struct CollectReport {
   // shell; rerun with --ephemeral").
   std::vector<std::string> not_collected;
   std::vector<std::string> ephemeral_containers;  // added by this run (permanent in the pod spec)
+  // What a responder should see first, one line each: established connections with the process
+  // that holds them ("pid 3 /tmp/.x/kworkerds -> 198.51.100.7:3333"), listening sockets, executables
+  // running from temporary directories. Escaped, bounded.
+  std::vector<std::string> notable;
   bool cancelled = false;
-  // True when any step failed or was partial, something was not collected, or cancelled.
-  [[nodiscard]] bool partial() const;
+  // interrupted (Ctrl-C), partial (some evidence is missing: a step failed or was partial, something
+  // was not collected) or ok. The method used (exec, a debug container) never makes it partial.
+  [[nodiscard]] util::Outcome outcome() const;
+  [[nodiscard]] bool partial() const { return outcome() != util::Outcome::ok; }
 };
 
 // What collect works with. All references must outlive the call.
@@ -110,25 +118,16 @@ Result<nlohmann::json> read_target_pod(kube::Client& client, const std::string& 
 // a StepRecord and, where something was lost, a not_collected line.
 Result<CollectReport> collect(CollectEnv& env, const CollectOptions& options, const nlohmann::json& pod);
 
-// The facts of an acquisition that are not about the pod.
-struct AcquisitionInfo {
-  std::string case_id;
-  std::string examiner;
-  std::string caller;  // the API identity ("" unknown)
-  std::string tool_version;
-  std::string context;
-  std::string server;
-  std::string command_line;  // argv as run (no credentials: kubectl-ir takes none on argv but --token, which is masked)
-  std::string started;  // RFC 3339 UTC
-  std::string ended;
-  std::string host;     // where kubectl-ir ran
-};
+// The evidence subject the bundle's acquisition record names: the pod as first read, its imageIDs
+// and their digests.
+evidence::Subject subject_of(const CollectReport& report, const std::string& namespace_name, const std::string& pod);
 
-// The acquisition.log text: "key: value" lines (case, examiner, caller, times, tool, context,
-// server, host, command, pod namespace/name/uid/resourceVersion/node, one line per imageID),
-// then one line per step with its status, then what was not collected. Values from the cluster
-// are escaped (util::escape_for_terminal).
-std::string render_acquisition_log(const AcquisitionInfo& info, const CollectOptions& options,
-                                   const CollectReport& report);
+// collect's own part of acquisition.log: the options, every step's outcome. Values from the
+// cluster are escaped (util::esc).
+std::string collect_details(const CollectOptions& options, const CollectReport& report);
+
+// collect's own fields of acquisition.json: {"collect": {"fs", "paths", "steps": [...],
+// "ephemeral_containers", "notable"}}.
+nlohmann::json collect_record(const CollectOptions& options, const CollectReport& report);
 
 }  // namespace ir::triage

@@ -20,7 +20,7 @@ constexpr int k_max_owner_depth = 6;
 
 std::string pretty(const json& j) { return forensics::procfs::dump_json(j, 2) + "\n"; }
 
-evidence::ArtifactMeta api_meta(const std::string& source) { return {source, "api", std::nullopt, false, ""}; }
+evidence::ArtifactMeta api_meta(const std::string& source) { return {.source = source, .method = evidence::Method::api}; }
 
 std::string pod_api_path(const CollectOptions& o) {
   return "/api/v1/namespaces/" + util::url_encode(o.namespace_name) + "/pods/" + util::url_encode(o.pod);
@@ -39,8 +39,17 @@ json image_ids(const json& pod) {
   return ids;
 }
 
+// A step refused by the preflight: recorded as failed without being tried.
+void refused(Ctx& ctx, StepRecord step, Access a) {
+  (void)ctx.allowed(a, step.container);
+  step.status = util::Outcome::failed;
+  step.detail = "not attempted: forbidden: " + ctx.denied.at(a);
+  ctx.record(std::move(step));
+}
+
 void owners(Ctx& ctx, const json& pod) {
-  StepRecord step{"", "owners", "ok", "api", "", 0, 0};
+  StepRecord step{.step = "owners", .method = evidence::Method::api};
+  if (ctx.denied.count(Access::owners) != 0) return refused(ctx, std::move(step), Access::owners);
   const std::string ns = ctx.options.namespace_name;
   json current = pod;
   json chain = json::array();
@@ -57,13 +66,13 @@ void owners(Ctx& ctx, const json& pod) {
     chain.push_back({{"apiVersion", api_version}, {"kind", kind}, {"name", name}});
     const auto path = kube::object_path(api_version, kind, ns, name);
     if (!path) {
-      step.status = "partial";
+      step.status = util::Outcome::partial;
       step.detail = fmt::format("owner {}/{} is of a kind kubectl-ir does not read", kind, name);
       break;
     }
     auto obj = kube::get_object(ctx.env.client, *path, fmt::format("get {} {}/{}", util::to_lower(kind), ns, name));
     if (!obj) {
-      step.status = "failed";
+      step.status = util::Outcome::failed;
       step.detail = obj.error().message;
       break;
     }
@@ -73,21 +82,22 @@ void owners(Ctx& ctx, const json& pod) {
     current = std::move(*obj);
   }
   if (chain.empty()) step.detail = "the pod has no controller";
-  else if (step.status == "ok") step.detail = fmt::format("{} owner{}", chain.size(), chain.size() == 1 ? "" : "s");
+  else if (step.status == util::Outcome::ok) step.detail = fmt::format("{} owner{}", chain.size(), chain.size() == 1 ? "" : "s");
   ctx.record(std::move(step));
 }
 
 void node(Ctx& ctx) {
-  StepRecord step{"", "node", "ok", "api", "", 0, 0};
+  StepRecord step{.step = "node", .method = evidence::Method::api};
   if (ctx.report.node.empty()) {
-    step.status = "skipped";
+    step.status = util::Outcome::skipped;
     step.detail = "the pod is not scheduled";
     ctx.record(std::move(step));
     return;
   }
+  if (ctx.denied.count(Access::node) != 0) return refused(ctx, std::move(step), Access::node);
   auto n = kube::get_node(ctx.env.client, ctx.report.node);
   if (!n) {
-    step.status = "failed";
+    step.status = util::Outcome::failed;
     step.detail = n.error().message;
   } else {
     const json info = n->value("status", json::object()).value("nodeInfo", json::object());
@@ -98,10 +108,11 @@ void node(Ctx& ctx) {
 }
 
 void events(Ctx& ctx) {
-  StepRecord step{"", "events", "ok", "api", "", 0, 0};
+  StepRecord step{.step = "events", .method = evidence::Method::api};
+  if (ctx.denied.count(Access::events) != 0) return refused(ctx, std::move(step), Access::events);
   auto e = kube::list_events_for(ctx.env.client, ctx.options.namespace_name, ctx.report.pod_uid);
   if (!e) {
-    step.status = "failed";
+    step.status = util::Outcome::failed;
     step.detail = e.error().message;
   } else {
     step.detail = fmt::format("{} events", e->value("items", json::array()).size());
@@ -113,10 +124,11 @@ void events(Ctx& ctx) {
 }
 
 void network_policies(Ctx& ctx, const json& pod) {
-  StepRecord step{"", "networkpolicies", "ok", "api", "", 0, 0};
+  StepRecord step{.step = "networkpolicies", .method = evidence::Method::api};
+  if (ctx.denied.count(Access::network_policies) != 0) return refused(ctx, std::move(step), Access::network_policies);
   auto list = kube::list_network_policies(ctx.env.client, ctx.options.namespace_name);
   if (!list) {
-    step.status = "failed";
+    step.status = util::Outcome::failed;
     step.detail = list.error().message;
     ctx.record(std::move(step));
     return;
@@ -141,7 +153,7 @@ void network_policies(Ctx& ctx, const json& pod) {
 }  // namespace
 
 void collect_api_state(Ctx& ctx, const json& pod) {
-  StepRecord step{"", "pod", "ok", "api", "", 0, 0};
+  StepRecord step{.step = "pod", .method = evidence::Method::api};
   ctx.add(step, "pod/pod.json", pretty(pod), api_meta("GET " + pod_api_path(ctx.options)));
   ctx.report.image_ids = image_ids(pod);
   ctx.add(step, "pod/images.json", pretty(ctx.report.image_ids), api_meta("status.*ContainerStatuses[].imageID of pod/pod.json"));
@@ -165,7 +177,7 @@ void one_log(Ctx& ctx, StepRecord& step, const std::string& container, bool prev
                   o.max_log_bytes, previous ? "&previous=true" : "");
   auto entry = ctx.env.bundle.open_entry(name, api_meta(source));
   if (!entry) {
-    step.status = "failed";
+    step.status = util::Outcome::failed;
     step.detail = entry.error().message;
     return;
   }
@@ -183,7 +195,7 @@ void one_log(Ctx& ctx, StepRecord& step, const std::string& container, bool prev
   if (!r && got == 0) {
     // No previous instance is the normal case, not a failure.
     if (previous && !expect_previous && (r.error().code == Errc::invalid || r.error().code == Errc::not_found)) return;
-    if (step.status == "ok") step.status = "failed";
+    if (step.status == util::Outcome::ok) step.status = util::Outcome::failed;
     step.detail += (step.detail.empty() ? "" : "; ") + r.error().message;
     return;
   }
@@ -193,14 +205,15 @@ void one_log(Ctx& ctx, StepRecord& step, const std::string& container, bool prev
   else if (r->cut) meta.note = fmt::format("cut at --max-log-bytes ({} bytes)", o.max_log_bytes);
   auto a = (*entry)->commit(meta);
   if (!a) {
-    step.status = "failed";
+    step.status = util::Outcome::failed;
     step.detail = a.error().message;
     return;
   }
   ++step.artifacts;
   step.bytes += a->size;
   if (!r) {
-    if (step.status == "ok") step.status = "partial";
+    if (r.error().code == Errc::cancelled) step.status = util::Outcome::interrupted;
+    else if (step.status == util::Outcome::ok) step.status = util::Outcome::partial;
     step.detail += (step.detail.empty() ? "" : "; ") + r.error().message;
   } else if (r->cut && step.detail.empty()) {
     step.detail = "cut at --max-log-bytes";
@@ -216,14 +229,18 @@ void collect_logs(Ctx& ctx, const json& pod) {
       if (ctx.cancelled()) return;
       if (!cs.is_object() || !cs.contains("name") || !cs["name"].is_string()) continue;
       const std::string container = cs["name"];
-      StepRecord step{container, "logs", "ok", "api", "", 0, 0};
+      StepRecord step{.container = container, .step = "logs", .method = evidence::Method::api};
+      if (ctx.denied.count(Access::logs) != 0) {
+        refused(ctx, std::move(step), Access::logs);
+        continue;
+      }
       const json state = cs.value("state", json::object());
       const bool started = state.contains("running") || state.contains("terminated");
       const bool restarted = cs.value("restartCount", 0) > 0 || cs.value("lastState", json::object()).contains("terminated");
       if (started) one_log(ctx, step, container, false, false);
       if (restarted || !started) one_log(ctx, step, container, true, restarted);
-      if (step.artifacts == 0 && step.status == "ok") {
-        step.status = "skipped";
+      if (step.artifacts == 0 && step.status == util::Outcome::ok) {
+        step.status = util::Outcome::skipped;
         step.detail = "no log: the container has not started";
       }
       ctx.record(std::move(step));

@@ -35,10 +35,9 @@ constexpr std::uint64_t k_max_batch_bytes = 1ULL << 30;
 constexpr std::size_t k_max_skipped_listed = 2000;
 
 std::string pretty(const json& j) { return forensics::procfs::dump_json(j, 2) + "\n"; }
-std::string esc(std::string_view s, std::size_t max = 200) { return util::escape_for_terminal(s, max); }
 
-evidence::ArtifactMeta local_meta(const Target& t, const std::string& source) {
-  return {source, t.method, std::nullopt, false, ""};
+evidence::ArtifactMeta local_meta(const ExecTarget& t, const std::string& source) {
+  return {.source = source, .method = t.method};
 }
 
 json parsed_doc(const forensics::procfs::Parsed& p) {
@@ -52,11 +51,12 @@ struct Processes {
   bool shell_less = false;   // sh is not in the image
   bool no_ps = false;
   json walk_records = json::array();
+  StepRecord unrecorded;     // shell_less: the step, left to the caller (a debug container may follow)
 };
 
-Processes processes(Ctx& ctx, const Target& t) {
+Processes processes(Ctx& ctx, const ExecTarget& t) {
   Processes result;
-  StepRecord step{t.container, "processes", "ok", t.method, "", 0, 0};
+  StepRecord step{.container = t.container, .step = "processes", .method = t.method};
   const std::string dir = t.dir + "processes/";
 
   // ps, widest column set first (procps), then busybox's, then whatever `ps` prints.
@@ -81,7 +81,7 @@ Processes processes(Ctx& ctx, const Target& t) {
       doc["command"] = describe_argv(argv);
       ctx.add(step, dir + "ps.json", pretty(doc), local_meta(t, "parsed from " + dir + "ps.txt by kubectl-ir"));
       if (!cap.ok()) {
-        step.status = "partial";
+        step.status = util::Outcome::partial;
         ps_note = "ps: " + cap.summary();
       }
       break;
@@ -101,9 +101,9 @@ Processes processes(Ctx& ctx, const Target& t) {
                                   k_keep_walk, nullptr, k_keep_walk, {}, true});
   if (cap.not_found()) {
     result.shell_less = true;
-    step.status = result.no_ps ? "failed" : "partial";
+    step.status = result.no_ps ? util::Outcome::failed : util::Outcome::partial;
     step.detail = result.no_ps ? "the image has neither ps nor sh" : "the image has no sh: no /proc walk";
-    ctx.record(std::move(step));
+    result.unrecorded = std::move(step);
     return result;
   }
   ctx.add(step, script_entry, script, local_meta(t, "the /proc walk script kubectl-ir ran (sh -c)"));
@@ -113,6 +113,7 @@ Processes processes(Ctx& ctx, const Target& t) {
     auto parsed = forensics::procfs::parse_proc_walk(cap.stdout_copy, boundary);
     if (!cap.stdout_copy_complete) parsed.anomalies.push_back("walk output longer than what was parsed");
     result.walk_records = parsed.records;
+    ctx.walk[t.container] = parsed.records;
     ctx.add(step, dir + "processes.json", pretty(parsed_doc(parsed)),
             local_meta(t, "parsed from " + dir + "proc-walk.txt by kubectl-ir"));
     std::string d = fmt::format("{} processes", parsed.parsed);
@@ -120,11 +121,11 @@ Processes processes(Ctx& ctx, const Target& t) {
     if (!ps_note.empty()) d += "; " + ps_note;
     step.detail = d;
     if (!cap.ok()) {
-      step.status = "partial";
+      step.status = util::Outcome::partial;
       step.detail += "; walk: " + cap.summary();
     }
   } else {
-    step.status = "failed";
+    step.status = util::Outcome::failed;
     step.detail = "walk: " + cap.summary() + (ps_note.empty() ? "" : "; " + ps_note);
   }
   ctx.record(std::move(step));
@@ -133,13 +134,14 @@ Processes processes(Ctx& ctx, const Target& t) {
 
 // ---- network ------------------------------------------------------------------------------------
 
-void network(Ctx& ctx, const Target& t, const json& walk_records) {
-  StepRecord step{t.container, "network", "ok", t.method, "", 0, 0};
+void network(Ctx& ctx, const ExecTarget& t, const json& walk_records) {
+  StepRecord step{.container = t.container, .step = "network", .method = t.method};
   const std::string dir = t.dir + "network/";
   const auto order = ctx.byte_order == "big" ? forensics::procfs::ByteOrder::big : forensics::procfs::ByteOrder::little;
   json sockets = json::array();
   json anomalies = json::array();
   std::size_t unparsed = 0;
+  std::size_t tables_read = 0;  // tables whose output was parsed
   std::vector<std::string> failed;
   const std::pair<const char*, std::optional<forensics::procfs::NetTable>> tables[] = {
       {"tcp", forensics::procfs::NetTable::tcp}, {"tcp6", forensics::procfs::NetTable::tcp6}, {"udp", forensics::procfs::NetTable::udp},
@@ -150,7 +152,7 @@ void network(Ctx& ctx, const Target& t, const json& walk_records) {
     auto cap = run_command(ctx, t, {{"cat", path}, dir + "proc-net-" + table + ".txt", "", k_keep_net, nullptr,
                                     k_keep_net, {}, true});
     if (cap.not_found()) {
-      step.status = "failed";
+      step.status = util::Outcome::failed;
       step.detail = "no cat in the image";
       ctx.record(std::move(step));
       return;
@@ -166,13 +168,22 @@ void network(Ctx& ctx, const Target& t, const json& walk_records) {
       if (!(cap.result && cap.result->completed() && cap.bytes == 0)) failed.push_back(std::string(table) + ": " + cap.summary());
       if (cap.bytes == 0) continue;
     }
+    ++tables_read;
     auto parsed = kind ? forensics::procfs::parse_net_inet(cap.stdout_copy, *kind, order) : forensics::procfs::parse_net_unix(cap.stdout_copy);
     for (auto& r : parsed.records) sockets.push_back(std::move(r));
     for (auto& a : parsed.anomalies) anomalies.push_back(std::string(table) + ": " + a);
     unparsed += parsed.unparsed;
   }
+  if (tables_read == 0) {
+    // No table could be read: no parsed document either (an empty one would read as "no sockets").
+    step.status = util::Outcome::failed;
+    step.detail = failed.empty() ? "no /proc/net table could be read" : util::join(failed, "; ");
+    ctx.record(std::move(step));
+    return;
+  }
   const auto owners = forensics::procfs::socket_owners(walk_records);
   sockets = forensics::procfs::attach_socket_owners(std::move(sockets), owners);
+  ctx.sockets[t.container] = sockets;
   std::size_t established = 0;
   std::size_t decoded = 0;
   for (const auto& s : sockets) {
@@ -202,7 +213,7 @@ void network(Ctx& ctx, const Target& t, const json& walk_records) {
   if (unparsed > 0) step.detail += fmt::format(", {} lines unparsed", unparsed);
   if (!ss.stored) step.detail += ss.not_found() ? "; no ss/netstat in the image" : "; ss: " + ss.summary();
   if (!failed.empty()) {
-    step.status = "partial";
+    step.status = util::Outcome::partial;
     step.detail += "; " + util::join(failed, "; ");
   }
   ctx.record(std::move(step));
@@ -237,14 +248,14 @@ Result<evidence::Artifact> copy_into_bundle(Ctx& ctx, std::FILE* f, const std::s
 }
 
 // The listing, parsed while it streams; selects the files to hash.
-Selection listing(Ctx& ctx, const Target& t, const std::vector<std::string>& roots, StepRecord& step) {
+Selection listing(Ctx& ctx, const ExecTarget& t, const std::vector<std::string>& roots, StepRecord& step) {
   Selection sel;
   const std::string dir = t.dir + "filesystem/";
   const std::string top = t.root.empty() ? "/" : t.root + "/";
   // GNU find has -printf (exact NUL framing); busybox has not (stat -c with a boundary).
   auto probe = run_command(ctx, t, {{"find", top, "-maxdepth", "0", "-printf", "%y"}, "", "", 64, nullptr, 4096, {}, false});
   if (probe.not_found()) {
-    step.status = "failed";
+    step.status = util::Outcome::failed;
     step.detail = "no find in the image";
     return sel;
   }
@@ -252,7 +263,7 @@ Selection listing(Ctx& ctx, const Target& t, const std::vector<std::string>& roo
   const std::string boundary = forensics::procfs::make_boundary();
   std::FILE* tmp = std::tmpfile();
   if (tmp == nullptr) {
-    step.status = "failed";
+    step.status = util::Outcome::failed;
     step.detail = "cannot create a temporary file for the parsed listing";
     return sel;
   }
@@ -274,7 +285,6 @@ Selection listing(Ctx& ctx, const Target& t, const std::vector<std::string>& roo
       if (sel.skipped.size() < k_max_skipped_listed) sel.skipped.emplace_back(e.path, std::move(why));
     };
     if (e.size > o.max_file_bytes) return skip(fmt::format("larger than --max-file-bytes ({} > {})", e.size, o.max_file_bytes));
-    if (!util::is_valid_utf8(e.path)) return skip("name is not UTF-8: the exec API cannot carry it as an argument");
     if (sel.files.size() >= o.max_files) return skip("more files than --max-files");
     if (sel.bytes + e.size > o.max_archive_bytes) return skip("over --max-archive-bytes for the container");
     sel.bytes += e.size;
@@ -282,14 +292,14 @@ Selection listing(Ctx& ctx, const Target& t, const std::vector<std::string>& roo
   }, lo);
   auto argv = forensics::fslist::listing_command(dialect, top, boundary);
   if (!argv) {
-    step.status = "failed";
+    step.status = util::Outcome::failed;
     step.detail = "listing: " + argv.error().message;
     std::fclose(tmp);
     return sel;
   }
   auto cap = run_command(ctx, t, {*argv, dir + "listing.txt", "", 0, &parser, 1ULL << 30, std::chrono::seconds(600), true});
   if (!cap.stored) {
-    step.status = "failed";
+    step.status = util::Outcome::failed;
     step.detail = "listing: " + cap.summary();
     std::fclose(tmp);
     return sel;
@@ -299,7 +309,7 @@ Selection listing(Ctx& ctx, const Target& t, const std::vector<std::string>& roo
   auto a = copy_into_bundle(ctx, tmp, dir + "listing.jsonl", local_meta(t, "parsed from " + dir + "listing.txt by kubectl-ir"));
   std::fclose(tmp);
   if (!a) {
-    step.status = "failed";
+    step.status = util::Outcome::failed;
     step.detail = "listing.jsonl: " + a.error().message;
     return sel;
   }
@@ -312,7 +322,7 @@ Selection listing(Ctx& ctx, const Target& t, const std::vector<std::string>& roo
   if (!parser.anomalies().empty()) step.detail += "; " + parser.anomalies().front();
   // find exits 1 when some directories were unreadable: the listing is still what could be read.
   if (!cap.ok()) {
-    step.status = "partial";
+    step.status = util::Outcome::partial;
     step.detail += "; find: " + cap.summary();
   }
   return sel;
@@ -320,7 +330,7 @@ Selection listing(Ctx& ctx, const Target& t, const std::vector<std::string>& roo
 
 // The executables of running processes, read through /proc/<pid>/exe (the real binary, even when
 // deleted from disk).
-json hash_executables(Ctx& ctx, const Target& t, const json& walk_records, StepRecord& step) {
+json hash_executables(Ctx& ctx, const ExecTarget& t, const json& walk_records, StepRecord& step) {
   json out = json::array();
   std::set<std::string> seen;
   for (const auto& r : walk_records) {
@@ -358,33 +368,63 @@ json hash_executables(Ctx& ctx, const Target& t, const json& walk_records, StepR
   return out;
 }
 
+// One tar command's files. The exec API carries argv in the URL and the runtime takes it as UTF-8
+// strings, so a name that is not UTF-8 cannot be an argument: such names go in batches of their
+// own whose tar runs under `sh -c`, each name rebuilt inside the container by printf from octal
+// escapes (the script itself is ASCII), with a sentinel so trailing newlines survive $(...).
+struct Batch {
+  std::vector<const forensics::fslist::Entry*> files;
+  bool through_shell = false;
+};
+
+// The script of a shell batch: `tar -c -f - -C ROOT -- NAME...` with NAMEs rebuilt by printf.
+std::string shell_tar_script(const std::string& root, const std::vector<const forensics::fslist::Entry*>& files) {
+  std::string script = "set --\n";
+  for (const auto* e : files) {
+    std::string octal;
+    for (const char c : e->path.substr(1)) octal += fmt::format("\\{:03o}", static_cast<unsigned char>(c));
+    script += "f=$(printf '" + octal + "X'); set -- \"$@\" \"${f%X}\"\n";
+  }
+  script += "exec tar -c -f - -C '" + root + "' -- \"$@\"\n";
+  return script;
+}
+
 // Splits the selection into tar commands whose argv stays small (the exec API carries it in the
 // URL) and whose content stays under a bound.
-std::vector<std::vector<const forensics::fslist::Entry*>> batches(const Selection& sel) {
-  std::vector<std::vector<const forensics::fslist::Entry*>> out;
-  std::size_t argv_bytes = 0;
-  std::uint64_t content = 0;
-  for (const auto& e : sel.files) {
-    if (out.empty() || argv_bytes + e.path.size() > k_max_batch_argv || content + e.size > k_max_batch_bytes) {
-      out.emplace_back();
-      argv_bytes = 0;
-      content = 0;
+std::vector<Batch> batches(const Selection& sel) {
+  std::vector<Batch> out;
+  for (const bool shell : {false, true}) {
+    std::size_t argv_bytes = 0;
+    std::uint64_t content = 0;
+    bool open = false;
+    for (const auto& e : sel.files) {
+      if (util::is_valid_utf8(e.path) == shell) continue;
+      // percent-encoding at worst; a shell name is "\ooo" per byte, each character encoded
+      const std::size_t cost = shell ? e.path.size() * 12 + 64 : e.path.size() * 3 + 10;
+      if (!open || argv_bytes + cost > k_max_batch_argv || content + e.size > k_max_batch_bytes) {
+        out.push_back({{}, shell});
+        argv_bytes = 0;
+        content = 0;
+        open = true;
+      }
+      out.back().files.push_back(&e);
+      argv_bytes += cost;
+      content += e.size;
     }
-    out.back().push_back(&e);
-    argv_bytes += e.path.size() * 3 + 10;  // percent-encoding at worst
-    content += e.size;
   }
   return out;
 }
 
-json hash_files(Ctx& ctx, const Target& t, const Selection& sel, StepRecord& step, bool& tar_missing) {
+json hash_files(Ctx& ctx, const ExecTarget& t, const Selection& sel, StepRecord& step, bool& tar_missing) {
   json out = json::array();
   const auto groups = batches(sel);
   int n = 0;
-  for (const auto& group : groups) {
+  for (const auto& batch : groups) {
     if (ctx.cancelled()) break;
     ++n;
-    std::vector<std::string> argv{"tar", "-c", "-f", "-", "-C", t.root.empty() ? "/" : t.root + "/", "--"};
+    const auto& group = batch.files;
+    const std::string root = t.root.empty() ? "/" : t.root + "/";
+    std::vector<std::string> argv{"tar", "-c", "-f", "-", "-C", root, "--"};
     std::uint64_t expected = 0;
     std::set<std::string> requested;
     for (const auto* e : group) {
@@ -392,29 +432,41 @@ json hash_files(Ctx& ctx, const Target& t, const Selection& sel, StepRecord& ste
       requested.insert(util::escape_for_terminal(e->path.substr(1)));  // as TarMember names are
       expected += e->size + 3 * 512 + 1024;
     }
+    std::string source = fmt::format("tar -c -f - -C {} -- <{} files: see filesystem/hashes.json>", root, group.size());
+    if (batch.through_shell) {
+      argv = {"sh", "-c", shell_tar_script(root, group)};
+      source = fmt::format("sh -c 'set -- <{} names that are not UTF-8, rebuilt by printf>; exec tar -c -f - -C {} -- \"$@\"'",
+                           group.size(), root);
+    }
     forensics::TarDigestSink digest;
     std::string entry;
-    const std::string source = fmt::format("tar -c -f - -C {} -- <{} files: see filesystem/hashes.json>",
-                                           t.root.empty() ? "/" : t.root + "/", group.size());
     std::optional<evidence::PartSink> parts;
     if (ctx.options.fs == FsMode::archive) {
       entry = fmt::format("{}filesystem/archive-{:03}.tar", t.dir, n);
-      parts.emplace(ctx.env.bundle, entry, evidence::ArtifactMeta{exec_source(t, source), t.method, std::nullopt, false, ""});
+      parts.emplace(ctx.env.bundle, entry, evidence::ArtifactMeta{.source = exec_source(t, source), .method = t.method});
     }
     util::TeeSink tee(parts ? std::vector<util::Sink*>{&digest, &*parts} : std::vector<util::Sink*>{&digest});
     auto cap = run_command(ctx, t, {argv, "", source, 0, &tee, expected + (1 << 20), std::chrono::seconds(1800), true});
+    if (cap.not_found() && batch.through_shell) {
+      for (const auto* e : group) {
+        out.push_back({{"path", util::esc(e->path, util::Cap::path)},
+                       {"problem", "the name is not UTF-8 and the image has no sh to rebuild it: rerun with --ephemeral"}});
+      }
+      step.status = util::worst(step.status, util::Outcome::partial);
+      continue;
+    }
     if (cap.not_found()) {
       tar_missing = true;
       break;
     }
     if (parts && !cap.result) parts.reset();  // nothing more arrives: wait for the parts in flight
     if (parts && cap.result) {
-      evidence::ArtifactMeta last{exec_source(t, source), t.method, std::nullopt, false, ""};
+      evidence::ArtifactMeta last{.source = exec_source(t, source), .method = t.method};
       if (cap.result->completed()) last.exit_status = cap.result->exit_code;
       last.truncated = !cap.result->completed() || cap.result->out.truncated();
       last.note = cap.result->completed() ? "" : cap.result->detail;
       if (auto c = parts->close(last); !c) {
-        step.status = "failed";
+        step.status = util::Outcome::failed;
         step.detail += "; archive: " + c.error().message;
       }
       step.artifacts += parts->parts();
@@ -429,15 +481,15 @@ json hash_files(Ctx& ctx, const Target& t, const Selection& sel, StepRecord& ste
     }
     for (const auto& p : digest.problems()) out.push_back({{"batch", n}, {"problem", p}});
     if (!cap.ok()) {
-      step.status = "partial";
+      step.status = util::Outcome::partial;
       step.detail += fmt::format("; tar batch {}: {}", n, cap.summary());
     }
   }
   return out;
 }
 
-void filesystem(Ctx& ctx, const Target& t, const json& walk_records) {
-  StepRecord step{t.container, "filesystem", "ok", t.method, "", 0, 0};
+void filesystem(Ctx& ctx, const ExecTarget& t, const json& walk_records) {
+  StepRecord step{.container = t.container, .step = "filesystem", .method = t.method};
   if (ctx.options.fs == FsMode::none) return;
   std::vector<std::string> roots = ctx.options.paths;
   std::vector<std::string> cwd_root_skipped;
@@ -451,24 +503,24 @@ void filesystem(Ctx& ctx, const Target& t, const json& walk_records) {
   roots.erase(std::remove_if(roots.begin(), roots.end(), [](const std::string& r) { return r.empty() || r[0] != '/' || r.find('\\') != std::string::npos; }),
               roots.end());
   Selection sel = listing(ctx, t, roots, step);
-  if (step.status == "failed" || ctx.cancelled()) {
+  if (step.status == util::Outcome::failed || ctx.cancelled()) {
     ctx.record(std::move(step));
     return;
   }
-  StepRecord hashes{t.container, ctx.options.fs == FsMode::archive ? "archive" : "hashes", "ok", t.method, "", 0, 0};
+  StepRecord hashes{.container = t.container, .step = ctx.options.fs == FsMode::archive ? "archive" : "hashes", .method = t.method};
   json exes = hash_executables(ctx, t, walk_records, hashes);
   bool tar_missing = false;
   json files = hash_files(ctx, t, sel, hashes, tar_missing);
   json skipped = json::array();
-  for (const auto& [p, why] : sel.skipped) skipped.push_back({{"path", esc(p, 4096)}, {"reason", why}});
+  for (const auto& [p, why] : sel.skipped) skipped.push_back({{"path", util::esc(p, util::Cap::path)}, {"reason", why}});
   json doc = {{"roots", roots}, {"executables", exes}, {"files", files}, {"skipped", skipped},
               {"skipped_total", sel.skipped_total}, {"max_file_bytes", ctx.options.max_file_bytes}};
   if (tar_missing) {
     doc["problem"] = "no tar in the image: files under the roots were not hashed";
     ctx.report.not_collected.push_back(fmt::format(
         "hashes of {} files of container {}: the image has no tar; rerun with --ephemeral to read them from a trusted image",
-        sel.files.size(), esc(t.container, 64)));
-    hashes.status = "partial";
+        sel.files.size(), util::esc(t.container, util::Cap::word)));
+    hashes.status = util::Outcome::partial;
   }
   ctx.add(hashes, t.dir + "filesystem/hashes.json", pretty(doc), local_meta(t, "SHA-256 computed by kubectl-ir on the streamed bytes"));
   std::string d = fmt::format("{} executables, {} files hashed", exes.size(), files.size());
@@ -525,8 +577,9 @@ Result<std::string> add_ephemeral(Ctx& ctx, const json& pod, const std::string& 
                             uid ? "uid " + std::to_string(*uid) : "the image's user",
                             o.ptrace ? ", SYS_PTRACE" : "");
   ctx.progress(fmt::format("waiting for debug container {} to start", name));
-  const auto deadline = std::chrono::steady_clock::now() + o.ephemeral_start_timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
+  util::Clock& clock = ctx.env.clock;
+  const auto deadline = clock.steady_now() + o.ephemeral_start_timeout;
+  while (clock.steady_now() < deadline) {
     if (ctx.cancelled()) return fail(Errc::cancelled, "cancelled while waiting for the debug container");
     auto p = kube::get_pod(ctx.env.client, o.namespace_name, o.pod);
     if (!p) return unexpected(p.error().context("waiting for the debug container"));
@@ -542,7 +595,7 @@ Result<std::string> add_ephemeral(Ctx& ctx, const json& pod, const std::string& 
                                                state["waiting"].value("message", "")));
       }
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    clock.sleep_for(std::chrono::milliseconds(500));
   }
   return fail(Errc::timeout, fmt::format("debug container {} did not start within {}s", name, o.ephemeral_start_timeout.count()));
 }
@@ -565,29 +618,45 @@ std::string state_of(const json& pod, const std::string& container, bool& runnin
 }  // namespace
 
 void collect_container(Ctx& ctx, const json& pod, const std::string& container) {
-  Target t{container, container, "exec", "", container_dir(container)};
+  ExecTarget t{container, container, evidence::Method::exec, "", container_dir(container)};
   bool running = false;
   const std::string state = state_of(pod, container, running);
   if (!running) {
-    ctx.record({container, "processes", "skipped", "exec", "container not running (" + state + ")", 0, 0});
+    ctx.record({.container = container, .step = "processes", .status = util::Outcome::skipped, .method = evidence::Method::exec,
+                .detail = "container not running (" + state + ")"});
     return;
   }
-  ctx.progress(fmt::format("container {}: processes, network, filesystem", esc(container, 64)));
+  ctx.progress(fmt::format("container {}: processes, network, filesystem", util::esc(container, util::Cap::word)));
+  if (!ctx.allowed(Access::exec, container)) {
+    ctx.record({.container = container, .step = "processes", .status = util::Outcome::failed, .method = evidence::Method::exec,
+                .detail = "not attempted: forbidden: " + ctx.denied.at(Access::exec)});
+    return;
+  }
   Processes p = processes(ctx, t);
   if (p.shell_less) {
-    const std::string what = fmt::format("processes, /proc/net and the filesystem of container {}", esc(container, 64));
+    const std::string what = fmt::format("processes, /proc/net and the filesystem of container {}", util::esc(container, util::Cap::word));
     if (!ctx.options.ephemeral) {
+      ctx.record(std::move(p.unrecorded));
       ctx.report.not_collected.push_back(
           what + ": the image has no shell (" + (p.no_ps ? "no sh, no ps" : "no sh") +
           "); rerun with --ephemeral to read them from a debug container (" + ctx.options.debug_image +
           ") that shares the container's PID namespace (it stays in the pod spec)");
       return;
     }
+    if (!ctx.allowed(Access::ephemeral, container)) {
+      ctx.record(std::move(p.unrecorded));
+      return;
+    }
+    // The evidence is read through a debug container below: the image's own lack of a shell
+    // costs nothing, so this attempt is not a failure.
+    p.unrecorded.status = util::Outcome::skipped;
+    p.unrecorded.detail += ": read through a debug container instead";
+    ctx.record(std::move(p.unrecorded));
     if (ctx.cancelled()) return;
-    StepRecord step{container, "ephemeral", "ok", "api", "", 0, 0};
+    StepRecord step{.container = container, .step = "ephemeral", .method = evidence::Method::api};
     auto name = add_ephemeral(ctx, pod, container, step);
     if (!name) {
-      step.status = "failed";
+      step.status = util::Outcome::failed;
       step.detail = name.error().message;
       ctx.record(std::move(step));
       ctx.report.not_collected.push_back(what + ": debug container failed: " + name.error().message);
@@ -595,7 +664,7 @@ void collect_container(Ctx& ctx, const json& pod, const std::string& container) 
     }
     ctx.record(std::move(step));
     t.exec_container = *name;
-    t.method = "ephemeral";
+    t.method = evidence::Method::ephemeral;
     // The debug container targets the container, so they share one PID namespace in which the
     // container's first process is pid 1; its files are under /proc/1/root.
     t.root = "/proc/1/root";

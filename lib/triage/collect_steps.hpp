@@ -3,6 +3,7 @@
 // one collection and the helper that runs one command into bundle entries. Not a public header.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,9 +12,13 @@
 
 #include "exec/session.hpp"
 #include "triage/collect.hpp"
+#include "triage/exec_entry.hpp"
 #include "util/sink.hpp"
 
 namespace ir::triage::collect_detail {
+
+// What the RBAC preflight may find refused, each the permission of one kind of evidence.
+enum class Access { exec, logs, events, node, network_policies, owners, ephemeral };
 
 // One collection in progress.
 struct Ctx {
@@ -21,8 +26,17 @@ struct Ctx {
   const CollectOptions& options;
   CollectReport& report;
   std::string byte_order = "little";  // of the node's kernel, for /proc/net addresses
+  // Permissions the preflight found refused: what each would have needed ("create pods/exec in
+  // namespace shop"). Nothing refused is attempted.
+  std::map<Access, std::string> denied;
+  // What each container's steps parsed, for the notable lines: container -> walk records, sockets.
+  std::map<std::string, nlohmann::json> walk;
+  std::map<std::string, nlohmann::json> sockets;
 
   [[nodiscard]] bool cancelled() const;
+  // True when `a` was not refused; else adds the not_collected line saying so (once) and returns
+  // false (the caller records its step as failed, without trying).
+  bool allowed(Access a, const std::string& container = "");
   // Appends the step, prints its progress line and journals anything that is not ok.
   void record(StepRecord step);
   void progress(const std::string& line) const;
@@ -32,28 +46,16 @@ struct Ctx {
 
 // Where commands for one container run: in the container itself, or in a debug container that
 // reads it through /proc/<pid>/root.
-struct Target {
+struct ExecTarget {
   std::string container;       // the container whose evidence this is
   std::string exec_container;  // where the commands run
-  std::string method = "exec"; // "exec" | "ephemeral"
+  evidence::Method method = evidence::Method::exec;  // exec | ephemeral
   std::string root;            // "" or "/proc/1/root": prefix of the container's files
   std::string dir;             // "containers/<safe name>/"
 };
 
 // What one command produced.
-struct Captured {
-  std::optional<Error> error;                  // the command did not run (or its outcome is unknown)
-  std::optional<exec::ExecResult> result;
-  std::string stdout_copy;                     // the first `keep` bytes of stdout, when asked
-  bool stdout_copy_complete = true;            // false: stdout was longer than `keep`
-  std::string stderr_text;                     // up to 64 KiB
-  bool stored = false;                         // the stdout entry was added to the bundle
-  std::uint64_t bytes = 0;                     // stdout bytes kept
-  [[nodiscard]] bool not_found() const { return error && error->code == Errc::exec_not_found; }
-  [[nodiscard]] bool ok() const { return result && result->completed() && result->exit_code == 0; }
-  // "exit 1", "stdout limit reached after 16777216 bytes", the error message, ...
-  [[nodiscard]] std::string summary() const;
-};
+using Captured = ExecCapture;
 
 struct CommandSpec {
   std::vector<std::string> argv;
@@ -69,9 +71,16 @@ struct CommandSpec {
 
 // Runs one command of `target`; stdout streams into its entry (committed with exit status and
 // truncation), stderr, when not empty, becomes "<entry>.stderr".
-Captured run_command(Ctx& ctx, const Target& target, const CommandSpec& spec);
+Captured run_command(Ctx& ctx, const ExecTarget& target, const CommandSpec& spec);
 
 // The steps.
+// Asks (one SelfSubjectRulesReview, a SelfSubjectAccessReview for the node) for what each kind of
+// evidence needs, and fills ctx.denied with what is refused.
+void preflight_collect(Ctx& ctx, const nlohmann::json& pod, const std::vector<std::string>& containers);
+// After Ctrl-C: a not_collected line for every part of the plan that has no record, or was cut.
+void account_for_interruption(Ctx& ctx, const std::vector<std::string>& containers);
+// The notable lines (CollectReport::notable) from ctx.walk and ctx.sockets.
+std::vector<std::string> notable_evidence(const Ctx& ctx);
 void collect_api_state(Ctx& ctx, const nlohmann::json& pod);
 void collect_logs(Ctx& ctx, const nlohmann::json& pod);
 void collect_container(Ctx& ctx, const nlohmann::json& pod, const std::string& container);
@@ -81,7 +90,7 @@ std::string container_dir(const std::string& container);
 
 // The manifest's source of a command run for `target`: "exec web: cat /proc/net/tcp", or
 // "exec kubectl-ir-1a2b3c (target app): ..." through a debug container.
-std::string exec_source(const Target& target, const std::string& command);
+std::string exec_source(const ExecTarget& target, const std::string& command);
 
 // The argv as it is shown in a manifest ("exec web: cat /proc/net/tcp"), escaped and bounded.
 std::string describe_argv(const std::vector<std::string>& argv);

@@ -423,6 +423,22 @@ Result<void> isolate_steps(kube::Client& client, kube::Connector* connector, con
 
 }  // namespace
 
+bool IsolateReport::contained() const {
+  return egress.state == Containment::contained &&
+         (ingress.state == Containment::contained || ingress.state == Containment::not_requested);
+}
+
+std::string IsolateReport::gap() const {
+  std::vector<std::string> parts;
+  const auto add = [&](const char* direction, const Verdict& v) {
+    if (v.state == Containment::contained || v.state == Containment::not_requested) return;
+    parts.push_back(fmt::format("{} {}{}", direction, to_string(v.state), v.reason.empty() ? "" : ": " + v.reason));
+  };
+  add("egress", egress);
+  add("ingress", ingress);
+  return util::join(parts, "; ");
+}
+
 Result<IsolateReport> isolate(kube::Client& client, kube::Connector* connector, const IsolateOptions& o,
                               const ActionLog& log, util::Clock& clock) {
   IsolateReport r;

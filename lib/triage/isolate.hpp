@@ -73,6 +73,12 @@ struct IsolateReport {
   Verdict ingress;
   std::vector<std::string> warnings;
   std::vector<nlohmann::json> written;       // every object written (or, in dry-run, that would be)
+
+  // The one formula for "contained": egress contained, and ingress contained unless it was not
+  // asked for.
+  [[nodiscard]] bool contained() const;
+  // Why not: "egress NOT contained: <reason>; ingress unknown: <reason>"; "" when contained.
+  [[nodiscard]] std::string gap() const;
 };
 
 // Called once per action taken (for the case journal): action name and details.

@@ -409,7 +409,7 @@ Result<std::vector<Target>> suspect_targets(std::string pod_json, const std::str
       if (id.kind == DigestKind::unrecognised) {
         if (skipped) {
           skipped->push_back(fmt::format("container {} reports imageID \"{}\", which is not a digest", cname,
-                                         util::escape_for_terminal(c.image_id, 200)));
+                                         util::esc(c.image_id, util::Cap::field)));
         }
         continue;
       }

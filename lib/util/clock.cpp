@@ -9,6 +9,8 @@ namespace ir::util {
 
 TimePoint RealClock::now() const { return std::chrono::system_clock::now(); }
 
+MonoTime RealClock::steady_now() const { return std::chrono::steady_clock::now(); }
+
 void RealClock::sleep_for(std::chrono::milliseconds d) { std::this_thread::sleep_for(d); }
 
 std::string format_rfc3339(TimePoint t) {

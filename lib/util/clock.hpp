@@ -10,19 +10,30 @@
 namespace ir::util {
 
 using TimePoint = std::chrono::system_clock::time_point;
+// Monotonic time: deadlines, timeouts and durations (never goes back when the wall clock is set).
+using MonoTime = std::chrono::steady_clock::time_point;
 
-// Wall-clock time and sleeping. RealClock is the system; FakeClock advances only when told to
-// (sleep_for advances it instantly and records the total slept).
+// Wall-clock time, monotonic time and sleeping. RealClock is the system; FakeClock advances only
+// when told to (sleep_for and advance move both its wall and its monotonic time instantly, and
+// sleep_for records the total slept), so every deadline and sleep that goes through a Clock is
+// deterministic in tests.
 class Clock {
  public:
   virtual ~Clock() = default;
   virtual TimePoint now() const = 0;
+  virtual MonoTime steady_now() const = 0;
   virtual void sleep_for(std::chrono::milliseconds d) = 0;
+
+  // Seconds since `start` on the monotonic clock (for "took 1.2 s" figures).
+  [[nodiscard]] double seconds_since(MonoTime start) const {
+    return std::chrono::duration<double>(steady_now() - start).count();
+  }
 };
 
 class RealClock final : public Clock {
  public:
   TimePoint now() const override;
+  MonoTime steady_now() const override;
   void sleep_for(std::chrono::milliseconds d) override;
 };
 
@@ -30,15 +41,20 @@ class FakeClock final : public Clock {
  public:
   explicit FakeClock(TimePoint start = TimePoint{} + std::chrono::hours(24 * 365 * 56)) : m_now(start) {}
   TimePoint now() const override { return m_now; }
+  MonoTime steady_now() const override { return m_mono; }
   void sleep_for(std::chrono::milliseconds d) override {
-    m_now += d;
+    advance(d);
     m_slept += d;
   }
-  void advance(std::chrono::milliseconds d) { m_now += d; }
+  void advance(std::chrono::milliseconds d) {
+    m_now += d;
+    m_mono += d;
+  }
   std::chrono::milliseconds slept() const { return m_slept; }
 
  private:
   TimePoint m_now;
+  MonoTime m_mono{std::chrono::hours(1)};
   std::chrono::milliseconds m_slept{0};
 };
 

@@ -306,7 +306,7 @@ class TestFailuresMidWay(CollectBase):
             seen += proc.stderr.read1(4096)
         proc.send_signal(signal.SIGINT)
         out_b, err_b = proc.communicate(timeout=120)
-        self.assertEqual(proc.returncode, 3, (seen + err_b).decode(errors="replace"))
+        self.assertEqual(proc.returncode, 130, (seen + err_b).decode(errors="replace"))  # interrupted, bundle sealed
         self.assert_verifies(out)
         self.assertIn(b"interrupted", members(out)["acquisition.log"])
 

@@ -161,7 +161,7 @@ class TestEveryVerb(RunBase):
             f.write("""name: verbs
 description: every verb the shipped playbooks do not use
 steps:
-  - {id: isolate, uses: isolate}
+  - {id: isolate, uses: isolate, with: {exclusive: true}}
   - {id: look, uses: exec, with: {command: [cat, /proc/net/tcp]}}
   - {id: mark, uses: label, with: {labels: {kubectl-ir/finding: miner}}}
   - {id: note, uses: annotate, with: {annotations: {kubectl-ir/ticket: "INC-42 {{ steps.look.exit_code }}"}}}
@@ -204,7 +204,7 @@ description: isolate, pause, find siblings
 params:
   pause: {type: string, default: 30s}
 steps:
-  - {id: isolate, uses: isolate}
+  - {id: isolate, uses: isolate, with: {exclusive: true}}
   - {id: pause, uses: wait, with: {duration: "{{ params.pause }}"}}
   - {id: siblings, uses: siblings}
 """)

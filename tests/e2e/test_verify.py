@@ -200,7 +200,7 @@ class Verify(unittest.TestCase):
     def test_usage(self):
         r = self.verify()
         self.assertEqual(r.code, 2, r)
-        self.assertIn("bundle is required", r.err)
+        self.assertIn("BUNDLE is required", r.err)
 
     def test_help(self):
         r = self.verify("--help")

@@ -9,6 +9,7 @@
 
 #include "playbook/condition.hpp"
 #include "playbook/playbook.hpp"
+#include "run/verbs.hpp"
 #include "playbook/template.hpp"
 
 namespace {
@@ -33,7 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   try {
     std::vector<ir::playbook::Diagnostic> diagnostics;
-    const auto playbook = ir::playbook::parse_playbook(text, "fuzz.yaml", &diagnostics);
+    const auto playbook = ir::playbook::parse_playbook(text, "fuzz.yaml", ir::run::step_types(), &diagnostics);
     check(playbook.has_value() == diagnostics.empty());
     for (const auto& d : diagnostics) {
       check(d.pos.line >= 1 && d.pos.column >= 1);

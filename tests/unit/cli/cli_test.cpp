@@ -5,7 +5,7 @@
 
 #include "cmd/cli.hpp"
 #include "cmd/exit_codes.hpp"
-#include "cmd/session.hpp"
+#include "cmd/connect.hpp"
 
 using namespace ir::cli;
 

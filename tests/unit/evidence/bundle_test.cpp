@@ -119,7 +119,7 @@ unsigned file_mode(const std::string& path) {
 
 util::FakeClock make_clock() { return util::FakeClock(*util::parse_rfc3339("2026-11-21T16:02:28Z")); }
 
-ArtifactMeta api_meta(const std::string& source) { return {source, "api", std::nullopt, false, ""}; }
+ArtifactMeta api_meta(const std::string& source) { return {.source = source, .method = evidence::Method::api}; }
 
 // A small finished bundle: pod/pod.json, containers/app/processes/ps.txt, logs/app.log.
 std::string make_bundle(const TempDir& dir, util::Clock& clock, const std::string& name = "case.tar.gz") {
@@ -127,11 +127,11 @@ std::string make_bundle(const TempDir& dir, util::Clock& clock, const std::strin
   auto w = create_bundle(path, clock);
   REQUIRE(w);
   REQUIRE((*w)->add("pod/pod.json", R"({"kind":"Pod"})", api_meta("GET /api/v1/namespaces/shop/pods/web-1")));
-  auto sink = (*w)->open_entry("containers/app/processes/ps.txt", {"exec: ps -ef", "exec", std::nullopt, false, ""});
+  auto sink = (*w)->open_entry("containers/app/processes/ps.txt", {.source = "exec: ps -ef", .method = evidence::Method::exec});
   REQUIRE(sink);
   REQUIRE((*sink)->write("PID CMD\n"));
   REQUIRE((*sink)->write("1 nginx\n"));
-  REQUIRE((*sink)->commit({"exec: ps -ef", "exec", 0, false, ""}));
+  REQUIRE((*sink)->commit({.source = "exec: ps -ef", .method = evidence::Method::exec, .exit_status = 0}));
   REQUIRE((*w)->add("logs/app.log", "line 1\nline 2\n", api_meta("GET .../log")));
   REQUIRE((*w)->finish());
   return path;
@@ -243,14 +243,14 @@ TEST_CASE("bundle: add, open_entry and finish, then verify_bundle") {
   CHECK(pod->collected_at == "2026-11-21T16:02:28Z");
 
   clock.advance(std::chrono::seconds(5));
-  auto sink = writer.open_entry("containers/app/processes/ps.txt", {"exec: ps -ef", "exec", std::nullopt, false, ""});
+  auto sink = writer.open_entry("containers/app/processes/ps.txt", {.source = "exec: ps -ef", .method = evidence::Method::exec});
   REQUIRE(sink);
   REQUIRE((*sink)->write("PID CMD\n"));
   // add() while a streaming entry is open goes straight into the archive.
   REQUIRE(writer.add("logs/app.log", "line 1\n", api_meta("GET /api/v1/namespaces/shop/pods/web-1/log")));
   REQUIRE((*sink)->write("1 nginx\n"));
   clock.advance(std::chrono::seconds(2));
-  const auto ps = (*sink)->commit({"exec: ps -ef", "exec", 0, true, "limit reached"});
+  const auto ps = (*sink)->commit({.source = "exec: ps -ef", .method = evidence::Method::exec, .exit_status = 0, .truncated = true, .note = "limit reached"});
   REQUIRE(ps);
   CHECK(ps->size == 16);
   CHECK(ps->sha256 == util::sha256_hex("PID CMD\n1 nginx\n"));
@@ -360,10 +360,10 @@ TEST_CASE("bundle: streamed entries of mixed data stay exact and compress what c
   const std::string random = random_bytes(3 << 20, 7);
   const std::string zeros(3 << 20, '\0');
   const std::string data = random + zeros + random;
-  auto sink = (*w)->open_entry("node/dump.bin", {"exec: cat /dev/mem", "exec", std::nullopt, false, ""});
+  auto sink = (*w)->open_entry("node/dump.bin", {.source = "exec: cat /dev/mem", .method = evidence::Method::exec});
   REQUIRE(sink);
   for (std::size_t off = 0; off < data.size(); off += 100'003) REQUIRE((*sink)->write(std::string_view(data).substr(off, 100'003)));
-  const auto art = (*sink)->commit({"exec: cat /dev/mem", "exec", 0, false, ""});
+  const auto art = (*sink)->commit({.source = "exec: cat /dev/mem", .method = evidence::Method::exec, .exit_status = 0});
   REQUIRE(art);
   CHECK(art->size == data.size());
   CHECK(art->sha256 == util::sha256_hex(data));
@@ -634,7 +634,7 @@ TEST_CASE("bundle: the manifest survives non-UTF-8 bytes in metadata") {
   const std::string path = dir.file("case.tar.gz");
   auto w = create_bundle(path, clock);
   REQUIRE(w);
-  REQUIRE((*w)->add("out.txt", "x", {"exec: cat \xff\xfe", "exec", 1, true, "stream lost: \x80"}));
+  REQUIRE((*w)->add("out.txt", "x", {.source = "exec: cat \xff\xfe", .method = evidence::Method::exec, .exit_status = 1, .truncated = true, .note = "stream lost: \x80"}));
   REQUIRE((*w)->finish());
   const auto m = nlohmann::json::parse(read_tar(path).back().data);
   CHECK(m["artifacts"][0]["exit_status"] == 1);

@@ -21,10 +21,10 @@ namespace {
 
 util::FakeClock make_clock() { return util::FakeClock(*util::parse_rfc3339("2026-11-21T16:02:28Z")); }
 
-const ArtifactMeta k_meta{"exec: tar -c -f - /tmp", "exec", std::nullopt, false, ""};
+const ArtifactMeta k_meta{.source = "exec: tar -c -f - /tmp", .method = evidence::Method::exec};
 
 ArtifactMeta outcome(int exit_status, std::string note = "") {
-  return {"exec: tar -c -f - /tmp", "exec", exit_status, false, std::move(note)};
+  return {.source = "exec: tar -c -f - /tmp", .method = evidence::Method::exec, .exit_status = exit_status, .note = std::move(note)};
 }
 
 // A bundle that forwards to a real one, failing the Nth add, and checking that no two calls ever

@@ -6,6 +6,7 @@
 
 #include "playbook/embedded.hpp"
 #include "playbook/playbook.hpp"
+#include "run/verbs.hpp"
 
 using namespace ir::playbook;
 
@@ -28,7 +29,7 @@ TEST_CASE("playbook::embedded_playbooks: every shipped playbook, byte for byte, 
     const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     CHECK(p.text == text);
     CHECK(p.file == p.name + ".yaml");
-    const auto parsed = parse_playbook(p.text, p.file);
+    const auto parsed = parse_playbook(p.text, p.file, ir::run::step_types());
     REQUIRE_MESSAGE(parsed, parsed.error().message);
     CHECK(parsed->name == p.name);
     CHECK_FALSE(parsed->description.empty());
@@ -48,7 +49,7 @@ TEST_CASE("playbook::find_embedded") {
 }
 
 TEST_CASE("playbook::embedded_playbooks: what the shipped playbooks do") {
-  const auto triage = parse_playbook(find_embedded("triage")->text, "triage.yaml").value();
+  const auto triage = parse_playbook(find_embedded("triage")->text, "triage.yaml", ir::run::step_types()).value();
   REQUIRE(triage.steps.size() == 3);
   CHECK(triage.steps[0].uses == "isolate");
   CHECK(triage.steps[1].with["fs"] == "listing");
@@ -56,23 +57,23 @@ TEST_CASE("playbook::embedded_playbooks: what the shipped playbooks do") {
   CHECK(triage.params[0].name == "allow_dns");
   CHECK(triage.params[0].default_value == true);
 
-  const auto miner = parse_playbook(find_embedded("cryptominer")->text, "cryptominer.yaml").value();
+  const auto miner = parse_playbook(find_embedded("cryptominer")->text, "cryptominer.yaml", ir::run::step_types()).value();
   CHECK(miner.steps[1].with["paths"] == nlohmann::json::array({"/tmp", "/var/tmp", "/dev/shm"}));
   CHECK(miner.steps[1].with["fs"] == "archive");
   CHECK(miner.steps.back().with["labels"]["kubectl-ir/finding"] == "{{ params.finding }}");
 
-  const auto exfil = parse_playbook(find_embedded("exfiltration")->text, "exfiltration.yaml").value();
+  const auto exfil = parse_playbook(find_embedded("exfiltration")->text, "exfiltration.yaml", ir::run::step_types()).value();
   CHECK(exfil.steps[0].with["ingress"] == true);
   CHECK(exfil.steps.back().when == "steps.siblings.count > 0");
   CHECK(exfil.steps.back().with["parallel"] == 2);
   REQUIRE(exfil.steps.back().steps.size() == 1);
   CHECK(exfil.steps.back().steps[0].with["ingress"] == true);
 
-  const auto shell_less = parse_playbook(find_embedded("shell-less")->text, "shell-less.yaml").value();
+  const auto shell_less = parse_playbook(find_embedded("shell-less")->text, "shell-less.yaml", ir::run::step_types()).value();
   CHECK(shell_less.steps[0].with["ephemeral"] == true);
   CHECK(shell_less.params[0].default_value == "busybox");
 
-  const auto contain = parse_playbook(find_embedded("contain-siblings")->text, "contain-siblings.yaml").value();
+  const auto contain = parse_playbook(find_embedded("contain-siblings")->text, "contain-siblings.yaml", ir::run::step_types()).value();
   CHECK(contain.steps.back().steps.size() == 2);
   CHECK(contain.params[0].default_value == 2);
 }

@@ -5,6 +5,7 @@
 #include "playbook/condition.hpp"
 #include "playbook/embedded.hpp"
 #include "playbook/playbook.hpp"
+#include "run/verbs.hpp"
 #include "playbook/template.hpp"
 
 using namespace ir::playbook;
@@ -16,7 +17,7 @@ namespace {
 void exercise(const std::string& text) {
   std::vector<Diagnostic> diagnostics;
   ir::Result<Playbook> r = ir::fail(ir::Errc::failure, "not run");
-  REQUIRE_NOTHROW(r = parse_playbook(text, "fuzz.yaml", &diagnostics));
+  REQUIRE_NOTHROW(r = parse_playbook(text, "fuzz.yaml", ir::run::step_types(), &diagnostics));
   if (!r) {
     CHECK(r.error().code == ir::Errc::invalid);
     REQUIRE_FALSE(diagnostics.empty());
@@ -148,7 +149,7 @@ TEST_CASE("playbook::parse_playbook: random mutations of the shipped playbooks n
       const std::string text = mutate(std::string(p.text), rng);
       CAPTURE(text);
       exercise(text);
-      (parse_playbook(text, "f.yaml") ? parsed : rejected)++;
+      (parse_playbook(text, "f.yaml", ir::run::step_types()) ? parsed : rejected)++;
     }
   }
   CHECK(parsed > 0);  // some mutations land in comments or descriptions
@@ -189,7 +190,7 @@ TEST_CASE("playbook::parse_playbook: hostile inputs") {
     CAPTURE(expected);
     exercise(text);
     std::vector<Diagnostic> diagnostics;
-    (void)parse_playbook(text, "fuzz.yaml", &diagnostics);
+    (void)parse_playbook(text, "fuzz.yaml", ir::run::step_types(), &diagnostics);
     CHECK((diagnostics.empty() ? "" : diagnostics.front().to_string()) == expected);
   }
 }

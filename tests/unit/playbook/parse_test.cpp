@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include "playbook/playbook.hpp"
+#include "run/verbs.hpp"
 
 using namespace ir::playbook;
 using nlohmann::json;
@@ -24,7 +25,7 @@ std::filesystem::path corpus(const char* sub) {
 // The diagnostics of a playbook, one "file:line:col: message" line each, or "(parsed)".
 std::string problems(std::string_view text, const std::string& file = "t.yaml") {
   std::vector<Diagnostic> diagnostics;
-  const auto r = parse_playbook(text, file, &diagnostics);
+  const auto r = parse_playbook(text, file, ir::run::step_types(), &diagnostics);
   std::string lines;
   for (const auto& d : diagnostics) lines += d.to_string() + "\n";
   return r ? "(parsed)" : lines;
@@ -81,7 +82,7 @@ steps:
 TEST_CASE("playbook::parse_playbook: every field into the model") {
   std::string text = k_full;
   text.replace(text.find("steps.siblings_none"), 19, "params.cidrs");
-  const auto r = parse_playbook(text, "full.yaml");
+  const auto r = parse_playbook(text, "full.yaml", ir::run::step_types());
   REQUIRE_MESSAGE(r, r.error().message);
   const Playbook& p = *r;
   CHECK(p.name == "full");
@@ -148,7 +149,7 @@ TEST_CASE("playbook::parse_playbook: every problem, sorted, in the error and in 
   text.replace(text.find("uses: collect"), 13, "uses: colect");  // line 23, after the params error
   text.replace(text.find("type: int"), 9, "type: integer");      // line 12
   std::vector<Diagnostic> diagnostics;
-  const auto r = parse_playbook(text, "full.yaml", &diagnostics);
+  const auto r = parse_playbook(text, "full.yaml", ir::run::step_types(), &diagnostics);
   REQUIRE_FALSE(r);
   CHECK(r.error().code == ir::Errc::invalid);
   REQUIRE(diagnostics.size() == 3);
@@ -257,11 +258,11 @@ TEST_CASE("playbook::parse_playbook: the valid corpus (tricky but correct)") {
   for (const auto& entry : std::filesystem::directory_iterator(corpus("valid"))) {
     const std::string file = entry.path().filename().string();
     CAPTURE(file);
-    const auto r = parse_playbook(read_file(entry.path()), file);
+    const auto r = parse_playbook(read_file(entry.path()), file, ir::run::step_types());
     REQUIRE_MESSAGE(r, r.error().message);
     CHECK(r->name + ".yaml" == file);
   }
-  const auto flow = parse_playbook(read_file(corpus("valid") / "flow-and-anchors.yaml"), "f.yaml").value();
+  const auto flow = parse_playbook(read_file(corpus("valid") / "flow-and-anchors.yaml"), "f.yaml", ir::run::step_types()).value();
   CHECK(flow.steps[1].with == flow.steps[0].with);  // the alias
   CHECK(flow.steps[0].with["ingress"] == true);
   CHECK(flow.steps[2].id == "1234");
@@ -270,7 +271,7 @@ TEST_CASE("playbook::parse_playbook: the valid corpus (tricky but correct)") {
   CHECK(flow.steps[3].with["command"][3] == "folded over two lines");
   CHECK(flow.params[1].default_value == json::array({"10.0.0.0/8", "192.168.0.0/16"}));
 
-  const auto block = parse_playbook(read_file(corpus("valid") / "block-scalars.yaml"), "b.yaml").value();
+  const auto block = parse_playbook(read_file(corpus("valid") / "block-scalars.yaml"), "b.yaml", ir::run::step_types()).value();
   CHECK(block.description == "Folded over three source lines into one");
   CHECK(block.steps[0].with["command"][2] == "ls -la /tmp\ncat /proc/loadavg\n");
   CHECK(pos(block.steps[0].pos) == "9:5");
@@ -287,7 +288,7 @@ params:
   note: {type: string}
 steps: [{id: s, uses: siblings}]
 )",
-                                       "p.yaml")
+                                       "p.yaml", ir::run::step_types())
                             .value();
   SUBCASE("given values converted to the declared types, defaults, null for the rest") {
     const auto r = resolve_params(

@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <archive.h>
+#include <archive_entry.h>
+
 #include <algorithm>
 #include <regex>
 #include <set>
@@ -12,6 +15,8 @@
 #include "support/temp_dir.hpp"
 #include "triage/collect.hpp"
 #include "util/cancel.hpp"
+#include "util/crypto.hpp"
+#include "util/strings.hpp"
 
 using namespace ir;
 using namespace ir::testing;
@@ -144,7 +149,7 @@ TEST_CASE("collect: API state first, then processes, network and filesystem; the
   Fixture f(busybox);
   auto r = f.run();
   REQUIRE(r);
-  INFO(triage::render_acquisition_log({}, {}, *r));
+  INFO(triage::collect_details({}, *r));
 
   // Order of volatility: every API read comes before the first exec.
   REQUIRE(f.api_calls_before_exec);
@@ -172,10 +177,10 @@ TEST_CASE("collect: API state first, then processes, network and filesystem; the
   REQUIRE(ps);
   CHECK(ps->meta.source.find("ps -o pid,ppid") != std::string::npos);
   CHECK(ps->meta.exit_status == 0);
-  CHECK(ps->meta.method == "exec");
+  CHECK(ps->meta.method == evidence::Method::exec);
   // No previous log: not an entry, not a failure.
   CHECK(names.count("logs/main.previous.log") == 0);
-  CHECK(find_step(*r, "logs")->status == "ok");
+  CHECK(find_step(*r, "logs")->status == util::Outcome::ok);
   CHECK(r->pod_uid == f.pod["metadata"]["uid"]);
   CHECK(r->image_ids["main"].get<std::string>().find("@sha256:") != std::string::npos);
 }
@@ -186,7 +191,7 @@ TEST_CASE("collect: sockets are decoded and linked to the processes holding them
   REQUIRE(r);
   const auto* net = find_step(*r, "network");
   REQUIRE(net);
-  CHECK(net->status == "ok");
+  CHECK(net->status == util::Outcome::ok);
   INFO(net->detail);
   CHECK(net->detail.find("2 sockets, 1 established") != std::string::npos);
 }
@@ -205,8 +210,11 @@ TEST_CASE("collect: only read-only commands run in the container") {
     }
     if (c.argv[0] == "tar") CHECK(c.argv.at(1) == "-c");
   }
-  // and nothing is written through the API either
-  for (const auto& call : f.transport.calls()) CHECK(call.rfind("GET ", 0) == 0);
+  // and nothing is written through the API either: reads, and the permission reviews of the
+  // preflight (a review is answered, never stored)
+  for (const auto& call : f.transport.calls()) {
+    CHECK((call.rfind("GET ", 0) == 0 || call.rfind("POST /apis/authorization.k8s.io/v1/selfsubject", 0) == 0));
+  }
 }
 
 TEST_CASE("collect: a shell-less container without --ephemeral says what was not collected and how") {
@@ -270,7 +278,7 @@ TEST_CASE("collect: with --ephemeral a debug container targets the shell-less on
   CHECK(saw_debug);
   const auto* walk = f.artifact("containers/app/processes/proc-walk.txt");
   REQUIRE(walk);
-  CHECK(walk->meta.method == "ephemeral");
+  CHECK(walk->meta.method == evidence::Method::ephemeral);
   CHECK(walk->meta.source.find("(target app)") != std::string::npos);
   f.finish_and_verify();
 }
@@ -282,10 +290,10 @@ TEST_CASE("collect: a failing API read is one failed step; the rest is collected
   REQUIRE(r);
   const auto* node = find_step(*r, "node");
   REQUIRE(node);
-  CHECK(node->status == "failed");
+  CHECK(node->status == util::Outcome::failed);
   CHECK(node->detail.find("forbidden") != std::string::npos);
   CHECK(r->partial());
-  CHECK(find_step(*r, "processes")->status == "ok");
+  CHECK(find_step(*r, "processes")->status == util::Outcome::ok);
   CHECK(std::any_of(f.journal.begin(), f.journal.end(),
                     [](const auto& j) { return j.first == "collect.step" && j.second["step"] == "node"; }));
   f.finish_and_verify();
@@ -340,14 +348,18 @@ TEST_CASE("collect: the acquisition log escapes what came from the cluster") {
   r.pod_uid = "uid-1";
   r.node = "node\x1b[2J";
   r.image_ids = {{"app\n", "repo@sha256:abc"}};
-  r.steps.push_back({"app", "processes", "failed", "exec", "exit 1: \x1b]0;pwned\x07", 0, 0});
-  triage::AcquisitionInfo info;
-  info.case_id = "case-1";
+  r.steps.push_back({.container = "app", .step = "processes", .status = util::Outcome::failed,
+                     .method = evidence::Method::exec, .detail = "exit 1: \x1b]0;pwned\x07"});
+  evidence::Acquirer info;
   info.examiner = "alice";
   triage::CollectOptions o;
   o.namespace_name = "shop";
   o.pod = "web";
-  const auto log = triage::render_acquisition_log(info, o, r);
+  evidence::SealInput in;
+  in.result = r.outcome();
+  in.subjects = {triage::subject_of(r, o.namespace_name, o.pod)};
+  in.details = triage::collect_details(o, r);
+  const auto log = evidence::acquisition_log("case-1", info, in, util::TimePoint{});
   CHECK(log.find('\x1b') == std::string::npos);
   CHECK(log.find('\x07') == std::string::npos);
   CHECK(log.find("node\\x1b[2J") != std::string::npos);
@@ -386,6 +398,217 @@ TEST_CASE("collect: --fs archive keeps the container's tar stream as bounded par
   CHECK_FALSE(parts[0]->meta.exit_status.has_value());
   CHECK(parts[0]->meta.note.find("concatenate") != std::string::npos);
   CHECK(parts[2]->meta.exit_status == 0);
-  CHECK(parts[2]->meta.method == "exec");
+  CHECK(parts[2]->meta.method == evidence::Method::exec);
   f.finish_and_verify();
+}
+
+namespace {
+
+// A ustar stream of `files` (name -> content), as a container's tar would write it.
+std::string make_tar(const std::vector<std::pair<std::string, std::string>>& files) {
+  std::string out(1 << 20, '\0');
+  std::size_t used = 0;
+  struct archive* a = archive_write_new();
+  archive_write_set_format_ustar(a);
+  archive_write_set_bytes_per_block(a, 0);
+  REQUIRE(archive_write_open_memory(a, out.data(), out.size(), &used) == ARCHIVE_OK);
+  for (const auto& [name, content] : files) {
+    struct archive_entry* e = archive_entry_new();
+    archive_entry_set_pathname(e, name.c_str());
+    archive_entry_set_size(e, static_cast<la_int64_t>(content.size()));
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    REQUIRE(archive_write_header(a, e) == ARCHIVE_OK);
+    REQUIRE(archive_write_data(a, content.data(), content.size()) == static_cast<la_ssize_t>(content.size()));
+    archive_entry_free(e);
+  }
+  archive_write_close(a);
+  archive_write_free(a);
+  out.resize(used);
+  return out;
+}
+
+// One entry of a finished bundle.
+struct EntryCollectorOf {
+  std::string data;
+  EntryCollectorOf(const std::string& bundle, const std::string& name) {
+    evidence::EntryCollector keep({name}, 64 << 20);
+    REQUIRE(evidence::verify_bundle(bundle, &keep));
+    REQUIRE(keep.find(name) != nullptr);
+    data = keep.find(name)->data;
+  }
+};
+
+// A SelfSubjectRulesReview that grants `rules`, and SelfSubjectAccessReviews that refuse.
+void answer_reviews(Fixture& f, const json& rules) {
+  f.transport.json("POST /apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
+                   json{{"kind", "SelfSubjectRulesReview"},
+                        {"status", {{"resourceRules", rules}, {"nonResourceRules", json::array()}, {"incomplete", false}}}}
+                       .dump());
+  f.transport.json("POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+                   R"({"kind":"SelfSubjectAccessReview","status":{"allowed":false}})");
+  f.transport.json("GET /version", R"({"major":"1","minor":"32","gitVersion":"v1.32.4"})");
+}
+
+}  // namespace
+
+TEST_CASE("collect: nothing the RBAC preflight finds refused is attempted, and each refusal is said") {
+  Fixture f(busybox);
+  answer_reviews(f, json::array({{{"verbs", {"get", "list"}}, {"apiGroups", {""}}, {"resources", {"pods", "pods/log", "events"}}}}));
+  auto r = f.run();
+  REQUIRE(r);
+  CHECK(f.connector.calls.empty());  // no exec at all
+  for (const auto& call : f.transport.calls()) {
+    CHECK(call.find("/nodes/") == std::string::npos);
+    CHECK(call.find("networkpolicies") == std::string::npos);
+  }
+  CHECK(r->outcome() == util::Outcome::partial);
+  const auto said = [&](const std::string& what) {
+    return std::any_of(r->not_collected.begin(), r->not_collected.end(),
+                       [&](const std::string& n) { return n.find(what) != std::string::npos; });
+  };
+  CHECK(said("processes, network and filesystem of container main: forbidden: kubectl-ir may not create pods/exec in namespace ir-demo"));
+  CHECK(said("the node: forbidden: kubectl-ir may not get nodes at cluster scope"));
+  CHECK(said("the network policies: forbidden"));
+  CHECK(find_step(*r, "node")->detail.rfind("not attempted: forbidden", 0) == 0);
+  CHECK(find_step(*r, "logs")->status == util::Outcome::ok);
+  const auto names = f.finish_and_verify();
+  CHECK(std::none_of(names.begin(), names.end(), [](const std::string& n) { return n.rfind("containers/", 0) == 0; }));
+  CHECK(std::any_of(f.journal.begin(), f.journal.end(), [](const auto& j) { return j.first == "collect.preflight"; }));
+}
+
+TEST_CASE("collect: exec is asked as `get pods/exec` of servers before 1.30") {
+  Fixture f(busybox);
+  answer_reviews(f, json::array({{{"verbs", {"get", "list"}}, {"apiGroups", {"", "networking.k8s.io"}},
+                                  {"resources", {"pods", "pods/log", "pods/exec", "events", "networkpolicies"}}}}));
+  f.transport.json("GET /version", R"({"major":"1","minor":"26","gitVersion":"v1.26.4"})");
+  auto r = f.run();
+  REQUIRE(r);
+  CHECK_FALSE(f.connector.calls.empty());  // allowed: get pods/exec is what 1.26 authorises
+  CHECK(find_step(*r, "processes")->status == util::Outcome::ok);
+}
+
+TEST_CASE("collect: the notable lines name the connection and the process that holds it") {
+  Fixture f(busybox);
+  auto r = f.run();
+  REQUIRE(r);
+  INFO(util::join(r->notable, "\n"));
+  REQUIRE_FALSE(r->notable.empty());
+  CHECK(r->notable.front().find("pid 3 ") == 0);
+  CHECK(r->notable.front().find("-> 51.0.100.7:3333 (tcp)") != std::string::npos);
+  CHECK(std::any_of(r->notable.begin(), r->notable.end(),
+                    [](const std::string& n) { return n.find("listens on tcp 0.0.0.0:8080") != std::string::npos; }));
+}
+
+TEST_CASE("collect: an empty sockets document is never made from tables that could not be read") {
+  Fixture f([](const ExecCall& c) {
+    if (c.argv[0] == "cat" && c.argv[1].rfind("/proc/net/", 0) == 0) return ExecReply::failure("cat: permission denied\n", 1);
+    return busybox(c);
+  });
+  auto r = f.run();
+  REQUIRE(r);
+  const auto* net = find_step(*r, "network");
+  REQUIRE(net);
+  CHECK(net->status == util::Outcome::failed);
+  CHECK(f.artifact("containers/main/network/sockets.json") == nullptr);
+  CHECK(r->outcome() == util::Outcome::partial);
+}
+
+TEST_CASE("collect: a file name that is not UTF-8 is rebuilt inside the container, hashed and kept") {
+  const std::string name = "/tmp/\xff\xfe-drop";
+  std::string script;
+  Fixture f([&](const ExecCall& c) {
+    if (c.argv[0] == "find" && c.argv.size() > 3 && c.argv[2] == "-maxdepth") return ExecReply::failure("", 1);
+    if (c.argv[0] == "find") {  // busybox dialect: one file under /tmp, named with invalid UTF-8
+      const auto& fmt = c.argv.at(c.argv.size() - 3);
+      const std::string b = fmt.substr(1, 32);
+      return ExecReply::output("\n" + b + " e 81a4 0 0 5 1779294449\n" + name + "\n" + b + " l\n" + name + "\n");
+    }
+    if (c.argv[0] == "sh" && c.argv.at(2).find("exec tar") != std::string::npos) {
+      script = c.argv[2];
+      return ExecReply::output(make_tar({{name.substr(1), "hello"}}));
+    }
+    if (c.argv[0] == "tar") FAIL("the name went into argv");
+    return busybox(c);
+  });
+  auto r = f.run();
+  REQUIRE(r);
+  // The script is ASCII: the name's bytes are octal escapes printf turns back into bytes.
+  CHECK(util::is_valid_utf8(script));
+  CHECK(script.find("printf '\\164\\155\\160\\057\\377\\376\\055\\144\\162\\157\\160X'") != std::string::npos);
+  CHECK(script.find("exec tar -c -f - -C '/' -- \"$@\"") != std::string::npos);
+  const auto* hashes = f.artifact("containers/main/filesystem/hashes.json");
+  REQUIRE(hashes);
+  f.finish_and_verify();
+  EntryCollectorOf keep(f.dir.file("b.tar.gz"), "containers/main/filesystem/hashes.json");
+  const json doc = json::parse(keep.data);
+  bool found = false;
+  for (const auto& file : doc["files"]) {
+    if (file.value("name", "") == "tmp/\\xff\\xfe-drop") {
+      found = true;
+      CHECK(file["sha256"] == util::sha256_hex("hello"));
+    }
+  }
+  CHECK(found);
+  for (const auto& s : doc["skipped"]) CHECK(s["reason"].get<std::string>().find("UTF-8") == std::string::npos);
+}
+
+TEST_CASE("collect: after Ctrl-C, what was not collected is listed exactly") {
+  Fixture f([&](const ExecCall& c) {
+    if (c.argv[0] == "sh") f.cancel.cancel();  // pressed during the walk
+    return busybox(c);
+  });
+  auto r = f.run();
+  REQUIRE(r);
+  CHECK(r->outcome() == util::Outcome::interrupted);
+  const auto said = [&](const std::string& what) {
+    return std::find(r->not_collected.begin(), r->not_collected.end(), what) != r->not_collected.end();
+  };
+  CHECK(said("network of container main: interrupted (Ctrl-C) before it was collected"));
+  CHECK(said("filesystem of container main: interrupted (Ctrl-C) before it was collected"));
+  CHECK_FALSE(said("processes of container main: interrupted (Ctrl-C) before it was collected"));  // it ran
+}
+
+TEST_CASE("collect: evidence read through a debug container is complete, not partial") {
+  Fixture f(
+      [&](const ExecCall& c) {
+        if (c.container == "app") return shell_less(c);
+        if (c.argv[0] == "find" && c.argv.size() > 3 && c.argv[2] == "-maxdepth") return ExecReply::failure("", 1);
+        if (c.argv[0] == "find") {  // busybox dialect: one file under /tmp
+          const std::string b = c.argv.at(c.argv.size() - 3).substr(1, 32);
+          return ExecReply::output("\n" + b + " e 81a4 0 0 5 1779294449\n/proc/1/root/tmp/a\n" + b + " l\n/proc/1/root/tmp/a\n");
+        }
+        if (c.argv[0] == "tar") return ExecReply::output(make_tar({{"tmp/a", "hello"}}));
+        return busybox(c);
+      },
+      "pod-noshell.json");
+  json patched;
+  f.transport.routes["PATCH /api/v1/namespaces/ir-demo/pods/noshell/ephemeralcontainers"] = [&](const kube::HttpRequest& req) {
+    patched = json::parse(req.body);
+    kube::HttpResponse resp;
+    resp.status = 200;
+    resp.body = f.pod.dump();
+    return resp;
+  };
+  f.transport.routes["GET /api/v1/namespaces/ir-demo/pods/noshell"] = [&](const kube::HttpRequest&) {
+    json p = f.pod;
+    if (!patched.is_null()) {
+      p["status"]["ephemeralContainerStatuses"] = json::array(
+          {{{"name", patched["spec"]["ephemeralContainers"][0]["name"]}, {"state", {{"running", json::object()}}}}});
+    }
+    kube::HttpResponse resp;
+    resp.status = 200;
+    resp.body = p.dump();
+    return resp;
+  };
+  triage::CollectOptions o;
+  o.ephemeral = true;
+  auto r = f.run(o);
+  REQUIRE(r);
+  INFO(triage::collect_details(o, *r));
+  const auto* first = find_step(*r, "processes");
+  REQUIRE(first);
+  CHECK(first->status == util::Outcome::skipped);  // the image has no shell: not a failure, read another way
+  CHECK(r->not_collected.empty());
+  CHECK(r->outcome() == util::Outcome::ok);
 }

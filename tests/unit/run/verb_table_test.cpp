@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "playbook/embedded.hpp"
+#include "run/verbs.hpp"
 #include "playbook/step_types.hpp"
 #include "playbook/template.hpp"
 
@@ -16,19 +17,20 @@ Step step(std::string id, std::string uses) {
 }
 }  // namespace
 
-TEST_CASE("playbook::step_types and outputs_of") {
-  CHECK(step_types() == std::vector<std::string>{"isolate", "release", "collect", "siblings", "exec", "label",
-                                                 "annotate", "cordon", "logs", "wait", "for_each"});
-  CHECK(outputs_of("isolate") == std::vector<std::string>{"policy", "egress", "ingress", "contained", "node"});
-  CHECK(outputs_of("siblings") == std::vector<std::string>{"count", "pods", "partial", "digest"});
-  CHECK(outputs_of("for_each") == std::vector<std::string>{"count", "failed", "results"});
-  CHECK(outputs_of("wait").empty());
-  CHECK(outputs_of("nope").empty());
-  REQUIRE(find_step_type("siblings") != nullptr);
-  CHECK(find_step_type("siblings")->outputs[1].element_fields ==
+TEST_CASE("run::step_types: the names and outputs of the verb table") {
+  const auto types = ir::run::step_types();
+  CHECK(types.names() == std::vector<std::string>{"isolate", "release", "collect", "siblings", "exec", "label",
+                                                  "annotate", "cordon", "logs", "wait", "for_each"});
+  CHECK(types.outputs_of("isolate") == std::vector<std::string>{"policy", "egress", "ingress", "contained", "node"});
+  CHECK(types.outputs_of("siblings") == std::vector<std::string>{"count", "pods", "partial", "digest"});
+  CHECK(types.outputs_of("for_each") == std::vector<std::string>{"count", "failed", "results"});
+  CHECK(types.outputs_of("wait").empty());
+  CHECK(types.outputs_of("nope").empty());
+  REQUIRE(types.find("siblings") != nullptr);
+  CHECK(types.find("siblings")->outputs[1].element_fields ==
         std::vector<std::string>{"namespace", "name", "workload", "node", "phase"});
-  CHECK(find_step_type("isolat") == nullptr);
-  for (const auto& type : step_type_table()) {
+  CHECK(types.find("isolat") == nullptr);
+  for (const auto& type : ir::run::step_type_table()) {
     CAPTURE(type.name);
     for (const auto& o : type.options)
       CHECK(o.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") == std::string::npos);
@@ -50,13 +52,13 @@ TEST_CASE("playbook::check_rendered_options: the shipped playbooks, rendered, pa
                       {"steps", {{"siblings", {{"pods", json::array({{{"name", "a"}, {"namespace", "b"}}})}}}}},
                       {"item", {{"name", "web-2"}, {"namespace", "shop"}}}};
   for (const auto& embedded : embedded_playbooks()) {
-    const auto playbook = parse_playbook(embedded.text, embedded.file).value();
+    const auto playbook = parse_playbook(embedded.text, embedded.file, ir::run::step_types()).value();
     const auto check = [&](const auto& self, const std::vector<Step>& steps) -> void {
       for (const auto& s : steps) {
         CAPTURE(s.id);
         const auto rendered = render(s.with, scope);
         REQUIRE_MESSAGE(rendered, rendered.error().message);
-        const auto ok = check_rendered_options(s, *rendered);
+        const auto ok = check_rendered_options(ir::run::step_types(), s, *rendered);
         CHECK_MESSAGE(ok, (ok ? "" : ok.error().message));
         self(self, s.steps);
       }
@@ -111,7 +113,7 @@ TEST_CASE("playbook::check_rendered_options: what a template rendered to is type
   for (const auto& c : cases) {
     const std::string message = c.message;
     CAPTURE(message);
-    const auto r = check_rendered_options(step("s", c.uses), c.with);
+    const auto r = check_rendered_options(ir::run::step_types(), step("s", c.uses), c.with);
     if (message.empty()) {
       CHECK_MESSAGE(r, (r ? "" : r.error().message));
     } else {

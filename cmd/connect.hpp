@@ -11,6 +11,7 @@
 #include "cmd/io.hpp"
 #include "kube/client.hpp"
 #include "evidence/bundle.hpp"
+#include "evidence/case.hpp"
 #include "evidence/journal.hpp"
 #include "kube/curl_transport.hpp"
 #include "util/clock.hpp"
@@ -49,8 +50,15 @@ struct Session {
 // <home>/cases/<case-id>.
 std::string cases_dir(Io& io);
 
-// Opens the journal of `case_id` (a new id when empty) under cases_dir().
-Result<evidence::Journal> open_journal(Io& io, Session& session, const std::string& case_id);
+// Opens the case `case_id` (a new id when empty) under cases_dir(); `common` fields go into every
+// journal entry.
+Result<std::unique_ptr<evidence::Case>> open_case(Io& io, Session& session, const std::string& case_id,
+                                                  nlohmann::json common = nlohmann::json::object());
+
+// The acquirer facts of this run: examiner (given, else the API identity), caller, tool version
+// and commit, context, server, host, the masked command line, and `started`.
+evidence::Acquirer acquirer_for(Session& session, const std::vector<std::string>& command_line,
+                                const std::string& examiner, util::TimePoint started);
 
 // The API identity (SelfSubjectReview's username), asked once per session; "" when the server
 // does not serve SelfSubjectReview (1.26) or the call fails.
@@ -63,9 +71,6 @@ std::string actor_name(Session& session, const std::string& examiner = {});
 // The case of a command on `pod`: `requested` (Errc::usage if not a valid case id), else the case
 // isolate recorded on the pod, else a new one.
 Result<std::string> choose_case(const std::string& requested, const nlohmann::json* pod, util::TimePoint now);
-
-// Adds the case journal as "journal.jsonl" (at most 64 MiB of it) to `bundle`.
-Result<void> add_case_journal(evidence::BundleWriter& bundle, const evidence::Journal& journal);
 
 // Loads kubeconfig per kubectl's rules with the flags as overrides and builds the client.
 // `default_timeout` applies when --request-timeout is 0 (e.g. a short one for `version`).

@@ -1,4 +1,4 @@
-#include "cmd/report.hpp"
+#include "cmd/errors.hpp"
 
 #include "util/strings.hpp"
 

@@ -1,7 +1,10 @@
-#include "cmd/session.hpp"
+#include "cmd/connect.hpp"
+
+#include <unistd.h>
 
 #include <algorithm>
 
+#include "build_info.hpp"
 #include "kube/api.hpp"
 #include "kube/kubeconfig.hpp"
 #include "triage/isolate.hpp"
@@ -88,9 +91,25 @@ std::string cases_dir(Io& io) {
   return io.getenv("HOME").value_or(".") + "/.kubectl-ir/cases";
 }
 
-Result<evidence::Journal> open_journal(Io& io, Session& session, const std::string& case_id) {
+Result<std::unique_ptr<evidence::Case>> open_case(Io& io, Session& session, const std::string& case_id, nlohmann::json common) {
   const std::string id = case_id.empty() ? evidence::new_case_id(session.clock.now()) : case_id;
-  return evidence::Journal::open(cases_dir(io) + "/" + id, id, session.clock);
+  return evidence::Case::open(cases_dir(io), id, session.clock, std::move(common));
+}
+
+evidence::Acquirer acquirer_for(Session& session, const std::vector<std::string>& command_line, const std::string& examiner,
+                                util::TimePoint started) {
+  evidence::Acquirer a;
+  a.caller = caller_identity(session);
+  a.examiner = actor_name(session, examiner);
+  a.tool_version = build::k_version;
+  a.tool_commit = build::k_git_commit;
+  a.context = session.config.context_name;
+  a.server = session.config.server;
+  char host[256] = {};
+  a.host = ::gethostname(host, sizeof host - 1) == 0 ? util::esc(host, util::Cap::name) : "unknown";
+  a.command_line = util::join(command_line, " ");
+  a.started = started;
+  return a;
 }
 
 const std::string& caller_identity(Session& session) {
@@ -111,7 +130,7 @@ std::string actor_name(Session& session, const std::string& examiner) {
 Result<std::string> choose_case(const std::string& requested, const nlohmann::json* pod, util::TimePoint now) {
   if (!requested.empty()) {
     if (!evidence::valid_case_id(requested)) {
-      return fail(Errc::usage, "invalid case id \"" + util::escape_for_terminal(requested, 64) +
+      return fail(Errc::usage, "invalid case id \"" + util::esc(requested, util::Cap::word) +
                                    "\": want 1-63 of [A-Za-z0-9._-], not starting with '.' or '-'");
     }
     return requested;
@@ -124,11 +143,5 @@ Result<std::string> choose_case(const std::string& requested, const nlohmann::js
   return evidence::new_case_id(now);
 }
 
-Result<void> add_case_journal(evidence::BundleWriter& bundle, const evidence::Journal& journal) {
-  constexpr std::size_t k_max_journal_bytes = 64ULL << 20;
-  IR_TRY(text, util::read_file(journal.path(), k_max_journal_bytes));
-  IR_CHECK(bundle.add("journal.jsonl", text, {"case journal " + journal.path(), "local", std::nullopt, false, ""}));
-  return {};
-}
 
 }  // namespace ir::cli
