@@ -15,7 +15,8 @@ Two parts, like on a real node:
   AdminNetworkPolicies by priority (Allow: allowed, Deny: dropped, Pass: on to NetworkPolicy), then
   NetworkPolicies if any selects the pod in that direction (the union of their rules allows,
   anything else is dropped), else the BaselineAdminNetworkPolicy (Allow/Deny), else allowed.
-  Traffic between a pod and its own node is always allowed; replies of allowed connections pass
+  Traffic between a pod and its own node, and from a pod to itself, is always allowed (the
+  Kubernetes API's exceptions); replies of allowed connections pass
   (conntrack), and so do established connections when policies change unless the scenario says
   ``netpol_existing_connections: cut``: then every packet is judged again against the
   connection's original direction, so a connection that is no longer allowed stops at once.
