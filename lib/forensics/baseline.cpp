@@ -14,6 +14,7 @@
 namespace ir::forensics {
 
 using nlohmann::json;
+using ojson = nlohmann::ordered_json;
 
 namespace {
 
@@ -33,8 +34,8 @@ constexpr std::pair<Category, const char*> k_category_keys[] = {
 
 }  // namespace
 
-json baseline_to_json(const Profile& profile, const BaselineMeta& meta) {
-  json members = json::array();
+nlohmann::ordered_json baseline_to_json(const Profile& profile, const BaselineMeta& meta) {
+  ojson members = ojson::array();
   for (const auto& m : profile.members) {
     members.push_back({{"namespace", m.namespace_name},
                        {"name", m.name},
@@ -43,29 +44,29 @@ json baseline_to_json(const Profile& profile, const BaselineMeta& meta) {
                        {"status", m.status == MemberStatus::ok ? "ok" : "failed"},
                        {"reason", m.reason}});
   }
-  json containers = json::array();
+  ojson containers = ojson::array();
   for (const auto& pc : profile.containers) {
-    json counts = json::object();
+    ojson counts = ojson::object();
     for (const auto& [category, key] : k_category_keys) counts[key] = pc.members[static_cast<std::size_t>(category)];
 
     std::map<std::string, const ExeStats*> exes;
     for (const auto& [k, v] : pc.executables) exes.emplace(k, &v);
-    json executables = json::array();
+    ojson executables = ojson::array();
     for (const auto& [path, st] : exes) {
-      json hashes = json::object();
+      ojson hashes = ojson::object();
       for (const auto& [sha, n] : st->hashes) hashes[sha] = n;
       executables.push_back({{"path", path}, {"count", st->count}, {"root_count", st->root_count}, {"hashed", st->hashed},
                              {"sha256", std::move(hashes)}});
     }
     auto keyed = [](const std::unordered_map<std::string, std::size_t>& m) {
       std::map<std::string, std::size_t> sorted(m.begin(), m.end());
-      json out = json::array();
+      ojson out = ojson::array();
       for (const auto& [k, n] : sorted) out.push_back({{"key", k}, {"count", n}});
       return out;
     };
     std::map<std::string, const std::vector<FileVariant>*> paths;
     for (const auto& [k, v] : pc.files) paths.emplace(k, &v);
-    json files = json::array();
+    ojson files = ojson::array();
     for (const auto& [path, variants] : paths) {
       std::vector<const FileVariant*> sorted;
       for (const auto& v : *variants) sorted.push_back(&v);
@@ -73,10 +74,10 @@ json baseline_to_json(const Profile& profile, const BaselineMeta& meta) {
         return std::tie(a->type, a->size, a->mode, a->target, a->sha256) < std::tie(b->type, b->size, b->mode, b->target, b->sha256);
       });
       for (const auto* v : sorted) {
-        json f = {{"path", path}, {"type", file_type_name(v->type)}, {"mode", fmt::format("{:04o}", v->mode)}};
+        ojson f = {{"path", path}, {"type", file_type_name(v->type)}, {"mode", fmt::format("{:04o}", v->mode)}};
         if (v->type == 'f') {
           f["size"] = v->size;
-          f["sha256"] = v->sha256.empty() ? json(nullptr) : json(v->sha256);
+          f["sha256"] = v->sha256.empty() ? ojson(nullptr) : ojson(v->sha256);
         }
         if (v->type == 'l') f["target"] = v->target;
         f["count"] = v->count;
@@ -101,7 +102,7 @@ json baseline_to_json(const Profile& profile, const BaselineMeta& meta) {
 }
 
 std::string write_baseline(const Profile& profile, const BaselineMeta& meta) {
-  return procfs::dump_json(baseline_to_json(profile, meta), 1) + "\n";
+  return baseline_to_json(profile, meta).dump(1, ' ', false, ojson::error_handler_t::replace) + "\n";
 }
 
 // ---- parse --------------------------------------------------------------------------------------

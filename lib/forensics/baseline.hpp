@@ -49,9 +49,9 @@ struct BaselineLimits {
   std::size_t max_string_bytes = 8192;
 };
 
-// The file's JSON: deterministic (items sorted by key), so two files of the same pods compare
-// with diff. Never throws.
-nlohmann::json baseline_to_json(const Profile& profile, const BaselineMeta& meta);
+// The file's JSON, its keys in the documented order ("format" first): deterministic (items sorted
+// by key), so two files of the same pods compare with diff. Never throws.
+nlohmann::ordered_json baseline_to_json(const Profile& profile, const BaselineMeta& meta);
 
 // baseline_to_json as text (indented, ending in '\n').
 std::string write_baseline(const Profile& profile, const BaselineMeta& meta);

@@ -15,7 +15,6 @@
 #include <fmt/format.h>
 
 #include "forensics/detail.hpp"
-#include "util/strings.hpp"
 
 namespace ir::forensics {
 
@@ -107,6 +106,7 @@ std::string normalise_path(std::string_view path, const Identity& id) {
 // Noise rules "kernel file systems", "service-account and projected volumes" and "kubelet-managed
 // files": paths that differ between healthy pods by construction.
 bool ignored_path(std::string_view path) {
+  if (path_under(path, "/dev/shm")) return false;  // tmpfs anyone can write: where payloads hide
   for (const std::string_view dir : {"/proc", "/sys", "/dev", "/var/run/secrets/kubernetes.io/serviceaccount",
                                      "/run/secrets/kubernetes.io/serviceaccount"}) {
     if (path_under(path, dir)) return true;
@@ -114,9 +114,11 @@ bool ignored_path(std::string_view path) {
   if (path == "/etc/hostname" || path == "/etc/hosts" || path == "/etc/resolv.conf") return true;
   // The kubelet's atomic writer (configMap, secret, projected, downwardAPI volumes): a
   // "..<timestamp>" directory and the "..data" link to it, renewed on every update.
-  for (const auto& part : util::split(path, '/')) {
+  for (std::size_t at = path.find("/.."); at != std::string_view::npos; at = path.find("/..", at + 1)) {
+    const std::string_view rest = path.substr(at + 1);
+    const std::string_view part = rest.substr(0, rest.find('/'));
     if (part == "..data") return true;
-    if (part.size() > 3 && part[0] == '.' && part[1] == '.' && part[2] >= '0' && part[2] <= '9') return true;
+    if (part.size() > 3 && part[2] >= '0' && part[2] <= '9') return true;
   }
   return false;
 }
@@ -124,12 +126,11 @@ bool ignored_path(std::string_view path) {
 // Noise rule "logs and caches": files that grow, rotate and appear on their own.
 bool log_or_cache(std::string_view path) {
   if (path_under(path, "/var/log") || path_under(path, "/var/cache")) return true;
-  const auto parts = util::split(path, '/');
-  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {  // a directory named so, anywhere
-    const auto& p = parts[i];
-    if (p == "log" || p == "logs" || p == "cache" || p == "caches" || p == ".cache") return true;
-  }
   const std::string_view name = base_name(path);
+  const std::string_view dirs = path.substr(0, path.size() - name.size());
+  for (const std::string_view d : {"/log/", "/logs/", "/cache/", "/caches/", "/.cache/"}) {  // a directory named so
+    if (dirs.find(d) != std::string_view::npos) return true;
+  }
   if (name.size() > 4 && name.substr(name.size() - 4) == ".log") return true;
   return name.find(".log.") != std::string_view::npos;  // rotated: app.log.1, app.log.2.gz
 }
@@ -308,10 +309,12 @@ void ProfileBuilder::add(Member member, const PodSnapshot& snapshot) {
     }
 
     if (c.availability(Category::listing).coverage != Coverage::missing) {
-      std::unordered_set<std::string> seen;
+      // A snapshot's paths are unique; only placeholders ("{pod}") can make two keys one.
+      std::unordered_set<std::string> placeholders;
       for (const auto& f : c.files) {
         std::string key = normalise_path(f.path, id);
-        if (ignored_path(key) || !seen.insert(key).second) continue;
+        if (ignored_path(key)) continue;
+        if (key.find('{') != std::string::npos && !placeholders.insert(key).second) continue;
         auto& variants = pc->files[std::move(key)];
         const FileVariant v = variant_of(f);
         auto it = std::find_if(variants.begin(), variants.end(), [&](const FileVariant& x) { return same_variant(x, v); });
@@ -402,7 +405,9 @@ struct Comparer {
       if (p.collector || p.exe.empty()) continue;  // noise rule "kubectl-ir's own processes"
       groups[normalise_path(p.exe, id)].push_back(&p);
     }
-    for (const auto& [key, procs] : groups) {
+    for (const auto& group : groups) {
+      const std::string& key = group.first;
+      const std::vector<const Process*>& procs = group.second;  // (not a structured binding: lambdas capture it)
       const Process& first = *procs.front();
       if (ignored_by(options.ignore, {first.exe, key})) continue;
       bool root = false;
@@ -532,7 +537,7 @@ struct Comparer {
         if (name != nullptr) subject["name"] = name->name;
         std::string holder = holder_subject(subject, s);
         Finding f = make(FindingKind::connection, "drift.connection", Severity::medium, c,
-                         fmt::format("{}→ {} ({}); {}", holder, detail::remote_label(s, options.addresses), s.state,
+                         fmt::format("{}→ {}, {}; {}", holder, detail::remote_label(s, options.addresses), s.state,
                                      in_members(count, of)),
                          {count, of});
         f.subject = std::move(subject);
@@ -650,6 +655,9 @@ DriftResult compare(const PodSnapshot& suspect, const Profile& profile, const Dr
   }
   for (const auto& c : suspect.containers) {
     const ProfileContainer* pc = profile.match(c.name, c.digest);
+    if (pc != nullptr && std::all_of(pc->members.begin(), pc->members.end(), [](std::size_t n) { return n == 0; })) {
+      pc = nullptr;  // seeded from the suspect, but no member had it
+    }
     if (pc == nullptr) {
       cmp.result.gaps.push_back(fmt::format("container {}: not compared: no {} has a container of that name or image", c.name, cmp.who));
       continue;

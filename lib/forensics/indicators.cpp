@@ -296,8 +296,8 @@ void socket_rules(const PodSnapshot& pod, const IndicatorContext& ctx, Evaluatio
     if (std::find(pool.begin(), pool.end(), s.remote_port) == pool.end()) continue;
     const std::string remote = detail::remote_label(s, ctx.addresses);
     Finding f = make("mining-pool-port", *o.container,
-                     o.holder != nullptr ? fmt::format("{} → {} ({}), a mining pool port", detail::process_label(*o.holder), remote, s.state)
-                                         : fmt::format("connection to {} ({}), a mining pool port", remote, s.state));
+                     o.holder != nullptr ? fmt::format("{} → {}, a mining pool port ({})", detail::process_label(*o.holder), remote, s.state)
+                                         : fmt::format("connection to {}, a mining pool port ({})", remote, s.state));
     f.subject = {{"remote", detail::host_port(detail::unmap_ipv4(s.remote_ip), s.remote_port)},
                  {"proto", std::string(detail::proto_family(s.proto))}, {"port", s.remote_port}};
     if (const auto* n = find_address(ctx.addresses, s.remote_ip)) f.subject["name"] = n->name;

@@ -713,8 +713,16 @@ ContainerSnapshot ContainerSnapshotBuilder::finish() {
     if (it != im.file_hashes.end()) f.sha256 = it->second;
   }
 
-  // What the caller said is missing wins over anything inferred.
-  for (const auto& [category, why] : im.missing) im.note(category, Coverage::missing, why);
+  // What the caller said is missing, where nothing else came in for it (ps may stand in for the
+  // walk; a document of the wrong shape was recorded here too).
+  for (const auto& [category, why] : im.missing) {
+    const bool have = (category == Category::processes || category == Category::executables) ? !s.processes.empty()
+                      : category == Category::sockets ? !s.sockets.empty()
+                      : category == Category::listing ? !s.files.empty()
+                                                      : false;
+    if (category == Category::executables && !s.processes.empty()) continue;
+    if (!have) im.note(category, Coverage::missing, why);
+  }
 
   for (const Category c : {Category::processes, Category::executables, Category::exe_hashes, Category::sockets,
                            Category::listing, Category::file_hashes}) {

@@ -144,8 +144,8 @@ struct Availability {
   std::string why;  // for partial and missing: one clause ("processes.json: not in the bundle")
 };
 
-// One container's observed state. Owns everything; processes sorted by pid, sockets in artifact
-// order, files sorted by path.
+// One container's observed state. Owns everything; processes sorted by pid (one per pid), sockets in
+// artifact order, files sorted by path (one per path: the analysis relies on both).
 struct ContainerSnapshot {
   std::string name;    // the container's name (escaped)
   std::string digest;  // its image digest ("sha256:..."; "" unknown)
