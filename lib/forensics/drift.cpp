@@ -40,24 +40,25 @@ Relation Profile::relation() const {
 namespace {
 
 // The same name with digests agreeing when both are known; else the only container with the same
-// image; else the same name with another image (a baseline older than a rollout).
+// image; else the same name with another image (a baseline older than a rollout). Containers in
+// `taken` are not candidates (each container of a member maps onto its own).
 std::optional<std::size_t> match_index(const std::vector<ProfileContainer>& containers, const std::string& name,
-                                       const std::string& digest) {
+                                       const std::string& digest, const std::set<std::size_t>& taken = {}) {
   for (std::size_t i = 0; i < containers.size(); ++i) {
     const auto& c = containers[i];
-    if (c.name == name && (digest.empty() || c.digest.empty() || c.digest == digest)) return i;
+    if (taken.count(i) == 0 && c.name == name && (digest.empty() || c.digest.empty() || c.digest == digest)) return i;
   }
   std::optional<std::size_t> only;
   std::size_t same_digest = 0;
   for (std::size_t i = 0; i < containers.size(); ++i) {
-    if (!digest.empty() && containers[i].digest == digest) {
+    if (taken.count(i) == 0 && !digest.empty() && containers[i].digest == digest) {
       ++same_digest;
       only = i;
     }
   }
   if (same_digest == 1) return only;
   for (std::size_t i = 0; i < containers.size(); ++i) {
-    if (containers[i].name == name) return i;
+    if (taken.count(i) == 0 && containers[i].name == name) return i;
   }
   return std::nullopt;
 }
@@ -229,7 +230,9 @@ ProfileBuilder::ProfileBuilder(AddressNames addresses) : m_addresses(std::move(a
 
 void ProfileBuilder::seed(const PodSnapshot& suspect) {
   for (const auto& c : suspect.containers) {
-    if (match_index(m_profile.containers, c.name, c.digest)) continue;
+    const bool named = std::any_of(m_profile.containers.begin(), m_profile.containers.end(),
+                                   [&](const ProfileContainer& pc) { return pc.name == c.name; });
+    if (named) continue;
     ProfileContainer pc;
     pc.name = c.name;
     pc.digest = c.digest;
@@ -260,14 +263,14 @@ void ProfileBuilder::add(Member member, const PodSnapshot& snapshot) {
   const Identity id = identity_of(snapshot);
   std::set<std::size_t> used;  // one container of this member per profile container
   for (const auto& c : snapshot.containers) {
-    auto index = match_index(m_profile.containers, c.name, c.digest);
+    auto index = match_index(m_profile.containers, c.name, c.digest, used);
     if (!index) {
       index = m_profile.containers.size();
       m_profile.containers.push_back(ProfileContainer{});
       m_profile.containers.back().name = c.name;
       m_profile.containers.back().digest = c.digest;
     }
-    if (!used.insert(*index).second) continue;
+    used.insert(*index);
     ProfileContainer* pc = &m_profile.containers[*index];
     for (std::size_t k = 0; k < k_categories; ++k) {
       if (c.availabilities[k].coverage != Coverage::missing) ++pc->members[k];
@@ -355,6 +358,7 @@ struct Comparer {
   std::string who;  // "sibling" / "baseline pod"
   DriftResult result;
   std::set<std::string> reported_sockets;  // pod-level: every container sees the same sockets
+  std::map<std::uint64_t, const ContainerSnapshot*> held_in;  // socket inode → the container holding it
 
   // "in 0 of 2 siblings"
   std::string in_members(std::size_t count, std::size_t of) const {
@@ -449,6 +453,15 @@ struct Comparer {
         if (in_image > 0) {
           summary += fmt::format(" (it is in their image {})",
                                  in_members(in_image, pc.members[static_cast<std::size_t>(Category::listing)]));
+        } else if (!sha.empty()) {
+          // A copy of a program the members run, under another name (busybox as /tmp/sh).
+          std::string copy_of;
+          for (const auto& [other, other_stats] : pc.executables) {
+            for (const auto& h : other_stats.hashes) {
+              if (h.first == sha && (copy_of.empty() || other < copy_of)) copy_of = other;
+            }
+          }
+          if (!copy_of.empty()) summary += fmt::format(" (a copy of {}, which they run)", copy_of);
         }
         Finding f = make(FindingKind::process, "drift.process.exe", in_image > 0 ? Severity::low : Severity::high, c,
                          std::move(summary), {st.count, of});
@@ -505,6 +518,11 @@ struct Comparer {
       return std::string();
     };
     for (const auto& s : c.sockets) {
+      // Every container sees the pod's sockets: report one where its holder runs.
+      if (s.inode != 0 && detail::holder_of(c, s) == nullptr) {
+        const auto held = held_in.find(s.inode);
+        if (held != held_in.end() && held->second != &c) continue;
+      }
       if (detail::is_listening(s)) {
         const std::string key = listen_key(s, id);
         const std::string family(detail::proto_family(s.proto));
@@ -646,12 +664,17 @@ struct Comparer {
 
 DriftResult compare(const PodSnapshot& suspect, const Profile& profile, const DriftOptions& options) {
   Comparer cmp{suspect, profile, options, identity_of(suspect), profile.relation(),
-               profile.source == BaselineSource::baseline_file ? "baseline pod" : "sibling", {}, {}};
+               profile.source == BaselineSource::baseline_file ? "baseline pod" : "sibling", {}, {}, {}};
   if (profile.ok_members() == 0) {
     cmp.result.gaps.push_back(profile.members.empty()
                                   ? "drift not judged: no sibling or baseline to compare with (see the indicators)"
                                   : "drift not judged: no member could be compared (see the members' reasons and the indicators)");
     return std::move(cmp.result);
+  }
+  for (const auto& c : suspect.containers) {
+    for (const auto& s : c.sockets) {
+      if (s.inode != 0 && detail::holder_of(c, s) != nullptr) cmp.held_in.emplace(s.inode, &c);
+    }
   }
   for (const auto& c : suspect.containers) {
     const ProfileContainer* pc = profile.match(c.name, c.digest);

@@ -87,8 +87,9 @@ struct Profile {
   // What findings are judged against: baseline-file for a file; else same-workload when every ok
   // member is same-workload, else same-digest.
   [[nodiscard]] Relation relation() const;
-  // The container matching `container` and `image_digest`: the same name (when both digests are known they
-  // must agree), else the only one with the same digest; nullptr if none.
+  // The container matching `container` and `image_digest`: the same name (when both digests are
+  // known they must agree), else the only one with the same digest, else the same name with another
+  // digest (a baseline older than a rollout: drift_document says so); nullptr if none.
   [[nodiscard]] const ProfileContainer* match(const std::string& container, const std::string& image_digest) const;
 };
 
@@ -99,8 +100,9 @@ class ProfileBuilder {
   // `addresses`: the members' cluster addresses, to key their connections by name (group).
   explicit ProfileBuilder(AddressNames addresses = {});
 
-  // Creates the profile's containers from the suspect's (names and digests), so that members map
-  // onto them; optional (members' containers are added as they come otherwise).
+  // Creates the profile's containers from the suspect's (one per name, with its digest), so that
+  // members map onto them; optional (members' containers are added as they come otherwise). Each
+  // container of a member maps onto its own profile container, as Profile::match says.
   void seed(const PodSnapshot& suspect);
   // Adds one member that was collected. A member whose snapshot holds nothing at all (no category
   // of any container collected) is recorded as failed ("nothing could be read"), not counted.

@@ -516,3 +516,35 @@ TEST_CASE("ProfileBuilder: 20 members of one workload fold into one member's wor
   }
   CHECK(compare(s, profile, {}).findings.empty());
 }
+
+TEST_CASE("compare: a copy of a program the siblings run, under another path, says so") {
+  auto s = pod_a();
+  web(s).processes.push_back(make_process(70, "/tmp/sh", "sh", {"/tmp/sh"}, 1000, sha_of('1')));  // /bin/dash's content
+  sort_snapshot(s);
+  const auto r = drift(s, {pod_b()});
+  REQUIRE(r.findings.size() == 1);
+  CHECK(r.findings[0].summary == "pid 70 /tmp/sh runs an executable that runs in 0 of 1 sibling (a copy of /bin/dash, which they run)");
+  CHECK(r.findings[0].severity == Severity::high);
+}
+
+TEST_CASE("compare: a socket every container sees is reported once, under the container holding it") {
+  auto s = pod_a();
+  auto m = pod_b();
+  ContainerSnapshot side = web(s);
+  side.name = "sidecar";
+  side.dir = "containers/sidecar/";
+  side.processes = {make_process(1, "/usr/bin/envoy", "envoy", {"envoy"}, 1000, sha_of('3'))};
+  side.files.clear();
+  ContainerSnapshot side_m = side;
+  side_m.sockets = web(m).sockets;
+  m.containers.push_back(side_m);
+  const auto conn = make_socket("tcp", "10.244.0.10", 40100, "203.0.113.50", 443, "ESTABLISHED", 960, {});
+  web(s).sockets.push_back(conn);        // the app container sees it, holds nothing
+  side.sockets.push_back(conn);
+  side.sockets.back().pids = {1};        // the sidecar holds it
+  s.containers.push_back(side);
+  const auto r = drift(s, {m});
+  REQUIRE_MESSAGE(r.findings.size() == 1, dump_findings(r));
+  CHECK(r.findings[0].container == "sidecar");
+  CHECK(r.findings[0].subject["exe"] == "/usr/bin/envoy");
+}
