@@ -15,33 +15,48 @@ using nlohmann::json;
 
 const char* to_string(Severity severity) {
   switch (severity) {
-    case Severity::critical: return "critical";
-    case Severity::high: return "high";
-    case Severity::medium: return "medium";
-    case Severity::low: return "low";
-    case Severity::info: return "info";
+    case Severity::critical:
+      return "critical";
+    case Severity::high:
+      return "high";
+    case Severity::medium:
+      return "medium";
+    case Severity::low:
+      return "low";
+    case Severity::info:
+      return "info";
   }
   return "info";
 }
 
 const char* to_string(FindingKind kind) {
   switch (kind) {
-    case FindingKind::process: return "process";
-    case FindingKind::listening_port: return "listening_port";
-    case FindingKind::connection: return "connection";
-    case FindingKind::file: return "file";
-    case FindingKind::root_process: return "root_process";
-    case FindingKind::environment: return "environment";
-    case FindingKind::config: return "config";
+    case FindingKind::process:
+      return "process";
+    case FindingKind::listening_port:
+      return "listening_port";
+    case FindingKind::connection:
+      return "connection";
+    case FindingKind::file:
+      return "file";
+    case FindingKind::root_process:
+      return "root_process";
+    case FindingKind::environment:
+      return "environment";
+    case FindingKind::config:
+      return "config";
   }
   return "process";
 }
 
 const char* to_string(Relation relation) {
   switch (relation) {
-    case Relation::same_workload: return "same-workload";
-    case Relation::same_digest: return "same-digest";
-    case Relation::baseline_file: return "baseline-file";
+    case Relation::same_workload:
+      return "same-workload";
+    case Relation::same_digest:
+      return "same-digest";
+    case Relation::baseline_file:
+      return "baseline-file";
   }
   return "same-digest";
 }
@@ -55,9 +70,12 @@ std::optional<Relation> parse_relation(std::string_view text) {
 
 const char* to_string(BaselineSource source) {
   switch (source) {
-    case BaselineSource::siblings: return "siblings";
-    case BaselineSource::baseline_file: return "baseline-file";
-    case BaselineSource::none: return "none";
+    case BaselineSource::siblings:
+      return "siblings";
+    case BaselineSource::baseline_file:
+      return "baseline-file";
+    case BaselineSource::none:
+      return "none";
   }
   return "none";
 }
@@ -197,14 +215,15 @@ std::vector<std::string> summary_lines(const std::vector<Finding>& findings, std
     }
     g.severity = std::min(g.severity, f.severity);
     if (g.label.empty() || (s.contains("exe") && s["exe"].is_string() && g.label.find('/') == std::string::npos)) {
-      const std::string what = s.contains("exe") && s["exe"].is_string() ? s["exe"].get<std::string>()
+      const std::string what = s.contains("exe") && s["exe"].is_string()     ? s["exe"].get<std::string>()
                                : s.contains("comm") && s["comm"].is_string() ? s["comm"].get<std::string>()
-                                                                              : std::string();
+                                                                             : std::string();
       g.label = what.empty() ? fmt::format("pid {}", pid) : fmt::format("pid {} {}", pid, what);
     }
     if (s.contains("remote") && s["remote"].is_string()) {
       const std::string r = s["remote"].get<std::string>();
-      if (std::find(g.remotes.begin(), g.remotes.end(), r) == g.remotes.end() && g.remotes.size() < 3) g.remotes.push_back(r);
+      if (std::find(g.remotes.begin(), g.remotes.end(), r) == g.remotes.end() && g.remotes.size() < 3)
+        g.remotes.push_back(r);
     }
     if (std::find(g.rules.begin(), g.rules.end(), f.rule) == g.rules.end()) g.rules.push_back(f.rule);
   }

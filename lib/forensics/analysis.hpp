@@ -74,8 +74,8 @@ struct Finding {
   // The record it comes from: the fields the analysis read, plus "index" (0-based position in the
   // artifact's record array) or "line" (1-based line of a JSON Lines artifact) to find it whole.
   nlohmann::json record = nlohmann::json::object();
-  std::optional<SeenIn> seen_in;            // drift only
-  std::optional<Relation> judged_against;   // drift only
+  std::optional<SeenIn> seen_in;           // drift only
+  std::optional<Relation> judged_against;  // drift only
 };
 
 // The pod a document is about.
@@ -122,7 +122,7 @@ struct RuleInfo {
 struct AnalysisDocument {
   DocumentKind kind = DocumentKind::indicators;
   PodRef pod;
-  std::string generated_at;             // RFC 3339, from the caller's clock
+  std::string generated_at;              // RFC 3339, from the caller's clock
   std::optional<BaselineInfo> baseline;  // drift only
   std::vector<RuleInfo> rules;           // indicators only
   std::vector<Finding> findings;

@@ -18,8 +18,9 @@ using ojson = nlohmann::ordered_json;
 
 namespace {
 
-constexpr std::pair<char, const char*> k_file_types[] = {{'f', "file"}, {'d', "dir"},  {'l', "symlink"}, {'b', "block"},
-                                                         {'c', "char"}, {'p', "fifo"}, {'s', "socket"},  {'?', "unknown"}};
+constexpr std::pair<char, const char*> k_file_types[] = {{'f', "file"},   {'d', "dir"},    {'l', "symlink"},
+                                                         {'b', "block"},  {'c', "char"},   {'p', "fifo"},
+                                                         {'s', "socket"}, {'?', "unknown"}};
 
 const char* file_type_name(char type) {
   for (const auto& [letter, name] : k_file_types) {
@@ -55,7 +56,10 @@ nlohmann::ordered_json baseline_to_json(const Profile& profile, const BaselineMe
     for (const auto& [path, st] : exes) {
       ojson hashes = ojson::object();
       for (const auto& [sha, n] : st->hashes) hashes[sha] = n;
-      executables.push_back({{"path", path}, {"count", st->count}, {"root_count", st->root_count}, {"hashed", st->hashed},
+      executables.push_back({{"path", path},
+                             {"count", st->count},
+                             {"root_count", st->root_count},
+                             {"hashed", st->hashed},
                              {"sha256", std::move(hashes)}});
     }
     auto keyed = [](const std::unordered_map<std::string, std::size_t>& m) {
@@ -71,7 +75,8 @@ nlohmann::ordered_json baseline_to_json(const Profile& profile, const BaselineMe
       std::vector<const FileVariant*> sorted;
       for (const auto& v : *variants) sorted.push_back(&v);
       std::sort(sorted.begin(), sorted.end(), [](const FileVariant* a, const FileVariant* b) {
-        return std::tie(a->type, a->size, a->mode, a->target, a->sha256) < std::tie(b->type, b->size, b->mode, b->target, b->sha256);
+        return std::tie(a->type, a->size, a->mode, a->target, a->sha256) <
+               std::tie(b->type, b->size, b->mode, b->target, b->sha256);
       });
       for (const auto* v : sorted) {
         ojson f = {{"path", path}, {"type", file_type_name(v->type)}, {"mode", fmt::format("{:04o}", v->mode)}};
@@ -92,12 +97,9 @@ nlohmann::ordered_json baseline_to_json(const Profile& profile, const BaselineMe
                           {"connections", keyed(pc.connections)},
                           {"files", std::move(files)}});
   }
-  return {{"format", k_baseline_format},
-          {"created", meta.created},
-          {"generator", meta.generator},
-          {"subject", meta.subject},
-          {"namespace", meta.namespace_name},
-          {"members", std::move(members)},
+  return {{"format", k_baseline_format},        {"created", meta.created},
+          {"generator", meta.generator},        {"subject", meta.subject},
+          {"namespace", meta.namespace_name},   {"members", std::move(members)},
           {"containers", std::move(containers)}};
 }
 
@@ -121,15 +123,16 @@ class Reader {
     if (m_error.empty()) m_error = (pointer.empty() ? "/" : pointer) + ": " + why;
   }
 
-  const json* member(const json& obj, const std::string& pointer, const char* key, json::value_t type, bool required = true) {
+  const json* member(const json& obj, const std::string& pointer, const char* key, json::value_t type,
+                     bool required = true) {
     if (failed()) return nullptr;
     const auto it = obj.find(key);
     if (it == obj.end()) {
       if (required) fail_at(pointer, fmt::format("\"{}\" is missing", key));
       return nullptr;
     }
-    const bool ok = it->type() == type ||
-                    (type == json::value_t::number_unsigned && it->type() == json::value_t::number_integer && it->get<std::int64_t>() >= 0);
+    const bool ok = it->type() == type || (type == json::value_t::number_unsigned &&
+                                           it->type() == json::value_t::number_integer && it->get<std::int64_t>() >= 0);
     if (!ok) {
       fail_at(pointer + "/" + key, fmt::format("expected {}, found {}", kind_name(type), it->type_name()));
       return nullptr;
@@ -142,7 +145,8 @@ class Reader {
     if (v == nullptr) return {};
     const std::string& s = v->get_ref<const std::string&>();
     if (s.size() > m_limits.max_string_bytes) {
-      fail_at(pointer + "/" + key, fmt::format("a string of {} bytes, more than the {} accepted", s.size(), m_limits.max_string_bytes));
+      fail_at(pointer + "/" + key,
+              fmt::format("a string of {} bytes, more than the {} accepted", s.size(), m_limits.max_string_bytes));
       return {};
     }
     if (detail::clean_text(s, s.size()) != s) {
@@ -171,17 +175,24 @@ class Reader {
 
   void take_items(const std::string& pointer, std::size_t n) {
     m_items += n;
-    if (m_items > m_limits.max_items) fail_at(pointer, fmt::format("more than {} items in the file", m_limits.max_items));
+    if (m_items > m_limits.max_items)
+      fail_at(pointer, fmt::format("more than {} items in the file", m_limits.max_items));
   }
 
   static const char* kind_name(json::value_t type) {
     switch (type) {
-      case json::value_t::object: return "an object";
-      case json::value_t::array: return "an array";
-      case json::value_t::string: return "a string";
-      case json::value_t::number_unsigned: return "a non-negative integer";
-      case json::value_t::boolean: return "a boolean";
-      default: return "a value";
+      case json::value_t::object:
+        return "an object";
+      case json::value_t::array:
+        return "an array";
+      case json::value_t::string:
+        return "a string";
+      case json::value_t::number_unsigned:
+        return "a non-negative integer";
+      case json::value_t::boolean:
+        return "a boolean";
+      default:
+        return "a value";
     }
   }
 
@@ -238,8 +249,9 @@ void read_container(Reader& r, const json& c, const std::string& at, std::size_t
       if (!pc.executables.emplace(path, std::move(st)).second) return r.fail_at(p + "/path", "listed twice");
     }
   }
-  for (const auto& [key, target] : {std::pair<const char*, std::unordered_map<std::string, std::size_t>*>{"listening", &pc.listening},
-                                    {"connections", &pc.connections}}) {
+  for (const auto& [key, target] :
+       {std::pair<const char*, std::unordered_map<std::string, std::size_t>*>{"listening", &pc.listening},
+        {"connections", &pc.connections}}) {
     const json* items = r.array(c, at, key);
     if (items == nullptr) return;
     for (std::size_t i = 0; i < items->size() && !r.failed(); ++i) {
@@ -279,7 +291,8 @@ void read_container(Reader& r, const json& c, const std::string& at, std::size_t
           if (it == e.end()) return r.fail_at(p, "\"sha256\" is missing (null when not hashed)");
           if (!it->is_null()) {
             v.sha256 = r.string(e, p, "sha256");
-            if (!r.failed() && !detail::is_sha256_hex(v.sha256)) return r.fail_at(p + "/sha256", "not 64 lower-case hex digits");
+            if (!r.failed() && !detail::is_sha256_hex(v.sha256))
+              return r.fail_at(p + "/sha256", "not 64 lower-case hex digits");
           }
         }
       }
@@ -302,8 +315,9 @@ Result<Baseline> parse_baseline(std::string_view text, const BaselineLimits& lim
   const std::string format = r.string(doc, "", "format");
   if (r.failed()) return fail(Errc::invalid, r.error());
   if (format != k_baseline_format) {
-    return fail(Errc::invalid, fmt::format("/format: \"{}\" is not {} (a newer kubectl-ir wrote it, or it is not a baseline)",
-                                           util::escape_for_terminal(format, 80), k_baseline_format));
+    return fail(Errc::invalid,
+                fmt::format("/format: \"{}\" is not {} (a newer kubectl-ir wrote it, or it is not a baseline)",
+                            util::escape_for_terminal(format, 80), k_baseline_format));
   }
   Baseline b;
   b.meta.created = r.string(doc, "", "created");
@@ -315,7 +329,8 @@ Result<Baseline> parse_baseline(std::string_view text, const BaselineLimits& lim
   }
   std::size_t ok = 0;
   if (const json* members = r.array(doc, "", "members")) {
-    if (members->size() > limits.max_members) r.fail_at("/members", fmt::format("more than {} members", limits.max_members));
+    if (members->size() > limits.max_members)
+      r.fail_at("/members", fmt::format("more than {} members", limits.max_members));
     for (std::size_t i = 0; i < members->size() && !r.failed(); ++i) {
       const std::string p = fmt::format("/members/{}", i);
       const json& m = (*members)[i];

@@ -86,7 +86,9 @@ std::string_view unmap_ipv4(std::string_view ip) {
   return ip;
 }
 
-bool is_wildcard_ip(std::string_view ip) { return ip == "0.0.0.0" || ip == "::"; }
+bool is_wildcard_ip(std::string_view ip) {
+  return ip == "0.0.0.0" || ip == "::";
+}
 
 bool is_loopback_ip(std::string_view ip) {
   ip = unmap_ipv4(ip);
@@ -129,9 +131,15 @@ json process_record(const Process& p) {
 }
 
 json socket_record(const Socket& s) {
-  return {{"index", s.index},         {"proto", s.proto},        {"local_ip", s.local_ip},
-          {"local_port", s.local_port}, {"remote_ip", s.remote_ip}, {"remote_port", s.remote_port},
-          {"state", s.state},         {"inode", s.inode},        {"uid", s.uid},
+  return {{"index", s.index},
+          {"proto", s.proto},
+          {"local_ip", s.local_ip},
+          {"local_port", s.local_port},
+          {"remote_ip", s.remote_ip},
+          {"remote_port", s.remote_port},
+          {"state", s.state},
+          {"inode", s.inode},
+          {"uid", s.uid},
           {"pids", s.pids}};
 }
 
@@ -142,8 +150,9 @@ json file_record(const FileEntry& f) {
   for (const auto& [letter, name] : k_types) {
     if (f.type == letter) type = name;
   }
-  json r = {{"line", f.line}, {"path", f.path}, {"type", type}, {"size", f.size},
-            {"mode", fmt::format("{:04o}", f.mode)}, {"uid", f.uid}, {"gid", f.gid}};
+  json r = {
+      {"line", f.line}, {"path", f.path}, {"type", type}, {"size", f.size}, {"mode", fmt::format("{:04o}", f.mode)},
+      {"uid", f.uid},   {"gid", f.gid}};
   r["mtime"] = f.mtime.empty() ? json(nullptr) : json(f.mtime);
   if (f.type == 'l') r["target"] = f.target;
   if (!f.sha256.empty()) r["sha256"] = f.sha256;
@@ -168,7 +177,8 @@ bool is_listening(const Socket& s) {
 }
 
 bool is_connection(const Socket& s) {
-  if (proto_family(s.proto) == "raw" || s.state == "LISTEN" || s.state == "TIME_WAIT" || s.state == "CLOSE") return false;
+  if (proto_family(s.proto) == "raw" || s.state == "LISTEN" || s.state == "TIME_WAIT" || s.state == "CLOSE")
+    return false;
   return s.remote_port != 0 && !s.remote_ip.empty() && !is_wildcard_ip(s.remote_ip);
 }
 

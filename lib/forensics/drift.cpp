@@ -18,9 +18,9 @@
 
 namespace ir::forensics {
 
-using nlohmann::json;
 using detail::base_name;
 using detail::path_under;
+using nlohmann::json;
 
 // ---- Profile ------------------------------------------------------------------------------------
 
@@ -136,7 +136,9 @@ bool log_or_cache(std::string_view path) {
   return name.find(".log.") != std::string_view::npos;  // rotated: app.log.1, app.log.2.gz
 }
 
-bool executable(const FileEntry& f) { return f.type == 'f' && (f.mode & 0111U) != 0; }
+bool executable(const FileEntry& f) {
+  return f.type == 'f' && (f.mode & 0111U) != 0;
+}
 
 // Noise rule "--ignore GLOB".
 bool ignored_by(const std::vector<std::string>& globs, std::initializer_list<std::string_view> keys) {
@@ -196,7 +198,9 @@ bool same_variant(const FileVariant& a, const FileVariant& b) {
 }
 
 // The bits whose change matters: setuid, setgid, and the execute bits of a regular file.
-std::uint32_t telling_bits(char type) { return type == 'f' ? 06111U : 06000U; }
+std::uint32_t telling_bits(char type) {
+  return type == 'f' ? 06111U : 06000U;
+}
 
 // Whether a member's variant has the same content as the suspect's file. Regular files: the
 // SHA-256 when both were hashed, else the size (unknown content of the same size counts as the
@@ -211,14 +215,22 @@ bool same_content(const FileEntry& f, const FileVariant& v) {
 
 const char* type_name(char type) {
   switch (type) {
-    case 'f': return "file";
-    case 'd': return "directory";
-    case 'l': return "symlink";
-    case 'b': return "block device";
-    case 'c': return "character device";
-    case 'p': return "fifo";
-    case 's': return "socket";
-    default: return "file of unknown type";
+    case 'f':
+      return "file";
+    case 'd':
+      return "directory";
+    case 'l':
+      return "symlink";
+    case 'b':
+      return "block device";
+    case 'c':
+      return "character device";
+    case 'p':
+      return "fifo";
+    case 's':
+      return "socket";
+    default:
+      return "file of unknown type";
   }
 }
 
@@ -293,8 +305,10 @@ void ProfileBuilder::add(Member member, const PodSnapshot& snapshot) {
         if (!e.second.empty()) ++st.hashed;
         for (const auto& sha : e.second) {
           auto it = std::find_if(st.hashes.begin(), st.hashes.end(), [&](const auto& h) { return h.first == sha; });
-          if (it == st.hashes.end()) st.hashes.emplace_back(sha, 1);
-          else ++it->second;
+          if (it == st.hashes.end())
+            st.hashes.emplace_back(sha, 1);
+          else
+            ++it->second;
         }
       }
     }
@@ -304,8 +318,10 @@ void ProfileBuilder::add(Member member, const PodSnapshot& snapshot) {
       std::set<std::string> listen;
       std::set<std::string> conns;
       for (const auto& s : c.sockets) {
-        if (detail::is_listening(s)) listen.insert(listen_key(s, id));
-        else if (detail::is_connection(s) && !detail::is_inbound(s, ports)) conns.insert(connection_key(s, id, m_addresses));
+        if (detail::is_listening(s))
+          listen.insert(listen_key(s, id));
+        else if (detail::is_connection(s) && !detail::is_inbound(s, ports))
+          conns.insert(connection_key(s, id, m_addresses));
       }
       for (const auto& k : listen) ++pc->listening[k];
       for (const auto& k : conns) ++pc->connections[k];
@@ -320,7 +336,8 @@ void ProfileBuilder::add(Member member, const PodSnapshot& snapshot) {
         if (key.find('{') != std::string::npos && !placeholders.insert(key).second) continue;
         auto& variants = pc->files[std::move(key)];
         const FileVariant v = variant_of(f);
-        auto it = std::find_if(variants.begin(), variants.end(), [&](const FileVariant& x) { return same_variant(x, v); });
+        auto it =
+            std::find_if(variants.begin(), variants.end(), [&](const FileVariant& x) { return same_variant(x, v); });
         if (it == variants.end()) {
           variants.push_back(v);
           variants.back().count = 1;
@@ -332,15 +349,20 @@ void ProfileBuilder::add(Member member, const PodSnapshot& snapshot) {
   }
 }
 
-Profile ProfileBuilder::finish() && { return std::move(m_profile); }
+Profile ProfileBuilder::finish() && {
+  return std::move(m_profile);
+}
 
-Profile profile_of_members(const PodSnapshot& suspect, const std::vector<std::pair<Member, const PodSnapshot*>>& members,
+Profile profile_of_members(const PodSnapshot& suspect,
+                           const std::vector<std::pair<Member, const PodSnapshot*>>& members,
                            const AddressNames& member_addresses) {
   ProfileBuilder b(member_addresses);
   b.seed(suspect);
   for (const auto& [m, snap] : members) {
-    if (snap == nullptr) b.add_failed(m);
-    else b.add(m, *snap);
+    if (snap == nullptr)
+      b.add_failed(m);
+    else
+      b.add(m, *snap);
   }
   return std::move(b).finish();
 }
@@ -357,7 +379,7 @@ struct Comparer {
   Relation relation;
   std::string who;  // "sibling" / "baseline pod"
   DriftResult result;
-  std::set<std::string> reported_sockets;  // pod-level: every container sees the same sockets
+  std::set<std::string> reported_sockets;                     // pod-level: every container sees the same sockets
   std::map<std::uint64_t, const ContainerSnapshot*> held_in;  // socket inode → the container holding it
 
   // "in 0 of 2 siblings"
@@ -369,8 +391,9 @@ struct Comparer {
   std::size_t quorum(std::size_t of, const ContainerSnapshot& c, Category category) {
     const std::size_t q = std::max<std::size_t>(1, options.quorum);
     if (of >= q) return q;
-    result.gaps.push_back(fmt::format("quorum {} lowered to {} for the {} of container {}: only {} {}{} could be compared",
-                                      q, of, to_string(category), c.name, of, who, of == 1 ? "" : "s"));
+    result.gaps.push_back(
+        fmt::format("quorum {} lowered to {} for the {} of container {}: only {} {}{} could be compared", q, of,
+                    to_string(category), c.name, of, who, of == 1 ? "" : "s"));
     return of;
   }
 
@@ -390,11 +413,13 @@ struct Comparer {
   // Whether `category` can be compared for `c`: the suspect has it and some member had it.
   bool comparable(const ContainerSnapshot& c, const ProfileContainer& pc, Category category) {
     if (c.availability(category).coverage == Coverage::missing) {
-      result.gaps.push_back(fmt::format("{} of container {}: not compared: not collected from the suspect", to_string(category), c.name));
+      result.gaps.push_back(
+          fmt::format("{} of container {}: not compared: not collected from the suspect", to_string(category), c.name));
       return false;
     }
     if (pc.members[static_cast<std::size_t>(category)] == 0) {
-      result.gaps.push_back(fmt::format("{} of container {}: not compared: no {} had them", to_string(category), c.name, who));
+      result.gaps.push_back(
+          fmt::format("{} of container {}: not compared: no {} had them", to_string(category), c.name, who));
       return false;
     }
     return true;
@@ -438,7 +463,8 @@ struct Comparer {
       const auto it = pc.executables.find(key);
       const ExeStats none;
       const ExeStats& st = it == pc.executables.end() ? none : it->second;
-      const std::string label = detail::process_label(first) + (procs.size() > 1 ? fmt::format(" (+{} more)", procs.size() - 1) : "");
+      const std::string label =
+          detail::process_label(first) + (procs.size() > 1 ? fmt::format(" (+{} more)", procs.size() - 1) : "");
       if (st.count < q) {
         // Present in the members' images (same path, same content when both hashed) but not running
         // there: a program of the image started only here. Weaker than a new binary.
@@ -448,8 +474,8 @@ struct Comparer {
             if (v.type == 'f' && (sha.empty() || v.sha256.empty() || v.sha256 == sha)) in_image += v.count;
           }
         }
-        std::string summary = fmt::format("{}{} runs an executable that runs {}", label, root ? " (root)" : "",
-                                          in_members(st.count, of));
+        std::string summary =
+            fmt::format("{}{} runs an executable that runs {}", label, root ? " (root)" : "", in_members(st.count, of));
         if (in_image > 0) {
           summary += fmt::format(" (it is in their image {})",
                                  in_members(in_image, pc.members[static_cast<std::size_t>(Category::listing)]));
@@ -478,9 +504,10 @@ struct Comparer {
           if (h == sha) same = n;
         }
         if (same < qh) {
-          Finding f = make(FindingKind::process, "drift.process.hash", Severity::critical, c,
-                           fmt::format("{}: its executable's SHA-256 matches {} that run it", label, in_members(same, st.hashed)),
-                           {same, st.hashed});
+          Finding f = make(
+              FindingKind::process, "drift.process.hash", Severity::critical, c,
+              fmt::format("{}: its executable's SHA-256 matches {} that run it", label, in_members(same, st.hashed)),
+              {same, st.hashed});
           f.subject = subject(first);
           f.artifact = c.artifact(Category::executables);
           f.record = detail::process_record(first);
@@ -489,8 +516,8 @@ struct Comparer {
       }
       if (root && st.count > 0 && st.root_count < std::min(q, st.count)) {
         Finding f = make(FindingKind::root_process, "drift.root_process", Severity::high, c,
-                         fmt::format("{} runs as root; it runs as root {} that run it", detail::process_label(*root_proc),
-                                     in_members(st.root_count, st.count)),
+                         fmt::format("{} runs as root; it runs as root {} that run it",
+                                     detail::process_label(*root_proc), in_members(st.root_count, st.count)),
                          {st.root_count, st.count});
         f.subject = subject(*root_proc);
         f.artifact = c.artifact(Category::executables);
@@ -533,11 +560,12 @@ struct Comparer {
         if (count >= q) continue;
         json subject = {{"port", s.local_port}, {"proto", family}, {"address", s.local_ip}};
         const std::string holder = holder_subject(subject, s);
-        Finding f = make(FindingKind::listening_port, "drift.listening_port",
-                         detail::is_loopback_ip(s.local_ip) ? Severity::medium : Severity::high, c,
-                         fmt::format("{}listens on {} {}; {}", holder, family,
-                                     detail::host_port(detail::unmap_ipv4(s.local_ip), s.local_port), in_members(count, of)),
-                         {count, of});
+        Finding f =
+            make(FindingKind::listening_port, "drift.listening_port",
+                 detail::is_loopback_ip(s.local_ip) ? Severity::medium : Severity::high, c,
+                 fmt::format("{}listens on {} {}; {}", holder, family,
+                             detail::host_port(detail::unmap_ipv4(s.local_ip), s.local_port), in_members(count, of)),
+                 {count, of});
         f.subject = std::move(subject);
         f.artifact = c.artifact(Category::sockets);
         f.record = detail::socket_record(s);
@@ -546,12 +574,15 @@ struct Comparer {
         const std::string key = connection_key(s, id, options.addresses);
         const std::string remote = detail::host_port(detail::unmap_ipv4(s.remote_ip), s.remote_port);
         const auto* name = find_address(options.addresses, s.remote_ip);
-        if (ignored_by(options.ignore, {remote, name != nullptr ? fmt::format("{}:{}", name->name, s.remote_port) : ""})) continue;
+        if (ignored_by(options.ignore,
+                       {remote, name != nullptr ? fmt::format("{}:{}", name->name, s.remote_port) : ""}))
+          continue;
         if (!reported_sockets.insert("connect " + key).second) continue;
         const auto it = pc.connections.find(key);
         const std::size_t count = it == pc.connections.end() ? 0 : it->second;
         if (count >= q) continue;
-        json subject = {{"remote", remote}, {"proto", std::string(detail::proto_family(s.proto))}, {"port", s.remote_port}};
+        json subject = {
+            {"remote", remote}, {"proto", std::string(detail::proto_family(s.proto))}, {"port", s.remote_port}};
         if (name != nullptr) subject["name"] = name->name;
         std::string holder = holder_subject(subject, s);
         Finding f = make(FindingKind::connection, "drift.connection", Severity::medium, c,
@@ -608,20 +639,24 @@ struct Comparer {
         }
         rule = "drift.file.added";
         summary = fmt::format("{} added ({}{}{}); {}", f.path, type_name(f.type),
-                              f.type == 'f' ? fmt::format(", {} bytes", f.size) : std::string(), traits, in_members(present, of));
+                              f.type == 'f' ? fmt::format(", {} bytes", f.size) : std::string(), traits,
+                              in_members(present, of));
         severity = special ? Severity::critical : exec ? Severity::high : Severity::medium;
       } else if (common->type != f.type) {
         rule = "drift.file.type";
         summary = fmt::format("{} is a {}{}, a {} {}", f.path, type_name(f.type), traits_paren, type_name(common->type),
                               in_members(common->count, of));
         severity = special ? Severity::critical : exec ? Severity::high : Severity::medium;
-      } else if (((f.mode ^ common->mode) & telling_bits(f.type)) != 0 && (f.type != 'f' || f.sha256.empty() || common->sha256.empty() || f.sha256 == common->sha256)) {
+      } else if (((f.mode ^ common->mode) & telling_bits(f.type)) != 0 &&
+                 (f.type != 'f' || f.sha256.empty() || common->sha256.empty() || f.sha256 == common->sha256)) {
         rule = "drift.file.mode";
-        summary = fmt::format("{} has mode {:04o}, {:04o} {}", f.path, f.mode, common->mode, in_members(common->count, of));
+        summary =
+            fmt::format("{} has mode {:04o}, {:04o} {}", f.path, f.mode, common->mode, in_members(common->count, of));
         severity = (special && (common->mode & 06000U) != (f.mode & 06000U)) ? Severity::critical : Severity::medium;
       } else if (f.type == 'l') {
         rule = "drift.file.target";
-        summary = fmt::format("{} points to {}, to {} {}", f.path, f.target, common->target, in_members(common->count, of));
+        summary =
+            fmt::format("{} points to {}, to {} {}", f.path, f.target, common->target, in_members(common->count, of));
         subject["target"] = f.target;
       } else if (!f.sha256.empty() && !common->sha256.empty()) {
         rule = "drift.file.modified";
@@ -648,9 +683,9 @@ struct Comparer {
         return p.size() > f.path.size() && path_under(p, f.path);
       });
       if (covered) continue;
-      Finding finding = make(FindingKind::file, "drift.file.added", Severity::low, c,
-                             fmt::format("{} added (empty directory, mode {:04o}); {}", f.path, f.mode, in_members(0, of)),
-                             {0, of});
+      Finding finding =
+          make(FindingKind::file, "drift.file.added", Severity::low, c,
+               fmt::format("{} added (empty directory, mode {:04o}); {}", f.path, f.mode, in_members(0, of)), {0, of});
       finding.subject = {{"path", f.path}, {"type", "directory"}, {"mode", fmt::format("{:04o}", f.mode)}};
       finding.artifact = c.artifact(Category::listing);
       finding.record = detail::file_record(f);
@@ -663,12 +698,20 @@ struct Comparer {
 }  // namespace
 
 DriftResult compare(const PodSnapshot& suspect, const Profile& profile, const DriftOptions& options) {
-  Comparer cmp{suspect, profile, options, identity_of(suspect), profile.relation(),
-               profile.source == BaselineSource::baseline_file ? "baseline pod" : "sibling", {}, {}, {}};
+  Comparer cmp{suspect,
+               profile,
+               options,
+               identity_of(suspect),
+               profile.relation(),
+               profile.source == BaselineSource::baseline_file ? "baseline pod" : "sibling",
+               {},
+               {},
+               {}};
   if (profile.ok_members() == 0) {
-    cmp.result.gaps.push_back(profile.members.empty()
-                                  ? "drift not judged: no sibling or baseline to compare with (see the indicators)"
-                                  : "drift not judged: no member could be compared (see the members' reasons and the indicators)");
+    cmp.result.gaps.push_back(
+        profile.members.empty()
+            ? "drift not judged: no sibling or baseline to compare with (see the indicators)"
+            : "drift not judged: no member could be compared (see the members' reasons and the indicators)");
     return std::move(cmp.result);
   }
   for (const auto& c : suspect.containers) {
@@ -682,7 +725,8 @@ DriftResult compare(const PodSnapshot& suspect, const Profile& profile, const Dr
       pc = nullptr;  // seeded from the suspect, but no member had it
     }
     if (pc == nullptr) {
-      cmp.result.gaps.push_back(fmt::format("container {}: not compared: no {} has a container of that name or image", c.name, cmp.who));
+      cmp.result.gaps.push_back(
+          fmt::format("container {}: not compared: no {} has a container of that name or image", c.name, cmp.who));
       continue;
     }
     cmp.processes(c, *pc);
@@ -709,9 +753,10 @@ AnalysisDocument drift_document(const PodSnapshot& suspect, const Profile& profi
     for (const auto& c : suspect.containers) {
       const ProfileContainer* pc = profile.match(c.name, c.digest);
       if (pc != nullptr && !pc->digest.empty() && !c.digest.empty() && pc->digest != c.digest) {
-        d.gaps.push_back(fmt::format("IMAGE DIFFERS: the baseline of container {} was made from {}, the pod runs {}: "
-                                     "differences may come from the new image, not from an intrusion",
-                                     c.name, pc->digest, c.digest));
+        d.gaps.push_back(
+            fmt::format("IMAGE DIFFERS: the baseline of container {} was made from {}, the pod runs {}: "
+                        "differences may come from the new image, not from an intrusion",
+                        c.name, pc->digest, c.digest));
       }
     }
   } else {

@@ -56,9 +56,9 @@ struct FileVariant {
 
 // Members that ran one executable path.
 struct ExeStats {
-  std::size_t count = 0;       // members running it
-  std::size_t root_count = 0;  // members running it as uid 0
-  std::size_t hashed = 0;      // members with a hash for it
+  std::size_t count = 0;                                    // members running it
+  std::size_t root_count = 0;                               // members running it as uid 0
+  std::size_t hashed = 0;                                   // members with a hash for it
   std::vector<std::pair<std::string, std::size_t>> hashes;  // sha256 → members
 };
 
@@ -68,9 +68,9 @@ struct ProfileContainer {
   std::string digest;
   // Members whose snapshot had the category (collected or partial), by Category.
   std::array<std::size_t, k_categories> members{};
-  std::unordered_map<std::string, ExeStats> executables;     // exe path → stats
-  std::unordered_map<std::string, std::size_t> listening;    // "tcp *:8080" → members
-  std::unordered_map<std::string, std::size_t> connections;  // "tcp 10.96.0.10:53" → members
+  std::unordered_map<std::string, ExeStats> executables;            // exe path → stats
+  std::unordered_map<std::string, std::size_t> listening;           // "tcp *:8080" → members
+  std::unordered_map<std::string, std::size_t> connections;         // "tcp 10.96.0.10:53" → members
   std::unordered_map<std::string, std::vector<FileVariant>> files;  // path → variants
 };
 
@@ -138,7 +138,8 @@ AnalysisDocument drift_document(const PodSnapshot& suspect, const Profile& profi
 
 // Convenience: a builder seeded with `suspect`, every member added (a nullptr snapshot is a failed
 // member, with Member::reason saying why), finished.
-Profile profile_of_members(const PodSnapshot& suspect, const std::vector<std::pair<Member, const PodSnapshot*>>& members,
+Profile profile_of_members(const PodSnapshot& suspect,
+                           const std::vector<std::pair<Member, const PodSnapshot*>>& members,
                            const AddressNames& member_addresses = {});
 
 }  // namespace ir::forensics

@@ -15,19 +15,18 @@
 
 namespace ir::forensics {
 
-using nlohmann::json;
 using detail::base_name;
+using nlohmann::json;
 
 const std::vector<IndicatorRule>& indicator_rules() {
   static const std::vector<IndicatorRule> k_rules = {
       {"exe-memfd", Severity::critical, FindingKind::process,
-       "runs from an anonymous memory file (memfd:): a binary that never touched the disk",
-       "processes.json: exe"},
+       "runs from an anonymous memory file (memfd:): a binary that never touched the disk", "processes.json: exe"},
       {"shell-socket-stdio", Severity::critical, FindingKind::process,
        "a shell or interpreter whose stdin, stdout or stderr is a network connection: a reverse shell",
        "processes.json: exe, comm, socket fds; sockets.json: the connection"},
-      {"exe-deleted", Severity::high, FindingKind::process,
-       "the executable was deleted after it started", "processes.json: exe"},
+      {"exe-deleted", Severity::high, FindingKind::process, "the executable was deleted after it started",
+       "processes.json: exe"},
       {"exe-in-tmp", Severity::high, FindingKind::process,
        "the executable is under /tmp, /var/tmp or /dev/shm (world-writable, where droppers put payloads)",
        "processes.json: exe"},
@@ -58,7 +57,7 @@ const std::vector<IndicatorRule>& indicator_rules() {
 }
 
 const std::vector<std::uint32_t>& mining_pool_ports() {
-  static const std::vector<std::uint32_t> k_ports = {3333, 3334, 3335, 3336, 3357,  4444,  5555,
+  static const std::vector<std::uint32_t> k_ports = {3333, 3334, 3335, 3336,  3357,  4444,  5555,
                                                      5556, 6666, 7777, 14433, 14444, 45560, 45700};
   return k_ports;
 }
@@ -109,7 +108,9 @@ std::string_view exe_path(std::string_view exe) {
   return exe;
 }
 
-bool starts_with(std::string_view s, std::string_view p) { return s.size() >= p.size() && s.compare(0, p.size(), p) == 0; }
+bool starts_with(std::string_view s, std::string_view p) {
+  return s.size() >= p.size() && s.compare(0, p.size(), p) == 0;
+}
 
 bool is_shell(std::string_view name) {
   static const std::array<std::string_view, 8> k = {"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "busybox"};
@@ -119,7 +120,8 @@ bool is_shell(std::string_view name) {
 // Programs that run a script named in their arguments (or, for busybox, an applet named by argv0).
 bool is_interpreter(std::string_view name) {
   if (is_shell(name)) return true;
-  static const std::array<std::string_view, 9> k = {"env", "node", "nodejs", "java", "tclsh", "pwsh", "deno", "bun", "awk"};
+  static const std::array<std::string_view, 9> k = {"env",  "node", "nodejs", "java", "tclsh",
+                                                    "pwsh", "deno", "bun",    "awk"};
   if (std::find(k.begin(), k.end(), name) != k.end()) return true;
   for (const std::string_view p : {"python", "perl", "ruby", "php", "lua"}) {
     if (starts_with(name, p)) return true;
@@ -144,8 +146,8 @@ void exe_rules(const ContainerSnapshot& c, const Process& p, std::vector<Finding
     out.push_back(process_finding("exe-memfd", c, p,
                                   fmt::format("{} runs from an anonymous memory file", detail::process_label(p))));
   } else if (exe_path(exe).size() != exe.size()) {
-    out.push_back(process_finding("exe-deleted", c, p,
-                                  fmt::format("{}: its executable was deleted after it started", detail::process_label(p))));
+    out.push_back(process_finding(
+        "exe-deleted", c, p, fmt::format("{}: its executable was deleted after it started", detail::process_label(p))));
   }
   const std::string_view path = exe_path(exe);
   for (const std::string_view dir : {"/tmp", "/var/tmp", "/dev/shm"}) {
@@ -177,7 +179,8 @@ void name_rules(const ContainerSnapshot& c, const Process& p, std::vector<Findin
   }
   if (p.comm.empty()) return;
   const std::string_view exe_base = base_name(exe_path(p.exe));
-  bool explained = comm_matches(p.comm, exe_base) || comm_matches(p.comm, argv0) || comm_matches(p.comm, base_name(argv0));
+  bool explained =
+      comm_matches(p.comm, exe_base) || comm_matches(p.comm, argv0) || comm_matches(p.comm, base_name(argv0));
   if (!explained && (is_interpreter(exe_base) || is_interpreter(base_name(argv0)))) {
     // `python3 app.py`, `sh -c ...`, a shebang script (comm is the script's name): look at the
     // arguments an interpreter takes its script from.
@@ -188,28 +191,33 @@ void name_rules(const ContainerSnapshot& c, const Process& p, std::vector<Findin
   // A comm with '/' never comes from exec (it sets the file's basename): it was set on purpose.
   if (p.comm.find('/') != std::string::npos) explained = false;
   if (!explained) {
-    out.push_back(process_finding("comm-mismatch", c, p,
-                                  fmt::format("pid {} {} calls itself {}", p.pid, p.exe, p.comm)));
+    out.push_back(
+        process_finding("comm-mismatch", c, p, fmt::format("pid {} {} calls itself {}", p.pid, p.exe, p.comm)));
   }
 }
 
-std::string lower(std::string_view s) { return util::to_lower(s); }
+std::string lower(std::string_view s) {
+  return util::to_lower(s);
+}
 
 void miner_rule(const ContainerSnapshot& c, const Process& p, std::vector<Finding>& out) {
   // Substrings of an argument (lower-cased), or a whole argument ("-a rx/0").
   static const std::array<std::string_view, 11> k_marks = {
-      "stratum+tcp://", "stratum+ssl://", "stratum+tls://", "stratum2+tcp://", "--donate-level", "--cpu-max-threads-hint",
-      "--randomx",      "cryptonight",    "--coin=monero",  "--nicehash",      "xmrig"};
+      "stratum+tcp://",  "stratum+ssl://", "stratum+tls://",
+      "stratum2+tcp://", "--donate-level", "--cpu-max-threads-hint",
+      "--randomx",       "cryptonight",    "--coin=monero",
+      "--nicehash",      "xmrig"};
   for (const auto& arg : p.argv) {
     const std::string a = lower(arg);
     if (a == "rx/0" || a == "--algo=rx/0") {
-      out.push_back(process_finding("miner-cmdline", c, p, fmt::format("{} has cryptominer arguments ({})", detail::process_label(p), a)));
+      out.push_back(process_finding("miner-cmdline", c, p,
+                                    fmt::format("{} has cryptominer arguments ({})", detail::process_label(p), a)));
       return;
     }
     for (const auto mark : k_marks) {
       if (a.find(mark) != std::string::npos) {
-        out.push_back(process_finding("miner-cmdline", c, p,
-                                      fmt::format("{} has cryptominer arguments ({})", detail::process_label(p), mark)));
+        out.push_back(process_finding(
+            "miner-cmdline", c, p, fmt::format("{} has cryptominer arguments ({})", detail::process_label(p), mark)));
         return;
       }
     }
@@ -240,10 +248,9 @@ void stdio_rule(const ContainerSnapshot& c, const Process& p, const AddressNames
     const Socket* s = connection_of(c, fd.inode);
     if (s == nullptr) continue;
     static const std::array<const char*, 3> k_names = {"stdin", "stdout", "stderr"};
-    Finding f = process_finding(
-        "shell-socket-stdio", c, p,
-        fmt::format("{} has its {} connected to {}", detail::process_label(p), k_names[static_cast<std::size_t>(fd.fd)],
-                    detail::remote_label(*s, names)));
+    Finding f = process_finding("shell-socket-stdio", c, p,
+                                fmt::format("{} has its {} connected to {}", detail::process_label(p),
+                                            k_names[static_cast<std::size_t>(fd.fd)], detail::remote_label(*s, names)));
     f.subject["remote"] = detail::host_port(detail::unmap_ipv4(s->remote_ip), s->remote_port);
     f.subject["proto"] = std::string(detail::proto_family(s->proto));
     if (const auto* n = find_address(names, s->remote_ip)) f.subject["name"] = n->name;
@@ -296,10 +303,12 @@ void socket_rules(const PodSnapshot& pod, const IndicatorContext& ctx, Evaluatio
     if (std::find(pool.begin(), pool.end(), s.remote_port) == pool.end()) continue;
     const std::string remote = detail::remote_label(s, ctx.addresses);
     Finding f = make("mining-pool-port", *o.container,
-                     o.holder != nullptr ? fmt::format("{} → {}, a mining pool port ({})", detail::process_label(*o.holder), remote, s.state)
+                     o.holder != nullptr ? fmt::format("{} → {}, a mining pool port ({})",
+                                                       detail::process_label(*o.holder), remote, s.state)
                                          : fmt::format("connection to {}, a mining pool port ({})", remote, s.state));
     f.subject = {{"remote", detail::host_port(detail::unmap_ipv4(s.remote_ip), s.remote_port)},
-                 {"proto", std::string(detail::proto_family(s.proto))}, {"port", s.remote_port}};
+                 {"proto", std::string(detail::proto_family(s.proto))},
+                 {"port", s.remote_port}};
     if (const auto* n = find_address(ctx.addresses, s.remote_ip)) f.subject["name"] = n->name;
     if (o.holder != nullptr) {
       f.subject["pid"] = o.holder->pid;
@@ -313,7 +322,9 @@ void socket_rules(const PodSnapshot& pod, const IndicatorContext& ctx, Evaluatio
   // undeclared-listen
   const auto& declared = ctx.declared_ports ? ctx.declared_ports : pod.declared_ports;
   if (pod.host_network) {
-    ev.gaps.push_back("undeclared-listen: not judged: the pod uses the node's network (hostNetwork), so every socket of the node is visible");
+    ev.gaps.push_back(
+        "undeclared-listen: not judged: the pod uses the node's network (hostNetwork), so every socket of the node is "
+        "visible");
     return;
   }
   if (!declared) {
@@ -332,9 +343,11 @@ void socket_rules(const PodSnapshot& pod, const IndicatorContext& ctx, Evaluatio
     if (is_declared || !reported.insert(fmt::format("{}:{}:{}", proto, s.local_ip, s.local_port)).second) continue;
     const bool loopback = detail::is_loopback_ip(s.local_ip);
     const std::string where = detail::host_port(detail::unmap_ipv4(s.local_ip), s.local_port);
-    Finding f = make("undeclared-listen", *o.container,
-                     o.holder != nullptr ? fmt::format("{} listens on {} {}, not declared in the pod spec", detail::process_label(*o.holder), proto, where)
-                                         : fmt::format("{} {} is listening, not declared in the pod spec", proto, where));
+    Finding f =
+        make("undeclared-listen", *o.container,
+             o.holder != nullptr ? fmt::format("{} listens on {} {}, not declared in the pod spec",
+                                               detail::process_label(*o.holder), proto, where)
+                                 : fmt::format("{} {} is listening, not declared in the pod spec", proto, where));
     if (loopback) f.severity = Severity::low;
     f.subject = {{"port", s.local_port}, {"proto", proto}, {"address", s.local_ip}};
     if (o.holder != nullptr) {
@@ -368,8 +381,10 @@ Evaluation evaluate(const PodSnapshot& pod, const IndicatorContext& ctx) {
       const auto it = std::lower_bound(c.files.begin(), c.files.end(), std::string_view("/etc/ld.so.preload"),
                                        [](const FileEntry& f, std::string_view v) { return f.path < v; });
       if (it != c.files.end() && it->path == "/etc/ld.so.preload") {
-        Finding f = make("ld-so-preload", c,
-                         fmt::format("/etc/ld.so.preload exists ({} bytes): every dynamically linked program loads what it names", it->size));
+        Finding f = make(
+            "ld-so-preload", c,
+            fmt::format("/etc/ld.so.preload exists ({} bytes): every dynamically linked program loads what it names",
+                        it->size));
         f.subject = {{"path", it->path}};
         if (!it->sha256.empty()) f.subject["sha256"] = it->sha256;
         f.artifact = c.artifact(Category::listing);

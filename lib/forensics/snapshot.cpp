@@ -11,27 +11,36 @@
 
 namespace ir::forensics {
 
-using nlohmann::json;
 using detail::clean_string;
 using detail::get_int;
+using nlohmann::json;
 
 const char* to_string(Coverage coverage) {
   switch (coverage) {
-    case Coverage::collected: return "collected";
-    case Coverage::partial: return "partial";
-    case Coverage::missing: return "missing";
+    case Coverage::collected:
+      return "collected";
+    case Coverage::partial:
+      return "partial";
+    case Coverage::missing:
+      return "missing";
   }
   return "missing";
 }
 
 const char* to_string(Category category) {
   switch (category) {
-    case Category::processes: return "processes";
-    case Category::executables: return "executables";
-    case Category::exe_hashes: return "executable hashes";
-    case Category::sockets: return "sockets";
-    case Category::listing: return "file listing";
-    case Category::file_hashes: return "file hashes";
+    case Category::processes:
+      return "processes";
+    case Category::executables:
+      return "executables";
+    case Category::exe_hashes:
+      return "executable hashes";
+    case Category::sockets:
+      return "sockets";
+    case Category::listing:
+      return "file listing";
+    case Category::file_hashes:
+      return "file hashes";
   }
   return "?";
 }
@@ -43,9 +52,12 @@ std::string ContainerSnapshot::artifact(Category category) const {
       if (!processes.empty() && processes.front().source == ProcessSource::ps) return dir + "processes/ps.json";
       return dir + "processes/processes.json";
     case Category::exe_hashes:
-    case Category::file_hashes: return dir + "filesystem/hashes.json";
-    case Category::sockets: return dir + "network/sockets.json";
-    case Category::listing: return dir + "filesystem/listing.jsonl";
+    case Category::file_hashes:
+      return dir + "filesystem/hashes.json";
+    case Category::sockets:
+      return dir + "network/sockets.json";
+    case Category::listing:
+      return dir + "filesystem/listing.jsonl";
   }
   return dir;
 }
@@ -97,7 +109,8 @@ Result<json> parse_bounded_json(std::string_view text, std::size_t max_bytes, st
     } else if (c == '[' || c == '{') {
       if (++depth > max_depth) {
         const auto [line, column] = line_column(text, i);
-        return fail(Errc::protocol, fmt::format("line {}, column {}: nested deeper than {} levels", line, column, max_depth));
+        return fail(Errc::protocol,
+                    fmt::format("line {}, column {}: nested deeper than {} levels", line, column, max_depth));
       }
     } else if ((c == ']' || c == '}') && depth > 0) {
       --depth;
@@ -236,10 +249,10 @@ class ListingLines final : public util::Sink {
 
   std::size_t lines = 0;
   std::size_t entries = 0;
-  std::size_t unparsed = 0;   // the parser's own unparsed records
-  std::size_t bad = 0;        // lines that are not JSON objects of a known kind
+  std::size_t unparsed = 0;  // the parser's own unparsed records
+  std::size_t bad = 0;       // lines that are not JSON objects of a known kind
   std::size_t overlong = 0;
-  std::size_t dropped = 0;    // entries over max_files
+  std::size_t dropped = 0;  // entries over max_files
   std::size_t truncated = 0;
   bool finished = false;
   bool used = false;
@@ -283,8 +296,8 @@ class ListingLines final : public util::Sink {
       return;
     }
     const std::string type = r.value("type", json()).is_string() ? r["type"].get<std::string>() : "";
-    static const std::pair<const char*, char> k_types[] = {{"file", 'f'}, {"dir", 'd'},  {"symlink", 'l'}, {"block", 'b'},
-                                                           {"char", 'c'}, {"fifo", 'p'}, {"socket", 's'}};
+    static const std::pair<const char*, char> k_types[] = {
+        {"file", 'f'}, {"dir", 'd'}, {"symlink", 'l'}, {"block", 'b'}, {"char", 'c'}, {"fifo", 'p'}, {"socket", 's'}};
     e.type = '?';
     for (const auto& [name, letter] : k_types) {
       if (type == name) e.type = letter;
@@ -294,8 +307,10 @@ class ListingLines final : public util::Sink {
     std::uint32_t m = 0;
     bool mode_ok = !mode.empty() && mode.size() <= 6;
     for (const char c : mode) {
-      if (c < '0' || c > '7') mode_ok = false;
-      else m = m * 8 + static_cast<std::uint32_t>(c - '0');
+      if (c < '0' || c > '7')
+        mode_ok = false;
+      else
+        m = m * 8 + static_cast<std::uint32_t>(c - '0');
     }
     e.mode = mode_ok ? (m & 07777U) : 0;
     e.uid = static_cast<std::uint32_t>(get_int(r, "uid", 0, UINT32_MAX).value_or(0));
@@ -389,7 +404,9 @@ ContainerSnapshotBuilder::ContainerSnapshotBuilder(std::string container, std::s
 
 ContainerSnapshotBuilder::~ContainerSnapshotBuilder() = default;
 
-void ContainerSnapshotBuilder::set_digest(std::string digest) { m_impl->snap.digest = detail::clean_text(digest, 256); }
+void ContainerSnapshotBuilder::set_digest(std::string digest) {
+  m_impl->snap.digest = detail::clean_text(digest, 256);
+}
 
 void ContainerSnapshotBuilder::add_processes(const json& document, std::string_view walk_script) {
   auto& im = *m_impl;
@@ -450,10 +467,12 @@ void ContainerSnapshotBuilder::add_processes(const json& document, std::string_v
   const auto anomalies = string_list(document.value("anomalies", json()), 4, 300);
   if (!anomalies.empty()) {
     const bool tampering = anomalies.front().rfind("tampering suspected", 0) == 0;
-    im.process_notes.push_back(std::string(tampering ? "the walk reports tampering: " : "the walk reports: ") + anomalies.front());
+    im.process_notes.push_back(std::string(tampering ? "the walk reports tampering: " : "the walk reports: ") +
+                               anomalies.front());
   }
   const auto dropped = get_int(document, "dropped", 0, INT64_MAX).value_or(0);
-  if (dropped > 0) im.process_notes.push_back(fmt::format("{} processes over the walk's limit were not recorded", dropped));
+  if (dropped > 0)
+    im.process_notes.push_back(fmt::format("{} processes over the walk's limit were not recorded", dropped));
   if (capped > 0) im.process_notes.push_back(fmt::format("{} processes over the analysis limit were left out", capped));
 }
 
@@ -544,7 +563,9 @@ void ContainerSnapshotBuilder::add_sockets(const json& document) {
   im.note(Category::sockets, notes.empty() ? Coverage::collected : Coverage::partial, util::join(notes, "; "));
 }
 
-util::Sink& ContainerSnapshotBuilder::listing() { return *m_impl->listing; }
+util::Sink& ContainerSnapshotBuilder::listing() {
+  return *m_impl->listing;
+}
 
 void ContainerSnapshotBuilder::add_hashes(const json& document) {
   auto& im = *m_impl;
@@ -597,7 +618,8 @@ void ContainerSnapshotBuilder::add_hashes(const json& document) {
     }
   }
   im.snap.hashed_roots = string_list(document.value("roots", json()), 256, lim.max_string_bytes);
-  if (document.contains("problem")) im.hash_problems.insert(im.hash_problems.begin(), clean_string(document["problem"], 300));
+  if (document.contains("problem"))
+    im.hash_problems.insert(im.hash_problems.begin(), clean_string(document["problem"], 300));
 }
 
 void ContainerSnapshotBuilder::missing(Category category, const std::string& artifact, const std::string& why) {
@@ -634,10 +656,12 @@ ContainerSnapshot ContainerSnapshotBuilder::finish() {
       if (!p.exe.empty()) ++with_exe;
     }
     if (with_exe == 0) {
-      im.note(Category::executables, Coverage::missing, "the walk could not read any exe link (no readlink in the image?)");
+      im.note(Category::executables, Coverage::missing,
+              "the walk could not read any exe link (no readlink in the image?)");
     } else if (with_exe < s.processes.size()) {
       im.note(Category::executables, Coverage::partial,
-              fmt::format("exe links of {} of {} processes could not be read", s.processes.size() - with_exe, s.processes.size()));
+              fmt::format("exe links of {} of {} processes could not be read", s.processes.size() - with_exe,
+                          s.processes.size()));
     } else {
       im.note(Category::executables, Coverage::collected, "");
     }
@@ -673,15 +697,18 @@ ContainerSnapshot ContainerSnapshotBuilder::finish() {
               im.exe_hash_entries == 0 ? "hashes.json lists no executables" : "no executable could be read whole");
     } else if (im.exe_hash_incomplete > 0 || im.exe_hashes.size() < running_exes) {
       im.note(Category::exe_hashes, Coverage::partial,
-              fmt::format("{} of {} running executables hashed", std::min(im.exe_hashes.size(), running_exes), running_exes));
+              fmt::format("{} of {} running executables hashed", std::min(im.exe_hashes.size(), running_exes),
+                          running_exes));
     } else {
       im.note(Category::exe_hashes, Coverage::collected, "");
     }
     std::vector<std::string> notes;
     if (!im.hash_problems.empty()) notes.push_back(im.hash_problems.front());
-    if (im.file_hash_incomplete > 0) notes.push_back(fmt::format("{} files could not be read whole", im.file_hash_incomplete));
+    if (im.file_hash_incomplete > 0)
+      notes.push_back(fmt::format("{} files could not be read whole", im.file_hash_incomplete));
     if (im.file_hash_unexpected > 0) {
-      notes.push_back(fmt::format("{} members the container's tar added unasked were ignored", im.file_hash_unexpected));
+      notes.push_back(
+          fmt::format("{} members the container's tar added unasked were ignored", im.file_hash_unexpected));
     }
     im.note(Category::file_hashes, notes.empty() ? Coverage::collected : Coverage::partial, util::join(notes, "; "));
   } else {
@@ -704,8 +731,10 @@ ContainerSnapshot ContainerSnapshotBuilder::finish() {
     if (l.unparsed > 0) notes.push_back(fmt::format("the listing parser could not parse {} records", l.unparsed));
     im.note(Category::listing, notes.empty() ? Coverage::collected : Coverage::partial, util::join(notes, "; "));
   }
-  std::stable_sort(s.files.begin(), s.files.end(), [](const FileEntry& a, const FileEntry& b) { return a.path < b.path; });
-  s.files.erase(std::unique(s.files.begin(), s.files.end(), [](const FileEntry& a, const FileEntry& b) { return a.path == b.path; }),
+  std::stable_sort(s.files.begin(), s.files.end(),
+                   [](const FileEntry& a, const FileEntry& b) { return a.path < b.path; });
+  s.files.erase(std::unique(s.files.begin(), s.files.end(),
+                            [](const FileEntry& a, const FileEntry& b) { return a.path == b.path; }),
                 s.files.end());
   for (auto& f : s.files) {
     if (f.type != 'f') continue;
@@ -717,9 +746,9 @@ ContainerSnapshot ContainerSnapshotBuilder::finish() {
   // walk; a document of the wrong shape was recorded here too).
   for (const auto& [category, why] : im.missing) {
     const bool have = (category == Category::processes || category == Category::executables) ? !s.processes.empty()
-                      : category == Category::sockets ? !s.sockets.empty()
-                      : category == Category::listing ? !s.files.empty()
-                                                      : false;
+                      : category == Category::sockets                                        ? !s.sockets.empty()
+                      : category == Category::listing                                        ? !s.files.empty()
+                                                                                             : false;
     if (category == Category::executables && !s.processes.empty()) continue;
     if (!have) im.note(category, Coverage::missing, why);
   }
@@ -812,14 +841,16 @@ PodSnapshot read_pod_snapshot(const std::string& prefix, const ArtifactReader& r
   PodSnapshot pod;
   auto text = read(prefix + "pod/pod.json", limits.max_json_bytes);
   if (!text) {
-    pod.gaps.push_back("pod/pod.json: " + (text.error().code == Errc::not_found ? std::string("not in the bundle")
-                                                                                  : text.error().message) +
-                       ": the pod's containers, IPs and declared ports are unknown");
+    pod.gaps.push_back(
+        "pod/pod.json: " +
+        (text.error().code == Errc::not_found ? std::string("not in the bundle") : text.error().message) +
+        ": the pod's containers, IPs and declared ports are unknown");
     return pod;
   }
   auto parsed = parse_bounded_json(*text, limits.max_json_bytes, limits.max_depth);
   if (!parsed) {
-    pod.gaps.push_back("pod/pod.json: " + parsed.error().message + ": the pod's containers, IPs and declared ports are unknown");
+    pod.gaps.push_back("pod/pod.json: " + parsed.error().message +
+                       ": the pod's containers, IPs and declared ports are unknown");
     return pod;
   }
   const PodFacts facts = pod_facts(*parsed);

@@ -43,13 +43,13 @@ struct SnapshotLimits {
   std::size_t max_processes = 20'000;
   std::size_t max_sockets = 50'000;
   std::size_t max_files = 1'000'000;
-  std::size_t max_hashes = 200'000;       // hashes.json entries read
-  std::size_t max_string_bytes = 4096;    // one string (path, argument, comm) kept
-  std::size_t max_argv = 256;             // arguments of one process kept
-  std::size_t max_json_bytes = 64ULL << 20;       // one JSON artifact (processes, ps, sockets, hashes)
-  std::size_t max_listing_bytes = 1ULL << 30;     // listing.jsonl read
-  std::size_t max_line_bytes = 64 * 1024;         // one listing.jsonl line
-  std::size_t max_depth = 32;                     // JSON nesting accepted
+  std::size_t max_hashes = 200'000;            // hashes.json entries read
+  std::size_t max_string_bytes = 4096;         // one string (path, argument, comm) kept
+  std::size_t max_argv = 256;                  // arguments of one process kept
+  std::size_t max_json_bytes = 64ULL << 20;    // one JSON artifact (processes, ps, sockets, hashes)
+  std::size_t max_listing_bytes = 1ULL << 30;  // listing.jsonl read
+  std::size_t max_line_bytes = 64 * 1024;      // one listing.jsonl line
+  std::size_t max_depth = 32;                  // JSON nesting accepted
 };
 
 // How much of one category was read.
@@ -102,9 +102,9 @@ struct Process {
   std::string exe_sha256;                   // from hashes.json; "" unknown
   std::string cwd;
   Preload ld_preload = Preload::not_read;
-  std::string ld_preload_value;             // when set
-  std::vector<SocketFd> sockets;            // socket fds (walk)
-  std::vector<std::string> flags;           // the walk's consistency flags
+  std::string ld_preload_value;    // when set
+  std::vector<SocketFd> sockets;   // socket fds (walk)
+  std::vector<std::string> flags;  // the walk's consistency flags
   // kubectl-ir's own process (the walk's `sh -c` or ps), recognised by its exact command line and
   // a parent outside the container (ppid 0): left out of the analysis.
   bool collector = false;
@@ -133,9 +133,9 @@ struct FileEntry {
   std::uint32_t mode = 0;  // permission bits with setuid/setgid/sticky
   std::uint32_t uid = 0;
   std::uint32_t gid = 0;
-  std::string mtime;       // RFC 3339 as listed ("" unknown)
-  std::string target;      // symlinks
-  std::string sha256;      // from hashes.json "files" ("" not hashed)
+  std::string mtime;               // RFC 3339 as listed ("" unknown)
+  std::string target;              // symlinks
+  std::string sha256;              // from hashes.json "files" ("" not hashed)
   std::vector<std::string> flags;  // the listing parser's flags ("path_cut", "inconsistent", ...)
 };
 
@@ -147,9 +147,9 @@ struct Availability {
 // One container's observed state. Owns everything; processes sorted by pid (one per pid), sockets in
 // artifact order, files sorted by path (one per path: the analysis relies on both).
 struct ContainerSnapshot {
-  std::string name;    // the container's name (escaped)
-  std::string digest;  // its image digest ("sha256:..."; "" unknown)
-  std::string dir;     // bundle directory of its artifacts: "containers/<name>/"
+  std::string name;                                       // the container's name (escaped)
+  std::string digest;                                     // its image digest ("sha256:..."; "" unknown)
+  std::string dir;                                        // bundle directory of its artifacts: "containers/<name>/"
   std::array<Availability, k_categories> availabilities;  // by Category (use availability())
   std::vector<Process> processes;
   std::vector<Socket> sockets;
@@ -198,9 +198,9 @@ struct PodFacts {
   std::vector<std::string> ips;
   std::string hostname;
   bool host_network = false;
-  std::vector<std::string> containers;                // spec.containers[].name, in order
+  std::vector<std::string> containers;                       // spec.containers[].name, in order
   std::vector<std::pair<std::string, std::string>> digests;  // container → digest
-  std::vector<DeclaredPort> declared_ports;           // all containers (one network namespace)
+  std::vector<DeclaredPort> declared_ports;                  // all containers (one network namespace)
 };
 PodFacts pod_facts(const nlohmann::json& pod);
 

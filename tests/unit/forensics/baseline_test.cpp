@@ -29,7 +29,9 @@ Profile demo_profile() {
   return std::move(b).finish();
 }
 
-std::string fixture_path() { return std::string(IR_TESTDATA_DIR) + "/forensics/baseline-demo.json"; }
+std::string fixture_path() {
+  return std::string(IR_TESTDATA_DIR) + "/forensics/baseline-demo.json";
+}
 
 std::set<std::pair<std::string, std::string>> rules_and_summaries(const std::vector<Finding>& findings) {
   std::set<std::pair<std::string, std::string>> out;
@@ -38,7 +40,9 @@ std::set<std::pair<std::string, std::string>> rules_and_summaries(const std::vec
 }
 
 // A valid file to break in one place.
-json valid() { return baseline_to_json(demo_profile(), k_meta); }
+json valid() {
+  return baseline_to_json(demo_profile(), k_meta);
+}
 
 std::string error_of(const std::string& text, const BaselineLimits& limits = {}) {
   const auto r = parse_baseline(text, limits);
@@ -49,7 +53,8 @@ std::string error_of(const std::string& text, const BaselineLimits& limits = {})
 
 }  // namespace
 
-TEST_CASE("write_baseline: the demo's healthy replicas give tests/testdata/forensics/baseline-demo.json, byte for byte") {
+TEST_CASE(
+    "write_baseline: the demo's healthy replicas give tests/testdata/forensics/baseline-demo.json, byte for byte") {
   const std::string text = write_baseline(demo_profile(), k_meta);
   auto fixture = ir::util::read_file(fixture_path());
   REQUIRE(fixture);
@@ -134,8 +139,10 @@ TEST_CASE("parse_baseline: hostile and broken files fail with where and why") {
     };
   };
   const std::vector<Case> cases = {
-      {"not JSON", [] { return std::string("{\n \"format\": \"kubectl-ir-baseline/v1\",\n oops\n}"); }, "line 3, column"},
-      {"nested too deep", [] { return std::string(40, '[') + std::string(40, ']'); }, "line 1, column 17: nested deeper than 16 levels"},
+      {"not JSON", [] { return std::string("{\n \"format\": \"kubectl-ir-baseline/v1\",\n oops\n}"); },
+       "line 3, column"},
+      {"nested too deep", [] { return std::string(40, '[') + std::string(40, ']'); },
+       "line 1, column 17: nested deeper than 16 levels"},
       {"not an object", [] { return std::string("[]"); }, "/: expected an object"},
       {"another format", edit([](json& j) { j["format"] = "kubectl-ir-baseline/v9"; }),
        "/format: \"kubectl-ir-baseline/v9\" is not kubectl-ir-baseline/v1"},
@@ -146,7 +153,9 @@ TEST_CASE("parse_baseline: hostile and broken files fail with where and why") {
        "/containers/0/executables/0/count: 5 is more than the 2 members with executables"},
       {"a negative count", edit([](json& j) { j["containers"][0]["listening"][0]["count"] = -1; }),
        "/containers/0/listening/0/count: expected a non-negative integer, found number"},
-      {"a bad hash", edit([](json& j) { j["containers"][0]["executables"][0]["sha256"] = {{"XYZ", 1}}; }),
+      {"a bad hash", edit([](json& j) {
+         j["containers"][0]["executables"][0]["sha256"] = {{"XYZ", 1}};
+       }),
        "/containers/0/executables/0/sha256: a key is not 64 lower-case hex digits"},
       {"a control character", edit([](json& j) { j["containers"][0]["files"][0]["path"] = "/\x1b[2J"; }),
        "/containers/0/files/0/path: holds control characters or invalid UTF-8"},
@@ -159,7 +168,8 @@ TEST_CASE("parse_baseline: hostile and broken files fail with where and why") {
       {"a bad relation", edit([](json& j) { j["members"][0]["relation"] = "friend"; }),
        "/members/0/relation: expected same-workload, same-digest or baseline-file"},
       {"a bad time", edit([](json& j) { j["created"] = "yesterday"; }), "/created: not an RFC 3339 time"},
-      {"an item twice", edit([](json& j) { j["containers"][0]["listening"].push_back(j["containers"][0]["listening"][0]); }),
+      {"an item twice",
+       edit([](json& j) { j["containers"][0]["listening"].push_back(j["containers"][0]["listening"][0]); }),
        "/containers/0/listening/1/key: listed twice"},
   };
   for (const auto& c : cases) {

@@ -26,10 +26,10 @@ std::set<std::pair<std::string, std::string>> rules_and_keys(const DriftResult& 
   std::set<std::pair<std::string, std::string>> out;
   for (const auto& f : r.findings) {
     const auto& s = f.subject;
-    std::string key = s.contains("path") ? s["path"].get<std::string>()
+    std::string key = s.contains("path")     ? s["path"].get<std::string>()
                       : s.contains("remote") ? s["remote"].get<std::string>()
-                      : s.contains("exe") ? s["exe"].get<std::string>()
-                                          : s.dump();
+                      : s.contains("exe")    ? s["exe"].get<std::string>()
+                                             : s.dump();
     out.emplace(f.rule, key);
   }
   return out;
@@ -45,11 +45,19 @@ bool has_gap(const std::vector<std::string>& gaps, const std::string& part) {
   return std::any_of(gaps.begin(), gaps.end(), [&](const std::string& g) { return g.find(part) != std::string::npos; });
 }
 
-PodSnapshot pod_a() { return healthy_pod("web-7d4b9c8f6-aaaaa", "10.244.0.10", 0); }
-PodSnapshot pod_b() { return healthy_pod("web-7d4b9c8f6-bbbbb", "10.244.0.11", 1); }
-PodSnapshot pod_c() { return healthy_pod("web-7d4b9c8f6-ccccc", "10.244.0.12", 2); }
+PodSnapshot pod_a() {
+  return healthy_pod("web-7d4b9c8f6-aaaaa", "10.244.0.10", 0);
+}
+PodSnapshot pod_b() {
+  return healthy_pod("web-7d4b9c8f6-bbbbb", "10.244.0.11", 1);
+}
+PodSnapshot pod_c() {
+  return healthy_pod("web-7d4b9c8f6-ccccc", "10.244.0.12", 2);
+}
 
-ContainerSnapshot& web(PodSnapshot& p) { return p.containers[0]; }
+ContainerSnapshot& web(PodSnapshot& p) {
+  return p.containers[0];
+}
 
 }  // namespace
 
@@ -69,9 +77,9 @@ TEST_CASE("compare: demo — each healthy replica against the other two gives ze
 TEST_CASE("compare: demo — the compromised replica against the two healthy ones gives exactly the planted items") {
   const auto r = drift(demo_pod(k_demo_compromised), {demo_pod(k_demo_healthy_1), demo_pod(k_demo_healthy_2)});
   const std::set<std::pair<std::string, std::string>> expected = {
-      {"drift.process.exe", "/tmp/.x/kworkerds"},       // the miner (exe path; its hash is in the subject)
-      {"drift.connection", "198.51.100.7:3333"},        // its pool
-      {"drift.file.added", "/tmp/.x/kworkerds"},        // what the dropper left
+      {"drift.process.exe", "/tmp/.x/kworkerds"},  // the miner (exe path; its hash is in the subject)
+      {"drift.connection", "198.51.100.7:3333"},   // its pool
+      {"drift.file.added", "/tmp/.x/kworkerds"},   // what the dropper left
       {"drift.file.added", "/tmp/.x/payload.sh"},
       {"drift.file.added", "/tmp/.x/config.json"},
       {"drift.file.added", "/var/spool/cron/crontabs/root"},  // its persistence
@@ -86,13 +94,15 @@ TEST_CASE("compare: demo — the compromised replica against the two healthy one
     CHECK(f.judged_against == Relation::same_workload);
     CHECK(f.container == "web");
   }
-  const auto miner = std::find_if(r.findings.begin(), r.findings.end(), [](const Finding& f) { return f.rule == "drift.process.exe"; });
+  const auto miner = std::find_if(r.findings.begin(), r.findings.end(),
+                                  [](const Finding& f) { return f.rule == "drift.process.exe"; });
   REQUIRE(miner != r.findings.end());
   CHECK(miner->subject["pid"] == 3);
   CHECK(miner->subject["sha256"] == "f03232f5b1e809608c30ae4e08c690bab5bf8112a66dee9a731cb41b7108dd22");
   CHECK(miner->severity == Severity::high);
   CHECK(miner->summary == "pid 3 /tmp/.x/kworkerds (root) runs an executable that runs in 0 of 2 siblings");
-  const auto pool = std::find_if(r.findings.begin(), r.findings.end(), [](const Finding& f) { return f.rule == "drift.connection"; });
+  const auto pool =
+      std::find_if(r.findings.begin(), r.findings.end(), [](const Finding& f) { return f.rule == "drift.connection"; });
   REQUIRE(pool != r.findings.end());
   CHECK(pool->subject["pid"] == 3);
   CHECK(pool->summary == "pid 3 /tmp/.x/kworkerds → 198.51.100.7:3333, ESTABLISHED; in 0 of 2 siblings");
@@ -100,7 +110,8 @@ TEST_CASE("compare: demo — the compromised replica against the two healthy one
 
 // ---- an ordinary Deployment ----------------------------------------------------------------------
 
-TEST_CASE("compare: an ordinary Deployment's healthy replicas agree (pids, ports, clients, tokens, logs, names differ)") {
+TEST_CASE(
+    "compare: an ordinary Deployment's healthy replicas agree (pids, ports, clients, tokens, logs, names differ)") {
   const auto r = drift(pod_a(), {pod_b(), pod_c()});
   CHECK_MESSAGE(r.findings.empty(), dump_findings(r));
   CHECK(r.gaps.empty());
@@ -122,11 +133,14 @@ TEST_CASE("noise rule 1: pids and start times are not compared") {
 
 TEST_CASE("noise rule 2: ephemeral source ports and the pod's clients are not compared; a new remote is") {
   auto s = pod_a();
-  web(s).sockets.push_back(make_socket("tcp", "10.244.0.10", 59999, "10.96.20.5", 5432, "ESTABLISHED", 901, {7}));  // same remote
-  web(s).sockets.push_back(make_socket("tcp", "10.244.0.10", 8080, "192.0.2.77", 61000, "ESTABLISHED", 902, {7}));  // a client
+  web(s).sockets.push_back(
+      make_socket("tcp", "10.244.0.10", 59999, "10.96.20.5", 5432, "ESTABLISHED", 901, {7}));  // same remote
+  web(s).sockets.push_back(
+      make_socket("tcp", "10.244.0.10", 8080, "192.0.2.77", 61000, "ESTABLISHED", 902, {7}));  // a client
   CHECK(drift(s, {pod_b()}).findings.empty());
   web(s).sockets.push_back(make_socket("tcp", "10.244.0.10", 59998, "203.0.113.5", 443, "SYN_SENT", 903, {7}));
-  CHECK(rules_and_keys(drift(s, {pod_b()})) == std::set<std::pair<std::string, std::string>>{{"drift.connection", "203.0.113.5:443"}});
+  CHECK(rules_and_keys(drift(s, {pod_b()})) ==
+        std::set<std::pair<std::string, std::string>>{{"drift.connection", "203.0.113.5:443"}});
 }
 
 TEST_CASE("noise rule 3: /proc, /sys and /dev are not compared, /dev/shm is") {
@@ -138,12 +152,14 @@ TEST_CASE("noise rule 3: /proc, /sys and /dev are not compared, /dev/shm is") {
   CHECK(drift(s, {pod_b()}).findings.empty());
   web(s).files.push_back(make_file("/dev/shm/.x", 'f', 100, 0755));
   sort_snapshot(s);
-  CHECK(rules_and_keys(drift(s, {pod_b()})) == std::set<std::pair<std::string, std::string>>{{"drift.file.added", "/dev/shm/.x"}});
+  CHECK(rules_and_keys(drift(s, {pod_b()})) ==
+        std::set<std::pair<std::string, std::string>>{{"drift.file.added", "/dev/shm/.x"}});
 }
 
 TEST_CASE("noise rule 4: service-account and projected volume plumbing is not compared") {
   auto s = pod_a();
-  web(s).files.push_back(make_file("/var/run/secrets/kubernetes.io/serviceaccount/..2026_12_06_01_02_03.999", 'd', 100, 0755));
+  web(s).files.push_back(
+      make_file("/var/run/secrets/kubernetes.io/serviceaccount/..2026_12_06_01_02_03.999", 'd', 100, 0755));
   web(s).files.push_back(make_file("/run/secrets/kubernetes.io/serviceaccount/namespace", 'f', 4, 0644));
   web(s).files.push_back(make_file("/etc/config/..2026_12_06_01_02_03.999/app.yaml", 'f', 40, 0644));
   web(s).files.push_back(make_file("/etc/config/..data", 'l', 31, 0777, "", "..2026_12_06_01_02_03.999"));
@@ -219,7 +235,8 @@ TEST_CASE("noise rule 8: kubectl-ir's own processes are left out") {
   sort_snapshot(s);
   CHECK(drift(s, {pod_b()}).findings.empty());
   web(s).processes.back().collector = false;  // the same process, not ours: a new executable
-  CHECK(rules_and_keys(drift(s, {pod_b()})) == std::set<std::pair<std::string, std::string>>{{"drift.process.exe", "/bin/busybox"}});
+  CHECK(rules_and_keys(drift(s, {pod_b()})) ==
+        std::set<std::pair<std::string, std::string>>{{"drift.process.exe", "/bin/busybox"}});
 }
 
 TEST_CASE("noise rule 9: a new directory is said by what is below it; an empty one is reported itself") {
@@ -231,7 +248,7 @@ TEST_CASE("noise rule 9: a new directory is said by what is below it; an empty o
   sort_snapshot(s);
   const auto r = drift(s, {pod_b()});
   CHECK(rules_and_keys(r) == std::set<std::pair<std::string, std::string>>{{"drift.file.added", "/tmp/.x/a/payload"},
-                                                                            {"drift.file.added", "/tmp/.y"}});
+                                                                           {"drift.file.added", "/tmp/.y"}});
   for (const auto& f : r.findings) {
     if (f.subject["path"] == "/tmp/.y") CHECK(f.severity == Severity::low);
   }
@@ -333,15 +350,29 @@ TEST_CASE("compare: files — added, modified, size, mode, target, type") {
     Severity severity;
   };
   const std::vector<Case> cases = {
-      {"added setuid", [&] { files.push_back(make_file("/usr/bin/su2", 'f', 10, 04755)); }, "drift.file.added", Severity::critical},
-      {"added executable", [&] { files.push_back(make_file("/usr/bin/nc", 'f', 10, 0755)); }, "drift.file.added", Severity::high},
-      {"added plain", [&] { files.push_back(make_file("/var/www/upload.php", 'f', 10, 0644)); }, "drift.file.added", Severity::medium},
-      {"modified (hashes differ)", [&] { set("/bin/dash", [](auto& f) { f.sha256 = sha_of('8'); }); }, "drift.file.modified", Severity::high},
-      {"size (not hashed)", [&] { set("/etc/passwd", [](auto& f) { f.size = 950; }); }, "drift.file.size", Severity::low},
-      {"mode: setuid gained", [&] { set("/bin/dash", [](auto& f) { f.mode = 04755; }); }, "drift.file.mode", Severity::critical},
-      {"mode: execute bit", [&] { set("/etc/passwd", [](auto& f) { f.mode = 0755; }); }, "drift.file.mode", Severity::medium},
+      {"added setuid", [&] { files.push_back(make_file("/usr/bin/su2", 'f', 10, 04755)); }, "drift.file.added",
+       Severity::critical},
+      {"added executable", [&] { files.push_back(make_file("/usr/bin/nc", 'f', 10, 0755)); }, "drift.file.added",
+       Severity::high},
+      {"added plain", [&] { files.push_back(make_file("/var/www/upload.php", 'f', 10, 0644)); }, "drift.file.added",
+       Severity::medium},
+      {"modified (hashes differ)", [&] { set("/bin/dash", [](auto& f) { f.sha256 = sha_of('8'); }); },
+       "drift.file.modified", Severity::high},
+      {"size (not hashed)", [&] { set("/etc/passwd", [](auto& f) { f.size = 950; }); }, "drift.file.size",
+       Severity::low},
+      {"mode: setuid gained", [&] { set("/bin/dash", [](auto& f) { f.mode = 04755; }); }, "drift.file.mode",
+       Severity::critical},
+      {"mode: execute bit", [&] { set("/etc/passwd", [](auto& f) { f.mode = 0755; }); }, "drift.file.mode",
+       Severity::medium},
       {"target", [&] { set("/bin/sh", [](auto& f) { f.target = "/tmp/sh"; }); }, "drift.file.target", Severity::medium},
-      {"type", [&] { set("/etc/passwd", [](auto& f) { f.type = 'l'; f.target = "/tmp/p"; }); }, "drift.file.type", Severity::medium},
+      {"type",
+       [&] {
+         set("/etc/passwd", [](auto& f) {
+           f.type = 'l';
+           f.target = "/tmp/p";
+         });
+       },
+       "drift.file.type", Severity::medium},
   };
   for (const auto& c : cases) {
     SUBCASE(c.what) {
@@ -375,7 +406,9 @@ TEST_CASE("compare: quorum") {
   web(b).files.push_back(make_file("/opt/extra", 'f', 10, 0644));
   sort_snapshot(s);
   sort_snapshot(b);
-  SUBCASE("1 (default): shared by one member is not a finding") { CHECK(drift(s, {b, pod_c()}).findings.empty()); }
+  SUBCASE("1 (default): shared by one member is not a finding") {
+    CHECK(drift(s, {b, pod_c()}).findings.empty());
+  }
   SUBCASE("2: shared by fewer than two members is") {
     DriftOptions o;
     o.quorum = 2;
@@ -390,7 +423,8 @@ TEST_CASE("compare: quorum") {
     const auto r = drift(s, {b, pod_c()}, o);
     REQUIRE(r.findings.size() == 1);  // judged with quorum 2
     CHECK(r.findings[0].seen_in->count == 1);
-    CHECK(has_gap(r.gaps, "quorum 5 lowered to 2 for the file listing of container web: only 2 siblings could be compared"));
+    CHECK(has_gap(r.gaps,
+                  "quorum 5 lowered to 2 for the file listing of container web: only 2 siblings could be compared"));
   }
 }
 
@@ -499,7 +533,8 @@ TEST_CASE("compare: cluster addresses — named in findings, matched by group") 
 TEST_CASE("ProfileBuilder: 20 members of one workload fold into one member's worth of items") {
   auto s = pod_a();
   std::vector<PodSnapshot> members;
-  for (int i = 0; i < 20; ++i) members.push_back(healthy_pod("web-7d4b9c8f6-m" + std::to_string(1000 + i), "10.244.1." + std::to_string(i), i));
+  for (int i = 0; i < 20; ++i)
+    members.push_back(healthy_pod("web-7d4b9c8f6-m" + std::to_string(1000 + i), "10.244.1." + std::to_string(i), i));
   ProfileBuilder b;
   b.seed(s);
   for (const auto& m : members) b.add(member_of(m), m);
@@ -523,7 +558,8 @@ TEST_CASE("compare: a copy of a program the siblings run, under another path, sa
   sort_snapshot(s);
   const auto r = drift(s, {pod_b()});
   REQUIRE(r.findings.size() == 1);
-  CHECK(r.findings[0].summary == "pid 70 /tmp/sh runs an executable that runs in 0 of 1 sibling (a copy of /bin/dash, which they run)");
+  CHECK(r.findings[0].summary ==
+        "pid 70 /tmp/sh runs an executable that runs in 0 of 1 sibling (a copy of /bin/dash, which they run)");
   CHECK(r.findings[0].severity == Severity::high);
 }
 
@@ -539,9 +575,9 @@ TEST_CASE("compare: a socket every container sees is reported once, under the co
   side_m.sockets = web(m).sockets;
   m.containers.push_back(side_m);
   const auto conn = make_socket("tcp", "10.244.0.10", 40100, "203.0.113.50", 443, "ESTABLISHED", 960, {});
-  web(s).sockets.push_back(conn);        // the app container sees it, holds nothing
+  web(s).sockets.push_back(conn);  // the app container sees it, holds nothing
   side.sockets.push_back(conn);
-  side.sockets.back().pids = {1};        // the sidecar holds it
+  side.sockets.back().pids = {1};  // the sidecar holds it
   s.containers.push_back(side);
   const auto r = drift(s, {m});
   REQUIRE_MESSAGE(r.findings.size() == 1, dump_findings(r));

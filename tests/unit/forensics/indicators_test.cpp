@@ -37,7 +37,8 @@ PodSnapshot with_process(Process p) {
 }
 
 bool has_gap(const Evaluation& ev, const std::string& part) {
-  return std::any_of(ev.gaps.begin(), ev.gaps.end(), [&](const std::string& g) { return g.find(part) != std::string::npos; });
+  return std::any_of(ev.gaps.begin(), ev.gaps.end(),
+                     [&](const std::string& g) { return g.find(part) != std::string::npos; });
 }
 
 }  // namespace
@@ -73,15 +74,18 @@ TEST_CASE("evaluate: exe-memfd") {
     CHECK(of_rule(ev, "exe-deleted").empty());  // said once, as the stronger rule
   }
   SUBCASE("negative: a program with memfd in its name") {
-    CHECK(of_rule(evaluate(with_process(make_process(40, "/usr/bin/memfd-tool", "memfd-tool", {"memfd-tool"})), {}), "exe-memfd")
+    CHECK(of_rule(evaluate(with_process(make_process(40, "/usr/bin/memfd-tool", "memfd-tool", {"memfd-tool"})), {}),
+                  "exe-memfd")
               .empty());
   }
 }
 
 TEST_CASE("evaluate: exe-deleted") {
-  CHECK(of_rule(evaluate(with_process(make_process(40, "/usr/local/bin/agent (deleted)", "agent", {"agent"})), {}), "exe-deleted")
+  CHECK(of_rule(evaluate(with_process(make_process(40, "/usr/local/bin/agent (deleted)", "agent", {"agent"})), {}),
+                "exe-deleted")
             .size() == 1);
-  CHECK(of_rule(evaluate(with_process(make_process(40, "/usr/local/bin/agent", "agent", {"agent"})), {}), "exe-deleted").empty());
+  CHECK(of_rule(evaluate(with_process(make_process(40, "/usr/local/bin/agent", "agent", {"agent"})), {}), "exe-deleted")
+            .empty());
 }
 
 TEST_CASE("evaluate: exe-in-tmp") {
@@ -103,37 +107,44 @@ TEST_CASE("evaluate: kernel-thread-name") {
     for (const auto& [comm, argv0] : std::vector<std::pair<std::string, std::string>>{
              {"kworker/0:1", "/usr/bin/xm"}, {"xm", "[kthreadd]"}, {"ksoftirqd/0", "ksoftirqd/0"}}) {
       CAPTURE(comm);
-      const auto f = of_rule(evaluate(with_process(make_process(40, "/usr/bin/xm", comm, {argv0})), {}), "kernel-thread-name");
+      const auto f =
+          of_rule(evaluate(with_process(make_process(40, "/usr/bin/xm", comm, {argv0})), {}), "kernel-thread-name");
       CHECK(f.size() == 1);
     }
   }
   SUBCASE("negative: ordinary names, and a real kernel thread (no exe) seen through hostPID") {
-    CHECK(of_rule(evaluate(with_process(make_process(40, "/usr/bin/kubelet", "kubelet", {"kubelet"})), {}), "kernel-thread-name")
+    CHECK(of_rule(evaluate(with_process(make_process(40, "/usr/bin/kubelet", "kubelet", {"kubelet"})), {}),
+                  "kernel-thread-name")
               .empty());
     CHECK(of_rule(evaluate(with_process(make_process(40, "", "kworker/0:1", {})), {}), "kernel-thread-name").empty());
   }
 }
 
 TEST_CASE("evaluate: miner-cmdline") {
-  for (const auto& argv : std::vector<std::vector<std::string>>{
-           {"/opt/x", "-o", "stratum+tcp://pool.example:3333"}, {"/opt/x", "-a", "rx/0"}, {"/opt/x", "--donate-level", "1"}}) {
+  for (const auto& argv : std::vector<std::vector<std::string>>{{"/opt/x", "-o", "stratum+tcp://pool.example:3333"},
+                                                                {"/opt/x", "-a", "rx/0"},
+                                                                {"/opt/x", "--donate-level", "1"}}) {
     CAPTURE(argv[1]);
     CHECK(of_rule(evaluate(with_process(make_process(40, "/opt/x", "x", argv)), {}), "miner-cmdline").size() == 1);
   }
-  CHECK(of_rule(evaluate(with_process(make_process(40, "/opt/x", "x", {"/opt/x", "--level", "1", "--pool-size=4"})), {}),
-                "miner-cmdline")
-            .empty());
+  CHECK(
+      of_rule(evaluate(with_process(make_process(40, "/opt/x", "x", {"/opt/x", "--level", "1", "--pool-size=4"})), {}),
+              "miner-cmdline")
+          .empty());
 }
 
 TEST_CASE("evaluate: comm-mismatch and its legitimate cases") {
   SUBCASE("positive: a program renamed") {
-    const auto f = of_rule(evaluate(with_process(make_process(40, "/usr/local/bin/app", "nginx", {"/usr/local/bin/app"})), {}),
-                           "comm-mismatch");
+    const auto f =
+        of_rule(evaluate(with_process(make_process(40, "/usr/local/bin/app", "nginx", {"/usr/local/bin/app"})), {}),
+                "comm-mismatch");
     REQUIRE(f.size() == 1);
     CHECK(f[0].summary == "pid 40 /usr/local/bin/app calls itself nginx");
   }
   SUBCASE("positive: a busybox process whose name is none of its applet's") {
-    CHECK(of_rule(evaluate(with_process(make_process(40, "/bin/busybox", "sshd", {"httpd", "-f"})), {}), "comm-mismatch").size() == 1);
+    CHECK(
+        of_rule(evaluate(with_process(make_process(40, "/bin/busybox", "sshd", {"httpd", "-f"})), {}), "comm-mismatch")
+            .size() == 1);
   }
   SUBCASE("negative") {
     struct Case {
@@ -142,13 +153,15 @@ TEST_CASE("evaluate: comm-mismatch and its legitimate cases") {
     };
     const std::vector<Case> cases = {
         {"python3 app.py through a symlink", make_process(40, "/usr/bin/python3.11", "python3", {"python3", "app.py"})},
-        {"a shebang script (comm is the script)", make_process(40, "/usr/bin/python3.11", "run.py", {"/usr/bin/python3", "/app/run.py"})},
+        {"a shebang script (comm is the script)",
+         make_process(40, "/usr/bin/python3.11", "run.py", {"/usr/bin/python3", "/app/run.py"})},
         {"a busybox applet", make_process(40, "/bin/busybox", "httpd", {"httpd", "-f", "-p", "8080"})},
-        {"comm cut to 15 bytes", make_process(40, "/usr/bin/very-long-program-name", "very-long-progr", {"very-long-program-name"})},
+        {"comm cut to 15 bytes",
+         make_process(40, "/usr/bin/very-long-program-name", "very-long-progr", {"very-long-program-name"})},
         {"sh -c", make_process(40, "/bin/dash", "sh", {"sh", "-c", "sleep 1"})},
         {"a title set by the program (node)", make_process(40, "/usr/local/bin/node", "npm start", {"npm start"})},
-        {"a renamed argv with the comm kept (postgres)", make_process(40, "/usr/lib/postgresql/15/bin/postgres", "postgres",
-                                                                      {"postgres: checkpointer"})},
+        {"a renamed argv with the comm kept (postgres)",
+         make_process(40, "/usr/lib/postgresql/15/bin/postgres", "postgres", {"postgres: checkpointer"})},
         {"no exe known", make_process(40, "", "anything", {"x"})},
     };
     for (const auto& c : cases) {
@@ -204,7 +217,8 @@ TEST_CASE("evaluate: mining-pool-port") {
     CHECK(f[0].subject["remote"] == "198.51.100.7:3333");
     CHECK(f[0].subject["name"] == "service shop/pool");
     CHECK(f[0].subject["pid"] == 7);
-    CHECK(f[0].summary == "pid 7 /usr/local/bin/app → 198.51.100.7:3333 (service shop/pool), a mining pool port (ESTABLISHED)");
+    CHECK(f[0].summary ==
+          "pid 7 /usr/local/bin/app → 198.51.100.7:3333 (service shop/pool), a mining pool port (ESTABLISHED)");
     CHECK(f[0].artifact == "containers/web/network/sockets.json");
   }
   SUBCASE("negative: other ports, and a client whose source port is 3333 connecting to the pod") {
@@ -224,7 +238,9 @@ TEST_CASE("evaluate: ld-preload-env") {
     CHECK(f[0].kind == FindingKind::environment);
     CHECK(f[0].subject["ld_preload"] == "/tmp/libhide.so");
   }
-  SUBCASE("negative: unset") { CHECK(of_rule(evaluate(with_process(p), {}), "ld-preload-env").empty()); }
+  SUBCASE("negative: unset") {
+    CHECK(of_rule(evaluate(with_process(p), {}), "ld-preload-env").empty());
+  }
   SUBCASE("not read by the collector: a gap, not a clean bill") {
     auto pod = with_process(p);
     for (auto& q : pod.containers[0].processes) q.ld_preload = Preload::not_read;
@@ -245,7 +261,9 @@ TEST_CASE("evaluate: ld-so-preload") {
     CHECK(f[0].subject["path"] == "/etc/ld.so.preload");
     CHECK(f[0].artifact == "containers/web/filesystem/listing.jsonl");
   }
-  SUBCASE("negative") { CHECK(of_rule(evaluate(pod, {}), "ld-so-preload").empty()); }
+  SUBCASE("negative") {
+    CHECK(of_rule(evaluate(pod, {}), "ld-so-preload").empty());
+  }
   SUBCASE("no listing: a gap") {
     pod.containers[0].availability(Category::listing).coverage = Coverage::missing;
     CHECK(has_gap(evaluate(pod, {}), "ld-so-preload: not judged for container web"));
@@ -294,7 +312,8 @@ TEST_CASE("evaluate: a socket every container sees is reported once, under the c
   sidecar.name = "sidecar";
   sidecar.dir = "containers/sidecar/";
   sidecar.processes = {make_process(1, "/tmp/m", "m", {"/tmp/m"})};
-  pod.containers[0].sockets.push_back(make_socket("tcp", "10.244.0.10", 43844, "198.51.100.7", 3333, "ESTABLISHED", 700, {}));
+  pod.containers[0].sockets.push_back(
+      make_socket("tcp", "10.244.0.10", 43844, "198.51.100.7", 3333, "ESTABLISHED", 700, {}));
   sidecar.sockets.push_back(make_socket("tcp", "10.244.0.10", 43844, "198.51.100.7", 3333, "ESTABLISHED", 700, {1}));
   pod.containers.push_back(sidecar);
   const auto f = of_rule(evaluate(pod, {}), "mining-pool-port");
@@ -305,7 +324,8 @@ TEST_CASE("evaluate: a socket every container sees is reported once, under the c
 
 TEST_CASE("evaluate: the demo — the compromised replica's miner, nothing else; the healthy replicas, nothing") {
   const auto ev = evaluate(demo_pod(k_demo_compromised), {});
-  CHECK(rules_of(ev) == std::multiset<std::string>{"exe-in-tmp", "kernel-thread-name", "miner-cmdline", "mining-pool-port"});
+  CHECK(rules_of(ev) ==
+        std::multiset<std::string>{"exe-in-tmp", "kernel-thread-name", "miner-cmdline", "mining-pool-port"});
   for (const auto& f : ev.findings) {
     CHECK(f.subject["pid"] == 3);
     CHECK(f.container == "web");
@@ -332,5 +352,7 @@ TEST_CASE("indicators_document: rules, findings sorted and numbered, snapshot ga
   CHECK(std::find(d.gaps.begin(), d.gaps.end(), "file hashes of container web: partial (test)") != d.gaps.end());
   const auto lines = summary_lines(d.findings);
   REQUIRE(lines.size() == 1);
-  CHECK(lines[0] == "pid 3 /tmp/.x/kworkerds → 198.51.100.7:3333 (high: mining-pool-port, kernel-thread-name, miner-cmdline, exe-in-tmp)");
+  CHECK(lines[0] ==
+        "pid 3 /tmp/.x/kworkerds → 198.51.100.7:3333 (high: mining-pool-port, kernel-thread-name, miner-cmdline, "
+        "exe-in-tmp)");
 }

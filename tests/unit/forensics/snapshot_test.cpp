@@ -106,7 +106,8 @@ TEST_CASE("read_container_snapshot: missing artifacts are gaps, never 'nothing t
     auto read = directory_reader(demo_dir(k_demo_healthy_1));
     auto partial = [read](const std::string& path, std::size_t max) -> ir::Result<std::string> {
       if (path.find("sockets.json") != std::string::npos) return ir::fail(ir::Errc::not_found, "no");
-      if (path.find("hashes.json") != std::string::npos) return ir::fail(ir::Errc::io, "read failed: permission denied");
+      if (path.find("hashes.json") != std::string::npos)
+        return ir::fail(ir::Errc::io, "read failed: permission denied");
       return read(path, max);
     };
     const auto c = read_container_snapshot("web", "web", "", partial);
@@ -130,7 +131,9 @@ TEST_CASE("read_container_snapshot: artifacts that are not JSON, or nested too d
       memory_reader({{k_dir + "processes/processes.json", "{\"records\": [\n  {\"kind\": \"process\",,}]}"},
                      {k_dir + "network/sockets.json", std::string(100, '[') + std::string(100, ']')}}));
   CHECK(has_gap(c.gaps, "processes of container web: not collected (processes.json: line 2, column"));
-  CHECK(has_gap(c.gaps, "sockets of container web: not collected (sockets.json: line 1, column 33: nested deeper than 32 levels)"));
+  CHECK(has_gap(
+      c.gaps,
+      "sockets of container web: not collected (sockets.json: line 1, column 33: nested deeper than 32 levels)"));
 }
 
 TEST_CASE("ContainerSnapshotBuilder: hostile strings are escaped again and cut; counts are bounded") {
@@ -139,9 +142,14 @@ TEST_CASE("ContainerSnapshotBuilder: hostile strings are escaped again and cut; 
   limits.max_string_bytes = 16;
   ContainerSnapshotBuilder b("web", k_dir, limits);
   json records = json::array();
-  records.push_back({{"kind", "process"}, {"source", "walk"}, {"pid", 1}, {"comm", "a\x1b[31mred"}, {"exe", "/bin/x"},
+  records.push_back({{"kind", "process"},
+                     {"source", "walk"},
+                     {"pid", 1},
+                     {"comm", "a\x1b[31mred"},
+                     {"exe", "/bin/x"},
                      {"cmdline", {std::string(100, 'a')}}});
-  records.push_back({{"kind", "process"}, {"source", "walk"}, {"pid", 2}, {"exe", "/bin/y"}, {"ld_preload", "/tmp/l.so"}});
+  records.push_back(
+      {{"kind", "process"}, {"source", "walk"}, {"pid", 2}, {"exe", "/bin/y"}, {"ld_preload", "/tmp/l.so"}});
   records.push_back({{"kind", "process"}, {"source", "walk"}, {"pid", 3}, {"exe", "/bin/z"}});
   records.push_back({{"kind", "process"}, {"source", "walk"}, {"pid", "4"}});  // not a number: skipped
   b.add_processes({{"records", records}, {"anomalies", json::array()}}, "");
@@ -168,15 +176,16 @@ TEST_CASE("ContainerSnapshotBuilder: the walk's tampering report makes processes
 TEST_CASE("ContainerSnapshotBuilder: kubectl-ir's own shell is recognised by its exact script, not by its look") {
   const std::string script = "B=0123456789abcdef0123456789abcdef\nM=4096\necho hi\n";
   auto walk_record = [](std::int64_t pid, std::int64_t ppid, const std::string& arg) {
-    return json{{"kind", "process"}, {"source", "walk"}, {"pid", pid}, {"ppid", ppid}, {"exe", "/bin/busybox"},
-                {"cmdline", {"sh", "-c", arg}}};
+    return json{{"kind", "process"}, {"source", "walk"},      {"pid", pid},
+                {"ppid", ppid},      {"exe", "/bin/busybox"}, {"cmdline", {"sh", "-c", arg}}};
   };
   ContainerSnapshotBuilder b("web", k_dir);
-  b.add_processes({{"records",
-                    {walk_record(8, 0, "B=0123456789abcdef0123456789abcdef\\nM=4096\\necho hi\\n"),
-                     walk_record(9, 0, "B=0123456789abcdef0123456789abcdef\\nM=4096\\nrm -rf /\\n"),   // another script
-                     walk_record(10, 1, "B=0123456789abcdef0123456789abcdef\\nM=4096\\necho hi\\n")}}},  // not from outside
-                  script);
+  b.add_processes(
+      {{"records",
+        {walk_record(8, 0, "B=0123456789abcdef0123456789abcdef\\nM=4096\\necho hi\\n"),
+         walk_record(9, 0, "B=0123456789abcdef0123456789abcdef\\nM=4096\\nrm -rf /\\n"),     // another script
+         walk_record(10, 1, "B=0123456789abcdef0123456789abcdef\\nM=4096\\necho hi\\n")}}},  // not from outside
+      script);
   const auto c = b.finish();
   REQUIRE(c.processes.size() == 3);
   CHECK(c.processes[0].collector);
@@ -189,7 +198,12 @@ TEST_CASE("ContainerSnapshotBuilder: ps only, when there is no walk") {
   b.add_ps({{"command", "ps -o pid,ppid,user,comm,args"},
             {"records",
              {{{"kind", "process"}, {"pid", 1}, {"ppid", 0}, {"user", "root"}, {"comm", "app"}, {"args", "/app --x"}},
-              {{"kind", "process"}, {"pid", 7}, {"ppid", 0}, {"user", "root"}, {"comm", "ps"}, {"args", "ps -o pid,ppid,user,comm,args"}}}}});
+              {{"kind", "process"},
+               {"pid", 7},
+               {"ppid", 0},
+               {"user", "root"},
+               {"comm", "ps"},
+               {"args", "ps -o pid,ppid,user,comm,args"}}}}});
   b.missing(Category::processes, "processes.json", "not in the bundle");
   const auto c = b.finish();
   REQUIRE(c.processes.size() == 2);
@@ -220,9 +234,10 @@ TEST_CASE("ContainerSnapshotBuilder: the listing streams in any chunks; bad, ove
   SnapshotLimits limits;
   limits.max_line_bytes = 200;
   ContainerSnapshotBuilder bad("web", k_dir, limits);
-  const std::string input = "not json\n{\"kind\":\"entry\",\"path\":\"/" + std::string(300, 'a') +
-                            "\"}\n{\"kind\":\"unparsed\",\"reason\":\"truncated\"}\n{\"kind\":\"entry\",\"path\":\"/ok\",\"type\":\"file\","
-                            "\"size\":1,\"mode\":\"0644\"}\n{\"kind\":\"entry\",\"path\":\"/cut";
+  const std::string input =
+      "not json\n{\"kind\":\"entry\",\"path\":\"/" + std::string(300, 'a') +
+      "\"}\n{\"kind\":\"unparsed\",\"reason\":\"truncated\"}\n{\"kind\":\"entry\",\"path\":\"/ok\",\"type\":\"file\","
+      "\"size\":1,\"mode\":\"0644\"}\n{\"kind\":\"entry\",\"path\":\"/cut";
   REQUIRE(bad.listing().write(input));
   REQUIRE(bad.listing().finish());
   const auto c = bad.finish();
@@ -237,18 +252,19 @@ TEST_CASE("ContainerSnapshotBuilder: the listing streams in any chunks; bad, ove
 
 TEST_CASE("ContainerSnapshotBuilder: hashes — incomplete ones and members the tar added unasked are not used") {
   ContainerSnapshotBuilder b("web", k_dir);
-  REQUIRE(b.listing().write(
-      "{\"kind\":\"entry\",\"path\":\"/tmp/a\",\"type\":\"file\",\"size\":1,\"mode\":\"0755\"}\n"
-      "{\"kind\":\"entry\",\"path\":\"/tmp/b\",\"type\":\"file\",\"size\":1,\"mode\":\"0755\"}\n"
-      "{\"kind\":\"entry\",\"path\":\"/tmp/c\",\"type\":\"file\",\"size\":1,\"mode\":\"0755\"}\n"));
+  REQUIRE(
+      b.listing().write("{\"kind\":\"entry\",\"path\":\"/tmp/a\",\"type\":\"file\",\"size\":1,\"mode\":\"0755\"}\n"
+                        "{\"kind\":\"entry\",\"path\":\"/tmp/b\",\"type\":\"file\",\"size\":1,\"mode\":\"0755\"}\n"
+                        "{\"kind\":\"entry\",\"path\":\"/tmp/c\",\"type\":\"file\",\"size\":1,\"mode\":\"0755\"}\n"));
   REQUIRE(b.listing().finish());
-  b.add_hashes({{"files",
-                 {{{"name", "tmp/a"}, {"type", "file"}, {"sha256", sha_of('a')}, {"complete", true}},
-                  {{"name", "tmp/b"}, {"type", "file"}, {"sha256", sha_of('b')}, {"complete", false}},
-                  {{"name", "tmp/c"}, {"type", "file"}, {"sha256", sha_of('c')}, {"complete", true}, {"unexpected", true}},
-                  {{"batch", 1}, {"problem", "damaged header"}}}},
-                {"executables", json::array()},
-                {"roots", {"/tmp"}}});
+  b.add_hashes(
+      {{"files",
+        {{{"name", "tmp/a"}, {"type", "file"}, {"sha256", sha_of('a')}, {"complete", true}},
+         {{"name", "tmp/b"}, {"type", "file"}, {"sha256", sha_of('b')}, {"complete", false}},
+         {{"name", "tmp/c"}, {"type", "file"}, {"sha256", sha_of('c')}, {"complete", true}, {"unexpected", true}},
+         {{"batch", 1}, {"problem", "damaged header"}}}},
+       {"executables", json::array()},
+       {"roots", {"/tmp"}}});
   const auto c = b.finish();
   REQUIRE(c.files.size() == 3);
   CHECK(c.files[0].sha256 == sha_of('a'));
@@ -256,7 +272,9 @@ TEST_CASE("ContainerSnapshotBuilder: hashes — incomplete ones and members the 
   CHECK(c.files[2].sha256.empty());
   CHECK(c.hashed_roots == std::vector<std::string>{"/tmp"});
   CHECK(c.availability(Category::file_hashes).coverage == Coverage::partial);
-  CHECK(has_gap(c.gaps, "damaged header; 1 files could not be read whole; 1 members the container's tar added unasked were ignored"));
+  CHECK(has_gap(
+      c.gaps,
+      "damaged header; 1 files could not be read whole; 1 members the container's tar added unasked were ignored"));
 }
 
 TEST_CASE("parse_bounded_json: positions and bounds") {
@@ -278,10 +296,13 @@ TEST_CASE("digest_of_image_id and pod_facts") {
   CHECK(digest_of_image_id("docker-pullable://repo@sha256:abc") == "sha256:abc");
   CHECK(digest_of_image_id("docker://sha256:def") == "sha256:def");
   CHECK(digest_of_image_id("") == "");
-  const auto f = pod_facts(json{{"metadata", {{"namespace", "shop"}, {"name", "p\x1b"}}},
-                                {"spec", {{"hostNetwork", true},
-                                          {"containers", {{{"name", "a"}, {"ports", {{{"containerPort", 53}, {"protocol", "UDP"}}, {{"containerPort", 99999}}}}}}}}},
-                                {"status", {{"podIP", "10.0.0.1"}}}});
+  const auto f = pod_facts(json{
+      {"metadata", {{"namespace", "shop"}, {"name", "p\x1b"}}},
+      {"spec",
+       {{"hostNetwork", true},
+        {"containers",
+         {{{"name", "a"}, {"ports", {{{"containerPort", 53}, {"protocol", "UDP"}}, {{"containerPort", 99999}}}}}}}}},
+      {"status", {{"podIP", "10.0.0.1"}}}});
   CHECK(f.pod.name == "p\\x1b");
   CHECK(f.hostname == "p\\x1b");
   CHECK(f.host_network);

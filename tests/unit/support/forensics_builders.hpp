@@ -15,8 +15,8 @@
 
 namespace ir::testing {
 
-inline forensics::Process make_process(std::int64_t pid, std::string exe, std::string comm, std::vector<std::string> argv,
-                                       std::uint32_t uid = 1000, std::string sha = "") {
+inline forensics::Process make_process(std::int64_t pid, std::string exe, std::string comm,
+                                       std::vector<std::string> argv, std::uint32_t uid = 1000, std::string sha = "") {
   forensics::Process p;
   p.pid = pid;
   p.ppid = pid == 1 ? 0 : 1;
@@ -31,9 +31,9 @@ inline forensics::Process make_process(std::int64_t pid, std::string exe, std::s
   return p;
 }
 
-inline forensics::Socket make_socket(std::string proto, std::string local_ip, std::uint32_t local_port, std::string remote_ip,
-                                     std::uint32_t remote_port, std::string state, std::uint64_t inode,
-                                     std::vector<std::int64_t> pids = {}) {
+inline forensics::Socket make_socket(std::string proto, std::string local_ip, std::uint32_t local_port,
+                                     std::string remote_ip, std::uint32_t remote_port, std::string state,
+                                     std::uint64_t inode, std::vector<std::int64_t> pids = {}) {
   forensics::Socket s;
   s.proto = std::move(proto);
   s.local_ip = std::move(local_ip);
@@ -60,7 +60,9 @@ inline forensics::FileEntry make_file(std::string path, char type, std::uint64_t
 }
 
 // A 64-hex "hash" made from one character.
-inline std::string sha_of(char c) { return std::string(64, c); }
+inline std::string sha_of(char c) {
+  return std::string(64, c);
+}
 
 // Restores the invariants the analysis relies on (processes by pid, files by path).
 inline void sort_snapshot(forensics::PodSnapshot& pod) {
@@ -88,18 +90,24 @@ inline forensics::PodSnapshot healthy_pod(const std::string& name, const std::st
   c.dir = "containers/web/";
   for (auto& a : c.availabilities) a.coverage = Coverage::collected;
   const std::int64_t base = 1 + seed * 3;
-  c.processes.push_back(make_process(1, "/bin/dash", "entrypoint.sh", {"/bin/sh", "/entrypoint.sh"}, 1000, sha_of('1')));
+  c.processes.push_back(
+      make_process(1, "/bin/dash", "entrypoint.sh", {"/bin/sh", "/entrypoint.sh"}, 1000, sha_of('1')));
   c.processes.back().pid = 1;
-  c.processes.push_back(make_process(base + 6, "/usr/local/bin/app", "app", {"/usr/local/bin/app", "--port", "8080"}, 1000, sha_of('2')));
-  c.processes.back().sockets = {{3, 100U + static_cast<std::uint64_t>(seed)}, {4, 200U + static_cast<std::uint64_t>(seed)}};
+  c.processes.push_back(
+      make_process(base + 6, "/usr/local/bin/app", "app", {"/usr/local/bin/app", "--port", "8080"}, 1000, sha_of('2')));
+  c.processes.back().sockets = {{3, 100U + static_cast<std::uint64_t>(seed)},
+                                {4, 200U + static_cast<std::uint64_t>(seed)}};
   const auto app = c.processes.back().pid;
-  c.sockets.push_back(make_socket("tcp", "0.0.0.0", 8080, "0.0.0.0", 0, "LISTEN", 100U + static_cast<std::uint64_t>(seed), {app}));
-  c.sockets.push_back(make_socket("tcp", ip, 41000U + static_cast<std::uint32_t>(seed), "10.96.20.5", 5432, "ESTABLISHED",
-                                  200U + static_cast<std::uint64_t>(seed), {app}));
+  c.sockets.push_back(
+      make_socket("tcp", "0.0.0.0", 8080, "0.0.0.0", 0, "LISTEN", 100U + static_cast<std::uint64_t>(seed), {app}));
+  c.sockets.push_back(make_socket("tcp", ip, 41000U + static_cast<std::uint32_t>(seed), "10.96.20.5", 5432,
+                                  "ESTABLISHED", 200U + static_cast<std::uint64_t>(seed), {app}));
   // A client of the pod (inbound to 8080): its address and port vary.
-  c.sockets.push_back(make_socket("tcp", ip, 8080, "10.244.1." + std::to_string(50 + seed), 50000U + static_cast<std::uint32_t>(seed),
-                                  "ESTABLISHED", 300U + static_cast<std::uint64_t>(seed), {app}));
-  c.sockets.push_back(make_socket("udp", ip, 45000U + static_cast<std::uint32_t>(seed), "10.96.0.10", 53, "ESTABLISHED", 0, {}));
+  c.sockets.push_back(make_socket("tcp", ip, 8080, "10.244.1." + std::to_string(50 + seed),
+                                  50000U + static_cast<std::uint32_t>(seed), "ESTABLISHED",
+                                  300U + static_cast<std::uint64_t>(seed), {app}));
+  c.sockets.push_back(
+      make_socket("udp", ip, 45000U + static_cast<std::uint32_t>(seed), "10.96.0.10", 53, "ESTABLISHED", 0, {}));
   c.files = {
       make_file("/", 'd', 4096, 0755),
       make_file("/bin", 'd', 4096, 0755),
@@ -115,7 +123,8 @@ inline forensics::PodSnapshot healthy_pod(const std::string& name, const std::st
       make_file("/var/log/app", 'd', 4096, 0755),
       make_file("/var/log/app/access.log", 'f', 1000U + static_cast<std::uint64_t>(seed) * 777, 0644),
       make_file("/var/run/secrets/kubernetes.io/serviceaccount", 'd', 140, 01777),
-      make_file("/var/run/secrets/kubernetes.io/serviceaccount/..2026_12_05_10_0" + std::to_string(seed) + "_00.1234", 'd', 100, 0755),
+      make_file("/var/run/secrets/kubernetes.io/serviceaccount/..2026_12_05_10_0" + std::to_string(seed) + "_00.1234",
+                'd', 100, 0755),
       make_file("/var/run/secrets/kubernetes.io/serviceaccount/..data", 'l', 31, 0777, "",
                 "..2026_12_05_10_0" + std::to_string(seed) + "_00.1234"),
       make_file("/var/run/secrets/kubernetes.io/serviceaccount/token", 'l', 12, 0777, "", "..data/token"),
