@@ -14,6 +14,7 @@
 #include <cstring>
 #include <map>
 #include <numeric>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -276,57 +277,85 @@ Result<void> write_files(Out& o, const Model& m) {
     const FileEntry& y = m.files[b];
     return x.container != y.container ? x.container < y.container : x.path < y.path;
   });
+  // Columns rather than rows (JSON.parse and the script allocate one array per column, not one per
+  // file), sorted by container and path, each path written as the length of the prefix it shares
+  // with the one before (in UTF-16 code units, as the script slices strings) and the rest.
   std::string& out = o.buf();
-  out += "\"files\":[";
-  std::string_view prev;
-  std::uint16_t prev_c = 0;
-  bool first = true;
-  for (const std::uint32_t index : order) {
-    const FileEntry& f = m.files[index];
-    const auto [bytes, units] = f.container == prev_c ? common_prefix(prev, f.path) : std::pair<std::size_t, std::size_t>{0, 0};
-    out += first ? "[" : ",[";
-    first = false;
-    out += std::to_string(units);
-    out += ',';
-    js_str(out, std::string_view(f.path).substr(bytes));
+  const auto column = [&](const char* name, auto&& write_one) -> Result<void> {
     out += ",\"";
-    out += f.type == '"' || f.type == '\\' ? '?' : f.type;
-    out += "\",";
-    out += std::to_string(f.size);
-    out += ',';
-    out += std::to_string(f.mode);
-    out += ',';
-    out += std::to_string(f.uid);
-    out += ',';
-    out += std::to_string(f.gid);
-    out += ',';
-    out += f.mtime_known ? std::to_string(f.mtime) : "null";
-    out += ',';
-    out += std::to_string(f.container);
+    out += name;
+    out += "\":[";
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      if (i > 0) out += ',';
+      write_one(m.files[order[i]], i);
+      IR_CHECK(o.maybe_flush());
+    }
+    out += ']';
+    return {};
+  };
+  out += "\"files\":{\"n\":" + std::to_string(order.size());
+  std::vector<std::size_t> suffix_at(order.size());
+  IR_CHECK(column("pre", [&](const FileEntry& f, std::size_t i) {
+    std::size_t bytes = 0;
+    std::size_t units = 0;
+    if (i > 0 && m.files[order[i - 1]].container == f.container) std::tie(bytes, units) = common_prefix(m.files[order[i - 1]].path, f.path);
+    suffix_at[i] = bytes;
+    out += std::to_string(units);
+  }));
+  IR_CHECK(column("suf", [&](const FileEntry& f, std::size_t i) { js_str(out, std::string_view(f.path).substr(suffix_at[i])); }));
+  out += ",\"type\":\"";
+  for (const std::uint32_t index : order) {
+    const char t = m.files[index].type;
+    out += (t >= 'a' && t <= 'z') ? t : '?';
+  }
+  out += '"';
+  IR_CHECK(column("size", [&](const FileEntry& f, std::size_t) { out += std::to_string(f.size); }));
+  IR_CHECK(column("mode", [&](const FileEntry& f, std::size_t) { out += std::to_string(f.mode); }));
+  IR_CHECK(column("uid", [&](const FileEntry& f, std::size_t) { out += std::to_string(f.uid); }));
+  IR_CHECK(column("gid", [&](const FileEntry& f, std::size_t) { out += std::to_string(f.gid); }));
+  IR_CHECK(column("mtime", [&](const FileEntry& f, std::size_t) { out += f.mtime_known ? std::to_string(f.mtime) : "null"; }));
+  if (m.containers.size() > 1) IR_CHECK(column("c", [&](const FileEntry& f, std::size_t) { out += std::to_string(f.container); }));
+  // The few files with more to say: [index, {"t": link target, "x": 1 (flagged), "h": sha256, "m": [findings]}].
+  out += ",\"extra\":[";
+  bool first = true;
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    const FileEntry& f = m.files[order[i]];
     const std::string key = std::to_string(f.container) + ":" + f.path;
     const auto hash = hashes.find(key);
     const auto mark = marks.find(key);
-    if (!f.target.empty() || f.flagged || hash != hashes.end() || mark != marks.end()) {
-      out += ",{";
-      bool any = false;
-      const auto sep = [&] { if (any) out += ','; any = true; };
-      if (!f.target.empty()) { sep(); out += "\"t\":"; js_str(out, f.target); }
-      if (f.flagged) { sep(); out += "\"x\":1"; }
-      if (hash != hashes.end()) { sep(); out += "\"h\":"; js_str(out, hash->second); }
-      if (mark != marks.end()) {
-        sep();
-        out += "\"m\":[";
-        for (std::size_t i = 0; i < mark->second.size(); ++i) out += (i == 0 ? "" : ",") + std::to_string(mark->second[i]);
-        out += ']';
-      }
-      out += '}';
+    if (f.target.empty() && !f.flagged && hash == hashes.end() && mark == marks.end()) continue;
+    out += first ? "[" : ",[";
+    first = false;
+    out += std::to_string(i) + ",{";
+    bool any = false;
+    const auto sep = [&] {
+      if (any) out += ',';
+      any = true;
+    };
+    if (!f.target.empty()) {
+      sep();
+      out += "\"t\":";
+      js_str(out, f.target);
     }
-    out += ']';
-    prev = f.path;
-    prev_c = f.container;
+    if (f.flagged) {
+      sep();
+      out += "\"x\":1";
+    }
+    if (hash != hashes.end()) {
+      sep();
+      out += "\"h\":";
+      js_str(out, hash->second);
+    }
+    if (mark != marks.end()) {
+      sep();
+      out += "\"m\":[";
+      for (std::size_t k = 0; k < mark->second.size(); ++k) out += (k == 0 ? "" : ",") + std::to_string(mark->second[k]);
+      out += ']';
+    }
+    out += "}]";
     IR_CHECK(o.maybe_flush());
   }
-  out += "]";
+  out += "]}";
   return {};
 }
 

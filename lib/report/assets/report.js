@@ -105,16 +105,20 @@
     if (q && o.filter) rows = rows.filter(function (r) { return o.filter(r, q); });
     if (o.keep) rows = rows.filter(o.keep);
     if (this.sortCol >= 0) {
-      var get = o.columns[this.sortCol].value, dir = this.desc ? -1 : 1;
-      var keyed = rows.map(function (r, i) { return [get(r), i, r]; });
-      keyed.sort(function (a, b) {
-        var x = a[0], y = b[0];
-        if (x === y || (x === null && y === null)) return a[1] - b[1];
+      // One key per row, an index sorted by it (ties keep their order): no object per row.
+      var get = o.columns[this.sortCol].value, dir = this.desc ? -1 : 1, n = rows.length;
+      var keys = new Array(n), idx = new Array(n);
+      for (var k = 0; k < n; k++) { keys[k] = get(rows[k]); idx[k] = k; }
+      idx.sort(function (a, b) {
+        var x = keys[a], y = keys[b];
+        if (x === y) return a - b;
         if (x === null || x === undefined) return 1;
         if (y === null || y === undefined) return -1;
         return (x < y ? -1 : 1) * dir;
       });
-      rows = keyed.map(function (k) { return k[2]; });
+      var sorted = new Array(n);
+      for (k = 0; k < n; k++) sorted[k] = rows[idx[k]];
+      rows = sorted;
     }
     this.view = rows;
     var self = this;
@@ -322,50 +326,57 @@
   }
 
   // --- files ------------------------------------------------------------------------------------
-  var files = [];
+  // data.files is columnar: F.suf[i], F.size[i], ... for file i; a file is its index.
+  var F = data.files || { n: 0 }, paths = [], files = [], extra = {};
   function decodeFiles() {
-    var rows = data.files || [], prev = '', prevC = -1;
-    for (var i = 0; i < rows.length; i++) {
-      var r = rows[i];
-      var c = r[8];
-      var path = (c === prevC ? prev.slice(0, r[0]) : '') + r[1];
-      var x = r[9] || {};
-      files.push({ path: path, type: r[2], size: r[3], mode: r[4], uid: r[5], gid: r[6], mtime: r[7], c: c,
-                   target: x.t || '', flagged: !!x.x, sha: x.h || '', marks: x.m || [] });
-      prev = path;
+    var prev = '', prevC = -1, pre = F.pre, suf = F.suf, cs = F.c;
+    paths = new Array(F.n);
+    files = new Array(F.n);
+    for (var i = 0; i < F.n; i++) {
+      var c = cs ? cs[i] : 0;
+      var p = c === prevC ? prev.slice(0, pre[i]) + suf[i] : suf[i];
+      paths[i] = p;
+      files[i] = i;
+      prev = p;
       prevC = c;
     }
+    (F.extra || []).forEach(function (e) { extra[e[0]] = e[1]; });
   }
+  var lower = null;
+  function lowerPath(i) { if (!lower) lower = paths.map(function (p) { return p.toLowerCase(); }); return lower[i]; }
+  function fileC(i) { return F.c ? F.c[i] : 0; }
+  function fileMarks(i) { var x = extra[i]; return x && x.m ? x.m : []; }
+  function fileSha(i) { var x = extra[i]; return x && x.h ? x.h : ''; }
   function drawFiles() {
     var v = view('files');
-    if (!files.length) { add(v, el('p', 'muted', 'No file listing in the bundle.')); return; }
+    if (!F.n) { add(v, el('p', 'muted', 'No file listing in the bundle.')); return; }
     var markedOnly = el('label', '');
     var box = el('input');
     box.type = 'checkbox';
     add(markedOnly, box, ' marked or hashed only');
     var multi = data.containers.length > 1;
     var columns = [
-      { title: 'Path', value: function (f) { return f.path; }, cls: 'mono',
-        cell: function (f, td) { add(td, f.path); if (f.target) add(td, el('span', 'muted', ' → ' + f.target)); } },
-      { title: 'Type', value: function (f) { return f.type; } },
-      { title: 'Size', value: function (f) { return f.size; }, num: true, text: function (f) { return bytes(f.size); }, descFirst: true },
-      { title: 'Mode', value: function (f) { return f.mode; }, text: function (f) { return octal(f.mode); }, cls: 'mono' },
-      { title: 'Owner', value: function (f) { return f.uid; }, text: function (f) { return f.uid + ':' + f.gid; } },
-      { title: 'Modified (UTC)', value: function (f) { return f.mtime; }, text: function (f) { return timeS(f.mtime); }, cls: 'nowrap', descFirst: true },
-      { title: 'SHA-256', value: function (f) { return f.sha; }, cls: 'mono' },
-      { title: 'Marks', value: function (f) { return f.marks.length; }, descFirst: true,
-        cell: function (f, td) { findingBadges(f.marks, td); if (f.flagged) add(td, el('span', 'badge', 'listing flag')); } }
+      { title: 'Path', value: function (i) { return paths[i]; }, cls: 'mono',
+        cell: function (i, td) { add(td, paths[i]); var x = extra[i]; if (x && x.t) add(td, el('span', 'muted', ' → ' + x.t)); } },
+      { title: 'Type', value: function (i) { return F.type.charAt(i); } },
+      { title: 'Size', value: function (i) { return F.size[i]; }, num: true, text: function (i) { return bytes(F.size[i]); }, descFirst: true },
+      { title: 'Mode', value: function (i) { return F.mode[i]; }, text: function (i) { return octal(F.mode[i]); }, cls: 'mono' },
+      { title: 'Owner', value: function (i) { return F.uid[i]; }, text: function (i) { return F.uid[i] + ':' + F.gid[i]; } },
+      { title: 'Modified (UTC)', value: function (i) { return F.mtime[i]; }, text: function (i) { return timeS(F.mtime[i]); }, cls: 'nowrap', descFirst: true },
+      { title: 'SHA-256', value: fileSha, cls: 'mono' },
+      { title: 'Marks', value: function (i) { return fileMarks(i).length; }, descFirst: true,
+        cell: function (i, td) { findingBadges(fileMarks(i), td); var x = extra[i]; if (x && x.x) add(td, el('span', 'badge', 'listing flag')); } }
     ];
-    if (multi) columns.unshift({ title: 'Container', value: function (f) { return data.containers[f.c]; } });
+    if (multi) columns.unshift({ title: 'Container', value: function (i) { return data.containers[fileC(i)]; } });
     var t = new Table(v, {
       rows: files, sortCol: multi ? 6 : 5, desc: true, columns: columns,
-      filter: function (f, q) { return f.path.toLowerCase().indexOf(q) >= 0; },
+      filter: function (i, q) { return lowerPath(i).indexOf(q) >= 0; },
       placeholder: 'Filter by path', extraTools: [markedOnly],
-      rowClass: function (f) { return f.marks.length ? 'marked' : ''; }
+      rowClass: function (i) { return fileMarks(i).length ? 'marked' : ''; }
     });
     t.input.id = 'file-filter';
     box.addEventListener('change', function () {
-      t.opts.keep = box.checked ? function (f) { return f.marks.length || f.sha || f.flagged; } : null;
+      t.opts.keep = box.checked ? function (i) { var x = extra[i]; return !!(x && (x.m || x.h || x.x)); } : null;
       t.page = 0;
       t.refresh();
     });
@@ -378,14 +389,15 @@
     var base = (data.events || []).map(function (e) {
       return { t: e[0], kind: kinds[e[1]], msg: e[2], src: sources[e[3]], c: e[4], est: !!e[5] };
     });
-    function fileEvent(f) {
-      return { t: f.mtime * 1e6, kind: 'File Modified', msg: 'modified: ' + f.path + (f.sha ? ' (sha256 ' + f.sha.slice(0, 16) + '…)' : ''),
-               src: 'containers/' + data.containers[f.c] + '/filesystem/listing.jsonl', c: data.containers[f.c], est: false, marks: f.marks };
+    function fileEvent(i) {
+      var c = data.containers[fileC(i)], sha = fileSha(i);
+      return { t: F.mtime[i] * 1e6, kind: 'File Modified', msg: 'modified: ' + paths[i] + (sha ? ' (sha256 ' + sha.slice(0, 16) + '…)' : ''),
+               src: 'containers/' + c + '/filesystem/listing.jsonl', c: c, est: false, marks: fileMarks(i) };
     }
-    var dated = files.filter(function (f) { return f.mtime !== null; });
-    var newest = dated.slice().sort(function (a, b) { return b.mtime - a.mtime; });
+    var dated = files.filter(function (i) { return F.mtime[i] !== null; });
+    var newest = dated.slice().sort(function (a, b) { return F.mtime[b] - F.mtime[a] || a - b; });
     var chosen = newest.slice(0, data.timelineFiles);
-    newest.slice(data.timelineFiles).forEach(function (f) { if (f.marks.length || f.sha) chosen.push(f); });
+    newest.slice(data.timelineFiles).forEach(function (i) { if (extra[i]) chosen.push(i); });
     function rows(all) { return base.concat((all ? dated : chosen).map(fileEvent)); }
     var allBox = el('input');
     allBox.type = 'checkbox';
