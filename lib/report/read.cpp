@@ -190,10 +190,6 @@ class ListingReader {
       ++m_unparsed;
       return;
     }
-    if (m_out.size() >= m_max) {
-      ++m_dropped;
-      return;
-    }
     m_buffer.assign(text);
     m_buffer.reserve(text.size() + simdjson::SIMDJSON_PADDING);
     FileEntry e;
@@ -260,6 +256,10 @@ class ListingReader {
       }
     } catch (const simdjson::simdjson_error&) {
       ++m_unparsed;
+      return;
+    }
+    if (m_out.size() >= m_max) {
+      ++m_dropped;
       return;
     }
     m_out.push_back(std::move(e));
