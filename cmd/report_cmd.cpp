@@ -1,5 +1,9 @@
 #include "cmd/report_cmd.hpp"
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <functional>
 #include <memory>
 
 #include <fmt/format.h>
@@ -8,7 +12,6 @@
 #include "cmd/report.hpp"
 #include "report/report.hpp"
 #include "util/clock.hpp"
-#include "util/files.hpp"
 #include "util/sink.hpp"
 #include "util/strings.hpp"
 
@@ -18,26 +21,24 @@ namespace {
 
 std::string esc(const std::string& s) { return util::escape_for_terminal(s, 1024); }
 
-// A file written whole or not at all (md, timesketch with -o FILE).
-Result<void> write_text_output(const std::string& path, const std::string& text, Io& io) {
+// Runs `render` into stdout ("" or "-") or into a file written whole or not at all (a partial file
+// renamed when complete, mode 0600: it holds evidence).
+Result<void> write_output(const std::string& path, Io& io, const std::function<Result<void>(util::Sink&)>& render) {
   if (path.empty() || path == "-") {
-    io.out << text;
-    io.out.flush();
-    return io.out ? Result<void>() : fail(Errc::io, "write to stdout failed");
+    util::OstreamSink out(io.out);
+    IR_CHECK(render(out));
+    return out.finish();
   }
-  return util::write_file_atomic(path, text, 0600);
+  const std::string partial = path + ".partial";
+  IR_TRY(file, util::FileSink::create(partial));
+  auto r = render(*file);
+  if (r) r = file->finish();
+  if (r && std::rename(partial.c_str(), path.c_str()) != 0) r = fail(Errc::io, path + ": " + std::strerror(errno));
+  if (!r) std::remove(partial.c_str());
+  return r;
 }
 
 }  // namespace
-
-std::string default_report_path(const std::string& bundle) {
-  for (const std::string_view ext : {".tar.gz", ".tgz"}) {
-    if (bundle.size() > ext.size() && bundle.compare(bundle.size() - ext.size(), ext.size(), ext) == 0) {
-      return bundle.substr(0, bundle.size() - ext.size()) + ".html";
-    }
-  }
-  return bundle + ".html";
-}
 
 Command setup_report(CLI::App& root, const GlobalOptions& /*global*/) {
   auto options = std::make_shared<ReportOptions>();
@@ -77,12 +78,12 @@ int run_report(const ReportOptions& options, Io& io) {
 
   report::Summary summary;
   std::string written_to;
+  if (options.output == options.bundle) {
+    print_error(io, Error(Errc::usage, what + ": the output would replace the bundle").with_hint("give another file with -o"));
+    return k_exit_usage;
+  }
   if (options.format == ReportFormat::html && options.output != "-") {
-    written_to = options.output.empty() ? default_report_path(options.bundle) : options.output;
-    if (written_to == options.bundle) {
-      print_error(io, Error(Errc::usage, what + ": the page would replace the bundle").with_hint("give another file with -o"));
-      return k_exit_usage;
-    }
+    written_to = options.output.empty() ? report::page_path_for(options.bundle) : options.output;
     auto s = report::write_html(options.bundle, written_to, ro);
     if (!s) {
       print_error(io, s.error().context(what));
@@ -97,20 +98,14 @@ int run_report(const ReportOptions& options, Io& io) {
       return exit_code_for(model.error());
     }
     summary = report::summarize(*model);
-    Result<void> r;
-    if (options.format == ReportFormat::md) {
-      r = write_text_output(options.output, report::render_markdown(*model), io);
-    } else {
-      util::MemorySink buffer(std::size_t{1} << 30);
-      if (options.output.empty() || options.output == "-") {
-        util::OstreamSink out(io.out);
-        r = options.format == ReportFormat::html ? report::render_html(*model, ro, out) : report::render_timesketch(*model, out);
-        if (r) r = out.finish();
-      } else {
-        r = report::render_timesketch(*model, buffer);
-        if (r) r = util::write_file_atomic(options.output, buffer.take(), 0600);
+    const auto r = write_output(options.output, io, [&](util::Sink& out) -> Result<void> {
+      switch (options.format) {
+        case ReportFormat::md: return out.write(report::render_markdown(*model));
+        case ReportFormat::timesketch: return report::render_timesketch(*model, out);
+        case ReportFormat::html: return report::render_html(*model, ro, out);
       }
-    }
+      return {};
+    });
     if (!r) {
       print_error(io, r.error().context(what));
       return k_exit_failure;

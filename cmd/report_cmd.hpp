@@ -25,8 +25,4 @@ struct ReportOptions {
 Command setup_report(CLI::App& root, const GlobalOptions& global);
 int run_report(const ReportOptions& options, Io& io);
 
-// The default page beside a bundle: "dir/case.tar.gz" -> "dir/case.html" (".tgz" likewise; any
-// other name gets ".html" appended).
-std::string default_report_path(const std::string& bundle);
-
 }  // namespace ir::cli

@@ -181,7 +181,9 @@ void write_summary(Out& o, const Model& m, const Options& options) {
     if (s.status != "ok" && s.status != "skipped") bad.push_back(&s);
   }
   o << "<h3>Steps</h3>\n";
-  if (bad.empty() && m.not_collected.empty()) {
+  if (m.steps.empty() && m.not_collected.empty()) {
+    o << "<p class=\"muted\" id=\"steps-none\">The bundle records no step outcomes.</p>\n";
+  } else if (bad.empty() && m.not_collected.empty()) {
     o << "<p class=\"ok\" id=\"steps-ok\">" << std::to_string(m.steps.size()) << " steps, all ok.</p>\n";
   } else {
     o << "<ul class=\"bad\" id=\"steps-bad\">\n";
@@ -546,6 +548,15 @@ Result<void> render_html(const Model& m, const Options& options, util::Sink& sin
   IR_CHECK(write_data(o, m, options));
   o << "</script>\n<script>" << js << "</script>\n</body>\n</html>\n";
   return o.flush();
+}
+
+std::string page_path_for(const std::string& bundle) {
+  for (const std::string_view ext : {".tar.gz", ".tgz"}) {
+    if (bundle.size() > ext.size() && bundle.compare(bundle.size() - ext.size(), ext.size(), ext) == 0) {
+      return bundle.substr(0, bundle.size() - ext.size()) + ".html";
+    }
+  }
+  return bundle + ".html";
 }
 
 Result<Summary> write_html(const std::string& bundle_path, const std::string& out_path, const Options& options) {

@@ -376,8 +376,10 @@ class Reader final : public evidence::EntryVisitor {
         m_model.containers.push_back(c->first);
       }
       if (c->second == "filesystem/listing.jsonl") {
+        const std::size_t found = container_index(c->first);
+        if (found >= m_model.containers.size()) return false;  // past the containers kept
         m_current = Current::listing;
-        const auto index = static_cast<std::uint16_t>(container_index(c->first));
+        const auto index = static_cast<std::uint16_t>(found);
         m_listing = std::make_unique<ListingReader>(m_model.files, m_model.files_dropped, m_listing_unparsed, m_options.max_files, index);
         m_lines = LineSplitter{};
         return true;

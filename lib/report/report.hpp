@@ -56,6 +56,10 @@ std::string render_markdown(const Model& model);
 // when `out` fails.
 Result<void> render_timesketch(const Model& model, util::Sink& out);
 
+// The page's default place beside a bundle: "dir/case.tar.gz" -> "dir/case.html" (".tgz" likewise;
+// any other name gets ".html" appended). Never fails.
+std::string page_path_for(const std::string& bundle_path);
+
 // The one call for commands that write a page beside a bundle: reads and verifies
 // `bundle_path`, renders the page into "<out_path>.partial" (mode 0600: it holds evidence) and
 // renames it to `out_path` (replacing an older page). Fails when the bundle cannot be read (see

@@ -6,6 +6,7 @@
 #include "cmd/exit_codes.hpp"
 #include "cmd/report_cmd.hpp"
 #include "evidence/bundle.hpp"
+#include "report/report.hpp"
 #include "util/clock.hpp"
 #include "support/temp_dir.hpp"
 
@@ -27,11 +28,11 @@ Run report_cli(const std::vector<std::string>& args) {
 }
 }  // namespace
 
-TEST_CASE("default_report_path") {
-  CHECK(default_report_path("dir/case.tar.gz") == "dir/case.html");
-  CHECK(default_report_path("case.tgz") == "case.html");
-  CHECK(default_report_path("case.bin") == "case.bin.html");
-  CHECK(default_report_path(".tar.gz") == ".tar.gz.html");
+TEST_CASE("page_path_for") {
+  CHECK(ir::report::page_path_for("dir/case.tar.gz") == "dir/case.html");
+  CHECK(ir::report::page_path_for("case.tgz") == "case.html");
+  CHECK(ir::report::page_path_for("case.bin") == "case.bin.html");
+  CHECK(ir::report::page_path_for(".tar.gz") == ".tar.gz.html");
 }
 
 TEST_CASE("cli: report") {
