@@ -47,12 +47,13 @@ br = [json.loads(l) for l in sys.argv[6].splitlines()]
 med = lambda xs: statistics.median(xs)
 per = f"{page / files:.1f}" if files else "-"
 print(f"{name:<14} {files:>8} {bundle/1024:>9.0f} {page/1024:>9.0f} {per:>8} {med(r['wall_s'] for r in runs):>8.3f} "
+      f"{med(r['cpu_s'] for r in runs):>6.3f} "
       f"{med(r['peak_rss_kib'] for r in runs)/1024:>8.1f} {med(b['interactive_ms'] for b in br):>11.0f} "
       f"{med(b['filter_ms'] for b in br):>9.0f}  {'ok' if all(b['ready'] for b in br) else 'NOT READY'}")
 PY
 )")
 done
 echo "report: medians of $rounds rounds ($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
-printf '%-14s %8s %9s %9s %8s %8s %8s %11s %9s\n' bundle files "bndl KiB" "page KiB" "B/file" "write s" "RSS MiB" "interact ms" "filter ms"
+printf '%-14s %8s %9s %9s %8s %8s %6s %8s %11s %9s\n' bundle files "bndl KiB" "page KiB" "B/file" "write s" "cpu s" "RSS MiB" "interact ms" "filter ms"
 printf '%s\n' "${results[@]}"
 echo "goals (100,000 files): write <= 1 s and <= 64 MiB; interactive <= 2000 ms"
