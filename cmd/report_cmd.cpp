@@ -19,7 +19,9 @@ namespace ir::cli {
 
 namespace {
 
-std::string esc(const std::string& s) { return util::escape_for_terminal(s, 1024); }
+std::string esc(const std::string& s) {
+  return util::escape_for_terminal(s, 1024);
+}
 
 // Runs `render` into stdout ("" or "-") or into a file written whole or not at all (a partial file
 // renamed when complete, mode 0600: it holds evidence).
@@ -42,10 +44,13 @@ Result<void> write_output(const std::string& path, Io& io, const std::function<R
 
 Command setup_report(CLI::App& root, const GlobalOptions& /*global*/) {
   auto options = std::make_shared<ReportOptions>();
-  CLI::App* app = root.add_subcommand("report", "Write what a person reads of an evidence bundle: an HTML page, Markdown or a Timesketch timeline (no cluster needed)");
+  CLI::App* app = root.add_subcommand("report",
+                                      "Write what a person reads of an evidence bundle: an HTML page, Markdown or a "
+                                      "Timesketch timeline (no cluster needed)");
   app->footer(
       "Examples:\n"
-      "  kubectl ir report case-20261205-101500-ab12_shop_web-1_20261205T101500Z.tar.gz   # -> ...T101500Z.html beside it\n"
+      "  kubectl ir report case-20261205-101500-ab12_shop_web-1_20261205T101500Z.tar.gz   # -> ...T101500Z.html beside "
+      "it\n"
       "  kubectl ir report case.tar.gz -o /tmp/case.html\n"
       "  kubectl ir report case.tar.gz --format md               # a summary for a ticket or chat\n"
       "  kubectl ir report case.tar.gz --format timesketch -o case.jsonl   # import into Timesketch\n"
@@ -54,13 +59,17 @@ Command setup_report(CLI::App& root, const GlobalOptions& /*global*/) {
       "Exit 0 when written from a bundle that verifies, 1 otherwise (the page is still written).");
   app->add_option("bundle", options->bundle, "The bundle (.tar.gz)")->required();
   app->add_option("-o,--output", options->output,
-                  "Where to write: a file, or - for stdout (default: html beside the bundle as <name>.html, md and timesketch to stdout)");
+                  "Where to write: a file, or - for stdout (default: html beside the bundle as <name>.html, md and "
+                  "timesketch to stdout)");
   app->add_option("--format", options->format, "html (default), md, timesketch")
       ->transform(CLI::CheckedTransformer(
-          std::map<std::string, ReportFormat>{{"html", ReportFormat::html}, {"md", ReportFormat::md}, {"timesketch", ReportFormat::timesketch}},
+          std::map<std::string, ReportFormat>{
+              {"html", ReportFormat::html}, {"md", ReportFormat::md}, {"timesketch", ReportFormat::timesketch}},
           CLI::ignore_case));
-  app->add_option("--max-files", options->max_files, "File listing entries shown at most")->check(CLI::Range(1, 10'000'000));
-  app->add_option("--max-log-lines", options->max_log_lines, "Log lines per log on the timeline (the first and last half)")
+  app->add_option("--max-files", options->max_files, "File listing entries shown at most")
+      ->check(CLI::Range(1, 10'000'000));
+  app->add_option("--max-log-lines", options->max_log_lines,
+                  "Log lines per log on the timeline (the first and last half)")
       ->check(CLI::Range(0, 10'000'000));
   app->add_option("--timeline-files", options->timeline_files, "Newest file mtimes on the page's timeline by default")
       ->check(CLI::Range(0, 10'000'000));
@@ -79,7 +88,8 @@ int run_report(const ReportOptions& options, Io& io) {
   report::Summary summary;
   std::string written_to;
   if (options.output == options.bundle) {
-    print_error(io, Error(Errc::usage, what + ": the output would replace the bundle").with_hint("give another file with -o"));
+    print_error(
+        io, Error(Errc::usage, what + ": the output would replace the bundle").with_hint("give another file with -o"));
     return k_exit_usage;
   }
   if (options.format == ReportFormat::html && options.output != "-") {
@@ -100,9 +110,12 @@ int run_report(const ReportOptions& options, Io& io) {
     summary = report::summarize(*model);
     const auto r = write_output(options.output, io, [&](util::Sink& out) -> Result<void> {
       switch (options.format) {
-        case ReportFormat::md: return out.write(report::render_markdown(*model));
-        case ReportFormat::timesketch: return report::render_timesketch(*model, out);
-        case ReportFormat::html: return report::render_html(*model, ro, out);
+        case ReportFormat::md:
+          return out.write(report::render_markdown(*model));
+        case ReportFormat::timesketch:
+          return report::render_timesketch(*model, out);
+        case ReportFormat::html:
+          return report::render_html(*model, ro, out);
       }
       return {};
     });
@@ -116,9 +129,10 @@ int run_report(const ReportOptions& options, Io& io) {
                         summary.processes, summary.connections, summary.files, summary.events, summary.findings);
   io.err << "bundle sha256: " << summary.bundle_sha256 << "\n";
   if (!summary.verified) {
-    print_error(io, Error(Errc::failure, fmt::format("{}: the bundle does not verify ({} problem(s)); the report says which",
-                                                     what, summary.problems))
-                        .with_hint("kubectl ir verify " + options.bundle + " lists them"));
+    print_error(
+        io, Error(Errc::failure, fmt::format("{}: the bundle does not verify ({} problem(s)); the report says which",
+                                             what, summary.problems))
+                .with_hint("kubectl ir verify " + options.bundle + " lists them"));
     return k_exit_failure;
   }
   return k_exit_ok;

@@ -10,8 +10,8 @@ namespace ir::cli {
 enum class ReportFormat { html, md, timesketch };
 
 struct ReportOptions {
-  std::string bundle;      // the .tar.gz
-  std::string output;      // -o: a file, "-" for stdout; "" = html beside the bundle, md/timesketch to stdout
+  std::string bundle;  // the .tar.gz
+  std::string output;  // -o: a file, "-" for stdout; "" = html beside the bundle, md/timesketch to stdout
   ReportFormat format = ReportFormat::html;
   std::size_t max_files = 1'000'000;
   std::size_t max_log_lines = 1000;

@@ -32,13 +32,16 @@ using util::Text;
 
 // Model strings are visible forms already: escaping them as Text::escaped adds nothing but the
 // entities (and stays safe should one not be).
-std::string h(std::string_view s) { return util::escape_html(s, Text::escaped); }
+std::string h(std::string_view s) {
+  return util::escape_html(s, Text::escaped);
+}
 
 // The CSP source for inline content: 'sha256-' + base64 of the raw digest.
 std::string csp_hash(std::string_view content) {
   const std::string hex = util::sha256_hex(content);
   std::string raw;
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) raw += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+    raw += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
   return "'sha256-" + util::base64_encode(raw) + "'";
 }
 
@@ -85,38 +88,43 @@ class CountingSink final : public util::Sink {
   std::uint64_t m_bytes = 0;
 };
 
-void js_str(std::string& out, std::string_view s) { util::append_script_json_string(out, s); }
+void js_str(std::string& out, std::string_view s) {
+  util::append_script_json_string(out, s);
+}
 
 void row(Out& o, std::string_view key, const std::string& value) {
   if (value.empty()) return;
   o << "<tr><th scope=\"row\">" << h(key) << "</th><td>" << h(value) << "</td></tr>\n";
 }
 
-const char* severity_class(Severity s) { return to_string(s); }
+const char* severity_class(Severity s) {
+  return to_string(s);
+}
 
 // --- the static part ---------------------------------------------------------------------------
 
 void write_head(Out& o, const Model& m, std::string_view css, std::string_view js) {
   o << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
     << "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; script-src " << csp_hash(js)
-    << "; style-src " << csp_hash(css)
-    << "; img-src data:; base-uri 'none'; form-action 'none'\">\n"
+    << "; style-src " << csp_hash(css) << "; img-src data:; base-uri 'none'; form-action 'none'\">\n"
     << "<meta name=\"referrer\" content=\"no-referrer\">\n"
     << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
     << "<meta name=\"generator\" content=\"kubectl-ir report\">\n"
-    << "<title>" << h("kubectl-ir report: " + m.namespace_name + "/" + m.pod + (m.case_id.empty() ? "" : " (" + m.case_id + ")"))
+    << "<title>"
+    << h("kubectl-ir report: " + m.namespace_name + "/" + m.pod + (m.case_id.empty() ? "" : " (" + m.case_id + ")"))
     << "</title>\n<style>" << css << "</style>\n</head>\n";
 }
 
 void write_verification(Out& o, const Model& m) {
   if (m.verified()) {
     o << "<div class=\"banner ok\" id=\"verification\" data-verified=\"true\"><strong>Evidence verified:</strong> all "
-      << std::to_string(m.entries_checked) << " artifacts match the manifest's SHA-256. Bundle SHA-256 <code>" << h(m.bundle_sha256)
-      << "</code></div>\n";
+      << std::to_string(m.entries_checked) << " artifacts match the manifest's SHA-256. Bundle SHA-256 <code>"
+      << h(m.bundle_sha256) << "</code></div>\n";
     return;
   }
   o << "<div class=\"banner bad\" id=\"verification\" data-verified=\"false\"><strong>Evidence NOT verified:</strong> "
-    << std::to_string(m.problems.size()) << " problem(s); what this page shows from the entries named below cannot be trusted. "
+    << std::to_string(m.problems.size())
+    << " problem(s); what this page shows from the entries named below cannot be trusted. "
     << "Bundle SHA-256 <code>" << h(m.bundle_sha256) << "</code><ul>";
   for (std::size_t i = 0; i < m.problems.size() && i < 50; ++i) o << "<li>" << h(m.problems[i]) << "</li>";
   if (m.problems.size() > 50) o << "<li>" << std::to_string(m.problems.size() - 50) << " more</li>";
@@ -150,25 +158,30 @@ void write_summary(Out& o, const Model& m, const Options& options) {
   if (m.isolation.empty()) {
     o << "<p class=\"muted\" id=\"isolation-none\">The journal records no isolation of this pod.</p>\n";
   } else {
-    o << "<table class=\"grid\" id=\"isolation\"><thead><tr><th>Time</th><th>Pod</th><th>Direction</th><th>Verdict</th><th>Why</th></tr></thead><tbody>\n";
+    o << "<table class=\"grid\" "
+         "id=\"isolation\"><thead><tr><th>Time</th><th>Pod</th><th>Direction</th><th>Verdict</th><th>Why</th></tr></"
+         "thead><tbody>\n";
     for (const auto& i : m.isolation) {
-      const char* cls = i.state == "contained" ? "ok" : i.state == "not requested" || i.state == "released" ? "muted" : "bad";
-      o << "<tr><td>" << h(i.time) << "</td><td>" << h(i.pod) << "</td><td>" << h(i.direction) << "</td><td class=\"" << cls << "\">"
-        << h(i.state) << "</td><td>" << h(i.reason) << "</td></tr>\n";
+      const char* cls = i.state == "contained"                                ? "ok"
+                        : i.state == "not requested" || i.state == "released" ? "muted"
+                                                                              : "bad";
+      o << "<tr><td>" << h(i.time) << "</td><td>" << h(i.pod) << "</td><td>" << h(i.direction) << "</td><td class=\""
+        << cls << "\">" << h(i.state) << "</td><td>" << h(i.reason) << "</td></tr>\n";
     }
     o << "</tbody></table>\n";
   }
 
   o << "<h3>Top findings</h3>\n";
   if (m.findings.empty()) {
-    o << "<p class=\"muted\">No findings" << (m.findings_from_analysis ? "." : " (and the bundle has no analysis/indicators.json).")
-      << "</p>\n";
+    o << "<p class=\"muted\">No findings"
+      << (m.findings_from_analysis ? "." : " (and the bundle has no analysis/indicators.json).") << "</p>\n";
   } else {
     o << "<ol class=\"findings\" id=\"top-findings\">\n";
     for (std::size_t i = 0; i < m.findings.size() && i < 10; ++i) {
       const Finding& f = m.findings[i];
-      o << "<li><span class=\"sev " << severity_class(f.severity) << "\">" << to_string(f.severity) << "</span> <code>" << h(f.rule)
-        << "</code> " << h((f.pod.empty() ? "" : f.pod + ": ") + (f.container.empty() ? "" : "[" + f.container + "] ") + f.summary)
+      o << "<li><span class=\"sev " << severity_class(f.severity) << "\">" << to_string(f.severity) << "</span> <code>"
+        << h(f.rule) << "</code> "
+        << h((f.pod.empty() ? "" : f.pod + ": ") + (f.container.empty() ? "" : "[" + f.container + "] ") + f.summary)
         << (f.seen_in.empty() ? "" : " <span class=\"muted\">(" + h(f.seen_in) + ")</span>")
         << (f.source == "report" ? " <span class=\"muted\">(report's own check)</span>" : "") << "</li>\n";
     }
@@ -188,8 +201,8 @@ void write_summary(Out& o, const Model& m, const Options& options) {
   } else {
     o << "<ul class=\"bad\" id=\"steps-bad\">\n";
     for (const Step* s : bad) {
-      o << "<li><strong>" << h(s->name) << (s->container.empty() ? "" : " [" + h(s->container) + "]") << ": " << h(s->status)
-        << "</strong>" << (s->detail.empty() ? "" : " — " + h(s->detail)) << "</li>\n";
+      o << "<li><strong>" << h(s->name) << (s->container.empty() ? "" : " [" + h(s->container) + "]") << ": "
+        << h(s->status) << "</strong>" << (s->detail.empty() ? "" : " — " + h(s->detail)) << "</li>\n";
     }
     for (const auto& n : m.not_collected) o << "<li>not collected: " << h(n) << "</li>\n";
     o << "</ul>\n";
@@ -212,23 +225,28 @@ void write_sections(Out& o, const Model& m) {
     o << "<div class=\"view\" data-view=\"" << id << "\"></div></section>\n";
   };
   section("findings", "Findings",
-          "From the bundle's analysis documents (analysis/indicators.json, analysis/drift.json), or the report's own checks when "
+          "From the bundle's analysis documents (analysis/indicators.json, analysis/drift.json), or the report's own "
+          "checks when "
           "there are none.");
   section("processes", "Process tree",
-          "Parent and child processes of each container from the /proc walk (ps where there was none). Marked ones carry the rule "
+          "Parent and child processes of each container from the /proc walk (ps where there was none). Marked ones "
+          "carry the rule "
           "that fired. Start times marked ≈ are estimated from /proc ticks, counted from the container's start.");
-  section("connections", "Connections", "Sockets from /proc/net, linked to the processes holding them; remote ends named where the "
-                                        "bundle's API state knows the address.");
+  section("connections", "Connections",
+          "Sockets from /proc/net, linked to the processes holding them; remote ends named where the "
+          "bundle's API state knows the address.");
   section("files", "Files", "The container's file system listing, newest first. Sort by a column, filter by path.");
   section("timeline", "Timeline",
-          "Pod events, container starts and exits, log lines (bounded), process starts, file modifications and the journal of what "
+          "Pod events, container starts and exits, log lines (bounded), process starts, file modifications and the "
+          "journal of what "
           "the responders did, on one axis (UTC).");
   section("blast", "Blast radius", "Pods that run the same image digest, or that the suspect was compared with.");
   o << "<section id=\"custody\"><h2>Custody</h2>\n<table class=\"kv\">\n";
   row(o, "Bundle", m.bundle_name);
   row(o, "Bundle SHA-256", m.bundle_sha256);
-  row(o, "Verification", m.verified() ? fmt::format("every hash matched ({} artifacts)", m.entries_checked)
-                                      : fmt::format("{} problem(s)", m.problems.size()));
+  row(o, "Verification",
+      m.verified() ? fmt::format("every hash matched ({} artifacts)", m.entries_checked)
+                   : fmt::format("{} problem(s)", m.problems.size()));
   o << "</table>\n";
   if (!m.acquisition_log.empty()) {
     o << "<details open><summary>acquisition.log</summary><pre id=\"acquisition-log\">";
@@ -236,7 +254,9 @@ void write_sections(Out& o, const Model& m) {
     std::size_t start = 0;
     while (start < m.acquisition_log.size()) {
       const auto nl = m.acquisition_log.find('\n', start);
-      o << h(std::string_view(m.acquisition_log).substr(start, nl == std::string::npos ? std::string::npos : nl - start)) << "\n";
+      o << h(std::string_view(m.acquisition_log)
+                 .substr(start, nl == std::string::npos ? std::string::npos : nl - start))
+        << "\n";
       if (nl == std::string::npos) break;
       start = nl + 1;
     }
@@ -300,11 +320,13 @@ Result<void> write_files(Out& o, const Model& m) {
   IR_CHECK(column("pre", [&](const FileEntry& f, std::size_t i) {
     std::size_t bytes = 0;
     std::size_t units = 0;
-    if (i > 0 && m.files[order[i - 1]].container == f.container) std::tie(bytes, units) = common_prefix(m.files[order[i - 1]].path, f.path);
+    if (i > 0 && m.files[order[i - 1]].container == f.container)
+      std::tie(bytes, units) = common_prefix(m.files[order[i - 1]].path, f.path);
     suffix_at[i] = bytes;
     out += std::to_string(units);
   }));
-  IR_CHECK(column("suf", [&](const FileEntry& f, std::size_t i) { js_str(out, std::string_view(f.path).substr(suffix_at[i])); }));
+  IR_CHECK(column(
+      "suf", [&](const FileEntry& f, std::size_t i) { js_str(out, std::string_view(f.path).substr(suffix_at[i])); }));
   out += ",\"type\":\"";
   for (const std::uint32_t index : order) {
     const char t = m.files[index].type;
@@ -315,8 +337,10 @@ Result<void> write_files(Out& o, const Model& m) {
   IR_CHECK(column("mode", [&](const FileEntry& f, std::size_t) { out += std::to_string(f.mode); }));
   IR_CHECK(column("uid", [&](const FileEntry& f, std::size_t) { out += std::to_string(f.uid); }));
   IR_CHECK(column("gid", [&](const FileEntry& f, std::size_t) { out += std::to_string(f.gid); }));
-  IR_CHECK(column("mtime", [&](const FileEntry& f, std::size_t) { out += f.mtime_known ? std::to_string(f.mtime) : "null"; }));
-  if (m.containers.size() > 1) IR_CHECK(column("c", [&](const FileEntry& f, std::size_t) { out += std::to_string(f.container); }));
+  IR_CHECK(column("mtime",
+                  [&](const FileEntry& f, std::size_t) { out += f.mtime_known ? std::to_string(f.mtime) : "null"; }));
+  if (m.containers.size() > 1)
+    IR_CHECK(column("c", [&](const FileEntry& f, std::size_t) { out += std::to_string(f.container); }));
   // The few files with more to say: [index, {"t": link target, "x": 1 (flagged), "h": sha256, "m": [findings]}].
   out += ",\"extra\":[";
   bool first = true;
@@ -351,7 +375,8 @@ Result<void> write_files(Out& o, const Model& m) {
     if (mark != marks.end()) {
       sep();
       out += "\"m\":[";
-      for (std::size_t k = 0; k < mark->second.size(); ++k) out += (k == 0 ? "" : ",") + std::to_string(mark->second[k]);
+      for (std::size_t k = 0; k < mark->second.size(); ++k)
+        out += (k == 0 ? "" : ",") + std::to_string(mark->second[k]);
       out += ']';
     }
     out += "}]";
@@ -386,18 +411,29 @@ Result<void> write_data(Out& o, const Model& m, const Options& options) {
   for (std::size_t i = 0; i < m.findings.size(); ++i) {
     const Finding& f = m.findings[i];
     out += i == 0 ? "{" : ",{";
-    out += "\"id\":"; js_str(out, f.id);
-    out += ",\"kind\":"; js_str(out, f.kind);
-    out += ",\"rule\":"; js_str(out, f.rule);
-    out += ",\"sev\":"; js_str(out, to_string(f.severity));
-    out += ",\"c\":"; js_str(out, f.container);
-    out += ",\"summary\":"; js_str(out, f.summary);
-    out += ",\"source\":"; js_str(out, f.source);
-    out += ",\"pod\":"; js_str(out, f.pod);
-    out += ",\"seen\":"; js_str(out, f.seen_in);
+    out += "\"id\":";
+    js_str(out, f.id);
+    out += ",\"kind\":";
+    js_str(out, f.kind);
+    out += ",\"rule\":";
+    js_str(out, f.rule);
+    out += ",\"sev\":";
+    js_str(out, to_string(f.severity));
+    out += ",\"c\":";
+    js_str(out, f.container);
+    out += ",\"summary\":";
+    js_str(out, f.summary);
+    out += ",\"source\":";
+    js_str(out, f.source);
+    out += ",\"pod\":";
+    js_str(out, f.pod);
+    out += ",\"seen\":";
+    js_str(out, f.seen_in);
     out += ",\"pid\":" + (f.pid ? std::to_string(*f.pid) : std::string("null"));
-    out += ",\"path\":"; js_str(out, f.path);
-    out += ",\"remote\":"; js_str(out, f.remote);
+    out += ",\"path\":";
+    js_str(out, f.path);
+    out += ",\"remote\":";
+    js_str(out, f.remote);
     out += '}';
   }
   out += ']';
@@ -406,19 +442,30 @@ Result<void> write_data(Out& o, const Model& m, const Options& options) {
   for (std::size_t i = 0; i < m.processes.size(); ++i) {
     const Process& p = m.processes[i];
     out += i == 0 ? "{" : ",{";
-    out += "\"c\":"; js_str(out, p.container);
+    out += "\"c\":";
+    js_str(out, p.container);
     out += ",\"pid\":" + std::to_string(p.pid) + ",\"ppid\":" + std::to_string(p.ppid);
-    out += ",\"user\":"; js_str(out, p.user);
-    out += ",\"comm\":"; js_str(out, p.comm);
-    out += ",\"cmd\":"; js_str(out, p.cmdline);
-    out += ",\"exe\":"; js_str(out, p.exe);
-    out += ",\"sha\":"; js_str(out, p.exe_sha256);
-    out += ",\"cwd\":"; js_str(out, p.cwd);
-    out += ",\"state\":"; js_str(out, p.state);
-    out += ",\"start\":"; js_str(out, p.started);
+    out += ",\"user\":";
+    js_str(out, p.user);
+    out += ",\"comm\":";
+    js_str(out, p.comm);
+    out += ",\"cmd\":";
+    js_str(out, p.cmdline);
+    out += ",\"exe\":";
+    js_str(out, p.exe);
+    out += ",\"sha\":";
+    js_str(out, p.exe_sha256);
+    out += ",\"cwd\":";
+    js_str(out, p.cwd);
+    out += ",\"state\":";
+    js_str(out, p.state);
+    out += ",\"start\":";
+    js_str(out, p.started);
     out += p.start_basis == StartBasis::estimated ? ",\"est\":1" : ",\"est\":0";
-    out += ",\"flags\":"; str_array(p.flags);
-    out += ",\"f\":"; idx_array(p.findings);
+    out += ",\"flags\":";
+    str_array(p.flags);
+    out += ",\"f\":";
+    idx_array(p.findings);
     out += '}';
     IR_CHECK(o.maybe_flush());
   }
@@ -428,15 +475,22 @@ Result<void> write_data(Out& o, const Model& m, const Options& options) {
   for (std::size_t i = 0; i < m.connections.size(); ++i) {
     const Connection& c = m.connections[i];
     out += i == 0 ? "{" : ",{";
-    out += "\"c\":"; js_str(out, c.container);
-    out += ",\"proto\":"; js_str(out, c.proto);
-    out += ",\"state\":"; js_str(out, c.state);
-    out += ",\"local\":"; js_str(out, c.local);
-    out += ",\"remote\":"; js_str(out, c.remote);
-    out += ",\"name\":"; js_str(out, c.remote_name);
+    out += "\"c\":";
+    js_str(out, c.container);
+    out += ",\"proto\":";
+    js_str(out, c.proto);
+    out += ",\"state\":";
+    js_str(out, c.state);
+    out += ",\"local\":";
+    js_str(out, c.local);
+    out += ",\"remote\":";
+    js_str(out, c.remote);
+    out += ",\"name\":";
+    js_str(out, c.remote_name);
     out += ",\"pids\":[";
     for (std::size_t k = 0; k < c.pids.size(); ++k) out += (k == 0 ? "" : ",") + std::to_string(c.pids[k]);
-    out += "],\"f\":"; idx_array(c.findings);
+    out += "],\"f\":";
+    idx_array(c.findings);
     out += '}';
     IR_CHECK(o.maybe_flush());
   }
@@ -473,13 +527,20 @@ Result<void> write_data(Out& o, const Model& m, const Options& options) {
   for (std::size_t i = 0; i < m.siblings.size(); ++i) {
     const Sibling& s = m.siblings[i];
     out += i == 0 ? "{" : ",{";
-    out += "\"ns\":"; js_str(out, s.namespace_name);
-    out += ",\"name\":"; js_str(out, s.name);
-    out += ",\"workload\":"; js_str(out, s.workload);
-    out += ",\"node\":"; js_str(out, s.node);
-    out += ",\"phase\":"; js_str(out, s.phase);
-    out += ",\"relation\":"; js_str(out, s.relation);
-    out += ",\"actions\":"; js_str(out, s.actions);
+    out += "\"ns\":";
+    js_str(out, s.namespace_name);
+    out += ",\"name\":";
+    js_str(out, s.name);
+    out += ",\"workload\":";
+    js_str(out, s.workload);
+    out += ",\"node\":";
+    js_str(out, s.node);
+    out += ",\"phase\":";
+    js_str(out, s.phase);
+    out += ",\"relation\":";
+    js_str(out, s.relation);
+    out += ",\"actions\":";
+    js_str(out, s.actions);
     out += s.evidence ? ",\"evidence\":1}" : ",\"evidence\":0}";
   }
   out += "],\"digest\":";
@@ -531,12 +592,14 @@ Result<void> render_html(const Model& m, const Options& options, util::Sink& sin
   Out o(sink);
   write_head(o, m, css, js);
   o << "<body>\n<header><h1>Incident report: " << h(m.namespace_name + "/" + m.pod) << "</h1>\n<p class=\"sub\">"
-    << h((m.case_id.empty() ? std::string("no case id") : "case " + m.case_id) + " · bundle " + m.bundle_name) << "</p>\n";
+    << h((m.case_id.empty() ? std::string("no case id") : "case " + m.case_id) + " · bundle " + m.bundle_name)
+    << "</p>\n";
   write_verification(o, m);
   o << "<nav><a href=\"#summary\">Summary</a> <a href=\"#findings\">Findings</a> <a href=\"#processes\">Processes</a> "
        "<a href=\"#connections\">Connections</a> <a href=\"#files\">Files</a> <a href=\"#timeline\">Timeline</a> "
        "<a href=\"#blast\">Blast radius</a> <a href=\"#custody\">Custody</a></nav>\n</header>\n<main>\n";
-  o << "<noscript><p class=\"banner bad\">The tables below are drawn by this page's own inline script (no network); with scripts "
+  o << "<noscript><p class=\"banner bad\">The tables below are drawn by this page's own inline script (no network); "
+       "with scripts "
        "off, only the summary and the custody header are shown.</p></noscript>\n";
   write_summary(o, m, options);
   write_sections(o, m);

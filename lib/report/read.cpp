@@ -13,8 +13,8 @@
 #include <utility>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <simdjson.h>
+#include <nlohmann/json.hpp>
 
 #include "evidence/bundle.hpp"
 #include "report/model.hpp"
@@ -28,12 +28,16 @@ namespace {
 using nlohmann::json;
 using util::Text;
 
-constexpr std::size_t k_max_field = 4096;   // bytes of one raw string field shown
+constexpr std::size_t k_max_field = 4096;             // bytes of one raw string field shown
 constexpr std::size_t k_max_line_buffer = 64 * 1024;  // a listing or log line longer than this is skipped
 
 // The visible form of a raw string (API objects, logs) or of a parser's stored string.
-std::string raw_text(std::string_view s, std::size_t max = k_max_field) { return util::visible_text(s, Text::raw, max); }
-std::string parsed_text(std::string_view s, std::size_t max = k_max_field) { return util::visible_text(s, Text::escaped, max); }
+std::string raw_text(std::string_view s, std::size_t max = k_max_field) {
+  return util::visible_text(s, Text::raw, max);
+}
+std::string parsed_text(std::string_view s, std::size_t max = k_max_field) {
+  return util::visible_text(s, Text::escaped, max);
+}
 
 // Typed access to untrusted JSON: the wrong type is absent.
 const json* field(const json& j, std::string_view key) {
@@ -78,7 +82,9 @@ Severity parse_severity(const std::string& s) {
   return Severity::info;
 }
 
-bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+bool starts_with(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
@@ -106,9 +112,9 @@ std::optional<std::pair<std::string, std::string>> other_pod_entry(std::string_v
 // Which whole documents the report reads (bounded by ReadOptions::max_json_bytes).
 bool is_document(std::string_view name) {
   static const std::set<std::string_view> k_top = {
-      "manifest.json",  "acquisition.json",  "acquisition.log",        "journal.jsonl", "playbook/run.json",
-      "pod/pod.json",   "pod/events.json",   "pod/images.json",        "node/node.json",
-      "analysis/indicators.json", "analysis/drift.json"};
+      "manifest.json",      "acquisition.json", "acquisition.log", "journal.jsonl",  "playbook/run.json",
+      "pod/pod.json",       "pod/events.json",  "pod/images.json", "node/node.json", "analysis/indicators.json",
+      "analysis/drift.json"};
   if (k_top.count(name) != 0) return true;
   if (starts_with(name, "pod/owner-") && ends_with(name, ".json")) return true;
   if (const auto c = container_entry(name)) {
@@ -181,7 +187,8 @@ class LineSplitter {
 // listing.jsonl lines (fslist.hpp's records) -> FileEntry, with simdjson's On-Demand parser.
 class ListingReader {
  public:
-  ListingReader(std::vector<FileEntry>& out, std::size_t& dropped, std::size_t& unparsed, std::size_t max, std::uint16_t container)
+  ListingReader(std::vector<FileEntry>& out, std::size_t& dropped, std::size_t& unparsed, std::size_t max,
+                std::uint16_t container)
       : m_out(out), m_dropped(dropped), m_unparsed(unparsed), m_max(max), m_container(container) {}
 
   void line(std::string_view text, bool cut) {
@@ -196,7 +203,8 @@ class ListingReader {
     e.container = m_container;
     try {
       namespace od = simdjson::ondemand;
-      od::document doc = m_parser.iterate(simdjson::padded_string_view(m_buffer.data(), m_buffer.size(), m_buffer.capacity()));
+      od::document doc =
+          m_parser.iterate(simdjson::padded_string_view(m_buffer.data(), m_buffer.size(), m_buffer.capacity()));
       od::object obj;
       if (doc.get_object().get(obj) != simdjson::SUCCESS) {
         ++m_unparsed;
@@ -319,11 +327,13 @@ class LogReader {
     for (auto& e : m_head) events.push_back(std::move(e));
     for (auto& e : m_tail) events.push_back(std::move(e));
     if (kept < m_lines) {
-      notes.push_back(fmt::format("{}: {} of {} lines on the timeline (the first and last {}); the whole log is in the bundle",
-                                  m_artifact, kept, m_lines, m_options.max_log_lines / 2));
+      notes.push_back(
+          fmt::format("{}: {} of {} lines on the timeline (the first and last {}); the whole log is in the bundle",
+                      m_artifact, kept, m_lines, m_options.max_log_lines / 2));
     }
     if (m_untimed > 0) {
-      notes.push_back(fmt::format("{}: {} lines without a timestamp are placed at the previous line's time", m_artifact, m_untimed));
+      notes.push_back(fmt::format("{}: {} lines without a timestamp are placed at the previous line's time", m_artifact,
+                                  m_untimed));
     }
   }
 
@@ -336,7 +346,8 @@ class LogReader {
     e.order = m_lines;
     std::string_view body = text;
     const auto space = text.find(' ');
-    const std::optional<std::int64_t> t = space == std::string_view::npos ? std::nullopt : parse_time_us(text.substr(0, space));
+    const std::optional<std::int64_t> t =
+        space == std::string_view::npos ? std::nullopt : parse_time_us(text.substr(0, space));
     if (t) {
       m_last = *t;
       body = text.substr(space + 1);
@@ -380,7 +391,8 @@ class Reader final : public evidence::EntryVisitor {
         if (found >= m_model.containers.size()) return false;  // past the containers kept
         m_current = Current::listing;
         const auto index = static_cast<std::uint16_t>(found);
-        m_listing = std::make_unique<ListingReader>(m_model.files, m_model.files_dropped, m_listing_unparsed, m_options.max_files, index);
+        m_listing = std::make_unique<ListingReader>(m_model.files, m_model.files_dropped, m_listing_unparsed,
+                                                    m_options.max_files, index);
         m_lines = LineSplitter{};
         return true;
       }
@@ -434,7 +446,8 @@ class Reader final : public evidence::EntryVisitor {
         break;
       case Current::document:
         if (m_doc_cut) {
-          m_model.notes.push_back(fmt::format("{}: larger than {} MiB, not read", name, m_options.max_json_bytes >> 20));
+          m_model.notes.push_back(
+              fmt::format("{}: larger than {} MiB, not read", name, m_options.max_json_bytes >> 20));
         } else {
           m_docs.emplace(std::string(name), std::move(m_doc));
         }
@@ -497,10 +510,12 @@ class Builder {
     link_findings();
     finish_events();
     if (m_reader.listing_unparsed() > 0) {
-      m_model.notes.push_back(fmt::format("file listing: {} records could not be parsed (see listing.jsonl)", m_reader.listing_unparsed()));
+      m_model.notes.push_back(
+          fmt::format("file listing: {} records could not be parsed (see listing.jsonl)", m_reader.listing_unparsed()));
     }
     if (m_model.files_dropped > 0) {
-      m_model.notes.push_back(fmt::format("file listing: {} entries past the first {} are not shown", m_model.files_dropped, m_options.max_files));
+      m_model.notes.push_back(fmt::format("file listing: {} entries past the first {} are not shown",
+                                          m_model.files_dropped, m_options.max_files));
     }
   }
 
@@ -516,8 +531,8 @@ class Builder {
     return j;
   }
 
-  void event(std::optional<std::int64_t> t, EventKind kind, std::string message, std::string source, std::string container = {},
-             bool estimated = false) {
+  void event(std::optional<std::int64_t> t, EventKind kind, std::string message, std::string source,
+             std::string container = {}, bool estimated = false) {
     if (!t) return;
     if (m_model.events.size() >= m_options.max_events) {
       ++m_events_dropped;
@@ -557,8 +572,8 @@ class Builder {
       m_model.artifacts.push_back(std::move(r));
     }
     if (m_model.artifacts_dropped > 0) {
-      m_model.notes.push_back(fmt::format("custody table: {} manifest rows past the first {} are not shown", m_model.artifacts_dropped,
-                                          m_options.max_artifacts));
+      m_model.notes.push_back(fmt::format("custody table: {} manifest rows past the first {} are not shown",
+                                          m_model.artifacts_dropped, m_options.max_artifacts));
     }
   }
 
@@ -569,7 +584,8 @@ class Builder {
       std::size_t start = 0;
       while (start <= log->size() && text.size() < (1U << 20)) {
         const auto nl = log->find('\n', start);
-        const std::string_view line = std::string_view(*log).substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+        const std::string_view line =
+            std::string_view(*log).substr(start, nl == std::string::npos ? std::string::npos : nl - start);
         text += parsed_text(line);
         text += '\n';
         if (nl == std::string::npos) break;
@@ -583,7 +599,8 @@ class Builder {
       m_model.examiner = raw_text(str(*a, "examiner"), 256);
       m_model.caller = raw_text(str(*a, "caller"), 256);
       const json& tool = sub(*a, "tool");
-      m_model.tool = raw_text(fmt::format("{} {} ({})", str(tool, "name"), str(tool, "version"), str(tool, "commit")), 256);
+      m_model.tool =
+          raw_text(fmt::format("{} {} ({})", str(tool, "name"), str(tool, "version"), str(tool, "commit")), 256);
       m_model.context = raw_text(str(sub(*a, "cluster"), "context"), 256);
       m_model.server = raw_text(str(sub(*a, "cluster"), "server"), 256);
       m_model.host = raw_text(str(*a, "host"), 256);
@@ -600,7 +617,8 @@ class Builder {
         m_model.node = raw_text(str(s, "node"), 256);
         const json& images = sub(s, "images");
         if (images.is_array()) {
-          for (const auto& i : images) m_model.images.emplace_back(raw_text(str(i, "container"), 256), raw_text(str(i, "imageID"), 512));
+          for (const auto& i : images)
+            m_model.images.emplace_back(raw_text(str(i, "container"), 256), raw_text(str(i, "imageID"), 512));
         }
       }
       const json& nc = sub(*a, "not_collected");
@@ -624,17 +642,20 @@ class Builder {
         m_model.command = raw_text(str(a, "command"), 2048);
         m_model.started = raw_text(str(a, "started"), 64);
         m_model.ended = raw_text(str(a, "ended"), 64);
-        m_model.notes.push_back("acquisition.json: not in the bundle (an older bundle): who and when come from playbook/run.json");
+        m_model.notes.push_back(
+            "acquisition.json: not in the bundle (an older bundle): who and when come from playbook/run.json");
         return;
       }
     }
     if (m_reader.doc("acquisition.log") == nullptr) {
-      m_model.notes.push_back("acquisition.json and acquisition.log: not in the bundle: who collected it and when is unknown");
+      m_model.notes.push_back(
+          "acquisition.json and acquisition.log: not in the bundle: who collected it and when is unknown");
       return;
     }
     // acquisition.log: "key:   value" lines, then "steps:" and "not collected:" sections.
     m_model.acquisition_source = "acquisition.log";
-    m_model.notes.push_back("acquisition.json: not in the bundle (an older bundle): who and when come from acquisition.log");
+    m_model.notes.push_back(
+        "acquisition.json: not in the bundle (an older bundle): who and when come from acquisition.log");
     std::string section;
     std::size_t start = 0;
     const std::string& text = m_model.acquisition_log;
@@ -658,7 +679,8 @@ class Builder {
         }
         if (tok.size() == 4) {
           const auto d = p == std::string::npos ? std::string::npos : line.find_first_not_of(' ', p);
-          m_model.steps.push_back({tok[0], tok[1] == "-" ? "" : tok[1], tok[2], d == std::string::npos ? "" : line.substr(d)});
+          m_model.steps.push_back(
+              {tok[0], tok[1] == "-" ? "" : tok[1], tok[2], d == std::string::npos ? "" : line.substr(d)});
         }
         continue;
       }
@@ -671,21 +693,36 @@ class Builder {
       const std::string key = line.substr(0, colon);
       const auto v = line.find_first_not_of(' ', colon + 1);
       const std::string value = v == std::string::npos ? "" : line.substr(v);
-      if (key == "case") m_model.case_id = value;
-      else if (key == "examiner") m_model.examiner = value;
-      else if (key == "caller identity") m_model.caller = value;
-      else if (key == "started (UTC)") m_model.started = value;
-      else if (key == "ended (UTC)") m_model.ended = value;
-      else if (key == "tool") m_model.tool = value;
-      else if (key == "host") m_model.host = value;
-      else if (key == "command") m_model.command = value;
-      else if (key == "context") m_model.context = value;
-      else if (key == "server") m_model.server = value;
-      else if (key == "result") m_model.result = value;
-      else if (key == "namespace") m_model.namespace_name = value;
-      else if (key == "pod") m_model.pod = value;
-      else if (key == "pod uid") m_model.uid = value;
-      else if (key == "node") m_model.node = value;
+      if (key == "case")
+        m_model.case_id = value;
+      else if (key == "examiner")
+        m_model.examiner = value;
+      else if (key == "caller identity")
+        m_model.caller = value;
+      else if (key == "started (UTC)")
+        m_model.started = value;
+      else if (key == "ended (UTC)")
+        m_model.ended = value;
+      else if (key == "tool")
+        m_model.tool = value;
+      else if (key == "host")
+        m_model.host = value;
+      else if (key == "command")
+        m_model.command = value;
+      else if (key == "context")
+        m_model.context = value;
+      else if (key == "server")
+        m_model.server = value;
+      else if (key == "result")
+        m_model.result = value;
+      else if (key == "namespace")
+        m_model.namespace_name = value;
+      else if (key == "pod")
+        m_model.pod = value;
+      else if (key == "pod uid")
+        m_model.uid = value;
+      else if (key == "node")
+        m_model.node = value;
     }
   }
 
@@ -703,9 +740,11 @@ class Builder {
       m_model.phase = raw_text(str(status, "phase"), 64);
       const std::string src = "pod/pod.json";
       event(parse_time_us(str(meta, "creationTimestamp")), EventKind::container, "pod created", src);
-      event(parse_time_us(str(status, "startTime")), EventKind::container, "pod accepted by the kubelet on node " + m_model.node, src);
+      event(parse_time_us(str(status, "startTime")), EventKind::container,
+            "pod accepted by the kubelet on node " + m_model.node, src);
       const json& deleted = sub(meta, "deletionTimestamp");
-      if (deleted.is_string()) event(parse_time_us(deleted.get<std::string>()), EventKind::container, "pod deletion requested", src);
+      if (deleted.is_string())
+        event(parse_time_us(deleted.get<std::string>()), EventKind::container, "pod deletion requested", src);
       for (const char* list : {"initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses"}) {
         const json& statuses = sub(status, list);
         if (!statuses.is_array()) continue;
@@ -715,13 +754,15 @@ class Builder {
       for (const auto& ip : sub(status, "podIPs").is_array() ? sub(status, "podIPs") : json::array()) {
         m_names[str(ip, "ip")] = "this pod (" + m_model.namespace_name + "/" + m_model.pod + ")";
       }
-      if (!str(status, "podIP").empty()) m_names[str(status, "podIP")] = "this pod (" + m_model.namespace_name + "/" + m_model.pod + ")";
+      if (!str(status, "podIP").empty())
+        m_names[str(status, "podIP")] = "this pod (" + m_model.namespace_name + "/" + m_model.pod + ")";
       if (!str(status, "hostIP").empty()) m_names[str(status, "hostIP")] = "node " + m_model.node;
     }
     if (m_model.images.empty()) {
       if (auto images = doc("pod/images.json"); images && images->is_object()) {
         for (const auto& [c, id] : images->items()) {
-          m_model.images.emplace_back(raw_text(c, 256), id.is_string() ? raw_text(id.get<std::string>(), 512) : "(not started)");
+          m_model.images.emplace_back(raw_text(c, 256),
+                                      id.is_string() ? raw_text(id.get<std::string>(), 512) : "(not started)");
         }
       }
     }
@@ -736,13 +777,15 @@ class Builder {
       const json& addresses = sub(sub(*node, "status"), "addresses");
       if (addresses.is_array()) {
         for (const auto& a : addresses) {
-          if (!str(a, "address").empty()) m_names[str(a, "address")] = "node " + raw_text(str(sub(*node, "metadata"), "name"), 256);
+          if (!str(a, "address").empty())
+            m_names[str(a, "address")] = "node " + raw_text(str(sub(*node, "metadata"), "name"), 256);
         }
       }
     }
     for (const auto& other : m_reader.other_pods()) {
       if (auto p = doc("pods/" + other + "/pod/pod.json")) {
-        const std::string name = raw_text(str(sub(*p, "metadata"), "namespace") + "/" + str(sub(*p, "metadata"), "name"), 512);
+        const std::string name =
+            raw_text(str(sub(*p, "metadata"), "namespace") + "/" + str(sub(*p, "metadata"), "name"), 512);
         const json& st = sub(*p, "status");
         if (!str(st, "podIP").empty()) m_names.emplace(str(st, "podIP"), "pod " + name);
       }
@@ -756,7 +799,8 @@ class Builder {
             if (!t) t = parse_time_us(str(e, k));
           }
           if (!t) t = parse_time_us(str(sub(e, "metadata"), "creationTimestamp"));
-          std::string msg = raw_text(str(e, "type"), 32) + " " + raw_text(str(e, "reason"), 128) + ": " + raw_text(str(e, "message"));
+          std::string msg =
+              raw_text(str(e, "type"), 32) + " " + raw_text(str(e, "reason"), 128) + ": " + raw_text(str(e, "message"));
           if (const auto count = integer(e, "count"); count && *count > 1) msg += fmt::format(" (x{})", *count);
           event(t, EventKind::pod_event, std::move(msg), "pod/events.json");
         }
@@ -766,7 +810,9 @@ class Builder {
 
   void container_events(const json& cs, std::string_view list, const std::string& src) {
     const std::string c = raw_text(str(cs, "name"), 256);
-    const std::string what = list == "initContainerStatuses" ? "init container " : list == "ephemeralContainerStatuses" ? "ephemeral container " : "container ";
+    const std::string what = list == "initContainerStatuses"        ? "init container "
+                             : list == "ephemeralContainerStatuses" ? "ephemeral container "
+                                                                    : "container ";
     const auto restarts = integer(cs, "restartCount").value_or(0);
     const json& state = sub(cs, "state");
     const json& running = sub(state, "running");
@@ -794,9 +840,11 @@ class Builder {
     std::string prefix = (pod != "/" && pod != subject) ? pod + ": " : "";
     if (action == "verdict") {
       return prefix + fmt::format("isolation verdict: egress {} ({}); ingress {} ({})", str(sub(j, "egress"), "state"),
-                                  str(sub(j, "egress"), "reason"), str(sub(j, "ingress"), "state"), str(sub(j, "ingress"), "reason"));
+                                  str(sub(j, "egress"), "reason"), str(sub(j, "ingress"), "state"),
+                                  str(sub(j, "ingress"), "reason"));
     }
-    if (action == "playbook.step.start") return prefix + fmt::format("step {} ({}) started", str(j, "step"), str(j, "uses"));
+    if (action == "playbook.step.start")
+      return prefix + fmt::format("step {} ({}) started", str(j, "step"), str(j, "uses"));
     if (action == "playbook.step.end") {
       std::string s = prefix + fmt::format("step {} ({}) {}", str(j, "step"), str(j, "uses"), str(j, "status"));
       if (!str(j, "detail").empty()) s += ": " + str(j, "detail");
@@ -805,7 +853,9 @@ class Builder {
     std::string s = prefix + action;
     std::size_t shown = 0;
     for (const auto& [k, v] : j.items()) {
-      if (k == "action" || k == "time" || k == "case" || k == "namespace" || k == "pod" || (k == "dry_run" && v == false)) continue;
+      if (k == "action" || k == "time" || k == "case" || k == "namespace" || k == "pod" ||
+          (k == "dry_run" && v == false))
+        continue;
       if (shown++ >= 8) break;
       std::string value = v.is_string() ? v.get<std::string>() : v.dump(-1, ' ', false, json::error_handler_t::replace);
       if (value.size() > 200) value = value.substr(0, 200) + "...";
@@ -837,14 +887,14 @@ class Builder {
       const std::string pod = str(*j, "namespace") + "/" + str(*j, "pod");
       const auto t = parse_time_us(str(*j, "time"));
       if (m_model.case_id.empty()) m_model.case_id = raw_text(str(*j, "case"), 256);
-      event(t, starts_with(action, "collect") ? EventKind::collection : EventKind::action, raw_text(describe_action(*j, subject), 2048),
-            "journal.jsonl");
+      event(t, starts_with(action, "collect") ? EventKind::collection : EventKind::action,
+            raw_text(describe_action(*j, subject), 2048), "journal.jsonl");
       if (action == "verdict") {
         for (const char* dir : {"egress", "ingress"}) {
           const json& d = sub(*j, dir);
           if (!d.is_object()) continue;
-          m_model.isolation.push_back({raw_text(pod, 512), dir, raw_text(str(d, "state"), 64), raw_text(str(d, "reason"), 1024),
-                                       raw_text(str(*j, "time"), 64)});
+          m_model.isolation.push_back({raw_text(pod, 512), dir, raw_text(str(d, "state"), 64),
+                                       raw_text(str(d, "reason"), 1024), raw_text(str(*j, "time"), 64)});
         }
       } else if (action == "release" || starts_with(action, "release")) {
         m_model.isolation.push_back({raw_text(pod, 512), "both", "released", "", raw_text(str(*j, "time"), 64)});
@@ -852,8 +902,10 @@ class Builder {
       // What the responders did to other pods (siblings contained by a for_each).
       if (pod != subject && pod != "/" && (action == "verdict" || action == "label" || action == "apply-policy")) {
         auto& a = m_actions_on[pod];
-        if (action == "verdict") a = "isolated: egress " + str(sub(*j, "egress"), "state");
-        else if (a.empty()) a = action;
+        if (action == "verdict")
+          a = "isolated: egress " + str(sub(*j, "egress"), "state");
+        else if (a.empty())
+          a = action;
       }
     }
     if (bad > 0) m_model.notes.push_back(fmt::format("journal.jsonl: {} lines are not JSON objects, not shown", bad));
@@ -866,8 +918,8 @@ class Builder {
     const json& steps = sub(*run, "steps");
     if (!steps.is_array()) return;
     for (const auto& s : steps) {
-      m_model.steps.push_back({raw_text(str(s, "id") + " (" + str(s, "uses") + ")", 256), "", raw_text(str(s, "status"), 64),
-                               raw_text(str(s, "detail"), 1024)});
+      m_model.steps.push_back({raw_text(str(s, "id") + " (" + str(s, "uses") + ")", 256), "",
+                               raw_text(str(s, "status"), 64), raw_text(str(s, "detail"), 1024)});
       if (str(s, "uses") == "siblings") m_sibling_steps.push_back(s);
       const json& nc = sub(sub(s, "outputs"), "not_collected");
       if (nc.is_array()) {
@@ -877,7 +929,8 @@ class Builder {
       }
     }
     if (m_model.result.empty()) {
-      m_model.result = truthy(*run, "cancelled") ? "interrupted" : (integer(*run, "failed").value_or(0) > 0 ? "partial" : "complete");
+      m_model.result = truthy(*run, "cancelled") ? "interrupted"
+                                                 : (integer(*run, "failed").value_or(0) > 0 ? "partial" : "complete");
     }
   }
 
@@ -1052,7 +1105,8 @@ class Builder {
         for (const auto& e : exes) {
           if (str(e, "sha256").empty()) continue;
           by_exe[parsed_text(str(e, "path"))] = str(e, "sha256");
-          m_model.file_hashes.emplace_back(std::to_string(ci) + ":" + parsed_text(str(e, "path")), raw_text(str(e, "sha256"), 64));
+          m_model.file_hashes.emplace_back(std::to_string(ci) + ":" + parsed_text(str(e, "path")),
+                                           raw_text(str(e, "sha256"), 64));
         }
       }
       const json& files = sub(*h, "files");
@@ -1061,7 +1115,8 @@ class Builder {
           if (str(f, "sha256").empty()) continue;
           std::string name = str(f, "name");
           if (!starts_with(name, "/")) name = "/" + name;
-          m_model.file_hashes.emplace_back(std::to_string(ci) + ":" + parsed_text(name), raw_text(str(f, "sha256"), 64));
+          m_model.file_hashes.emplace_back(std::to_string(ci) + ":" + parsed_text(name),
+                                           raw_text(str(f, "sha256"), 64));
         }
       }
       for (auto& p : m_model.processes) {
@@ -1088,8 +1143,8 @@ class Builder {
       x.pod = pod;
       const json& seen = sub(f, "seen_in");
       if (seen.is_object()) {
-        x.seen_in = fmt::format("seen in {} of {} ({})", integer(seen, "count").value_or(0), integer(seen, "of").value_or(0),
-                                raw_text(str(f, "judged_against"), 64));
+        x.seen_in = fmt::format("seen in {} of {} ({})", integer(seen, "count").value_or(0),
+                                integer(seen, "of").value_or(0), raw_text(str(f, "judged_against"), 64));
       }
       const json& subject = sub(f, "subject");
       x.pid = integer(subject, "pid");
@@ -1128,7 +1183,8 @@ class Builder {
             s.namespace_name = raw_text(str(m, "namespace"), 256);
             s.name = raw_text(str(m, "name"), 256);
             s.node = raw_text(str(m, "node"), 256);
-            s.relation = "drift baseline: " + raw_text(str(m, "relation"), 64) + (str(m, "status") == "failed" ? " (failed: " + raw_text(str(m, "reason"), 512) + ")" : "");
+            s.relation = "drift baseline: " + raw_text(str(m, "relation"), 64) +
+                         (str(m, "status") == "failed" ? " (failed: " + raw_text(str(m, "reason"), 512) + ")" : "");
             m_drift_members.push_back(std::move(s));
           }
         }
@@ -1182,7 +1238,8 @@ class Builder {
       if (!p.flags.empty()) {
         std::string flags;
         for (const auto& f : p.flags) flags += (flags.empty() ? "" : ", ") + f;
-        add(p, "walk-flags", Severity::medium, fmt::format("pid {}: the /proc walk's record is inconsistent ({})", p.pid, flags));
+        add(p, "walk-flags", Severity::medium,
+            fmt::format("pid {}: the /proc walk's record is inconsistent ({})", p.pid, flags));
       }
     }
   }
@@ -1247,16 +1304,20 @@ class Builder {
 
   void finish_events() {
     if (!m_model.started.empty()) {
-      event(parse_time_us(m_model.started), EventKind::collection, "acquisition started by " + m_model.examiner, m_model.acquisition_source);
+      event(parse_time_us(m_model.started), EventKind::collection, "acquisition started by " + m_model.examiner,
+            m_model.acquisition_source);
     }
     if (!m_model.ended.empty()) {
       event(parse_time_us(m_model.ended), EventKind::collection,
-            "acquisition ended" + (m_model.result.empty() ? std::string() : ": " + m_model.result), m_model.acquisition_source);
+            "acquisition ended" + (m_model.result.empty() ? std::string() : ": " + m_model.result),
+            m_model.acquisition_source);
     }
     if (m_events_dropped > 0) {
-      m_model.notes.push_back(fmt::format("timeline: {} events past the first {} are not shown", m_events_dropped, m_options.max_events));
+      m_model.notes.push_back(
+          fmt::format("timeline: {} events past the first {} are not shown", m_events_dropped, m_options.max_events));
     }
-    std::stable_sort(m_model.events.begin(), m_model.events.end(), [](const Event& a, const Event& b) { return a.time_us < b.time_us; });
+    std::stable_sort(m_model.events.begin(), m_model.events.end(),
+                     [](const Event& a, const Event& b) { return a.time_us < b.time_us; });
   }
 
   const Reader& m_reader;
@@ -1265,11 +1326,11 @@ class Builder {
   std::size_t m_order = 0;
   std::size_t m_events_dropped = 0;
   std::string m_pod_key;
-  std::map<std::string, std::string> m_collected_at;                 // artifact -> collected_at
-  std::map<std::string, std::string> m_started_at;                   // container -> running.startedAt
+  std::map<std::string, std::string> m_collected_at;                     // artifact -> collected_at
+  std::map<std::string, std::string> m_started_at;                       // container -> running.startedAt
   std::map<std::pair<std::string, std::int64_t>, std::int64_t> m_ticks;  // (container, pid) -> starttime
-  std::map<std::string, std::string> m_names;                        // IP -> what it is
-  std::map<std::string, std::string> m_actions_on;                   // "ns/pod" -> what was done to it
+  std::map<std::string, std::string> m_names;                            // IP -> what it is
+  std::map<std::string, std::string> m_actions_on;                       // "ns/pod" -> what was done to it
   std::vector<json> m_sibling_steps;
   std::vector<Sibling> m_drift_members;
 };
@@ -1278,24 +1339,36 @@ class Builder {
 
 const char* to_string(Severity severity) {
   switch (severity) {
-    case Severity::critical: return "critical";
-    case Severity::high: return "high";
-    case Severity::medium: return "medium";
-    case Severity::low: return "low";
-    case Severity::info: return "info";
+    case Severity::critical:
+      return "critical";
+    case Severity::high:
+      return "high";
+    case Severity::medium:
+      return "medium";
+    case Severity::low:
+      return "low";
+    case Severity::info:
+      return "info";
   }
   return "info";
 }
 
 const char* timestamp_desc(EventKind kind) {
   switch (kind) {
-    case EventKind::pod_event: return "Kubernetes Event";
-    case EventKind::container: return "Container Lifecycle";
-    case EventKind::log: return "Log Line";
-    case EventKind::file: return "File Modified";
-    case EventKind::process: return "Process Started";
-    case EventKind::action: return "Responder Action";
-    case EventKind::collection: return "Evidence Collection";
+    case EventKind::pod_event:
+      return "Kubernetes Event";
+    case EventKind::container:
+      return "Container Lifecycle";
+    case EventKind::log:
+      return "Log Line";
+    case EventKind::file:
+      return "File Modified";
+    case EventKind::process:
+      return "Process Started";
+    case EventKind::action:
+      return "Responder Action";
+    case EventKind::collection:
+      return "Evidence Collection";
   }
   return "Event";
 }
@@ -1310,8 +1383,10 @@ Result<Model> read_bundle(const std::string& path, const ReadOptions& options) {
   model.entries_checked = report.entries_checked;
   std::map<std::string, std::string> problem_of;
   for (const auto& p : report.problems) {
-    model.problems.push_back(util::visible_text(p.entry.empty() ? p.problem : p.entry + ": " + p.problem, Text::raw, 2048));
-    if (!p.entry.empty()) problem_of.emplace(util::visible_text(p.entry, Text::raw, 1024), util::visible_text(p.problem, Text::raw, 1024));
+    model.problems.push_back(
+        util::visible_text(p.entry.empty() ? p.problem : p.entry + ": " + p.problem, Text::raw, 2048));
+    if (!p.entry.empty())
+      problem_of.emplace(util::visible_text(p.entry, Text::raw, 1024), util::visible_text(p.problem, Text::raw, 1024));
   }
   Builder(reader, model, options).build();
   for (auto& a : model.artifacts) {

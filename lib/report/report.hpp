@@ -22,22 +22,22 @@ namespace ir::report {
 
 struct Options {
   ReadOptions read;
-  std::string generated_at;  // RFC 3339, shown at the foot of the page; "" shows nothing
-  std::string tool;          // "kubectl-ir v0.1.0 (6b43b5c)", likewise
+  std::string generated_at;           // RFC 3339, shown at the foot of the page; "" shows nothing
+  std::string tool;                   // "kubectl-ir v0.1.0 (6b43b5c)", likewise
   std::size_t timeline_files = 1000;  // the newest file mtimes put on the HTML timeline by default
 };
 
 // What was written, for the caller to print.
 struct Summary {
   std::string bundle_sha256;
-  bool verified = false;       // every hash matched the manifest
-  std::size_t problems = 0;    // verification problems
+  bool verified = false;     // every hash matched the manifest
+  std::size_t problems = 0;  // verification problems
   std::size_t processes = 0;
   std::size_t connections = 0;
   std::size_t files = 0;
-  std::size_t events = 0;      // timeline events (file mtimes excepted)
+  std::size_t events = 0;  // timeline events (file mtimes excepted)
   std::size_t findings = 0;
-  std::uint64_t bytes = 0;     // of the output written
+  std::uint64_t bytes = 0;  // of the output written
 };
 
 // The counts of a Model (bytes left 0).

@@ -12,22 +12,36 @@ namespace {
 
 using util::Text;
 
-std::string md(std::string_view s) { return util::escape_markdown(s, Text::escaped); }
+std::string md(std::string_view s) {
+  return util::escape_markdown(s, Text::escaped);
+}
 
-void js_str(std::string& out, std::string_view s) { util::append_script_json_string(out, s); }
+void js_str(std::string& out, std::string_view s) {
+  util::append_script_json_string(out, s);
+}
 
-std::string mode_text(std::uint32_t mode) { return fmt::format("{:04o}", mode & 07777U); }
+std::string mode_text(std::uint32_t mode) {
+  return fmt::format("{:04o}", mode & 07777U);
+}
 
 const char* type_name(char t) {
   switch (t) {
-    case 'f': return "file";
-    case 'd': return "dir";
-    case 'l': return "symlink";
-    case 'b': return "block device";
-    case 'c': return "char device";
-    case 'p': return "fifo";
-    case 's': return "socket";
-    default: return "unknown";
+    case 'f':
+      return "file";
+    case 'd':
+      return "dir";
+    case 'l':
+      return "symlink";
+    case 'b':
+      return "block device";
+    case 'c':
+      return "char device";
+    case 'p':
+      return "fifo";
+    case 's':
+      return "socket";
+    default:
+      return "unknown";
   }
 }
 
@@ -48,7 +62,8 @@ std::string render_markdown(const Model& m) {
   if (m.verified()) {
     s += fmt::format("- **Evidence verified**: all {} artifacts match the manifest\n", m.entries_checked);
   } else {
-    s += fmt::format("- **Evidence NOT verified**: {} problem(s), first: {}\n", m.problems.size(), md(m.problems.front()));
+    s += fmt::format("- **Evidence NOT verified**: {} problem(s), first: {}\n", m.problems.size(),
+                     md(m.problems.front()));
   }
   for (const auto& i : m.isolation) {
     s += "- **Isolation** " + md(i.pod) + " " + md(i.direction) + ": **" + md(i.state) + "**" +
@@ -58,19 +73,21 @@ std::string render_markdown(const Model& m) {
   if (m.findings.empty()) {
     s += m.findings_from_analysis ? ": none\n" : ": none (no analysis in the bundle)\n";
   } else {
-    s += fmt::format(" ({} in all{}):\n\n", m.findings.size(), m.findings_from_analysis ? "" : ", the report's own checks");
+    s += fmt::format(" ({} in all{}):\n\n", m.findings.size(),
+                     m.findings_from_analysis ? "" : ", the report's own checks");
     for (std::size_t i = 0; i < m.findings.size() && i < 5; ++i) {
       const Finding& f = m.findings[i];
       s += fmt::format("{}. **{}** {}: {}{}{}\n", i + 1, to_string(f.severity), md(f.rule),
-                       f.container.empty() ? "" : "\\[" + md(f.container) + "\\] ", md((f.pod.empty() ? "" : f.pod + ": ") + f.summary),
+                       f.container.empty() ? "" : "\\[" + md(f.container) + "\\] ",
+                       md((f.pod.empty() ? "" : f.pod + ": ") + f.summary),
                        f.seen_in.empty() ? "" : " (" + md(f.seen_in) + ")");
     }
   }
   std::string bad;
   for (const auto& st : m.steps) {
     if (st.status == "ok" || st.status == "skipped") continue;
-    bad += "- " + md(st.name) + (st.container.empty() ? "" : " \\[" + md(st.container) + "\\]") + ": **" + md(st.status) + "**" +
-           (st.detail.empty() ? "" : ": " + md(st.detail)) + "\n";
+    bad += "- " + md(st.name) + (st.container.empty() ? "" : " \\[" + md(st.container) + "\\]") + ": **" +
+           md(st.status) + "**" + (st.detail.empty() ? "" : ": " + md(st.detail)) + "\n";
   }
   for (const auto& n : m.not_collected) bad += "- not collected: " + md(n) + "\n";
   if (!bad.empty()) s += "\n**Problems**\n\n" + bad;
@@ -87,7 +104,8 @@ Result<void> render_timesketch(const Model& m, util::Sink& out) {
                         const std::string& source, const std::string& container, bool estimated) {
     buf += "{\"message\":";
     js_str(buf, message);
-    buf += ",\"datetime\":\"" + format_iso8601_us(time_us) + "\",\"timestamp\":" + std::to_string(time_us) + ",\"timestamp_desc\":";
+    buf += ",\"datetime\":\"" + format_iso8601_us(time_us) + "\",\"timestamp\":" + std::to_string(time_us) +
+           ",\"timestamp_desc\":";
     js_str(buf, desc);
     buf += ",\"data_type\":";
     js_str(buf, data_type);
@@ -103,10 +121,11 @@ Result<void> render_timesketch(const Model& m, util::Sink& out) {
     buf += "}\n";
   };
   static constexpr const char* k_data_types[] = {"kubectl-ir:k8s:event", "kubectl-ir:container", "kubectl-ir:log",
-                                                  "kubectl-ir:file",      "kubectl-ir:process",   "kubectl-ir:action",
-                                                  "kubectl-ir:collection"};
+                                                 "kubectl-ir:file",      "kubectl-ir:process",   "kubectl-ir:action",
+                                                 "kubectl-ir:collection"};
   for (const Event& e : m.events) {
-    line(e.time_us, e.message, timestamp_desc(e.kind), k_data_types[static_cast<int>(e.kind)], e.source, e.container, e.estimated);
+    line(e.time_us, e.message, timestamp_desc(e.kind), k_data_types[static_cast<int>(e.kind)], e.source, e.container,
+         e.estimated);
     if (buf.size() >= (1U << 20)) {
       IR_CHECK(out.write(buf));
       buf.clear();
@@ -115,8 +134,8 @@ Result<void> render_timesketch(const Model& m, util::Sink& out) {
   for (const FileEntry& f : m.files) {
     if (!f.mtime_known) continue;
     const std::string& c = f.container < m.containers.size() ? m.containers[f.container] : std::string();
-    std::string message = fmt::format("{} modified: {} ({} bytes, mode {}, uid {}, gid {})", type_name(f.type), f.path, f.size,
-                                      mode_text(f.mode), f.uid, f.gid);
+    std::string message = fmt::format("{} modified: {} ({} bytes, mode {}, uid {}, gid {})", type_name(f.type), f.path,
+                                      f.size, mode_text(f.mode), f.uid, f.gid);
     if (!f.target.empty()) message += " -> " + f.target;
     line(f.mtime * 1'000'000, message, timestamp_desc(EventKind::file), "kubectl-ir:file",
          "containers/" + c + "/filesystem/listing.jsonl", c, false);

@@ -13,7 +13,9 @@ namespace {
 constexpr std::int64_t k_us_per_s = 1'000'000;
 
 // Floor division, so times before 1970 split into a second and a positive fraction.
-std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a / b - ((a % b != 0 && (a < 0) != (b < 0)) ? 1 : 0); }
+std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+  return a / b - ((a % b != 0 && (a < 0) != (b < 0)) ? 1 : 0);
+}
 
 }  // namespace
 

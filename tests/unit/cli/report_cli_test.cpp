@@ -7,8 +7,8 @@
 #include "cmd/report_cmd.hpp"
 #include "evidence/bundle.hpp"
 #include "report/report.hpp"
-#include "util/clock.hpp"
 #include "support/temp_dir.hpp"
+#include "util/clock.hpp"
 
 using namespace ir::cli;
 
@@ -42,7 +42,8 @@ TEST_CASE("cli: report") {
     ir::util::FakeClock clock;
     auto w = ir::evidence::create_bundle(bundle, clock);
     REQUIRE(w);
-    REQUIRE((*w)->add("pod/pod.json", R"({"metadata":{"name":"web-1","namespace":"shop"}})", {"t", "api", std::nullopt, false, ""}));
+    REQUIRE((*w)->add("pod/pod.json", R"({"metadata":{"name":"web-1","namespace":"shop"}})",
+                      {"t", "api", std::nullopt, false, ""}));
     REQUIRE((*w)->finish());
   }
   SUBCASE("html beside the bundle, its path on stdout") {

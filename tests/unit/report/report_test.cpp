@@ -14,10 +14,10 @@
 #include "report/assets.hpp"
 #include "report/report.hpp"
 #include "report/time.hpp"
+#include "support/temp_dir.hpp"
 #include "util/clock.hpp"
 #include "util/crypto.hpp"
 #include "util/sink.hpp"
-#include "support/temp_dir.hpp"
 
 using namespace ir;
 using namespace ir::report;
@@ -31,42 +31,72 @@ const std::string k_payload = "<script>window.x=1</script>\"><img src=x onerror=
 class BundleBuilder {
  public:
   BundleBuilder() {
-    m_entries["pod/pod.json"] = json{
-        {"metadata", {{"name", "web-1"}, {"namespace", "shop"}, {"uid", "u-1"}, {"creationTimestamp", "2026-12-05T10:00:00Z"}}},
-        {"spec", {{"nodeName", "node-1"}}},
-        {"status",
-         {{"phase", "Running"},
-          {"podIP", "10.0.0.5"},
-          {"hostIP", "192.0.2.2"},
-          {"containerStatuses",
-           json::array({{{"name", "web"},
-                         {"restartCount", 0},
-                         {"imageID", "registry/web@sha256:" + std::string(64, 'a')},
-                         {"state", {{"running", {{"startedAt", "2026-12-05T10:00:10Z"}}}}}}})}}}}
-                                      .dump();
-    m_entries["containers/web/processes/processes.json"] =
-        json{{"records",
-              json::array({{{"kind", "process"}, {"pid", 1}, {"ppid", 0}, {"comm", "sh"}, {"cmdline", {"/bin/sh"}}, {"exe", "/bin/busybox"},
-                            {"starttime", 1000}, {"uid", {{"real", 0}}}, {"flags", json::array()}},
-                           {{"kind", "process"}, {"pid", 3}, {"ppid", 1}, {"comm", "kworkerds"}, {"cmdline", {"/tmp/.x/kworkerds", "-o", "pool:3333"}},
-                            {"exe", "/tmp/.x/kworkerds"}, {"starttime", 1250}, {"uid", {{"real", 0}}}, {"flags", json::array()}}})}}
+    m_entries["pod/pod.json"] =
+        json{
+            {"metadata",
+             {{"name", "web-1"}, {"namespace", "shop"}, {"uid", "u-1"}, {"creationTimestamp", "2026-12-05T10:00:00Z"}}},
+            {"spec", {{"nodeName", "node-1"}}},
+            {"status",
+             {{"phase", "Running"},
+              {"podIP", "10.0.0.5"},
+              {"hostIP", "192.0.2.2"},
+              {"containerStatuses",
+               json::array({{{"name", "web"},
+                             {"restartCount", 0},
+                             {"imageID", "registry/web@sha256:" + std::string(64, 'a')},
+                             {"state", {{"running", {{"startedAt", "2026-12-05T10:00:10Z"}}}}}}})}}}}
             .dump();
-    m_entries["containers/web/network/sockets.json"] =
-        json{{"sockets", json::array({{{"kind", "socket"}, {"proto", "tcp"}, {"local_ip", "10.0.0.5"}, {"local_port", 40000},
-                                       {"remote_ip", "10.0.0.9"}, {"remote_port", 3333}, {"state", "ESTABLISHED"}, {"pids", {3}}},
-                                      {{"kind", "socket"}, {"proto", "tcp"}, {"local_ip", "0.0.0.0"}, {"local_port", 8080},
-                                       {"remote_ip", "0.0.0.0"}, {"remote_port", 0}, {"state", "LISTEN"}, {"pids", {1}}}})}}
-            .dump();
+    m_entries["containers/web/processes/processes.json"] = json{
+        {"records", json::array({{{"kind", "process"},
+                                  {"pid", 1},
+                                  {"ppid", 0},
+                                  {"comm", "sh"},
+                                  {"cmdline", {"/bin/sh"}},
+                                  {"exe", "/bin/busybox"},
+                                  {"starttime", 1000},
+                                  {"uid", {{"real", 0}}},
+                                  {"flags", json::array()}},
+                                 {{"kind", "process"},
+                                  {"pid", 3},
+                                  {"ppid", 1},
+                                  {"comm", "kworkerds"},
+                                  {"cmdline", {"/tmp/.x/kworkerds", "-o", "pool:3333"}},
+                                  {"exe", "/tmp/.x/kworkerds"},
+                                  {"starttime", 1250},
+                                  {"uid", {{"real", 0}}},
+                                  {"flags", json::array()}}})}}.dump();
+    m_entries["containers/web/network/sockets.json"] = json{
+        {"sockets", json::array({{{"kind", "socket"},
+                                  {"proto", "tcp"},
+                                  {"local_ip", "10.0.0.5"},
+                                  {"local_port", 40000},
+                                  {"remote_ip", "10.0.0.9"},
+                                  {"remote_port", 3333},
+                                  {"state", "ESTABLISHED"},
+                                  {"pids", {3}}},
+                                 {{"kind", "socket"},
+                                  {"proto", "tcp"},
+                                  {"local_ip", "0.0.0.0"},
+                                  {"local_port", 8080},
+                                  {"remote_ip", "0.0.0.0"},
+                                  {"remote_port", 0},
+                                  {"state", "LISTEN"},
+                                  {"pids", {1}}}})}}.dump();
     m_entries["containers/web/filesystem/listing.jsonl"] =
-        "{\"kind\":\"entry\",\"path\":\"/tmp/.x/kworkerds\",\"type\":\"file\",\"size\":10,\"mode\":\"0755\",\"uid\":0,\"gid\":0,"
+        "{\"kind\":\"entry\",\"path\":\"/tmp/.x/"
+        "kworkerds\",\"type\":\"file\",\"size\":10,\"mode\":\"0755\",\"uid\":0,\"gid\":0,"
         "\"mtime\":\"2026-12-05T10:00:20Z\"}\n"
-        "{\"kind\":\"entry\",\"path\":\"/etc/passwd\",\"type\":\"file\",\"size\":300,\"mode\":\"0644\",\"uid\":0,\"gid\":0,"
+        "{\"kind\":\"entry\",\"path\":\"/etc/"
+        "passwd\",\"type\":\"file\",\"size\":300,\"mode\":\"0644\",\"uid\":0,\"gid\":0,"
         "\"mtime\":\"2026-12-01T00:00:00Z\"}\n"
         "{\"kind\":\"unparsed\",\"reason\":\"bad header\",\"raw\":\"x\"}\n";
     m_entries["journal.jsonl"] =
-        "{\"time\":\"2026-12-05T10:01:00Z\",\"case\":\"case-1\",\"action\":\"verdict\",\"namespace\":\"shop\",\"pod\":\"web-1\","
-        "\"egress\":{\"state\":\"contained\",\"reason\":\"deny all\"},\"ingress\":{\"state\":\"not requested\",\"reason\":\"\"}}\n"
-        "{\"time\":\"2026-12-05T10:01:00Z\",\"case\":\"case-1\",\"action\":\"collect.start\",\"namespace\":\"shop\",\"pod\":\"web-1\"}\n";
+        "{\"time\":\"2026-12-05T10:01:00Z\",\"case\":\"case-1\",\"action\":\"verdict\",\"namespace\":\"shop\",\"pod\":"
+        "\"web-1\","
+        "\"egress\":{\"state\":\"contained\",\"reason\":\"deny all\"},\"ingress\":{\"state\":\"not "
+        "requested\",\"reason\":\"\"}}\n"
+        "{\"time\":\"2026-12-05T10:01:00Z\",\"case\":\"case-1\",\"action\":\"collect.start\",\"namespace\":\"shop\","
+        "\"pod\":\"web-1\"}\n";
     m_entries["logs/web.log"] = "2026-12-05T10:00:30.123456789Z hello " + k_payload + "\n2026-12-05T10:00:31Z second\n";
   }
   BundleBuilder& set(const std::string& name, std::string data) {
@@ -82,7 +112,8 @@ class BundleBuilder {
     const std::string path = dir.file(name);
     auto w = evidence::create_bundle(path, clock);
     REQUIRE(w);
-    for (const auto& [entry, data] : m_entries) REQUIRE((*w)->add(entry, data, {"test", "api", std::nullopt, false, ""}));
+    for (const auto& [entry, data] : m_entries)
+      REQUIRE((*w)->add(entry, data, {"test", "api", std::nullopt, false, ""}));
     REQUIRE((*w)->finish());
     return path;
   }
@@ -105,7 +136,8 @@ void rewrite(const std::string& from, const std::string& to, const std::string& 
   while (archive_read_next_header(in, &e) == ARCHIVE_OK) {
     std::string bytes;
     char buf[8192];
-    for (la_ssize_t n; (n = archive_read_data(in, buf, sizeof buf)) > 0;) bytes.append(buf, static_cast<std::size_t>(n));
+    for (la_ssize_t n; (n = archive_read_data(in, buf, sizeof buf)) > 0;)
+      bytes.append(buf, static_cast<std::size_t>(n));
     if (name == archive_entry_pathname(e)) bytes = data;
     archive_entry_set_size(e, static_cast<la_int64_t>(bytes.size()));
     REQUIRE(archive_write_header(out, e) == ARCHIVE_OK);
@@ -119,11 +151,20 @@ void rewrite(const std::string& from, const std::string& to, const std::string& 
 json indicators(std::int64_t pid) {
   return json{{"format", "kubectl-ir-analysis/v1"},
               {"kind", "indicators"},
-              {"findings", json::array({{{"id", "F1"}, {"kind", "process"}, {"rule", "exe-in-tmp"}, {"severity", "high"},
-                                         {"container", "web"}, {"summary", "pid runs from /tmp " + k_payload},
+              {"findings", json::array({{{"id", "F1"},
+                                         {"kind", "process"},
+                                         {"rule", "exe-in-tmp"},
+                                         {"severity", "high"},
+                                         {"container", "web"},
+                                         {"summary", "pid runs from /tmp " + k_payload},
                                          {"subject", {{"pid", pid}, {"path", "/tmp/.x/kworkerds"}}}},
-                                        {{"id", "F2"}, {"kind", "connection"}, {"rule", "mining-port"}, {"severity", "critical"},
-                                         {"container", "web"}, {"summary", "pool"}, {"subject", {{"remote", "10.0.0.9:3333"}}}}})},
+                                        {{"id", "F2"},
+                                         {"kind", "connection"},
+                                         {"rule", "mining-port"},
+                                         {"severity", "critical"},
+                                         {"container", "web"},
+                                         {"summary", "pool"},
+                                         {"subject", {{"remote", "10.0.0.9:3333"}}}}})},
               {"gaps", {"none"}}};
 }
 
@@ -151,9 +192,12 @@ std::vector<std::string> decode_paths(const json& files) {
       const auto c = static_cast<unsigned char>(s[i]);
       char32_t cp = c;
       std::size_t n = 1;
-      if (c >= 0xF0) cp = c & 0x07U, n = 4;
-      else if (c >= 0xE0) cp = c & 0x0FU, n = 3;
-      else if (c >= 0xC0) cp = c & 0x1FU, n = 2;
+      if (c >= 0xF0)
+        cp = c & 0x07U, n = 4;
+      else if (c >= 0xE0)
+        cp = c & 0x0FU, n = 3;
+      else if (c >= 0xC0)
+        cp = c & 0x1FU, n = 2;
       for (std::size_t k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3FU);
       i += n;
       if (cp > 0xFFFF) {
@@ -178,10 +222,16 @@ std::vector<std::string> decode_paths(const json& files) {
     for (std::size_t i = 0; i < p.size(); ++i) {
       char32_t cp = p[i];
       if (cp >= 0xD800 && cp < 0xDC00) cp = 0x10000 + ((cp - 0xD800) << 10) + (p[++i] - 0xDC00);
-      if (cp < 0x80) s += static_cast<char>(cp);
-      else if (cp < 0x800) s += static_cast<char>(0xC0 | (cp >> 6)), s += static_cast<char>(0x80 | (cp & 0x3F));
-      else if (cp < 0x10000) s += static_cast<char>(0xE0 | (cp >> 12)), s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F)), s += static_cast<char>(0x80 | (cp & 0x3F));
-      else s += static_cast<char>(0xF0 | (cp >> 18)), s += static_cast<char>(0x80 | ((cp >> 12) & 0x3F)), s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F)), s += static_cast<char>(0x80 | (cp & 0x3F));
+      if (cp < 0x80)
+        s += static_cast<char>(cp);
+      else if (cp < 0x800)
+        s += static_cast<char>(0xC0 | (cp >> 6)), s += static_cast<char>(0x80 | (cp & 0x3F));
+      else if (cp < 0x10000)
+        s += static_cast<char>(0xE0 | (cp >> 12)), s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F)),
+            s += static_cast<char>(0x80 | (cp & 0x3F));
+      else
+        s += static_cast<char>(0xF0 | (cp >> 18)), s += static_cast<char>(0x80 | ((cp >> 12) & 0x3F)),
+            s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F)), s += static_cast<char>(0x80 | (cp & 0x3F));
     }
     out.push_back(s);
   }
@@ -247,7 +297,11 @@ TEST_CASE("read_bundle") {
     CHECK(m->processes[0].findings.empty());
   }
   SUBCASE("missing pieces are said, not fatal") {
-    const auto m = read_bundle(BundleBuilder{}.erase("journal.jsonl").erase("pod/pod.json").set("containers/web/network/sockets.json", "{not json").write(dir));
+    const auto m = read_bundle(BundleBuilder{}
+                                   .erase("journal.jsonl")
+                                   .erase("pod/pod.json")
+                                   .set("containers/web/network/sockets.json", "{not json")
+                                   .write(dir));
     REQUIRE(m);
     CHECK(m->connections.empty());
     std::string notes;
@@ -259,7 +313,8 @@ TEST_CASE("read_bundle") {
   }
   SUBCASE("acquisition.log of older bundles") {
     const std::string log =
-        "kubectl-ir acquisition log\ncase:             case-9\nexaminer:         alice\nstarted (UTC):    2026-12-05T10:00:00Z\n"
+        "kubectl-ir acquisition log\ncase:             case-9\nexaminer:         alice\nstarted (UTC):    "
+        "2026-12-05T10:00:00Z\n"
         "ended (UTC):      2026-12-05T10:00:09Z\nresult:           partial\n\nsteps:\n"
         "  pod              -            ok       api       uid x\n"
         "  processes        web          failed   exec      ps: not found\n\nnot collected:\n  memory: not supported\n";
@@ -299,8 +354,10 @@ TEST_CASE("read_bundle") {
     CHECK(m->problems[0].rfind("logs/web.log: ", 0) == 0);
     bool marked = false;
     for (const auto& a : m->artifacts) {
-      if (a.path == "logs/web.log") marked = !a.problem.empty();
-      else CHECK(a.problem.empty());
+      if (a.path == "logs/web.log")
+        marked = !a.problem.empty();
+      else
+        CHECK(a.problem.empty());
     }
     CHECK(marked);
     const std::string html = render(*m);
@@ -316,9 +373,10 @@ TEST_CASE("render_html") {
   testing::TempDir dir;
   const std::string evil = "/tmp/" + k_payload;
   std::string listing;
-  for (const std::string& p : std::vector<std::string>{"/usr/lib/a.py", "/usr/lib/ab.py", "/usr/lib/é/😀x", "/usr/lib/é/😀y", "/usr/lib/é/z", evil}) {
-    listing += json{{"kind", "entry"}, {"path", p}, {"type", "file"}, {"size", 1}, {"mode", "0644"}, {"uid", 0}, {"gid", 0},
-                    {"mtime", "2026-12-01T00:00:00Z"}}
+  for (const std::string& p : std::vector<std::string>{"/usr/lib/a.py", "/usr/lib/ab.py", "/usr/lib/é/😀x",
+                                                       "/usr/lib/é/😀y", "/usr/lib/é/z", evil}) {
+    listing += json{{"kind", "entry"}, {"path", p}, {"type", "file"}, {"size", 1},
+                    {"mode", "0644"},  {"uid", 0},  {"gid", 0},       {"mtime", "2026-12-01T00:00:00Z"}}
                    .dump() +
                "\n";
   }
@@ -333,7 +391,8 @@ TEST_CASE("render_html") {
     const auto b64 = [](std::string_view s) {
       const std::string hex = util::sha256_hex(s);
       std::string raw;
-      for (std::size_t i = 0; i < hex.size(); i += 2) raw += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+      for (std::size_t i = 0; i < hex.size(); i += 2)
+        raw += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
       return util::base64_encode(raw);
     };
     CHECK(html.find("default-src 'none'; script-src 'sha256-" + b64(assets::report_js()) + "'; style-src 'sha256-" +
@@ -360,7 +419,7 @@ TEST_CASE("render_html") {
     CHECK(paths[0] == "/tmp/<script>window.x=1</script>\"><img src=x onerror=y> \\u202eevil\\u2028");
     CHECK(paths[1] == "/usr/lib/a.py");
     CHECK(paths[2] == "/usr/lib/ab.py");
-    CHECK(paths[3] == "/usr/lib/é/z");   // byte order: 'z' < the 4-byte sequence of 😀
+    CHECK(paths[3] == "/usr/lib/é/z");  // byte order: 'z' < the 4-byte sequence of 😀
     CHECK(paths[4] == "/usr/lib/é/😀x");
     CHECK(paths[5] == "/usr/lib/é/😀y");
     CHECK(d["files"]["pre"][4] == 11);  // "/usr/lib/é/"

@@ -17,7 +17,9 @@ TEST_CASE("visible_text") {
     CHECK(visible_text("line\u2028sep\u2029") == "line\\u2028sep\\u2029");
     CHECK(visible_text("tag\xf3\xa0\x81\x81") == "tag\\U000e0041");
   }
-  SUBCASE("printable UTF-8 passes") { CHECK(visible_text("café ✓ 日本 😀") == "café ✓ 日本 😀"); }
+  SUBCASE("printable UTF-8 passes") {
+    CHECK(visible_text("café ✓ 日本 😀") == "café ✓ 日本 😀");
+  }
   SUBCASE("escaped text is not escaped twice") {
     const std::string once = visible_text("a\x1b\\b\u202e");
     CHECK(visible_text(once, Text::escaped) == once);
@@ -51,7 +53,7 @@ TEST_CASE("escape_markdown") {
   CHECK(escape_markdown("- item") == "\\- item");
   CHECK(escape_markdown("a - b") == "a - b");
   CHECK(escape_markdown("back\\slash") == "back\\\\\\\\slash");  // visible form doubles it, Markdown escapes both
-  CHECK(escape_markdown("a\nb") == "a\\\\nb");                    // no line break: \n shown
+  CHECK(escape_markdown("a\nb") == "a\\\\nb");                   // no line break: \n shown
 }
 
 TEST_CASE("escape_script_json") {
@@ -66,8 +68,9 @@ TEST_CASE("escape_script_json") {
 }
 
 TEST_CASE("append_script_json_string") {
-  const std::string inputs[] = {"plain", "</script>", "quote\" back\\ nl\n tab\t cr\r", std::string("nul\0x\x1f", 7),
-                                "\u2028\u2029", "é😀", "<!-- & -->"};
+  const std::string inputs[] = {
+      "plain", "</script>", "quote\" back\\ nl\n tab\t cr\r", std::string("nul\0x\x1f", 7), "\u2028\u2029",
+      "é😀",    "<!-- & -->"};
   for (const auto& in : inputs) {
     std::string out;
     append_script_json_string(out, in);
