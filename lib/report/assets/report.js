@@ -193,7 +193,7 @@
         { title: 'Rule', value: function (f) { return f.rule; }, cls: 'mono' },
         { title: 'Kind', value: function (f) { return f.kind; } },
         { title: 'Where', value: function (f) { return (f.pod ? f.pod + ' ' : '') + f.c; } },
-        { title: 'Summary', value: function (f) { return f.summary; } },
+        { title: 'Summary', value: function (f) { return f.summary; }, cls: 'wrap' },
         { title: 'Seen in', value: function (f) { return f.seen; } },
         { title: 'From', value: function (f) { return f.source === 'report' ? "report's own check" : f.source; }, cls: 'mono' }
       ]
@@ -314,7 +314,7 @@
         { title: 'State', value: function (c) { return c.state in rank ? rank[c.state] + c.state : '9' + c.state; }, text: function (c) { return c.state; } },
         { title: 'Local', value: function (c) { return c.local; }, cls: 'mono' },
         { title: 'Remote', value: function (c) { return c.remote; }, cls: 'mono' },
-        { title: 'Remote is', value: function (c) { return c.name; } },
+        { title: 'Remote is', value: function (c) { return c.name; }, cls: 'wrap' },
         { title: 'Process', value: function (c) { return c.pids.length ? c.pids[0] : null; },
           cell: function (c, td) { c.pids.forEach(function (pid, i) { if (i) add(td, ', '); add(td, processLink(c.c, pid)); }); } },
         { title: 'Marks', value: function (c) { return c.f.length; }, nosort: true, cell: function (c, td) {
@@ -415,7 +415,7 @@
         { title: 'Time (UTC)', value: function (e) { return e.t; }, text: function (e) { return (e.est ? '≈ ' : '') + timeUs(e.t); }, cls: 'nowrap mono' },
         { title: 'Kind', value: function (e) { return e.kind; }, cls: 'nowrap' },
         { title: 'Container', value: function (e) { return e.c; } },
-        { title: 'What', value: function (e) { return e.msg; } },
+        { title: 'What', value: function (e) { return e.msg; }, cls: 'wrap' },
         { title: 'Source', value: function (e) { return e.src; }, cls: 'mono' }
       ]
     });
@@ -445,7 +445,7 @@
       { title: 'Workload', value: function (s) { return s.workload; } },
       { title: 'Node', value: function (s) { return s.node; } },
       { title: 'Phase', value: function (s) { return s.phase; } },
-      { title: 'Relation', value: function (s) { return s.relation; } },
+      { title: 'Relation', value: function (s) { return s.relation; }, cls: 'wrap' },
       { title: 'Done to it', value: function (s) { return s.actions; } },
       { title: 'Evidence in bundle', value: function (s) { return s.evidence ? 'yes' : ''; } }
     ];
