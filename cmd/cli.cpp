@@ -14,6 +14,7 @@
 #include "cmd/exec.hpp"
 #include "cmd/isolate.hpp"
 #include "cmd/errors.hpp"
+#include "cmd/report_cmd.hpp"
 #include "cmd/run.hpp"
 #include "cmd/siblings.hpp"
 #include "cmd/verify.hpp"
@@ -105,6 +106,7 @@ int run(const std::vector<std::string>& args, Io& io) {
     commands.push_back(setup_release(app, global));
     commands.push_back(setup_siblings(app, global));
     commands.push_back(setup_verify(app, global));
+    commands.push_back(setup_report(app, global));
     for (auto& c : commands) c.app->fallthrough();
 
     // Shell completion (kubectl_complete-ir and the scripts of `completion`): the words after

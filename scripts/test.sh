@@ -17,6 +17,7 @@ case " $* " in *" --package "*) package=1 ;; esac
 [ "${CI:-}" = "true" ] && package=1
 
 scripts/setup-deps.sh
+scripts/setup-browser.sh   # chromium + playwright-core for the report's browser tests (e2e_test_report)
 werror=OFF
 [ "${CI:-}" = "true" ] && werror=ON
 jobs=$(nproc)

@@ -74,8 +74,6 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
 
 }  // namespace
 
-std::string esc(std::string_view s, Cap cap) { return escape_for_terminal(s, static_cast<std::size_t>(cap)); }
-
 bool is_valid_utf8(std::string_view s) {
   for (std::size_t i = 0; i < s.size();) {
     const std::size_t n = utf8_sequence_length(s, i);

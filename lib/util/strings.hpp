@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "util/escape.hpp"  // util::esc and the other escapers of untrusted text
+
 namespace ir::util {
 
 // Removes leading and trailing ASCII white space.
@@ -31,20 +33,6 @@ enum class Lines { escape, keep };
 // "...(N more bytes)".
 std::string escape_for_terminal(std::string_view s, std::size_t max_bytes = std::string::npos,
                                 Lines lines = Lines::escape);
-
-// Named bounds on how much untrusted text is shown in one place (bytes of input rendered), so every
-// message, table and log line picks its length from one short list instead of a number of its own.
-enum class Cap : std::size_t {
-  word = 64,      // a container name, a step id, a flag's value quoted in a usage error
-  name = 253,     // a Kubernetes object or host name (DNS-1123 subdomain length)
-  field = 256,    // a table cell, a value inside a one-line message
-  detail = 1024,  // a reason, an API server's message, a command line, a log line
-  path = 4096,    // a file path (PATH_MAX)
-};
-
-// The one escaping helper for a terminal or a one-line message: escape_for_terminal(s, cap) with
-// line breaks and tabs escaped too.
-std::string esc(std::string_view s, Cap cap = Cap::field);
 
 // True if `s` is entirely valid UTF-8 (RFC 3629: no overlongs, surrogates or code points above
 // U+10FFFF). Control characters are valid UTF-8.
