@@ -15,6 +15,8 @@
 #include "cmd/report.hpp"
 #include "cmd/run.hpp"
 #include "cmd/siblings.hpp"
+#include "cmd/sign.hpp"
+#include "cmd/upload.hpp"
 #include "cmd/verify.hpp"
 #include "cmd/version.hpp"
 #include "util/strings.hpp"
@@ -83,6 +85,8 @@ int run(const std::vector<std::string>& args, Io& io) {
     commands.push_back(setup_release(app, global));
     commands.push_back(setup_siblings(app, global));
     commands.push_back(setup_verify(app, global));
+    commands.push_back(setup_sign(app, global));
+    commands.push_back(setup_upload(app, global));
     for (auto& c : commands) c.app->fallthrough();
 
     // Shell completion (kubectl_complete-ir and the scripts of `completion`): the words after

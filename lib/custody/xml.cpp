@@ -83,6 +83,12 @@ std::vector<const XmlElement*> XmlElement::children_named(std::string_view child
 }
 
 Result<XmlElement> parse_xml(std::string_view document) {
+  // S3 servers may send white space before the XML declaration (CompleteMultipartUpload keeps the
+  // connection alive with it while it assembles the object); expat wants the declaration first.
+  while (!document.empty() && (document.front() == ' ' || document.front() == '\n' || document.front() == '\r' ||
+                               document.front() == '\t')) {
+    document.remove_prefix(1);
+  }
   if (document.size() > k_max_document) {
     return fail(Errc::protocol, fmt::format("XML document larger than {} bytes", k_max_document));
   }
