@@ -112,8 +112,10 @@ void print_outcome(Io& io, const custody::ObjectOutcome& o) {
     io.out << "  version:  " << (o.version_id.empty() ? "(the bucket is not versioned)" : esc(o.version_id)) << "\n";
     io.out << "  etag:     " << esc(o.etag) << "\n";
     io.out << "  sha256:   " << o.sha256_hex << "\n";
-    io.out << "  checksum: " << esc(o.checksum_sha256) << " (x-amz-checksum-sha256"
-           << (o.parts > 0 ? fmt::format(", of {} part checksums", o.parts) : "") << ")\n";
+    if (!o.checksum_sha256.empty()) {
+      io.out << "  checksum: " << esc(o.checksum_sha256) << " (x-amz-checksum-sha256"
+             << (o.parts > 0 ? fmt::format(", of {} part checksums", o.parts) : "") << ")\n";
+    }
     if (o.parts_reused > 0) io.out << fmt::format("  resumed:  {} of {} parts were already in the bucket\n", o.parts_reused, o.parts);
     if (const auto lock = lock_text(o); !lock.empty()) io.out << "  lock:     " << esc(lock) << "\n";
   } else if (o.state == custody::ObjectState::left_for_resume) {

@@ -969,7 +969,15 @@ Result<ObjectOutcome> upload_presigned(kube::Transport& transport, const std::st
     trace(fmt::format("S3 PUT {} {} ({} ms)", out.url, resp ? std::to_string(resp->status) : "failed", ms.count()));
   }
   const std::string what = "PUT " + out.url;
-  if (!resp) return unexpected(resp.error().context(what));
+  if (!resp) {
+    // Transport errors name the URL they were given: take its signature out.
+    Error e = resp.error();
+    for (auto pos = e.message.find(url); pos != std::string::npos; pos = e.message.find(url, pos)) {
+      e.message.replace(pos, url.size(), out.url);
+      pos += out.url.size();
+    }
+    return unexpected(e.context(what));
+  }
   if (resp->status < 200 || resp->status >= 300) {
     Error e = s3_error(*resp, what);
     if (e.reason == "AccessDenied" || e.reason == "SignatureDoesNotMatch") {

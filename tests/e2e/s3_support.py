@@ -5,7 +5,6 @@ The S3 server is Ceph's radosgw (tests/s3-server/start.sh): it checks SigV4, ver
 uploads and Object Lock. The tests read the bucket back with boto3 (python3-boto3), a client written
 independently of kubectl-ir's own SigV4 code. Everything listens on 127.0.0.1.
 """
-import asyncio
 import hashlib
 import io
 import json
@@ -63,7 +62,8 @@ class S3Server:
         return boto3.client("s3", endpoint_url=endpoint or self.endpoint, region_name=self.region,
                             aws_access_key_id=self.users[user]["access_key"],
                             aws_secret_access_key=self.users[user]["secret_key"],
-                            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}))
+                            config=Config(s3={"addressing_style": "path"}, signature_version="s3v4",
+                                          retries={"max_attempts": 2}))
 
     def bucket(self, name, lock=False):
         """Creates a bucket (versioned, with Object Lock when lock=True)."""
@@ -91,24 +91,28 @@ def free_port():
 
 
 class FaultProxy:
-    """A TCP proxy on 127.0.0.1 in front of the S3 server, in a thread of its own.
+    """A TCP proxy on 127.0.0.1 in front of the S3 server (a thread per connection and direction,
+    blocking sockets and 1 MiB buffers: it keeps up with a multi-GiB upload).
 
     Rules act on the client's bytes: the first time a request whose start contains `pattern` (e.g.
-    b"partNumber=3&") passes, `cut` closes both connections after forwarding its first `after`
-    bytes (a part failing mid-way), and `stall` stops forwarding that request (the client hangs
-    until it gives up or is killed). Each rule fires once. `seen` counts the requests matched.
+    b"partNumber=3&") passes, `cut` closes both connections after forwarding the next `after` bytes
+    (a part failing mid-way), and `stall` stops forwarding (the client hangs until it gives up or is
+    killed). Each rule fires once. `seen` counts the requests matched.
     """
 
     def __init__(self, target_port):
         self.target_port = target_port
-        self.port = free_port()
         self.rules = []  # dicts: pattern, action, after, fired
         self.seen = {}
-        self.loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-        self._ready.wait(10)
+        self.lock = threading.Lock()
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        self.sockets = []
+        self.stopped = False
+        threading.Thread(target=self._accept, daemon=True).start()
 
     def cut_once(self, pattern, after=1 << 20):
         self.rules.append({"pattern": pattern, "action": "cut", "after": after, "fired": False})
@@ -116,71 +120,74 @@ class FaultProxy:
     def stall_once(self, pattern):
         self.rules.append({"pattern": pattern, "action": "stall", "after": 0, "fired": False})
 
-    def _run(self):
-        asyncio.set_event_loop(self.loop)
-        self.server = self.loop.run_until_complete(asyncio.start_server(self._client, "127.0.0.1", self.port))
-        self._ready.set()
-        self.loop.run_forever()
-
     def stop(self):
-        def shutdown():
-            self.server.close()
-            for task in asyncio.all_tasks(self.loop):
-                task.cancel()
-            self.loop.stop()
-        self.loop.call_soon_threadsafe(shutdown)
-        self.thread.join(10)
-
-    async def _client(self, reader, writer):
-        try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        except OSError:
-            writer.close()
-            return
-
-        async def down():
+        self.stopped = True
+        for s in [self.listener] + self.sockets:
             try:
-                while data := await up_reader.read(1 << 18):
-                    writer.write(data)
-                    await writer.drain()
-            except (ConnectionError, asyncio.CancelledError):
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
                 pass
-            finally:
-                writer.close()
+            s.close()
 
-        down_task = asyncio.ensure_future(down())
-        tail = b""
-        budget = None   # bytes still to forward before cutting
-        stalled = False
-        try:
-            while data := await reader.read(1 << 18):
-                window = tail + data
-                for rule in self.rules:
-                    if rule["fired"] or rule["pattern"] not in window:
-                        continue
+    def _accept(self):
+        while not self.stopped:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
+                client.close()
+                continue
+            self.sockets += [client, upstream]
+            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+
+    def _match(self, window):
+        with self.lock:
+            for rule in self.rules:
+                if not rule["fired"] and rule["pattern"] in window:
                     rule["fired"] = True
                     self.seen[rule["pattern"]] = self.seen.get(rule["pattern"], 0) + 1
-                    if rule["action"] == "cut":
+                    return rule
+        return None
+
+    def _pump(self, src, dst, from_client):
+        buf = bytearray(1 << 20)
+        view = memoryview(buf)
+        tail = b""
+        budget = None
+        stalled = False
+        try:
+            while True:
+                n = src.recv_into(buf)
+                if n == 0:
+                    break
+                if from_client and budget is None and not stalled:
+                    head = bytes(view[:min(n, 4096)])
+                    rule = self._match(tail + head) or (self._match(bytes(view[:n])) if n > 4096 else None)
+                    tail = bytes(view[max(0, n - 256):n])
+                    if rule and rule["action"] == "cut":
                         budget = rule["after"]
-                    else:
+                    elif rule:
                         stalled = True
-                tail = window[-256:]
                 if stalled:
                     continue  # swallow: the request never completes
                 if budget is not None:
-                    if len(data) >= budget:
-                        up_writer.write(data[:budget])
-                        await up_writer.drain()
+                    if n >= budget:
+                        dst.sendall(view[:budget])
                         break
-                    budget -= len(data)
-                up_writer.write(data)
-                await up_writer.drain()
-        except (ConnectionError, asyncio.CancelledError):
+                    budget -= n
+                dst.sendall(view[:n])
+        except OSError:
             pass
         finally:
-            up_writer.close()
-            writer.close()
-            down_task.cancel()
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
 
 class FakeSts:

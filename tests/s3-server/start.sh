@@ -63,6 +63,10 @@ mon data avail crit = 0
 rgw frontends = beast endpoint=127.0.0.1:$http_port ssl_endpoint=127.0.0.1:$https_port ssl_certificate=$dir/server.pem ssl_private_key=$dir/server.key
 rgw dns name = localhost
 rgw enable usage log = false
+# STS on: a request with a session token is authenticated by the token (decrypted with this key),
+# so a forged or expired token is refused as on AWS instead of being ignored for a plain user.
+rgw s3 auth use sts = true
+rgw sts key = $(od -An -tx1 -N 8 /dev/urandom | tr -d ' \n')
 [client.admin]
 admin socket =
 log file = $dir/log/admin.log

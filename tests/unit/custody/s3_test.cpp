@@ -417,3 +417,16 @@ TEST_CASE("s3_error: codes, messages and hints") {
   CHECK(s3_error(answer(400, "<Error><Code>ExpiredToken</Code></Error>"), "x").hint.find("expired") != std::string::npos);
   CHECK(s3_error(answer(503, "garbage"), "x").code == Errc::server);
 }
+
+TEST_CASE("upload_presigned: a transport error never shows the URL's signature") {
+  Fixture f;
+  f.file("b.tar.gz", 10);
+  const std::string url = "http://127.0.0.1:9/bucket/b.tar.gz?X-Amz-Signature=deadbeef";
+  ScriptedTransport t([&](const SeenRequest&) -> Result<kube::HttpResponse> {
+    return fail(Errc::network, "cannot connect to " + url + ": Connection refused");
+  });
+  auto r = upload_presigned(t, url, {f.dir.file("b.tar.gz"), "b.tar.gz", ""});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message.find("deadbeef") == std::string::npos);
+  CHECK(r.error().message.find("X-Amz-Signature=REDACTED") != std::string::npos);
+}
