@@ -155,9 +155,8 @@ std::string presign_url(const std::string& scheme, const SigningRequest& request
   r.query.emplace_back("X-Amz-SignedHeaders", signed_header_names(canonical_headers(headers)));
   const std::string canonical = canonical_request(r, headers);
   const std::string sig = signature(credentials.secret_access_key, date, region, service, string_to_sign(stamp, scope, canonical));
-  r.query.emplace_back("X-Amz-Signature", sig);
   return scheme + "://" + request.host + aws_uri_encode(request.path.empty() ? "/" : request.path, true) + "?" +
-         canonical_query(r.query);
+         canonical_query(r.query) + "&X-Amz-Signature=" + sig;
 }
 
 std::string redact_url(const std::string& url) {

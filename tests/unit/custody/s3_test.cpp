@@ -296,7 +296,7 @@ TEST_CASE("multipart: parts with their own checksums, a failing part retried, th
   const auto posts = f.with_method("POST");
   REQUIRE(posts.size() == 2);  // create, complete
   CHECK(posts[0]->header("x-amz-checksum-algorithm") == "SHA256");
-  CHECK(posts[1]->body.find("<Part><PartNumber>2</PartNumber><ETag>\"") != std::string::npos);
+  CHECK(posts[1]->body.find("<Part><PartNumber>2</PartNumber><ETag>&quot;") != std::string::npos);
   CHECK(posts[1]->body.find("<ChecksumSHA256>" + b64_sha(std::string_view(data).substr(8 * k_mib, 8 * k_mib)) + "</ChecksumSHA256>") !=
         std::string::npos);
 }

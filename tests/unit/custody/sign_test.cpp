@@ -19,8 +19,10 @@ namespace {
 // Writes a new private key as PEM (PKCS#8; encrypted with `passphrase` when given).
 std::string write_key(const testing::TempDir& dir, const std::string& name, const char* type,
                       const char* passphrase = nullptr) {
-  EVP_PKEY* pkey = std::string_view(type) == "EC" ? EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256")
-                                                  : EVP_PKEY_Q_keygen(nullptr, nullptr, type);
+  const std::string_view t(type);
+  EVP_PKEY* pkey = t == "EC"    ? EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256")
+                   : t == "RSA" ? EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<std::size_t>(2048))
+                                : EVP_PKEY_Q_keygen(nullptr, nullptr, type);
   REQUIRE(pkey != nullptr);
   BIO* bio = BIO_new(BIO_s_mem());
   if (passphrase != nullptr) {
