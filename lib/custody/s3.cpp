@@ -457,6 +457,15 @@ struct S3Client::Impl {
         }
       } else if (resp) {
         last = s3_error(*resp, call.what, call.lock_requested);
+        // A refused session token shows as InvalidArgument (radosgw) or InvalidToken/ExpiredToken
+        // (AWS): say which credential it is.
+        if (!credentials.session_token.empty() &&
+            (last.reason == "InvalidArgument" || last.reason == "InvalidToken" || last.reason == "ExpiredToken" ||
+             last.reason == "TokenRefreshRequired")) {
+          last = last.with_hint("the session token (" + credentials.source +
+                                ") was refused: it is expired, malformed or for another endpoint; get fresh "
+                                "temporary credentials");
+        }
       } else {
         last = resp.error().context(call.what);
         last.code = resp.error().code;

@@ -12,6 +12,7 @@
 set -euo pipefail
 dir=$(realpath -m "${1:?usage: start.sh DIR}")
 mkdir -p "$dir"/{run,log,mon/mon.a,osd/osd.0}
+trap 'echo "start.sh: failed at line $LINENO: $BASH_COMMAND" >&2; tail -n 15 "$dir"/log/*.log "$dir"/log/*.err >&2 2>/dev/null' ERR
 started=$(date +%s%N)
 
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -77,8 +78,8 @@ monmaptool --create --add a "v1:127.0.0.1:$mon_port" --fsid "$fsid" "$dir/monmap
 ceph-mon "${conf[@]}" --mkfs -i a --monmap "$dir/monmap" --keyring "$dir/keyring"
 ceph-mon "${conf[@]}" -i a
 osd_id=$(ceph "${conf[@]}" osd create)
-ceph-osd "${conf[@]}" -i "$osd_id" --mkfs 2>/dev/null
-ceph-osd "${conf[@]}" -i "$osd_id" 2>/dev/null
+ceph-osd "${conf[@]}" -i "$osd_id" --mkfs 2>"$dir/log/osd-mkfs.err"
+ceph-osd "${conf[@]}" -i "$osd_id" 2>"$dir/log/osd-start.err"
 radosgw "${conf[@]}" -n client.rgw
 
 for _ in $(seq 1 240); do

@@ -430,3 +430,19 @@ TEST_CASE("upload_presigned: a transport error never shows the URL's signature")
   CHECK(r.error().message.find("deadbeef") == std::string::npos);
   CHECK(r.error().message.find("X-Amz-Signature=REDACTED") != std::string::npos);
 }
+
+TEST_CASE("a refused session token is named as such, and never shown") {
+  Fixture f;
+  f.file("b.tar.gz", 10);
+  ScriptedTransport t([&](const SeenRequest& r) -> Result<kube::HttpResponse> {
+    CHECK(r.header("x-amz-security-token") == "tok-secret-123");
+    return answer(400, "<Error><Code>InvalidArgument</Code></Error>");
+  });
+  S3Client c(t, f.config, AwsCredentials{"AK", "SK", "tok-secret-123", std::nullopt, "environment"}, f.clock);
+  auto report = c.upload(*parse_s3_url("s3://bucket"), {{f.dir.file("b.tar.gz"), "", ""}}, UploadOptions{});
+  const auto& e = report.objects[0].error;
+  CHECK(e.message == "PUT s3://bucket/b.tar.gz: HTTP 400 InvalidArgument");
+  CHECK(e.hint.find("the session token (environment) was refused") != std::string::npos);
+  CHECK(e.message.find("tok-secret") == std::string::npos);
+  CHECK(e.hint.find("tok-secret") == std::string::npos);
+}
