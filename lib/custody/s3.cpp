@@ -230,7 +230,8 @@ Error s3_error(const kube::HttpResponse& response, const std::string& what, bool
                     "(and s3:GetObjectRetention, s3:GetObjectLegalHold to confirm the lock)");
   } else if (code == "AccessDenied") {
     e = e.with_hint("the identity needs s3:PutObject (and s3:ListBucketMultipartUploads, s3:ListMultipartUploadParts, "
-                    "s3:AbortMultipartUpload for large bundles) on the bucket");
+                    "s3:AbortMultipartUpload for large bundles) on the bucket; if it has them, check the secret access "
+                    "key: some servers (radosgw with STS) answer a wrong signature with AccessDenied");
   } else if (code == "NoSuchBucket") {
     e = e.with_hint("check the bucket name, the endpoint and the region");
   } else if (lock_requested && (code == "InvalidRequest" || code == "InvalidBucketState" ||
