@@ -77,8 +77,11 @@ ceph-authtool --create-keyring "$dir/keyring" --gen-key -n mon. --cap mon 'allow
 monmaptool --create --add a "v1:127.0.0.1:$mon_port" --fsid "$fsid" "$dir/monmap" >/dev/null
 ceph-mon "${conf[@]}" --mkfs -i a --monmap "$dir/monmap" --keyring "$dir/keyring"
 ceph-mon "${conf[@]}" -i a
-osd_id=$(ceph "${conf[@]}" osd create)
-ceph-osd "${conf[@]}" -i "$osd_id" --mkfs 2>"$dir/log/osd-mkfs.err"
+# The OSD's uuid given to both the monitor and mkfs: otherwise the OSD registers a random one at
+# boot, which the monitor now and then refuses ("wrong fsid") for the id created without one.
+osd_uuid=$(cat /proc/sys/kernel/random/uuid)
+osd_id=$(ceph "${conf[@]}" osd create "$osd_uuid")
+ceph-osd "${conf[@]}" -i "$osd_id" --mkfs --osd-uuid "$osd_uuid" 2>"$dir/log/osd-mkfs.err"
 ceph-osd "${conf[@]}" -i "$osd_id" 2>"$dir/log/osd-start.err"
 radosgw "${conf[@]}" -n client.rgw
 
