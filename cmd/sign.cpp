@@ -17,7 +17,9 @@ namespace ir::cli {
 
 namespace {
 
-std::string esc(const std::string& s) { return util::escape_for_terminal(s, 512); }
+std::string esc(const std::string& s) {
+  return util::escape_for_terminal(s, 512);
+}
 
 std::string base_name(const std::string& path) {
   const auto slash = path.find_last_of('/');
@@ -31,7 +33,8 @@ Command setup_sign(CLI::App& root, const GlobalOptions& /*global*/) {
   CLI::App* app = root.add_subcommand("sign", "Sign an evidence bundle (cosign blob signature and in-toto statement)");
   app->footer(
       "Examples:\n"
-      "  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ir.key && openssl pkey -in ir.key -pubout -out ir.pub\n"
+      "  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ir.key && openssl pkey -in ir.key -pubout "
+      "-out ir.pub\n"
       "  kubectl ir sign case-20261205-101500-ab12.tar.gz --sign-key ir.key\n"
       "  IR_KEY_PASS=... kubectl ir sign case.tar.gz --sign-key ir-encrypted.key --sign-key-pass-env IR_KEY_PASS\n"
       "  kubectl ir verify case.tar.gz --key ir.pub\n"
@@ -54,7 +57,8 @@ int run_sign(const SignOptions& options, Io& io) {
   if (!options.key_pass_env.empty()) {
     passphrase = io.getenv ? io.getenv(options.key_pass_env) : std::nullopt;
     if (!passphrase) {
-      print_error(io, Error(Errc::usage, "--sign-key-pass-env " + esc(options.key_pass_env) + ": the variable is not set"));
+      print_error(io,
+                  Error(Errc::usage, "--sign-key-pass-env " + esc(options.key_pass_env) + ": the variable is not set"));
       return k_exit_usage;
     }
   }
@@ -71,17 +75,21 @@ int run_sign(const SignOptions& options, Io& io) {
   }
   if (!facts->report.ok()) {
     const auto& p = facts->report.problems.front();
-    print_error(io, Error(Errc::failure, fmt::format("sign {}: the bundle does not match its manifest ({} problem(s): {}{})",
-                                                     options.bundle, facts->report.problems.size(),
-                                                     p.entry.empty() ? "" : p.entry + ": ", p.problem))
-                        .with_hint("kubectl ir verify " + options.bundle + " lists them; a bundle that does not verify is not signed"));
+    print_error(
+        io, Error(Errc::failure,
+                  fmt::format("sign {}: the bundle does not match its manifest ({} problem(s): {}{})", options.bundle,
+                              facts->report.problems.size(), p.entry.empty() ? "" : p.entry + ": ", p.problem))
+                .with_hint("kubectl ir verify " + options.bundle +
+                           " lists them; a bundle that does not verify is not signed"));
     return k_exit_failure;
   }
   util::RealClock clock;
-  const custody::SignerInfo signer{build::k_version, build::k_git_commit, key->fingerprint(), util::format_rfc3339(clock.now())};
+  const custody::SignerInfo signer{build::k_version, build::k_git_commit, key->fingerprint(),
+                                   util::format_rfc3339(clock.now())};
   const auto* json = facts->acquisition_json ? &*facts->acquisition_json : nullptr;
   const auto* log = facts->acquisition_log ? &*facts->acquisition_log : nullptr;
-  custody::SignInput input{base_name(options.bundle), facts->report.bundle_sha256, custody::acquisition_predicate(json, log, signer)};
+  custody::SignInput input{base_name(options.bundle), facts->report.bundle_sha256,
+                           custody::acquisition_predicate(json, log, signer)};
   auto signatures = custody::sign_bundle(*key, input);
   if (!signatures) {
     print_error(io, signatures.error().context("sign " + options.bundle));
@@ -101,17 +109,20 @@ int run_sign(const SignOptions& options, Io& io) {
   }
   const std::string source = input.predicate.value("source", "none");
   if (source != custody::k_acquisition_json) {
-    print_warning(io, source == "none"
-                          ? "the bundle has no acquisition.json nor acquisition.log: the statement's predicate lists them as missing"
-                          : "the bundle has no acquisition.json: the predicate was read from acquisition.log");
+    print_warning(
+        io,
+        source == "none"
+            ? "the bundle has no acquisition.json nor acquisition.log: the statement's predicate lists them as missing"
+            : "the bundle has no acquisition.json: the predicate was read from acquisition.log");
   }
   if (options.output == "json") {
-    nlohmann::json out = {{"bundle", options.bundle},
-                          {"sha256", input.sha256_hex},
-                          {"key", {{"type", custody::to_string(key->type())}, {"fingerprint", key->fingerprint()}}},
-                          {"signature", signatures->blob_signature.empty() ? nlohmann::json() : nlohmann::json(sig_path)},
-                          {"statement", statement_path},
-                          {"predicate_source", source}};
+    nlohmann::json out = {
+        {"bundle", options.bundle},
+        {"sha256", input.sha256_hex},
+        {"key", {{"type", custody::to_string(key->type())}, {"fingerprint", key->fingerprint()}}},
+        {"signature", signatures->blob_signature.empty() ? nlohmann::json() : nlohmann::json(sig_path)},
+        {"statement", statement_path},
+        {"predicate_source", source}};
     io.out << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return k_exit_ok;
   }

@@ -20,7 +20,9 @@ namespace ir::cli {
 
 namespace {
 
-std::string esc(const std::string& s) { return util::escape_for_terminal(s, 512); }
+std::string esc(const std::string& s) {
+  return util::escape_for_terminal(s, 512);
+}
 
 std::string env(Io& io, const char* name) {
   if (!io.getenv) return {};
@@ -79,7 +81,8 @@ custody::CredentialInputs credential_inputs(Io& io, const std::string& region) {
 std::string lock_text(const custody::ObjectOutcome& o) {
   std::string s;
   if (!o.lock_mode.empty()) s = o.lock_mode + " until " + o.retain_until;
-  if (!o.legal_hold.empty() && util::to_lower(o.legal_hold) == "on") s += std::string(s.empty() ? "" : ", ") + "legal hold ON";
+  if (!o.legal_hold.empty() && util::to_lower(o.legal_hold) == "on")
+    s += std::string(s.empty() ? "" : ", ") + "legal hold ON";
   return s;
 }
 
@@ -94,7 +97,9 @@ nlohmann::json to_json(const custody::ObjectOutcome& o) {
                       {"version_id", o.version_id},
                       {"already_there", o.already_there}};
   if (!o.upload_id.empty()) {
-    j["multipart"] = {{"upload_id", o.upload_id}, {"parts", o.parts}, {"parts_in_bucket", o.parts_in_bucket},
+    j["multipart"] = {{"upload_id", o.upload_id},
+                      {"parts", o.parts},
+                      {"parts_in_bucket", o.parts_in_bucket},
                       {"parts_reused", o.parts_reused}};
   }
   if (!o.lock_mode.empty() || !o.legal_hold.empty()) {
@@ -116,11 +121,13 @@ void print_outcome(Io& io, const custody::ObjectOutcome& o) {
       io.out << "  checksum: " << esc(o.checksum_sha256) << " (x-amz-checksum-sha256"
              << (o.parts > 0 ? fmt::format(", of {} part checksums", o.parts) : "") << ")\n";
     }
-    if (o.parts_reused > 0) io.out << fmt::format("  resumed:  {} of {} parts were already in the bucket\n", o.parts_reused, o.parts);
+    if (o.parts_reused > 0)
+      io.out << fmt::format("  resumed:  {} of {} parts were already in the bucket\n", o.parts_reused, o.parts);
     if (const auto lock = lock_text(o); !lock.empty()) io.out << "  lock:     " << esc(lock) << "\n";
   } else if (o.state == custody::ObjectState::left_for_resume) {
-    io.out << fmt::format("  multipart upload {}: {} of {} parts in the bucket; run the same command again to resume it\n",
-                          esc(o.upload_id), o.parts_in_bucket, o.parts);
+    io.out << fmt::format(
+        "  multipart upload {}: {} of {} parts in the bucket; run the same command again to resume it\n",
+        esc(o.upload_id), o.parts_in_bucket, o.parts);
   }
 }
 
@@ -169,14 +176,17 @@ Command setup_upload(CLI::App& root, const GlobalOptions& global) {
       "Exit 0 when every object is in the bucket, 3 when only some are, 1 when none, 130 when interrupted.");
   app->add_option("args", o->args, "BUNDLE... then s3://BUCKET/PREFIX")->required();
   app->add_option("--upload-url", o->upload_urls, "A presigned PUT URL, one per file in order (no credentials needed)");
-  app->add_option("--s3-endpoint", o->endpoint, "S3 endpoint URL (default AWS_ENDPOINT_URL_S3, else AWS's for the region)");
+  app->add_option("--s3-endpoint", o->endpoint,
+                  "S3 endpoint URL (default AWS_ENDPOINT_URL_S3, else AWS's for the region)");
   app->add_option("--s3-region", o->region, "Region for signing (default AWS_REGION, the profile's, else us-east-1)");
   app->add_flag("--s3-path-style", o->path_style,
                 "Path-style URLs (endpoint/bucket/key); default: path-style for an endpoint with an IP or a port");
-  app->add_option("--s3-ca", o->ca_file, "PEM CA bundle to verify the endpoint's certificate (default AWS_CA_BUNDLE, else the system's)");
+  app->add_option("--s3-ca", o->ca_file,
+                  "PEM CA bundle to verify the endpoint's certificate (default AWS_CA_BUNDLE, else the system's)");
   app->add_option("--lock-mode", o->lock_mode, "Object Lock retention mode: governance or compliance")
       ->check(CLI::IsMember({"governance", "compliance"}));
-  app->add_option("--retain-until", o->retain_until, "Retain until DATE (2027-01-31, RFC 3339) or for DURATION (90d, 1y)");
+  app->add_option("--retain-until", o->retain_until,
+                  "Retain until DATE (2027-01-31, RFC 3339) or for DURATION (90d, 1y)");
   app->add_flag("--legal-hold", o->legal_hold, "Put the objects under legal hold");
   app->add_flag("--no-signatures", o->no_signatures, "Upload the bundles only, not their .sig and .intoto.jsonl");
   app->add_option("--part-size", o->part_size, "Multipart part size, 8Mi to 64Mi (default 16Mi)");
@@ -213,7 +223,8 @@ int run_upload(const UploadOptions& options, int verbosity, Io& io) {
     items.push_back({b, location ? custody::object_key(*location, b) : std::string(), statement_digest(b)});
     if (options.no_signatures) continue;
     for (const auto& extra : {custody::signature_path(b), custody::statement_path(b)}) {
-      if (file_exists(extra)) items.push_back({extra, location ? custody::object_key(*location, extra) : std::string(), ""});
+      if (file_exists(extra))
+        items.push_back({extra, location ? custody::object_key(*location, extra) : std::string(), ""});
     }
   }
   util::RealClock clock;
@@ -243,7 +254,8 @@ int run_upload(const UploadOptions& options, int verbosity, Io& io) {
     tls.ca_pem = *ca;
   }
   custody::Trace trace;
-  if (verbosity >= 6) trace = [&io](const std::string& line) { io.err << "kubectl-ir: " << util::escape_for_terminal(line) << "\n"; };
+  if (verbosity >= 6)
+    trace = [&io](const std::string& line) { io.err << "kubectl-ir: " << util::escape_for_terminal(line) << "\n"; };
   kube::CurlTransport transport(tls, io.cancel);
 
   std::vector<custody::ObjectOutcome> outcomes;
@@ -253,13 +265,15 @@ int run_upload(const UploadOptions& options, int verbosity, Io& io) {
     if (options.upload_urls.size() != items.size()) {
       std::string names;
       for (const auto& i : items) names += (names.empty() ? "" : ", ") + i.path;
-      print_error(io, Error(Errc::usage, fmt::format("upload: {} --upload-url for {} file(s) ({})", options.upload_urls.size(),
-                                                     items.size(), esc(names)))
+      print_error(io, Error(Errc::usage, fmt::format("upload: {} --upload-url for {} file(s) ({})",
+                                                     options.upload_urls.size(), items.size(), esc(names)))
                           .with_hint("give one presigned URL per file, in that order (or --no-signatures)"));
       return k_exit_usage;
     }
     if (lock->requested()) {
-      print_warning(io, "--lock-mode/--retain-until/--legal-hold are ignored with --upload-url: the URL's signer decides the lock");
+      print_warning(
+          io,
+          "--lock-mode/--retain-until/--legal-hold are ignored with --upload-url: the URL's signer decides the lock");
     }
     for (std::size_t i = 0; i < items.size(); ++i) {
       auto r = custody::upload_presigned(transport, options.upload_urls[i], items[i], io.cancel, trace);
@@ -284,7 +298,8 @@ int run_upload(const UploadOptions& options, int verbosity, Io& io) {
     if (region.empty()) region = env(io, "AWS_REGION");
     if (region.empty()) region = env(io, "AWS_DEFAULT_REGION");
     if (region.empty()) {
-      if (auto profile = custody::profile_config(inputs); profile && profile->count("region") != 0) region = profile->at("region");
+      if (auto profile = custody::profile_config(inputs); profile && profile->count("region") != 0)
+        region = profile->at("region");
     }
     if (region.empty()) region = "us-east-1";
     inputs.region = region;
@@ -322,17 +337,19 @@ int run_upload(const UploadOptions& options, int verbosity, Io& io) {
     if (o.state == custody::ObjectState::uploaded) continue;
     if (o.state == custody::ObjectState::not_attempted && cancelled) continue;
     if (o.error.code == Errc::cancelled) continue;
-    print_error(io, o.error.message.empty() ? Error(Errc::failure, o.url + ": " + std::string(custody::to_string(o.state)))
-                                            : o.error);
+    print_error(io, o.error.message.empty()
+                        ? Error(Errc::failure, o.url + ": " + std::string(custody::to_string(o.state)))
+                        : o.error);
   }
   if (cancelled) {
     std::size_t done = 0;
     for (const auto& o : outcomes)
       if (o.state == custody::ObjectState::uploaded) ++done;
-    print_error(io, Error(Errc::cancelled, fmt::format("upload interrupted: {} of {} object(s) in the bucket; the local files "
-                                                       "are untouched",
-                                                       done, items.size()))
-                        .with_hint("run the same command again: complete objects are recognised, a multipart upload resumes"));
+    print_error(
+        io, Error(Errc::cancelled, fmt::format("upload interrupted: {} of {} object(s) in the bucket; the local files "
+                                               "are untouched",
+                                               done, items.size()))
+                .with_hint("run the same command again: complete objects are recognised, a multipart upload resumes"));
   }
   return exit_for(outcomes, cancelled);
 }

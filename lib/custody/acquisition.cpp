@@ -25,8 +25,8 @@ std::optional<std::string> str(const json& from, const char* key) {
 
 // Copies the string fields `keys` of `from` into `to`; names the absent ones in `missing` (with
 // `prefix`).
-void copy_strings(const json& from, json& to, std::initializer_list<const char*> keys, std::vector<std::string>& missing,
-                  const std::string& prefix = {}) {
+void copy_strings(const json& from, json& to, std::initializer_list<const char*> keys,
+                  std::vector<std::string>& missing, const std::string& prefix = {}) {
   for (const char* k : keys) {
     if (auto v = str(from, k)) {
       to[k] = *v;
@@ -38,7 +38,8 @@ void copy_strings(const json& from, json& to, std::initializer_list<const char*>
 
 json from_acquisition_json(const json& doc, std::vector<std::string>& missing) {
   json p = json::object();
-  copy_strings(doc, p, {"format", "case", "examiner", "caller", "host", "command", "started", "ended", "result"}, missing);
+  copy_strings(doc, p, {"format", "case", "examiner", "caller", "host", "command", "started", "ended", "result"},
+               missing);
   for (const char* group : {"tool", "cluster"}) {
     json g = json::object();
     const json& src = doc.is_object() && doc.contains(group) ? doc[group] : json();
@@ -152,7 +153,8 @@ json from_acquisition_log(std::string_view log, std::vector<std::string>& missin
 
 }  // namespace
 
-json acquisition_predicate(const std::string* acquisition_json, const std::string* acquisition_log, const SignerInfo& signer) {
+json acquisition_predicate(const std::string* acquisition_json, const std::string* acquisition_log,
+                           const SignerInfo& signer) {
   std::vector<std::string> missing;
   json p;
   std::string source = "none";

@@ -24,8 +24,8 @@ inline constexpr std::string_view k_acquisition_log = "acquisition.log";
 
 // Who signs, and when (recorded in the predicate's "signed" object).
 struct SignerInfo {
-  std::string tool_version;  // "0.1.0"
-  std::string tool_commit;   // "6b43b5c"
+  std::string tool_version;     // "0.1.0"
+  std::string tool_commit;      // "6b43b5c"
   std::string key_fingerprint;  // "sha256:..." of the public key
   std::string signed_at;        // RFC 3339 UTC
 };

@@ -27,7 +27,9 @@ Result<IniFile> read_ini(const std::string& path) {
   return parse_ini(text);
 }
 
-std::string profile_name(const CredentialInputs& in) { return in.profile.empty() ? "default" : in.profile; }
+std::string profile_name(const CredentialInputs& in) {
+  return in.profile.empty() ? "default" : in.profile;
+}
 
 std::string form_encode(const std::vector<std::pair<std::string, std::string>>& fields) {
   std::string out;
@@ -82,7 +84,8 @@ Result<AwsCredentials> assume_role_with_web_identity(kube::Transport& transport,
   kube::HttpRequest req;
   req.method = "POST";
   req.url = endpoint.empty() ? "https://sts.amazonaws.com/" : endpoint;
-  if (req.url.find("://") != std::string::npos && req.url.find('/', req.url.find("://") + 3) == std::string::npos) req.url += "/";
+  if (req.url.find("://") != std::string::npos && req.url.find('/', req.url.find("://") + 3) == std::string::npos)
+    req.url += "/";
   req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}, {"Accept", "application/xml"}};
   // The token is a bearer secret: in the body only, never in the URL, a message or a trace.
   req.body = form_encode({{"Action", "AssumeRoleWithWebIdentity"},
@@ -92,14 +95,16 @@ Result<AwsCredentials> assume_role_with_web_identity(kube::Transport& transport,
                           {"WebIdentityToken", web_identity_token}});
   req.timeout = std::chrono::seconds(30);
   req.max_body = k_max_config;
-  const std::string what = "STS AssumeRoleWithWebIdentity at " + redact_url(req.url) + " for " + util::escape_for_terminal(role_arn, 256);
+  const std::string what =
+      "STS AssumeRoleWithWebIdentity at " + redact_url(req.url) + " for " + util::escape_for_terminal(role_arn, 256);
   auto resp = transport.send(req);
   if (!resp) return unexpected(resp.error().context(what));
   if (resp->status < 200 || resp->status >= 300) {
     Error e = s3_error(*resp, what);
-    return unexpected(e.hint.empty() ? e.with_hint("check the role's trust policy for this identity provider and the token in "
-                                                   "AWS_WEB_IDENTITY_TOKEN_FILE")
-                                     : e);
+    return unexpected(e.hint.empty()
+                          ? e.with_hint("check the role's trust policy for this identity provider and the token in "
+                                        "AWS_WEB_IDENTITY_TOKEN_FILE")
+                          : e);
   }
   IR_TRY_CTX(doc, parse_xml(resp->body), what);
   const XmlElement* result = doc.child("AssumeRoleWithWebIdentityResult");
@@ -117,7 +122,8 @@ Result<AwsCredentials> assume_role_with_web_identity(kube::Transport& transport,
   return out;
 }
 
-Result<AwsCredentials> resolve_credentials(const CredentialInputs& inputs, kube::Transport& transport, util::Clock& clock) {
+Result<AwsCredentials> resolve_credentials(const CredentialInputs& inputs, kube::Transport& transport,
+                                           util::Clock& clock) {
   // 1. The environment.
   if (!inputs.access_key_id.empty() || !inputs.secret_access_key.empty()) {
     if (inputs.access_key_id.empty() || inputs.secret_access_key.empty()) {
@@ -125,7 +131,8 @@ Result<AwsCredentials> resolve_credentials(const CredentialInputs& inputs, kube:
                                     (inputs.access_key_id.empty() ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY") +
                                     " is not set");
     }
-    return AwsCredentials{inputs.access_key_id, inputs.secret_access_key, inputs.session_token, std::nullopt, "environment"};
+    return AwsCredentials{inputs.access_key_id, inputs.secret_access_key, inputs.session_token, std::nullopt,
+                          "environment"};
   }
   IR_TRY(config, profile_config(inputs));
   const std::string name = profile_name(inputs);
@@ -145,14 +152,17 @@ Result<AwsCredentials> resolve_credentials(const CredentialInputs& inputs, kube:
   }
   if (!role_arn.empty() || !token_file.empty()) {
     if (role_arn.empty() || token_file.empty()) {
-      return fail(Errc::config, std::string("web identity credentials need both AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE: ") +
-                                    (role_arn.empty() ? "the role" : "the token file") + " is missing");
+      return fail(Errc::config,
+                  std::string("web identity credentials need both AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE: ") +
+                      (role_arn.empty() ? "the role" : "the token file") + " is missing");
     }
     auto token = util::read_file(token_file, k_max_token);
     if (!token) return unexpected(token.error().context("web identity token"));
     if (session_name.empty()) session_name = "kubectl-ir-" + util::format_compact_utc(clock.now());
     std::string endpoint = inputs.sts_endpoint;
-    if (endpoint.empty()) endpoint = "https://sts." + (inputs.region.empty() ? std::string("us-east-1") : inputs.region) + ".amazonaws.com/";
+    if (endpoint.empty())
+      endpoint =
+          "https://sts." + (inputs.region.empty() ? std::string("us-east-1") : inputs.region) + ".amazonaws.com/";
     std::string t(util::trim(*token));
     auto creds = assume_role_with_web_identity(transport, endpoint, role_arn, session_name, t);
     std::fill(t.begin(), t.end(), '\0');
@@ -178,8 +188,8 @@ Result<AwsCredentials> resolve_credentials(const CredentialInputs& inputs, kube:
         return fail(Errc::config, fmt::format("profile {} in {} lacks aws_access_key_id or aws_secret_access_key", name,
                                               inputs.credentials_file));
       }
-      return AwsCredentials{get("aws_access_key_id"), get("aws_secret_access_key"), get("aws_session_token"), std::nullopt,
-                            "profile " + name + " (" + inputs.credentials_file + ")"};
+      return AwsCredentials{get("aws_access_key_id"), get("aws_secret_access_key"), get("aws_session_token"),
+                            std::nullopt, "profile " + name + " (" + inputs.credentials_file + ")"};
     }
   }
 
@@ -188,21 +198,25 @@ Result<AwsCredentials> resolve_credentials(const CredentialInputs& inputs, kube:
     return AwsCredentials{setting("aws_access_key_id"), setting("aws_secret_access_key"), setting("aws_session_token"),
                           std::nullopt, "profile " + name + " (" + inputs.config_file + ")"};
   }
-  for (const char* unsupported : {"source_profile", "credential_process", "sso_session", "sso_start_url", "credential_source"}) {
+  for (const char* unsupported :
+       {"source_profile", "credential_process", "sso_session", "sso_start_url", "credential_source"}) {
     if (!setting(unsupported).empty()) {
-      return unexpected(Error(Errc::config, fmt::format("profile {} gets its credentials with {}, which kubectl ir does not "
-                                                        "support",
-                                                        name, unsupported))
-                            .with_hint("export temporary credentials first (eval \"$(aws configure export-credentials "
-                                       "--profile " + name + " --format env)\")"));
+      return unexpected(
+          Error(Errc::config, fmt::format("profile {} gets its credentials with {}, which kubectl ir does not "
+                                          "support",
+                                          name, unsupported))
+              .with_hint("export temporary credentials first (eval \"$(aws configure export-credentials "
+                         "--profile " +
+                         name + " --format env)\")"));
     }
   }
-  return unexpected(
-      Error(Errc::config, "no AWS credentials: tried AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_ROLE_ARN with "
-                          "AWS_WEB_IDENTITY_TOKEN_FILE, and profile " + name + " in " +
-                              (inputs.credentials_file.empty() ? "~/.aws/credentials" : inputs.credentials_file) + " and " +
-                              (inputs.config_file.empty() ? "~/.aws/config" : inputs.config_file))
-          .with_hint("set AWS_PROFILE or the AWS_* variables, or use --upload-url with a presigned URL"));
+  return unexpected(Error(Errc::config,
+                          "no AWS credentials: tried AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_ROLE_ARN with "
+                          "AWS_WEB_IDENTITY_TOKEN_FILE, and profile " +
+                              name + " in " +
+                              (inputs.credentials_file.empty() ? "~/.aws/credentials" : inputs.credentials_file) +
+                              " and " + (inputs.config_file.empty() ? "~/.aws/config" : inputs.config_file))
+                        .with_hint("set AWS_PROFILE or the AWS_* variables, or use --upload-url with a presigned URL"));
 }
 
 }  // namespace ir::custody

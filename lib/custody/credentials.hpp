@@ -25,17 +25,17 @@ namespace ir::custody {
 
 // What the CLI found. Empty strings mean "not set".
 struct CredentialInputs {
-  std::string access_key_id;      // AWS_ACCESS_KEY_ID
-  std::string secret_access_key;  // AWS_SECRET_ACCESS_KEY
-  std::string session_token;      // AWS_SESSION_TOKEN
-  std::string profile;            // AWS_PROFILE ("" = "default")
-  std::string credentials_file;   // resolved path of the shared credentials file
-  std::string config_file;        // resolved path of the config file
-  std::string role_arn;           // AWS_ROLE_ARN
+  std::string access_key_id;            // AWS_ACCESS_KEY_ID
+  std::string secret_access_key;        // AWS_SECRET_ACCESS_KEY
+  std::string session_token;            // AWS_SESSION_TOKEN
+  std::string profile;                  // AWS_PROFILE ("" = "default")
+  std::string credentials_file;         // resolved path of the shared credentials file
+  std::string config_file;              // resolved path of the config file
+  std::string role_arn;                 // AWS_ROLE_ARN
   std::string web_identity_token_file;  // AWS_WEB_IDENTITY_TOKEN_FILE
-  std::string role_session_name;  // AWS_ROLE_SESSION_NAME ("" = "kubectl-ir-<time>")
-  std::string sts_endpoint;       // AWS_ENDPOINT_URL_STS or a flag ("" = regional AWS endpoint)
-  std::string region;             // for the STS endpoint; "" = us-east-1
+  std::string role_session_name;        // AWS_ROLE_SESSION_NAME ("" = "kubectl-ir-<time>")
+  std::string sts_endpoint;             // AWS_ENDPOINT_URL_STS or a flag ("" = regional AWS endpoint)
+  std::string region;                   // for the STS endpoint; "" = us-east-1
 };
 
 // An INI file as the AWS CLI reads it: section name -> key -> value (keys lower-cased; values
@@ -54,7 +54,8 @@ Result<std::map<std::string, std::string>> profile_config(const CredentialInputs
 // unsupported; with STS's error (Errc::forbidden, Errc::invalid ... and STS's code and message)
 // when the exchange is refused. No message ever contains a secret, a session token or a web
 // identity token.
-Result<AwsCredentials> resolve_credentials(const CredentialInputs& inputs, kube::Transport& transport, util::Clock& clock);
+Result<AwsCredentials> resolve_credentials(const CredentialInputs& inputs, kube::Transport& transport,
+                                           util::Clock& clock);
 
 // AssumeRoleWithWebIdentity at `endpoint` ("https://sts.amazonaws.com"): the temporary
 // credentials, with their expiration. Fails as resolve_credentials describes.

@@ -35,7 +35,9 @@ constexpr std::uint64_t k_max_single_put = 5ULL * 1024 * 1024 * 1024;
 constexpr std::size_t k_max_response = 4 * 1024 * 1024;  // S3's XML answers (1,000 parts listed ~ 300 KiB)
 constexpr std::size_t k_read_chunk = 1024 * 1024;
 
-std::string message_text(std::string_view s) { return util::escape_for_terminal(s, 512); }
+std::string message_text(std::string_view s) {
+  return util::escape_for_terminal(s, 512);
+}
 
 // --- files ------------------------------------------------------------------------------------
 
@@ -98,7 +100,8 @@ Result<std::string> hash_file(const File& file) {
 kube::BodySource file_source(std::shared_ptr<File> file, std::uint64_t offset, std::uint64_t length,
                              std::function<void(std::string_view)> observe = {}) {
   auto pos = std::make_shared<std::uint64_t>(0);
-  return [file = std::move(file), offset, length, pos, observe = std::move(observe)](char* buf, std::size_t cap) -> Result<std::size_t> {
+  return [file = std::move(file), offset, length, pos, observe = std::move(observe)](
+             char* buf, std::size_t cap) -> Result<std::size_t> {
     const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(cap, length - *pos));
     if (n == 0) return std::size_t{0};
     IR_CHECK(file->read_at(offset + *pos, buf, n));
@@ -149,7 +152,8 @@ struct Endpoint {
 
 Result<Endpoint> parse_endpoint(const std::string& url) {
   const auto sep = url.find("://");
-  if (sep == std::string::npos) return fail(Errc::usage, "S3 endpoint " + message_text(url) + ": not a URL (https://host[:port])");
+  if (sep == std::string::npos)
+    return fail(Errc::usage, "S3 endpoint " + message_text(url) + ": not a URL (https://host[:port])");
   Endpoint e;
   e.scheme = util::to_lower(url.substr(0, sep));
   if (e.scheme != "https" && e.scheme != "http") {
@@ -157,14 +161,16 @@ Result<Endpoint> parse_endpoint(const std::string& url) {
   }
   std::string rest = url.substr(sep + 3);
   rest = rest.substr(0, rest.find('/'));
-  if (rest.empty() || rest.find('@') != std::string::npos) return fail(Errc::usage, "S3 endpoint " + message_text(url) + ": no host");
+  if (rest.empty() || rest.find('@') != std::string::npos)
+    return fail(Errc::usage, "S3 endpoint " + message_text(url) + ": no host");
   e.host = rest;
   const bool bracketed = rest.front() == '[';
   const auto close = rest.find(']');
   const std::string after_host = bracketed ? (close == std::string::npos ? "" : rest.substr(close + 1)) : rest;
   const bool has_port = after_host.find(':') != std::string::npos;
   std::string bare = bracketed ? rest : rest.substr(0, rest.find(':'));
-  const bool ip = bracketed || std::all_of(bare.begin(), bare.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
+  const bool ip =
+      bracketed || std::all_of(bare.begin(), bare.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
   e.host_is_ip_or_has_port = ip || has_port;
   return e;
 }
@@ -173,13 +179,20 @@ Result<Endpoint> parse_endpoint(const std::string& url) {
 
 Errc errc_for_status(int status) {
   switch (status) {
-    case 400: return Errc::invalid;
-    case 401: return Errc::unauthorized;
-    case 403: return Errc::forbidden;
-    case 404: return Errc::not_found;
-    case 409: return Errc::conflict;
-    case 429: return Errc::too_many_requests;
-    default: return status >= 500 ? Errc::server : Errc::failure;
+    case 400:
+      return Errc::invalid;
+    case 401:
+      return Errc::unauthorized;
+    case 403:
+      return Errc::forbidden;
+    case 404:
+      return Errc::not_found;
+    case 409:
+      return Errc::conflict;
+    case 429:
+      return Errc::too_many_requests;
+    default:
+      return status >= 500 ? Errc::server : Errc::failure;
   }
 }
 
@@ -218,47 +231,61 @@ Error s3_error(const kube::HttpResponse& response, const std::string& what, bool
   e.http_status = response.status;
   e.reason = code;
   if (code == "SignatureDoesNotMatch") {
-    e = e.with_hint("the secret access key does not belong to the access key id (check AWS_SECRET_ACCESS_KEY or the "
-                    "profile), or the region (--s3-region) is not the bucket's");
+    e = e.with_hint(
+        "the secret access key does not belong to the access key id (check AWS_SECRET_ACCESS_KEY or the "
+        "profile), or the region (--s3-region) is not the bucket's");
   } else if (code == "InvalidAccessKeyId") {
-    e = e.with_hint("the access key id is unknown to this endpoint (check AWS_ACCESS_KEY_ID, AWS_PROFILE, --s3-endpoint)");
+    e = e.with_hint(
+        "the access key id is unknown to this endpoint (check AWS_ACCESS_KEY_ID, AWS_PROFILE, --s3-endpoint)");
   } else if (code == "ExpiredToken" || code == "TokenRefreshRequired" || code == "InvalidToken" ||
              code == "ExpiredTokenException") {
     e = e.with_hint("the session token is expired or invalid: get fresh temporary credentials (AWS_SESSION_TOKEN)");
   } else if (code == "AccessDenied" && lock_requested) {
-    e = e.with_hint("the identity needs s3:PutObject, s3:PutObjectRetention and s3:PutObjectLegalHold on the bucket "
-                    "(and s3:GetObjectRetention, s3:GetObjectLegalHold to confirm the lock)");
+    e = e.with_hint(
+        "the identity needs s3:PutObject, s3:PutObjectRetention and s3:PutObjectLegalHold on the bucket "
+        "(and s3:GetObjectRetention, s3:GetObjectLegalHold to confirm the lock)");
   } else if (code == "AccessDenied") {
-    e = e.with_hint("the identity needs s3:PutObject (and s3:ListBucketMultipartUploads, s3:ListMultipartUploadParts, "
-                    "s3:AbortMultipartUpload for large bundles) on the bucket; if it has them, check the secret access "
-                    "key: some servers (radosgw with STS) answer a wrong signature with AccessDenied");
+    e = e.with_hint(
+        "the identity needs s3:PutObject (and s3:ListBucketMultipartUploads, s3:ListMultipartUploadParts, "
+        "s3:AbortMultipartUpload for large bundles) on the bucket; if it has them, check the secret access "
+        "key: some servers (radosgw with STS) answer a wrong signature with AccessDenied");
   } else if (code == "NoSuchBucket") {
     e = e.with_hint("check the bucket name, the endpoint and the region");
   } else if (lock_requested && (code == "InvalidRequest" || code == "InvalidBucketState" ||
                                 code == "ObjectLockConfigurationNotFoundError" || response.status == 400)) {
-    e.message = fmt::format("{}: the bucket refused the Object Lock (HTTP {}{}{})", what, response.status,
-                            code.empty() ? "" : " " + message_text(code), message.empty() ? "" : ": " + message_text(message));
-    e = e.with_hint("the bucket needs Object Lock, which is enabled when it is created (aws s3api create-bucket "
-                    "--object-lock-enabled-for-bucket); nothing unlocked was stored");
+    e.message =
+        fmt::format("{}: the bucket refused the Object Lock (HTTP {}{}{})", what, response.status,
+                    code.empty() ? "" : " " + message_text(code), message.empty() ? "" : ": " + message_text(message));
+    e = e.with_hint(
+        "the bucket needs Object Lock, which is enabled when it is created (aws s3api create-bucket "
+        "--object-lock-enabled-for-bucket); nothing unlocked was stored");
   }
   return e;
 }
 
 std::string_view to_header(LockMode mode) {
   switch (mode) {
-    case LockMode::governance: return "GOVERNANCE";
-    case LockMode::compliance: return "COMPLIANCE";
-    default: return "";
+    case LockMode::governance:
+      return "GOVERNANCE";
+    case LockMode::compliance:
+      return "COMPLIANCE";
+    default:
+      return "";
   }
 }
 
 std::string_view to_string(ObjectState state) {
   switch (state) {
-    case ObjectState::uploaded: return "uploaded";
-    case ObjectState::unprotected: return "unprotected";
-    case ObjectState::failed: return "failed";
-    case ObjectState::left_for_resume: return "left_for_resume";
-    default: return "not_attempted";
+    case ObjectState::uploaded:
+      return "uploaded";
+    case ObjectState::unprotected:
+      return "unprotected";
+    case ObjectState::failed:
+      return "failed";
+    case ObjectState::left_for_resume:
+      return "left_for_resume";
+    default:
+      return "not_attempted";
   }
 }
 
@@ -276,7 +303,8 @@ Result<S3Location> parse_s3_url(std::string_view url) {
   // [a-z0-9.-], starting and ending with a letter or digit); underscores and capitals too, which
   // older buckets and local servers allow, but nothing that could change the URL.
   const bool chars_ok = std::all_of(loc.bucket.begin(), loc.bucket.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+           c == '_';
   });
   if (loc.bucket.size() < 3 || loc.bucket.size() > 63 || !chars_ok) {
     return fail(Errc::usage, "destination s3://" + message_text(url) + ": \"" + message_text(loc.bucket) +
@@ -420,7 +448,8 @@ struct S3Client::Impl {
     req.method = call.method;
     req.url = url_of(endpoint.scheme, sr);
     for (const auto& [k, v] : call.headers) req.headers.push_back({k, v});
-    for (const auto& [k, v] : sign_request(sr, credentials, config.region, "s3", clock.now())) req.headers.push_back({k, v});
+    for (const auto& [k, v] : sign_request(sr, credentials, config.region, "s3", clock.now()))
+      req.headers.push_back({k, v});
     req.timeout = config.request_timeout;
     req.max_body = k_max_response;
     if (call.make_body) {
@@ -472,8 +501,9 @@ struct S3Client::Impl {
         last.code = resp.error().code;
       }
       if (last.code == Errc::cancelled || !retryable(last) || attempt == config.attempts) break;
-      if (trace) trace(fmt::format("S3 {}: {} (attempt {} of {}, retrying in {})", call.what, last.message, attempt,
-                                   config.attempts, util::format_duration(delay)));
+      if (trace)
+        trace(fmt::format("S3 {}: {} (attempt {} of {}, retrying in {})", call.what, last.message, attempt,
+                          config.attempts, util::format_duration(delay)));
       clock.sleep_for(delay);
       delay *= 2;
     }
@@ -508,9 +538,11 @@ struct S3Client::Impl {
     auto h = head(bucket, out.key, out.version_id);
     if (!h) {
       out.state = ObjectState::unprotected;
-      out.error = h.error().context("confirm the lock").with_hint(
-          "the object is in the bucket, but its lock could not be read back: the identity needs "
-          "s3:GetObjectRetention and s3:GetObjectLegalHold");
+      out.error = h.error()
+                      .context("confirm the lock")
+                      .with_hint(
+                          "the object is in the bucket, but its lock could not be read back: the identity needs "
+                          "s3:GetObjectRetention and s3:GetObjectLegalHold");
       return;
     }
     out.lock_mode = h->header("x-amz-object-lock-mode");
@@ -520,7 +552,8 @@ struct S3Client::Impl {
     if (lock.mode != LockMode::none) {
       const auto until = util::parse_rfc3339(out.retain_until);
       if (out.lock_mode != to_header(lock.mode)) {
-        missing = fmt::format("lock mode {} (the server reports \"{}\")", to_header(lock.mode), message_text(out.lock_mode));
+        missing =
+            fmt::format("lock mode {} (the server reports \"{}\")", to_header(lock.mode), message_text(out.lock_mode));
       } else if (!until || *until + std::chrono::seconds(1) < lock.retain_until) {
         missing = fmt::format("retention until {} (the server reports \"{}\")", util::format_rfc3339(lock.retain_until),
                               message_text(out.retain_until));
@@ -531,8 +564,9 @@ struct S3Client::Impl {
     }
     if (!missing.empty()) {
       out.state = ObjectState::unprotected;
-      out.error = Error(Errc::failure, fmt::format("{}: stored WITHOUT the requested {}", out.url, missing))
-                      .with_hint("the server accepted the object but ignored the Object Lock headers: it is not write-once");
+      out.error =
+          Error(Errc::failure, fmt::format("{}: stored WITHOUT the requested {}", out.url, missing))
+              .with_hint("the server accepted the object but ignored the Object Lock headers: it is not write-once");
     }
   }
 
@@ -578,7 +612,8 @@ struct S3Client::Impl {
       out.state = ObjectState::failed;
       out.error = resp.error();
       if (resp.error().reason == "XAmzContentSHA256Mismatch" || resp.error().reason == "BadDigest") {
-        out.error = out.error.with_hint("the bytes read do not have the SHA-256 given for the file: it changed after it was hashed");
+        out.error = out.error.with_hint(
+            "the bytes read do not have the SHA-256 given for the file: it changed after it was hashed");
       }
       return;
     }
@@ -625,7 +660,8 @@ struct S3Client::Impl {
     return best;
   }
 
-  Result<std::map<std::size_t, ListedPart>> list_parts(const std::string& bucket, const std::string& key, const std::string& upload_id) {
+  Result<std::map<std::size_t, ListedPart>> list_parts(const std::string& bucket, const std::string& key,
+                                                       const std::string& upload_id) {
     std::map<std::size_t, ListedPart> parts;
     std::string marker;
     for (int page = 0; page < 20; ++page) {  // 20 x 1,000 covers the 10,000 parts S3 allows
@@ -738,7 +774,8 @@ struct S3Client::Impl {
     }
     const std::size_t count = size == 0 ? 1 : static_cast<std::size_t>((size + part_size - 1) / part_size);
     out.parts = count;
-    const bool need_md5 = std::any_of(listed.begin(), listed.end(), [](const auto& p) { return p.second.checksum.empty(); });
+    const bool need_md5 =
+        std::any_of(listed.begin(), listed.end(), [](const auto& p) { return p.second.checksum.empty(); });
 
     // Reader: part i+1 is read and hashed on another thread while part i is sent.
     util::Sha256 whole;
@@ -774,9 +811,9 @@ struct S3Client::Impl {
       if (n < count) next = std::async(std::launch::async, read_part, n + 1);
       const std::string checksum = util::base64_encode(part->sha256);
       checksums += part->sha256;
-      if (auto l = listed.find(n); l != listed.end() && l->second.size == part->length &&
-                                   (l->second.checksum.empty() ? bare_etag(l->second.etag) == part->md5
-                                                               : l->second.checksum == checksum)) {
+      if (auto l = listed.find(n);
+          l != listed.end() && l->second.size == part->length &&
+          (l->second.checksum.empty() ? bare_etag(l->second.etag) == part->md5 : l->second.checksum == checksum)) {
         completed[n - 1] = {l->second.etag, checksum};
         ++out.parts_reused;
       } else {
@@ -822,9 +859,10 @@ struct S3Client::Impl {
     const std::string sha = whole.hex_digest();
     if (!out.sha256_hex.empty() && sha != out.sha256_hex) {
       out.state = ObjectState::failed;
-      out.error = Error(Errc::io, fmt::format("{}: the bytes read have SHA-256 {}, not {}: the file changed; the upload "
-                                              "was not completed",
-                                              out.path, sha, out.sha256_hex));
+      out.error =
+          Error(Errc::io, fmt::format("{}: the bytes read have SHA-256 {}, not {}: the file changed; the upload "
+                                      "was not completed",
+                                      out.path, sha, out.sha256_hex));
       abort_upload(bucket, out);
       return;
     }
@@ -832,8 +870,8 @@ struct S3Client::Impl {
     out.parts_in_bucket = count;
     std::string xml = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
     for (std::size_t n = 1; n <= count; ++n) {
-      xml += fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag><ChecksumSHA256>{}</ChecksumSHA256></Part>", n,
-                         xml_escape(completed[n - 1].first), xml_escape(completed[n - 1].second));
+      xml += fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag><ChecksumSHA256>{}</ChecksumSHA256></Part>",
+                         n, xml_escape(completed[n - 1].first), xml_escape(completed[n - 1].second));
     }
     xml += "</CompleteMultipartUpload>";
     Call c;
@@ -896,17 +934,19 @@ struct S3Client::Impl {
     } else {
       multipart(location.bucket, *file, out, options, progress);
     }
-    if (out.state == ObjectState::uploaded && options.lock.requested()) confirm_lock(location.bucket, out, options.lock);
+    if (out.state == ObjectState::uploaded && options.lock.requested())
+      confirm_lock(location.bucket, out, options.lock);
     return out;
   }
 };
 
 S3Client::S3Client(kube::Transport& transport, S3Config config, AwsCredentials credentials, util::Clock& clock,
                    const util::CancelToken* cancel, Trace trace)
-    : m_impl(std::make_shared<Impl>(transport, std::move(config), std::move(credentials), clock, cancel, std::move(trace))) {}
+    : m_impl(std::make_shared<Impl>(transport, std::move(config), std::move(credentials), clock, cancel,
+                                    std::move(trace))) {}
 
-UploadReport S3Client::upload(const S3Location& location, const std::vector<UploadItem>& items, const UploadOptions& options,
-                              const UploadProgress& progress) {
+UploadReport S3Client::upload(const S3Location& location, const std::vector<UploadItem>& items,
+                              const UploadOptions& options, const UploadProgress& progress) {
   UploadReport report;
   for (const auto& item : items) {
     if (report.cancelled || m_impl->cancelled()) {
@@ -927,7 +967,8 @@ UploadReport S3Client::upload(const S3Location& location, const std::vector<Uplo
   return report;
 }
 
-Result<kube::HttpResponse> S3Client::head_object(const std::string& bucket, const std::string& key, const std::string& version_id) {
+Result<kube::HttpResponse> S3Client::head_object(const std::string& bucket, const std::string& key,
+                                                 const std::string& version_id) {
   return m_impl->head(bucket, key, version_id);
 }
 
@@ -937,8 +978,8 @@ std::string S3Client::presign(const std::string& method, const std::string& buck
   c.method = method;
   c.bucket = bucket;
   c.key = key;
-  return presign_url(m_impl->endpoint.scheme, m_impl->signing_request(c), m_impl->credentials, m_impl->config.region, "s3",
-                     m_impl->clock.now(), static_cast<long>(expires.count()));
+  return presign_url(m_impl->endpoint.scheme, m_impl->signing_request(c), m_impl->credentials, m_impl->config.region,
+                     "s3", m_impl->clock.now(), static_cast<long>(expires.count()));
 }
 
 Result<ObjectOutcome> upload_presigned(kube::Transport& transport, const std::string& url, const UploadItem& item,
@@ -950,7 +991,8 @@ Result<ObjectOutcome> upload_presigned(kube::Transport& transport, const std::st
   IR_TRY(file, File::open(item.path));
   out.size = file->size();
   if (out.size > k_max_single_put) {
-    return fail(Errc::invalid, fmt::format("{}: {} bytes: a presigned URL takes one PUT, at most 5 GiB", item.path, out.size));
+    return fail(Errc::invalid,
+                fmt::format("{}: {} bytes: a presigned URL takes one PUT, at most 5 GiB", item.path, out.size));
   }
   if (cancel != nullptr && cancel->cancelled()) return fail(Errc::cancelled, "interrupted");
   // The MD5 and SHA-256 of the bytes as they are sent: no second pass over the file.
@@ -991,7 +1033,8 @@ Result<ObjectOutcome> upload_presigned(kube::Transport& transport, const std::st
   if (resp->status < 200 || resp->status >= 300) {
     Error e = s3_error(*resp, what);
     if (e.reason == "AccessDenied" || e.reason == "SignatureDoesNotMatch") {
-      e = e.with_hint("the presigned URL is expired, for another method or object, or needs headers it was signed with");
+      e = e.with_hint(
+          "the presigned URL is expired, for another method or object, or needs headers it was signed with");
     }
     return unexpected(e);
   }

@@ -62,7 +62,7 @@ struct S3Config {
   std::string endpoint;              // "https://s3.eu-west-1.amazonaws.com"; "" = AWS's for `region`
   std::string region = "us-east-1";  // the SigV4 scope
   Addressing addressing = Addressing::automatic;
-  int attempts = 4;                  // per request, for transient failures (network, 5xx, 429)
+  int attempts = 4;                            // per request, for transient failures (network, 5xx, 429)
   std::chrono::milliseconds retry_delay{500};  // doubled after each failed attempt
   std::chrono::milliseconds request_timeout{std::chrono::minutes(10)};  // whole request (a part's)
 };
@@ -87,7 +87,7 @@ Result<util::TimePoint> parse_retain_until(std::string_view text, util::TimePoin
 struct UploadOptions {
   ObjectLock lock;
   std::uint64_t multipart_threshold = 64ULL * 1024 * 1024;  // larger objects go multipart
-  std::uint64_t part_size = 16ULL * 1024 * 1024;           // 8-64 MiB; raised to stay within 10,000 parts
+  std::uint64_t part_size = 16ULL * 1024 * 1024;            // 8-64 MiB; raised to stay within 10,000 parts
   std::string content_type = "application/octet-stream";
 };
 
@@ -117,12 +117,12 @@ struct ObjectOutcome {
   std::string url;  // "s3://bucket/key"
   ObjectState state = ObjectState::not_attempted;
   std::uint64_t size = 0;
-  std::string sha256_hex;       // of the bytes sent (computed or given), "" if not known
-  std::string checksum_sha256;  // as S3 records it: base64, "<base64>-<parts>" for a multipart object
-  std::string etag;             // as the server returned it
-  std::string version_id;       // "" when the bucket is not versioned
-  std::string upload_id;        // multipart uploads
-  std::size_t parts = 0;        // multipart: parts in all
+  std::string sha256_hex;           // of the bytes sent (computed or given), "" if not known
+  std::string checksum_sha256;      // as S3 records it: base64, "<base64>-<parts>" for a multipart object
+  std::string etag;                 // as the server returned it
+  std::string version_id;           // "" when the bucket is not versioned
+  std::string upload_id;            // multipart uploads
+  std::size_t parts = 0;            // multipart: parts in all
   std::size_t parts_in_bucket = 0;  // multipart: parts in the bucket at the end (sent or found)
   std::size_t parts_reused = 0;     // multipart: parts a resumed upload found already there
   std::string lock_mode;            // as read back: "COMPLIANCE", "GOVERNANCE" or ""

@@ -71,7 +71,8 @@ std::string spki_fingerprint(EVP_PKEY* pkey) {
   unsigned char* der = nullptr;
   const int len = i2d_PUBKEY(pkey, &der);
   if (len <= 0) return {};
-  std::string out = "sha256:" + util::sha256_hex(std::string_view(reinterpret_cast<const char*>(der), static_cast<std::size_t>(len)));
+  std::string out =
+      "sha256:" + util::sha256_hex(std::string_view(reinterpret_cast<const char*>(der), static_cast<std::size_t>(len)));
   OPENSSL_free(der);
   return out;
 }
@@ -82,8 +83,9 @@ Result<std::string> sign_with(EVP_PKEY* pkey, KeyType type, std::string_view mes
   const EVP_MD* md = type == KeyType::ed25519 ? nullptr : EVP_sha256();
   std::size_t len = 0;
   std::string sig;
-  bool ok = EVP_DigestSignInit(ctx, nullptr, md, nullptr, pkey) == 1 &&
-            EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
+  bool ok =
+      EVP_DigestSignInit(ctx, nullptr, md, nullptr, pkey) == 1 &&
+      EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
   if (ok) {
     sig.resize(len);
     ok = EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &len,
@@ -114,14 +116,22 @@ Result<std::string> raw_digest(const std::string& sha256_hex) {
 }
 
 // At most `n` bytes of untrusted text, escaped, for a message.
-std::string quote(std::string_view s, std::size_t n = 80) { return "\"" + util::escape_for_terminal(s, n) + "\""; }
+std::string quote(std::string_view s, std::size_t n = 80) {
+  return "\"" + util::escape_for_terminal(s, n) + "\"";
+}
 
 }  // namespace
 
-std::string_view to_string(KeyType type) { return type == KeyType::ed25519 ? "ed25519" : "ecdsa-p256"; }
+std::string_view to_string(KeyType type) {
+  return type == KeyType::ed25519 ? "ed25519" : "ecdsa-p256";
+}
 
-std::string signature_path(const std::string& bundle_path) { return bundle_path + ".sig"; }
-std::string statement_path(const std::string& bundle_path) { return bundle_path + ".intoto.jsonl"; }
+std::string signature_path(const std::string& bundle_path) {
+  return bundle_path + ".sig";
+}
+std::string statement_path(const std::string& bundle_path) {
+  return bundle_path + ".intoto.jsonl";
+}
 
 Result<SigningKey> SigningKey::load(const std::string& path, const std::optional<std::string>& passphrase) {
   auto text = util::read_file(path, k_max_key_file);
@@ -167,10 +177,13 @@ std::string SigningKey::public_pem() const {
   return out;
 }
 
-std::string SigningKey::fingerprint() const { return spki_fingerprint(m_key->pkey); }
+std::string SigningKey::fingerprint() const {
+  return spki_fingerprint(m_key->pkey);
+}
 
 Result<std::string> SigningKey::sign_digest(std::string_view digest) const {
-  if (m_type != KeyType::ecdsa_p256) return fail(Errc::invalid, "a detached signature over a digest needs an ECDSA key");
+  if (m_type != KeyType::ecdsa_p256)
+    return fail(Errc::invalid, "a detached signature over a digest needs an ECDSA key");
   if (digest.size() != 32) return fail(Errc::invalid, "a SHA-256 digest is 32 bytes");
   EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new(m_key->pkey, nullptr);
   if (ctx == nullptr) return fail(Errc::failure, "OpenSSL: out of memory");
@@ -211,13 +224,18 @@ Result<VerifyKey> VerifyKey::load(const std::string& path) {
   return key;
 }
 
-VerifyKey VerifyKey::of(const SigningKey& key) { return VerifyKey(key.m_key, key.m_type); }
+VerifyKey VerifyKey::of(const SigningKey& key) {
+  return VerifyKey(key.m_key, key.m_type);
+}
 
-std::string VerifyKey::fingerprint() const { return spki_fingerprint(m_key->pkey); }
+std::string VerifyKey::fingerprint() const {
+  return spki_fingerprint(m_key->pkey);
+}
 
 Result<void> VerifyKey::verify_digest(std::string_view digest, std::string_view signature) const {
   if (m_type != KeyType::ecdsa_p256) {
-    return fail(Errc::invalid, "the key is Ed25519: detached bundle signatures are ECDSA only (the statement is checked instead)");
+    return fail(Errc::invalid,
+                "the key is Ed25519: detached bundle signatures are ECDSA only (the statement is checked instead)");
   }
   if (digest.size() != 32) return fail(Errc::invalid, "a SHA-256 digest is 32 bytes");
   EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new(m_key->pkey, nullptr);
@@ -239,10 +257,11 @@ std::string dsse_pae(std::string_view payload_type, std::string_view payload) {
 }
 
 nlohmann::json make_statement(const SignInput& input) {
-  return {{"_type", k_statement_type},
-          {"subject", nlohmann::json::array({{{"name", input.bundle_name}, {"digest", {{"sha256", input.sha256_hex}}}}})},
-          {"predicateType", k_acquisition_predicate_type},
-          {"predicate", input.predicate.is_null() ? nlohmann::json::object() : input.predicate}};
+  return {
+      {"_type", k_statement_type},
+      {"subject", nlohmann::json::array({{{"name", input.bundle_name}, {"digest", {{"sha256", input.sha256_hex}}}}})},
+      {"predicateType", k_acquisition_predicate_type},
+      {"predicate", input.predicate.is_null() ? nlohmann::json::object() : input.predicate}};
 }
 
 Result<Signatures> sign_bundle(const SigningKey& key, const SignInput& input) {
@@ -265,7 +284,8 @@ Result<Signatures> sign_bundle(const SigningKey& key, const SignInput& input) {
   return out;
 }
 
-Result<void> verify_blob_signature(const VerifyKey& key, const std::string& sha256_hex, std::string_view signature_file) {
+Result<void> verify_blob_signature(const VerifyKey& key, const std::string& sha256_hex,
+                                   std::string_view signature_file) {
   IR_TRY(digest, raw_digest(sha256_hex));
   const auto text = util::trim(signature_file);
   if (text.empty()) return fail(Errc::invalid, "the signature file is empty");
@@ -274,14 +294,16 @@ Result<void> verify_blob_signature(const VerifyKey& key, const std::string& sha2
   return key.verify_digest(digest, *der);
 }
 
-Result<VerifiedStatement> verify_envelope(const VerifyKey& key, const std::string& sha256_hex, std::string_view envelope_file) {
+Result<VerifiedStatement> verify_envelope(const VerifyKey& key, const std::string& sha256_hex,
+                                          std::string_view envelope_file) {
   if (envelope_file.size() > k_max_envelope) return fail(Errc::invalid, "the statement file is larger than 16 MiB");
   // The first non-empty line is the envelope (JSON Lines).
   std::string_view line;
   std::size_t start = 0;
   while (start < envelope_file.size()) {
     const auto end = envelope_file.find('\n', start);
-    const auto candidate = envelope_file.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    const auto candidate =
+        envelope_file.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
     if (!util::trim(candidate).empty()) {
       line = candidate;
       break;
@@ -292,11 +314,13 @@ Result<VerifiedStatement> verify_envelope(const VerifyKey& key, const std::strin
   if (line.empty()) return fail(Errc::invalid, "the statement file holds no envelope");
   const auto envelope = nlohmann::json::parse(line, nullptr, false);
   if (envelope.is_discarded() || !envelope.is_object()) return fail(Errc::invalid, "the envelope is not JSON");
-  const auto type = envelope.value("payloadType", nlohmann::json()).is_string() ? envelope["payloadType"].get<std::string>() : "";
+  const auto type =
+      envelope.value("payloadType", nlohmann::json()).is_string() ? envelope["payloadType"].get<std::string>() : "";
   if (type != k_intoto_payload_type) {
     return fail(Errc::invalid, fmt::format("payloadType is {}, not {}", quote(type), k_intoto_payload_type));
   }
-  if (!envelope.contains("payload") || !envelope["payload"].is_string()) return fail(Errc::invalid, "the envelope has no payload");
+  if (!envelope.contains("payload") || !envelope["payload"].is_string())
+    return fail(Errc::invalid, "the envelope has no payload");
   auto payload = util::base64_decode(envelope["payload"].get<std::string>());
   if (!payload) return fail(Errc::invalid, "the envelope's payload is not base64");
   if (!envelope.contains("signatures") || !envelope["signatures"].is_array() || envelope["signatures"].empty()) {
@@ -320,7 +344,8 @@ Result<VerifiedStatement> verify_envelope(const VerifyKey& key, const std::strin
                                            quote(statement.value("_type", nlohmann::json()).dump())));
   }
   VerifiedStatement out;
-  if (statement.contains("predicateType") && statement["predicateType"].is_string()) out.predicate_type = statement["predicateType"];
+  if (statement.contains("predicateType") && statement["predicateType"].is_string())
+    out.predicate_type = statement["predicateType"];
   if (statement.contains("predicate")) out.predicate = statement["predicate"];
   if (statement.contains("subject") && statement["subject"].is_array()) {
     for (const auto& subject : statement["subject"]) {

@@ -134,7 +134,8 @@ nlohmann::json make_statement(const SignInput& input);
 // Checks a detached signature file's content (base64 of DER, surrounding white space allowed)
 // against `sha256_hex`. Fails with Errc::invalid naming the reason: not base64, the key is Ed25519,
 // or "signature does not match" (another key, or another bundle).
-Result<void> verify_blob_signature(const VerifyKey& key, const std::string& sha256_hex, std::string_view signature_file);
+Result<void> verify_blob_signature(const VerifyKey& key, const std::string& sha256_hex,
+                                   std::string_view signature_file);
 
 // What a verified statement says.
 struct VerifiedStatement {
@@ -148,6 +149,7 @@ struct VerifiedStatement {
 // payloadType is in-toto's, at least one signature verifies with `key` over the PAE, the payload is
 // an in-toto Statement v1 and one subject's sha256 is `sha256_hex`. Fails with Errc::invalid
 // naming the first check that failed (never echoing more than a short, escaped piece of the file).
-Result<VerifiedStatement> verify_envelope(const VerifyKey& key, const std::string& sha256_hex, std::string_view envelope_file);
+Result<VerifiedStatement> verify_envelope(const VerifyKey& key, const std::string& sha256_hex,
+                                          std::string_view envelope_file);
 
 }  // namespace ir::custody

@@ -132,15 +132,17 @@ Pairs sign_request(const SigningRequest& request, const AwsCredentials& credenti
   all.insert(all.end(), added.begin(), added.end());
   const std::string canonical = canonical_request(request, all);
   const std::string scope = fmt::format("{}/{}/{}/aws4_request", date, region, service);
-  const std::string sig = signature(credentials.secret_access_key, date, region, service, string_to_sign(stamp, scope, canonical));
-  added.emplace_back("Authorization", fmt::format("AWS4-HMAC-SHA256 Credential={}/{}, SignedHeaders={}, Signature={}",
-                                                  credentials.access_key_id, scope,
-                                                  signed_header_names(canonical_headers(all)), sig));
+  const std::string sig =
+      signature(credentials.secret_access_key, date, region, service, string_to_sign(stamp, scope, canonical));
+  added.emplace_back("Authorization",
+                     fmt::format("AWS4-HMAC-SHA256 Credential={}/{}, SignedHeaders={}, Signature={}",
+                                 credentials.access_key_id, scope, signed_header_names(canonical_headers(all)), sig));
   return added;
 }
 
 std::string presign_url(const std::string& scheme, const SigningRequest& request, const AwsCredentials& credentials,
-                        const std::string& region, const std::string& service, util::TimePoint now, long expires_seconds) {
+                        const std::string& region, const std::string& service, util::TimePoint now,
+                        long expires_seconds) {
   const auto [stamp, date] = amz_dates(now);
   const std::string scope = fmt::format("{}/{}/{}/aws4_request", date, region, service);
   Pairs headers = request.headers;
@@ -154,7 +156,8 @@ std::string presign_url(const std::string& scheme, const SigningRequest& request
   if (!credentials.session_token.empty()) r.query.emplace_back("X-Amz-Security-Token", credentials.session_token);
   r.query.emplace_back("X-Amz-SignedHeaders", signed_header_names(canonical_headers(headers)));
   const std::string canonical = canonical_request(r, headers);
-  const std::string sig = signature(credentials.secret_access_key, date, region, service, string_to_sign(stamp, scope, canonical));
+  const std::string sig =
+      signature(credentials.secret_access_key, date, region, service, string_to_sign(stamp, scope, canonical));
   return scheme + "://" + request.host + aws_uri_encode(request.path.empty() ? "/" : request.path, true) + "?" +
          canonical_query(r.query) + "&X-Amz-Signature=" + sig;
 }
@@ -170,8 +173,9 @@ std::string redact_url(const std::string& url) {
     const auto eq = param.find('=');
     const std::string name = param.substr(0, eq);
     const std::string lower = util::to_lower(name);
-    if (eq != std::string::npos && (lower == "x-amz-signature" || lower == "x-amz-credential" ||
-                                    lower == "x-amz-security-token" || lower == "signature" || lower == "awsaccesskeyid")) {
+    if (eq != std::string::npos &&
+        (lower == "x-amz-signature" || lower == "x-amz-credential" || lower == "x-amz-security-token" ||
+         lower == "signature" || lower == "awsaccesskeyid")) {
       out += name + "=REDACTED";
     } else {
       out += param;

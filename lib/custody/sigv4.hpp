@@ -19,9 +19,9 @@ namespace ir::custody {
 struct AwsCredentials {
   std::string access_key_id;
   std::string secret_access_key;
-  std::string session_token;                 // "" for long-term keys
+  std::string session_token;                  // "" for long-term keys
   std::optional<util::TimePoint> expiration;  // temporary credentials (web identity)
-  std::string source;                        // where they came from: "environment", "profile default", ...
+  std::string source;                         // where they came from: "environment", "profile default", ...
 };
 
 // The payload hash for a body that is not hashed (presigned URLs, unsigned streaming).
@@ -31,12 +31,12 @@ inline constexpr std::string_view k_empty_sha256 = "e3b0c44298fc1c149afbf4c8996f
 
 // What is signed of one request.
 struct SigningRequest {
-  std::string method;      // "PUT"
-  std::string host;        // the Host header: "bucket.s3.eu-west-1.amazonaws.com" or "127.0.0.1:7480"
-  std::string path;        // the raw (unencoded) path, "/bucket/key with space"; encoded here
+  std::string method;  // "PUT"
+  std::string host;    // the Host header: "bucket.s3.eu-west-1.amazonaws.com" or "127.0.0.1:7480"
+  std::string path;    // the raw (unencoded) path, "/bucket/key with space"; encoded here
   std::vector<std::pair<std::string, std::string>> query;    // raw names and values, any order
   std::vector<std::pair<std::string, std::string>> headers;  // headers to sign besides host and x-amz-*
-  std::string payload_sha256;  // hex, or k_unsigned_payload
+  std::string payload_sha256;                                // hex, or k_unsigned_payload
 };
 
 // Percent-encodes as SigV4 wants: RFC 3986 unreserved characters pass, everything else is %XX
@@ -44,12 +44,14 @@ struct SigningRequest {
 std::string aws_uri_encode(std::string_view s, bool keep_slash);
 
 // The canonical request's text (for tests and for debugging signature mismatches).
-std::string canonical_request(const SigningRequest& request, const std::vector<std::pair<std::string, std::string>>& all_headers);
+std::string canonical_request(const SigningRequest& request,
+                              const std::vector<std::pair<std::string, std::string>>& all_headers);
 
 // Signs `request` for `service` in `region` at `now`: returns the headers to send with it
 // (Authorization, x-amz-date, x-amz-content-sha256, and x-amz-security-token when the credentials
 // have a session token), besides those in request.headers. Never fails.
-std::vector<std::pair<std::string, std::string>> sign_request(const SigningRequest& request, const AwsCredentials& credentials,
+std::vector<std::pair<std::string, std::string>> sign_request(const SigningRequest& request,
+                                                              const AwsCredentials& credentials,
                                                               const std::string& region, const std::string& service,
                                                               util::TimePoint now);
 

@@ -19,14 +19,16 @@ const char* k_sts_answer = R"(<AssumeRoleWithWebIdentityResponse xmlns="https://
 </AssumeRoleWithWebIdentityResponse>)";
 
 ScriptedTransport no_network() {
-  return ScriptedTransport([](const auto&) -> Result<kube::HttpResponse> { return fail(Errc::failure, "no network in this test"); });
+  return ScriptedTransport(
+      [](const auto&) -> Result<kube::HttpResponse> { return fail(Errc::failure, "no network in this test"); });
 }
 
 }  // namespace
 
 TEST_CASE("parse_ini reads the AWS CLI's files") {
-  const auto ini = parse_ini("# c\n[default]\naws_access_key_id = AK\nAWS_Secret_Access_Key=SK \n; c\n"
-                             "[profile ir]\nregion = eu-west-1\ns3 =\n  addressing_style = path\nrole_arn = arn\n");
+  const auto ini = parse_ini(
+      "# c\n[default]\naws_access_key_id = AK\nAWS_Secret_Access_Key=SK \n; c\n"
+      "[profile ir]\nregion = eu-west-1\ns3 =\n  addressing_style = path\nrole_arn = arn\n");
   CHECK(ini.at("default").at("aws_access_key_id") == "AK");
   CHECK(ini.at("default").at("aws_secret_access_key") == "SK");
   CHECK(ini.at("profile ir").at("region") == "eu-west-1");
@@ -56,11 +58,13 @@ TEST_CASE("resolve_credentials: profiles in the credentials file, then the confi
   testing::TempDir dir;
   util::FakeClock clock;
   auto transport = no_network();
-  REQUIRE(util::write_file_atomic(dir.file("credentials"), "[default]\naws_access_key_id = AKD\naws_secret_access_key = SKD\n"
-                                                           "[ir]\naws_access_key_id = AKIR\naws_secret_access_key = SKIR\n"));
-  REQUIRE(util::write_file_atomic(dir.file("config"), "[profile cfg]\naws_access_key_id = AKC\naws_secret_access_key = SKC\n"
-                                                      "region = eu-central-1\n[profile chained]\nrole_arn = arn:x\n"
-                                                      "source_profile = ir\n"));
+  REQUIRE(util::write_file_atomic(dir.file("credentials"),
+                                  "[default]\naws_access_key_id = AKD\naws_secret_access_key = SKD\n"
+                                  "[ir]\naws_access_key_id = AKIR\naws_secret_access_key = SKIR\n"));
+  REQUIRE(util::write_file_atomic(dir.file("config"),
+                                  "[profile cfg]\naws_access_key_id = AKC\naws_secret_access_key = SKC\n"
+                                  "region = eu-central-1\n[profile chained]\nrole_arn = arn:x\n"
+                                  "source_profile = ir\n"));
   CredentialInputs in;
   in.credentials_file = dir.file("credentials");
   in.config_file = dir.file("config");

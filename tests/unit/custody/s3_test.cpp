@@ -22,7 +22,9 @@ namespace {
 
 constexpr std::uint64_t k_mib = 1024 * 1024;
 
-std::string b64_sha(std::string_view data) { return util::base64_encode(*hex_decode(util::sha256_hex(data))); }
+std::string b64_sha(std::string_view data) {
+  return util::base64_encode(*hex_decode(util::sha256_hex(data)));
+}
 
 std::string md5_hex(std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
@@ -52,10 +54,10 @@ Url parse(const std::string& url) {
 
 // A small S3 in memory: single PUTs, multipart uploads, HEAD with the lock, faults on demand.
 struct FakeS3 {
-  bool lock_enabled = true;      // the bucket has Object Lock
-  bool ignores_lock = false;     // accepts lock headers but stores no lock (like s3rver)
-  int fail_part = 0;             // this part number fails once with a 500
-  int refuse_part = 0;           // this part number is refused with a 403
+  bool lock_enabled = true;   // the bucket has Object Lock
+  bool ignores_lock = false;  // accepts lock headers but stores no lock (like s3rver)
+  int fail_part = 0;          // this part number fails once with a 500
+  int refuse_part = 0;        // this part number is refused with a 403
   bool part_checksums_listed = true;
   std::map<std::string, std::string> objects;  // key -> body
   std::map<std::string, std::string> meta;     // key -> x-amz-meta-sha256
@@ -71,7 +73,8 @@ struct FakeS3 {
 
   Result<kube::HttpResponse> handle(const SeenRequest& r) {
     const Url u = parse(r.request.url);
-    const std::string key = u.path.substr(std::string("/bucket/").size() < u.path.size() ? std::string("/bucket/").size() : u.path.size());
+    const std::string key =
+        u.path.substr(std::string("/bucket/").size() < u.path.size() ? std::string("/bucket/").size() : u.path.size());
     const std::string& m = r.request.method;
     if (!r.header("x-amz-content-sha256").empty() && r.header("x-amz-content-sha256") != util::sha256_hex(r.body)) {
       return answer(400, "<Error><Code>XAmzContentSHA256Mismatch</Code></Error>");
@@ -89,17 +92,23 @@ struct FakeS3 {
       return answer(200, "", h);
     }
     const bool wants_lock = !r.header("x-amz-object-lock-mode").empty();
-    if (wants_lock && !lock_enabled) return answer(400, "<Error><Code>InvalidRequest</Code><Message>Bucket is missing Object Lock Configuration</Message></Error>");
+    if (wants_lock && !lock_enabled)
+      return answer(
+          400,
+          "<Error><Code>InvalidRequest</Code><Message>Bucket is missing Object Lock Configuration</Message></Error>");
     if (m == "GET" && u.query.count("uploads") != 0) {
       std::string xml = "<ListMultipartUploadsResult>";
-      for (const auto& [id, up] : uploads) xml += "<Upload><Key>" + up.key + "</Key><UploadId>" + id + "</UploadId><Initiated>2026-12-05T10:00:0" + id.substr(1) + "Z</Initiated></Upload>";
+      for (const auto& [id, up] : uploads)
+        xml += "<Upload><Key>" + up.key + "</Key><UploadId>" + id + "</UploadId><Initiated>2026-12-05T10:00:0" +
+               id.substr(1) + "Z</Initiated></Upload>";
       return answer(200, xml + "</ListMultipartUploadsResult>");
     }
     if (m == "POST" && u.query.count("uploads") != 0) {
       const std::string id = "u" + std::to_string(next_upload++);
       uploads[id] = Upload{key, {}, r.header("x-amz-object-lock-mode")};
       meta[key] = r.header("x-amz-meta-sha256");
-      return answer(200, "<InitiateMultipartUploadResult><UploadId>" + id + "</UploadId></InitiateMultipartUploadResult>");
+      return answer(200,
+                    "<InitiateMultipartUploadResult><UploadId>" + id + "</UploadId></InitiateMultipartUploadResult>");
     }
     if (m == "GET" && u.query.count("uploadId") != 0) {
       std::string xml = "<ListPartsResult><IsTruncated>false</IsTruncated>";
@@ -117,7 +126,8 @@ struct FakeS3 {
         return answer(500, "<Error><Code>InternalError</Code></Error>");
       }
       if (n == refuse_part) return answer(403, "<Error><Code>AccessDenied</Code></Error>");
-      if (r.header("x-amz-checksum-sha256") != b64_sha(r.body)) return answer(400, "<Error><Code>BadDigest</Code></Error>");
+      if (r.header("x-amz-checksum-sha256") != b64_sha(r.body))
+        return answer(400, "<Error><Code>BadDigest</Code></Error>");
       uploads[u.query.at("uploadId")].parts[n] = r.body;
       return answer(200, "", {{"etag", "\"" + md5_hex(r.body) + "\""}});
     }
@@ -128,7 +138,9 @@ struct FakeS3 {
       objects[up.key] = all;
       lock[up.key] = ignores_lock ? "" : up.lock_mode;
       uploads.erase(u.query.at("uploadId"));
-      return answer(200, "<CompleteMultipartUploadResult><ETag>\"x-" + std::to_string(up.parts.size()) + "\"</ETag></CompleteMultipartUploadResult>",
+      return answer(200,
+                    "<CompleteMultipartUploadResult><ETag>\"x-" + std::to_string(up.parts.size()) +
+                        "\"</ETag></CompleteMultipartUploadResult>",
                     {{"x-amz-version-id", "v-" + up.key}});
     }
     if (m == "DELETE" && u.query.count("uploadId") != 0) {
@@ -137,7 +149,8 @@ struct FakeS3 {
       return answer(204);
     }
     if (m == "PUT") {
-      if (r.header("x-amz-checksum-sha256") != b64_sha(r.body)) return answer(400, "<Error><Code>BadDigest</Code></Error>");
+      if (r.header("x-amz-checksum-sha256") != b64_sha(r.body))
+        return answer(400, "<Error><Code>BadDigest</Code></Error>");
       objects[key] = r.body;
       meta[key] = r.header("x-amz-meta-sha256");
       lock[key] = ignores_lock ? "" : r.header("x-amz-object-lock-mode");
@@ -158,7 +171,9 @@ struct Fixture {
     config.endpoint = "http://127.0.0.1:7480";
     config.retry_delay = std::chrono::milliseconds(100);
   }
-  S3Client client() { return S3Client(transport, config, AwsCredentials{"AK", "SECRETKEY", "", std::nullopt, "t"}, clock, &cancel); }
+  S3Client client() {
+    return S3Client(transport, config, AwsCredentials{"AK", "SECRETKEY", "", std::nullopt, "t"}, clock, &cancel);
+  }
   std::string file(const std::string& name, std::size_t size) {
     std::string data(size, '\0');
     for (std::size_t i = 0; i < size; ++i) data[i] = static_cast<char>((i * 131 + i / 4096) & 0xff);
@@ -207,7 +222,8 @@ TEST_CASE("a single PUT: signed over the bundle's digest, checksum and lock head
   options.lock.mode = LockMode::compliance;
   options.lock.retain_until = *util::parse_rfc3339("2027-01-01T00:00:00Z");
   options.lock.legal_hold = LegalHold::off;
-  auto report = f.client().upload(*parse_s3_url("s3://bucket/p/"), {{f.dir.file("b.tar.gz"), "", util::sha256_hex(data)}}, options);
+  auto report = f.client().upload(*parse_s3_url("s3://bucket/p/"),
+                                  {{f.dir.file("b.tar.gz"), "", util::sha256_hex(data)}}, options);
   REQUIRE(report.objects.size() == 1);
   const auto& o = report.objects[0];
   CHECK(o.state == ObjectState::uploaded);
@@ -224,8 +240,9 @@ TEST_CASE("a single PUT: signed over the bundle's digest, checksum and lock head
   CHECK(put.header("x-amz-checksum-sha256") == b64_sha(data));
   CHECK(put.header("x-amz-object-lock-mode") == "COMPLIANCE");
   CHECK(put.header("x-amz-object-lock-retain-until-date") == "2027-01-01T00:00:00Z");
-  CHECK(put.header("Authorization").find("x-amz-checksum-sha256;x-amz-content-sha256;x-amz-date;x-amz-meta-sha256;"
-                                         "x-amz-object-lock-mode;x-amz-object-lock-retain-until-date") != std::string::npos);
+  CHECK(put.header("Authorization")
+            .find("x-amz-checksum-sha256;x-amz-content-sha256;x-amz-date;x-amz-meta-sha256;"
+                  "x-amz-object-lock-mode;x-amz-object-lock-retain-until-date") != std::string::npos);
   CHECK(put.header("Authorization").find("SECRETKEY") == std::string::npos);
   CHECK(f.with_method("HEAD").size() == 2);  // already there? / the lock read back
 
@@ -248,8 +265,8 @@ TEST_CASE("a bucket without Object Lock refuses: a clear error, nothing stored")
   auto report = f.client().upload(*parse_s3_url("s3://bucket"), {{f.dir.file("b.tar.gz"), "", ""}}, options);
   const auto& o = report.objects[0];
   CHECK(o.state == ObjectState::failed);
-  CHECK(o.error.message.find("the bucket refused the Object Lock (HTTP 400 InvalidRequest: Bucket is missing Object Lock Configuration)") !=
-        std::string::npos);
+  CHECK(o.error.message.find("the bucket refused the Object Lock (HTTP 400 InvalidRequest: Bucket is missing Object "
+                             "Lock Configuration)") != std::string::npos);
   CHECK(o.error.hint.find("nothing unlocked was stored") != std::string::npos);
   CHECK(f.s3.objects.empty());
   CHECK(f.with_method("PUT").size() == 1);  // a refusal is not retried
@@ -276,8 +293,9 @@ TEST_CASE("multipart: parts with their own checksums, a failing part retried, th
   options.multipart_threshold = 8 * k_mib;
   options.part_size = 8 * k_mib;
   std::vector<std::uint64_t> progress;
-  auto report = f.client().upload(*parse_s3_url("s3://bucket"), {{f.dir.file("big.tar.gz"), "", util::sha256_hex(data)}}, options,
-                                  [&](const std::string&, std::uint64_t done, std::uint64_t) { progress.push_back(done); });
+  auto report =
+      f.client().upload(*parse_s3_url("s3://bucket"), {{f.dir.file("big.tar.gz"), "", util::sha256_hex(data)}}, options,
+                        [&](const std::string&, std::uint64_t done, std::uint64_t) { progress.push_back(done); });
   const auto& o = report.objects[0];
   CHECK(o.state == ObjectState::uploaded);
   CHECK(o.parts == 3);
@@ -297,8 +315,8 @@ TEST_CASE("multipart: parts with their own checksums, a failing part retried, th
   REQUIRE(posts.size() == 2);  // create, complete
   CHECK(posts[0]->header("x-amz-checksum-algorithm") == "SHA256");
   CHECK(posts[1]->body.find("<Part><PartNumber>2</PartNumber><ETag>&quot;") != std::string::npos);
-  CHECK(posts[1]->body.find("<ChecksumSHA256>" + b64_sha(std::string_view(data).substr(8 * k_mib, 8 * k_mib)) + "</ChecksumSHA256>") !=
-        std::string::npos);
+  CHECK(posts[1]->body.find("<ChecksumSHA256>" + b64_sha(std::string_view(data).substr(8 * k_mib, 8 * k_mib)) +
+                            "</ChecksumSHA256>") != std::string::npos);
 }
 
 TEST_CASE("multipart: a part refused for good aborts the upload") {
@@ -323,7 +341,8 @@ TEST_CASE("multipart: a file that changed during the upload is not completed") {
   UploadOptions options;
   options.multipart_threshold = 8 * k_mib;
   options.part_size = 8 * k_mib;
-  auto report = f.client().upload(*parse_s3_url("s3://bucket"), {{f.dir.file("big.tar.gz"), "", util::sha256_hex("other")}}, options);
+  auto report = f.client().upload(*parse_s3_url("s3://bucket"),
+                                  {{f.dir.file("big.tar.gz"), "", util::sha256_hex("other")}}, options);
   CHECK(report.objects[0].state == ObjectState::failed);
   CHECK(report.objects[0].error.message.find("the file changed; the upload was not completed") != std::string::npos);
   CHECK(f.s3.objects.empty());
@@ -357,7 +376,9 @@ TEST_CASE("multipart: an interrupted upload is left for resume, and resumed from
 
   f.cancel.reset();
   SUBCASE("parts listed with their checksums are not sent again") {}
-  SUBCASE("parts listed with only an ETag are matched by MD5") { f.s3.part_checksums_listed = false; }
+  SUBCASE("parts listed with only an ETag are matched by MD5") {
+    f.s3.part_checksums_listed = false;
+  }
   f.transport.requests.clear();
   auto resumed = f.client().upload(*parse_s3_url("s3://bucket"), {{f.dir.file("big.tar.gz"), "", ""}}, options);
   const auto& o = resumed.objects[0];
@@ -410,11 +431,13 @@ TEST_CASE("upload_presigned: the ETag is checked against the MD5 of the bytes se
 }
 
 TEST_CASE("s3_error: codes, messages and hints") {
-  auto e = s3_error(answer(403, "<Error><Code>SignatureDoesNotMatch</Code><Message>m</Message></Error>"), "PUT s3://b/k");
+  auto e =
+      s3_error(answer(403, "<Error><Code>SignatureDoesNotMatch</Code><Message>m</Message></Error>"), "PUT s3://b/k");
   CHECK(e.code == Errc::forbidden);
   CHECK(e.message == "PUT s3://b/k: HTTP 403 SignatureDoesNotMatch: m");
   CHECK(e.hint.find("secret access key") != std::string::npos);
-  CHECK(s3_error(answer(400, "<Error><Code>ExpiredToken</Code></Error>"), "x").hint.find("expired") != std::string::npos);
+  CHECK(s3_error(answer(400, "<Error><Code>ExpiredToken</Code></Error>"), "x").hint.find("expired") !=
+        std::string::npos);
   CHECK(s3_error(answer(503, "garbage"), "x").code == Errc::server);
 }
 

@@ -144,7 +144,8 @@ TEST_CASE("SigningKey::load: encrypted keys, wrong types, garbage") {
   REQUIRE_FALSE(rsa);
   CHECK(rsa.error().message.find("only ECDSA P-256 and Ed25519") != std::string::npos);
 
-  REQUIRE(util::write_file_atomic(dir.file("junk.pem"), "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"));
+  REQUIRE(
+      util::write_file_atomic(dir.file("junk.pem"), "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"));
   auto junk = SigningKey::load(dir.file("junk.pem"), std::nullopt);
   REQUIRE_FALSE(junk);
   CHECK(junk.error().message.find("AAAA") == std::string::npos);  // never echoes the file
@@ -157,7 +158,8 @@ TEST_CASE("SigningKey::load: encrypted keys, wrong types, garbage") {
 }
 
 TEST_CASE("dsse_pae is DSSE v1's encoding") {
-  CHECK(dsse_pae("http://example.com/HelloWorld", "hello world") == "DSSEv1 29 http://example.com/HelloWorld 11 hello world");
+  CHECK(dsse_pae("http://example.com/HelloWorld", "hello world") ==
+        "DSSEv1 29 http://example.com/HelloWorld 11 hello world");
 }
 
 TEST_CASE("hex_encode / hex_decode") {

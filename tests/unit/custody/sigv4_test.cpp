@@ -13,7 +13,9 @@ namespace {
 AwsCredentials example_credentials() {
   return AwsCredentials{"AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "", std::nullopt, "test"};
 }
-util::TimePoint may_24_2013() { return *util::parse_rfc3339("2013-05-24T00:00:00Z"); }
+util::TimePoint may_24_2013() {
+  return *util::parse_rfc3339("2013-05-24T00:00:00Z");
+}
 
 std::string header(const std::vector<std::pair<std::string, std::string>>& h, const std::string& name) {
   for (const auto& [k, v] : h)
@@ -61,8 +63,8 @@ TEST_CASE("sign_request: AWS's GET bucket lifecycle example (query sub-resource 
   r.query = {{"lifecycle", ""}};
   r.payload_sha256 = std::string(k_empty_sha256);
   const auto added = sign_request(r, example_credentials(), "us-east-1", "s3", may_24_2013());
-  CHECK(header(added, "Authorization").find("Signature=fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543") !=
-        std::string::npos);
+  CHECK(header(added, "Authorization")
+            .find("Signature=fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543") != std::string::npos);
 }
 
 TEST_CASE("sign_request: a session token is sent and signed") {
@@ -75,8 +77,9 @@ TEST_CASE("sign_request: a session token is sent and signed") {
   creds.session_token = "session/token+value";
   const auto added = sign_request(r, creds, "us-east-1", "s3", may_24_2013());
   CHECK(header(added, "x-amz-security-token") == "session/token+value");
-  CHECK(header(added, "Authorization").find("SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token") !=
-        std::string::npos);
+  CHECK(
+      header(added, "Authorization").find("SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token") !=
+      std::string::npos);
 }
 
 TEST_CASE("presign_url: AWS's query-string example") {
@@ -99,8 +102,10 @@ TEST_CASE("aws_uri_encode") {
 }
 
 TEST_CASE("redact_url hides signatures, credentials and tokens") {
-  CHECK(redact_url("https://h/b/k?X-Amz-Algorithm=A&X-Amz-Credential=AK%2Fx&X-Amz-Security-Token=tok&X-Amz-Signature=abc") ==
-        "https://h/b/k?X-Amz-Algorithm=A&X-Amz-Credential=REDACTED&X-Amz-Security-Token=REDACTED&X-Amz-Signature=REDACTED");
+  CHECK(redact_url(
+            "https://h/b/k?X-Amz-Algorithm=A&X-Amz-Credential=AK%2Fx&X-Amz-Security-Token=tok&X-Amz-Signature=abc") ==
+        "https://h/b/"
+        "k?X-Amz-Algorithm=A&X-Amz-Credential=REDACTED&X-Amz-Security-Token=REDACTED&X-Amz-Signature=REDACTED");
   CHECK(redact_url("https://h/b/k?partNumber=1&uploadId=x") == "https://h/b/k?partNumber=1&uploadId=x");
   CHECK(redact_url("https://h/b/k") == "https://h/b/k");
 }

@@ -36,11 +36,14 @@ TEST_CASE("parse_xml refuses DOCTYPEs, bad XML and deep nesting") {
   CHECK(d.error().message.find("nested deeper") != std::string::npos);
 }
 
-TEST_CASE("xml_escape") { CHECK(xml_escape(R"(<a href="x">&'</a>)") == "&lt;a href=&quot;x&quot;&gt;&amp;&apos;&lt;/a&gt;"); }
+TEST_CASE("xml_escape") {
+  CHECK(xml_escape(R"(<a href="x">&'</a>)") == "&lt;a href=&quot;x&quot;&gt;&amp;&apos;&lt;/a&gt;");
+}
 
 TEST_CASE("parse_xml: white space before the declaration (S3's keep-alive while completing an upload)") {
-  auto doc = parse_xml("\n  \n<?xml version=\"1.0\" encoding=\"UTF-8\"?><CompleteMultipartUploadResult><ETag>\"e-3\"</ETag>"
-                       "</CompleteMultipartUploadResult>");
+  auto doc = parse_xml(
+      "\n  \n<?xml version=\"1.0\" encoding=\"UTF-8\"?><CompleteMultipartUploadResult><ETag>\"e-3\"</ETag>"
+      "</CompleteMultipartUploadResult>");
   REQUIRE(doc);
   CHECK(doc->child_text("ETag") == "\"e-3\"");
 }
