@@ -83,12 +83,12 @@ Command setup_verify(CLI::App& root, const GlobalOptions& /*global*/) {
       "Examples:\n"
       "  kubectl ir verify case-20261121-163229-7f3a.tar.gz\n"
       "  kubectl ir verify evidence/web-7d4b9.tar.gz -o json | jq '.problems'\n"
+      "  kubectl ir verify case-20261121-163229-7f3a.tar.gz --key ir.pub\n"
       "\nRecomputes the SHA-256 and size of every entry and compares them with manifest.json; reports\n"
       "entries that changed, are missing, are not in the manifest, appear twice or have unsafe names,\n"
       "and prints the SHA-256 of the bundle itself (compare it with the one printed at collection).\n"
       "With --key, also checks BUNDLE.sig (ECDSA keys; what kubectl ir sign and cosign sign-blob write) and\n"
       "the in-toto statement BUNDLE.intoto.jsonl against that SHA-256.\n"
-      "  kubectl ir verify case.tar.gz --key ir.pub\n"
       "Exit 0 when everything matches, 1 otherwise.");
   app->add_option("bundle", options->bundle, "The bundle (.tar.gz) to verify")->required();
   app->add_option("-o,--output", options->output, "Output format: json")->check(CLI::IsMember({"json"}));
