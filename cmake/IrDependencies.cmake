@@ -10,6 +10,8 @@ find_package(CURL 7.80 REQUIRED)
 # siblings parses every pod of the cluster, page by page: a SIMD parser (~3 GB/s, no DOM) keeps
 # that well under the transfer time; nlohmann's DOM would triple it (scripts/bench/siblings.sh).
 find_package(simdjson 3 REQUIRED)
+# custody reads S3's and STS's XML answers (error documents, upload ids, part lists, credentials).
+find_package(EXPAT REQUIRED)
 if(IR_BUILD_TESTS)
   find_package(doctest REQUIRED)
 endif()

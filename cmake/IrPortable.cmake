@@ -6,6 +6,7 @@
 #
 #   static   yaml-cpp              Debian ships libyaml-cpp.a
 #            libarchive            Debian ships libarchive.a; see the --gc-sections note below
+#            expat                 Debian ships libexpat.a (custody's XML reader); no dependencies
 #   shipped  libcurl + closure     libcurl.a would need static nghttp2, libssh2, librtmp, libpsl,
 #                                  libidn2, brotli, zstd, GSSAPI/Kerberos and OpenLDAP (+ GnuTLS,
 #                                  SASL): Kerberos, GnuTLS and SASL have no .a in Debian, and the
@@ -72,6 +73,7 @@ function(ir_portable_use_static target libname)
 endfunction()
 
 ir_portable_use_static(yaml-cpp yaml-cpp)
+ir_portable_use_static(EXPAT::EXPAT expat)
 
 # libarchive.a: archive_write_set_format_pax_restricted lives in an object whose format-by-name
 # table references every writer (7-Zip, XAR, ZIP encryption...), which pull in liblzma, libbz2,

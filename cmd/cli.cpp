@@ -17,6 +17,8 @@
 #include "cmd/report_cmd.hpp"
 #include "cmd/run.hpp"
 #include "cmd/siblings.hpp"
+#include "cmd/sign.hpp"
+#include "cmd/upload.hpp"
 #include "cmd/verify.hpp"
 #include "cmd/version.hpp"
 #include "util/strings.hpp"
@@ -107,6 +109,8 @@ int run(const std::vector<std::string>& args, Io& io) {
     commands.push_back(setup_siblings(app, global));
     commands.push_back(setup_verify(app, global));
     commands.push_back(setup_report(app, global));
+    commands.push_back(setup_sign(app, global));
+    commands.push_back(setup_upload(app, global));
     for (auto& c : commands) c.app->fallthrough();
 
     // Shell completion (kubectl_complete-ir and the scripts of `completion`): the words after

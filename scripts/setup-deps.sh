@@ -8,7 +8,7 @@ packages=(
   # build
   cmake ninja-build g++ pkg-config git
   libcli11-dev libyaml-cpp-dev libfmt-dev nlohmann-json3-dev
-  libcurl4-openssl-dev libssl-dev libarchive-dev libsimdjson-dev zlib1g-dev
+  libcurl4-openssl-dev libssl-dev libarchive-dev libsimdjson-dev zlib1g-dev libexpat1-dev
   # tests
   doctest-dev clang libclang-rt-14-dev bash-completion
   # fake cluster (tests/fake-cluster): Python with aiohttp, pods backed by busybox roots in namespaces
@@ -16,6 +16,9 @@ packages=(
   nftables     # the fake cluster's fabric: NetworkPolicy enforcement and kube-proxy NAT (in its own netns)
   # benchmarks and e2e helpers
   curl jq
+  # custody tests and scripts/bench/upload.sh: a real S3 server (Ceph's radosgw on a one-OSD memstore
+  # cluster, tests/s3-server) and an independent S3 client to read the bucket back
+  radosgw ceph-mon ceph-osd ceph-common python3-boto3
   # release archive (scripts/package.sh, check-portable.sh): the shipped libraries' run-path, a
   # minimal Debian root to run the archive in
   patchelf debootstrap

@@ -4,6 +4,7 @@
 // answers from a script.
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -22,6 +23,11 @@ struct HttpHeader {
 // send() unchanged.
 using BodySink = std::function<Result<void>(std::string_view chunk)>;
 
+// Supplies a request body as it is sent (a file region, a buffer too large to copy): fills
+// `buffer` with up to `capacity` bytes and returns how many. It must deliver exactly the
+// request's body_size bytes in all; an error aborts the transfer and is returned by send().
+using BodySource = std::function<Result<std::size_t>(char* buffer, std::size_t capacity)>;
+
 struct HttpRequest {
   std::string method = "GET";
   std::string url;  // absolute: "https://host:port/api/v1/pods?limit=500"
@@ -32,6 +38,8 @@ struct HttpRequest {
   std::string client_key_pem;
   BodySink on_body;                      // set: a 2xx body streams here and HttpResponse::body stays empty
   std::size_t max_body = 256UL * 1024 * 1024;  // a buffered body larger than this fails (Errc::protocol)
+  BodySource body_source;                // set: the request body is read from it (`body` must be empty)
+  std::uint64_t body_size = 0;           // with body_source: the exact length (Content-Length)
 };
 
 struct HttpResponse {

@@ -206,7 +206,7 @@ class Verify(unittest.TestCase):
         r = self.verify("--help")
         self.assertEqual(r.code, 0, r)
         self.assertIn("kubectl ir verify", r.out)
-        self.assertEqual(r.out.count("\n  kubectl ir verify "), 2, r.out)
+        self.assertEqual(r.out.count("\n  kubectl ir verify "), 3, r.out)  # the examples
 
 
 if __name__ == "__main__":

@@ -89,7 +89,7 @@ TEST_CASE("cli: every command's --help has a summary, its flags and at least two
   const auto root = run_cli({"--help"});
   const auto subs = root.out.substr(root.out.find("Subcommands:"));
   for (const char* cmd : {"version", "doctor", "exec", "collect", "run", "playbooks", "completion", "isolate", "release",
-                          "siblings", "verify"}) {
+                          "siblings", "verify", "sign", "upload"}) {
     CAPTURE(cmd);
     // the root help lists it with a one-line summary
     const auto line = subs.substr(subs.find(std::string("\n  ") + cmd + " "));

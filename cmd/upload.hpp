@@ -1,0 +1,30 @@
+#pragma once
+#include "cmd/command.hpp"
+
+namespace ir::cli {
+
+struct UploadOptions {
+  std::vector<std::string> args;             // BUNDLE... then s3://BUCKET/PREFIX (none with --upload-url)
+  std::vector<std::string> upload_urls;      // --upload-url: presigned PUT URLs, one per file in order
+  std::string endpoint;                      // --s3-endpoint
+  std::string region;                        // --s3-region
+  bool path_style = false;                   // --s3-path-style
+  std::string ca_file;                       // --s3-ca
+  std::string retain_until;                  // --retain-until DATE|DURATION
+  std::string lock_mode;                     // --lock-mode governance|compliance
+  bool legal_hold = false;                   // --legal-hold
+  bool no_signatures = false;                // --no-signatures: the bundles only
+  std::string part_size = "16Mi";            // --part-size
+  std::string multipart_threshold = "64Mi";  // --multipart-threshold
+  std::string output;                        // "" (report) or "json"
+};
+
+// kubectl ir upload BUNDLE... s3://BUCKET/PREFIX: puts each bundle, and the BUNDLE.sig and
+// BUNDLE.intoto.jsonl beside it, into the bucket with SigV4, checksums and (optionally) an Object
+// Lock; or, with --upload-url, PUTs to presigned URLs. Credentials as the AWS CLI finds them.
+// Needs no cluster. Exit 0 when every object is in the bucket (and locked, if asked), 3 when some
+// are, 1 when none, 130 when interrupted.
+Command setup_upload(CLI::App& root, const GlobalOptions& global);
+int run_upload(const UploadOptions& options, int verbosity, Io& io);
+
+}  // namespace ir::cli
