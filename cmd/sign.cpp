@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "build_info.hpp"
-#include "cmd/report.hpp"
+#include "cmd/errors.hpp"
 #include "custody/acquisition.hpp"
 #include "custody/sign.hpp"
 #include "util/clock.hpp"

@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "cmd/report.hpp"
+#include "cmd/errors.hpp"
 #include "custody/credentials.hpp"
 #include "custody/s3.hpp"
 #include "custody/sign.hpp"

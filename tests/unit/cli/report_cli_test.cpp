@@ -43,7 +43,7 @@ TEST_CASE("cli: report") {
     auto w = ir::evidence::create_bundle(bundle, clock);
     REQUIRE(w);
     REQUIRE((*w)->add("pod/pod.json", R"({"metadata":{"name":"web-1","namespace":"shop"}})",
-                      {"t", "api", std::nullopt, false, ""}));
+                      {.source = "t", .method = ir::evidence::Method::api}));
     REQUIRE((*w)->finish());
   }
   SUBCASE("html beside the bundle, its path on stdout") {

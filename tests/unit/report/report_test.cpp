@@ -113,7 +113,7 @@ class BundleBuilder {
     auto w = evidence::create_bundle(path, clock);
     REQUIRE(w);
     for (const auto& [entry, data] : m_entries)
-      REQUIRE((*w)->add(entry, data, {"test", "api", std::nullopt, false, ""}));
+      REQUIRE((*w)->add(entry, data, {.source = "test", .method = evidence::Method::api}));
     REQUIRE((*w)->finish());
     return path;
   }
