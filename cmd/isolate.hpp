@@ -13,7 +13,11 @@ struct IsolateCliOptions {
   bool detach = false;
   bool cordon = false;
   bool admin_policy = false;
+  bool verify = false;
   std::string probe;
+  bool ephemeral = false;
+  std::string debug_image = "busybox";
+  std::string verify_timeout = "10s";
   bool dry_run = false;
   std::string output;  // "" (summary), json, yaml
 };
@@ -25,12 +29,14 @@ Command setup_isolate(CLI::App& root, const GlobalOptions& global);
 int run_isolate(const IsolateCliOptions& options, const GlobalOptions& global, Io& io);
 
 struct ReleaseCliOptions {
-  std::string pod;
+  std::string pod;      // "" with --case: every pod and policy of the case in the namespace
+  std::string case_id;
   bool dry_run = false;
   std::string output;
 };
 
-// kubectl ir release POD: undo exactly what isolate did.
+// kubectl ir release POD | --case CASE: undo exactly what isolate did (also what --exclusive left
+// on other policies after the pod is gone: the case comes from --case or the local journals).
 Command setup_release(CLI::App& root, const GlobalOptions& global);
 int run_release(const ReleaseCliOptions& options, const GlobalOptions& global, Io& io);
 
