@@ -13,6 +13,7 @@ packages=(
   doctest-dev clang libclang-rt-14-dev bash-completion
   # fake cluster (tests/fake-cluster): Python with aiohttp, pods backed by busybox roots in namespaces
   python3 python3-aiohttp python3-yaml busybox-static openssl util-linux iproute2 libc6-dev
+  nftables     # the fake cluster's fabric: NetworkPolicy enforcement and kube-proxy NAT (in its own netns)
   # benchmarks and e2e helpers
   curl jq
   # release archive (scripts/package.sh, check-portable.sh): the shipped libraries' run-path, a

@@ -9,6 +9,8 @@ from . import objects as O
 from . import scenario as scenario_mod
 from .auth import Authorizer
 from .faults import Faults
+from .netpol import default_policy_types
+from .network import Network
 from .pods import PodManager
 from .resources import Registry
 from .runtime_loader import load_runtime
@@ -51,6 +53,8 @@ class Cluster:
         self.ready = False
         self.runtime, self.rtmod = load_runtime(os.path.join(workdir, "runtime"))
         self.pods = PodManager(self)
+        self.network = Network(self)
+        self.nodes = {}            # node name -> {"ip": InternalIP, "ready": bool, "index": n}
         self.scenario = None
         self.registry = None
         self.authorizer = None
@@ -82,6 +86,9 @@ class Cluster:
         if "continue_ttl_seconds" in settings:
             self.store.continue_ttl = float(settings["continue_ttl_seconds"])
         self.faults.load(self.scenario.faults)
+        self.network.enforce, self.network.keep_established, self.network.nodelocal_dns = True, True, False
+        self.network.configure(settings)
+        self._load_nodes()
         created = O.ts_ago(120)
         scale = self.scenario.name.startswith("scale:")
         namespaces = set(scenario_mod.BASE_NAMESPACES)
@@ -116,6 +123,7 @@ class Cluster:
         await self.pods.start_all()
         self.refresh_workload_status()
         self.refresh_nodes(created)
+        await self.network.flush()
         if scale:
             n = self.store.prerender(CORE_PODS, "PodList", "v1", 500)
             log.info("pre-rendered %d pages of /api/v1/pods?limit=500", n)
@@ -132,9 +140,39 @@ class Cluster:
     async def shutdown(self):
         self.ready = False
         try:
+            await self.network.close()
             await self.pods.stop_all()
         finally:
             await self.runtime.shutdown()
+
+    # -- nodes ----------------------------------------------------------------------------------
+    def _load_nodes(self):
+        """Each scenario Node's address and readiness: `x-internal-ip` (default 192.0.2.2 for the
+        first node, then .3, .4...), `x-ready: false` (the kubelet stopped posting status: Ready
+        Unknown, unreachable taints, its pods not ready). Pod IPs come from 10.244.<n>.0/24 of the
+        n-th node."""
+        self.nodes = {}
+        for obj in self.scenario.objects:
+            if obj.get("kind") != "Node":
+                continue
+            name = obj["metadata"]["name"]
+            index = len(self.nodes)
+            ip = obj.pop("x-internal-ip", None) or ("192.0.2.%d" % (2 + index))
+            ready = obj.pop("x-ready", True) is not False
+            self.nodes[name] = {"ip": ip, "ready": ready, "index": index}
+            if not ready:
+                spec = obj.setdefault("spec", {})
+                spec["taints"] = list(spec.get("taints") or []) + [
+                    {"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule", "timeAdded": O.ts_ago(60)},
+                    {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute", "timeAdded": O.ts_ago(55)}]
+
+    def node_ip(self, name):
+        n = self.nodes.get(name)
+        return n["ip"] if n else O.HOST_IP
+
+    def node_ready(self, name):
+        n = self.nodes.get(name)
+        return n["ready"] if n else True
 
     # -- admission ------------------------------------------------------------------------------
     @staticmethod
@@ -195,6 +233,7 @@ class Cluster:
                 p.setdefault("targetPort", p.get("port"))
             obj["status"] = {"loadBalancer": {}}
         elif kind == "NetworkPolicy":
+            default_policy_types(obj)
             if self.k8s_version < (1, 27):
                 obj.setdefault("status", {})
         elif kind in ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet") and isinstance(spec, dict):
@@ -247,6 +286,7 @@ class Cluster:
         ver = VERSIONS[self.k8s_version]
         name = node["metadata"]["name"]
         t = node["metadata"].get("creationTimestamp") or O.ts_ago(3600)
+        ready = self.node_ready(name)
         images = {}
         for e in self.store.items(CORE_PODS).values():
             for cs in e.obj.get("status", {}).get("containerStatuses", []):
@@ -270,7 +310,7 @@ class Cluster:
                  "message": "kubelet has sufficient PID available"},
                 {"type": "Ready", "status": "True", "lastHeartbeatTime": O.now_ts(), "lastTransitionTime": t,
                  "reason": "KubeletReady", "message": "kubelet is posting ready status"}],
-            "addresses": [{"type": "InternalIP", "address": O.HOST_IP}, {"type": "Hostname", "address": name}],
+            "addresses": [{"type": "InternalIP", "address": self.node_ip(name)}, {"type": "Hostname", "address": name}],
             "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
             "nodeInfo": {"machineID": O.det_hex("machine", name, n=32), "systemUUID": O.det_uid("sys", name),
                          "bootID": O.det_uid("boot", name), "kernelVersion": os.uname().release,
@@ -280,6 +320,12 @@ class Cluster:
             "images": [{"names": [iid] + sorted(n for n in names if n), "sizeBytes": 1037584 + i * 7919}
                        for i, (iid, names) in enumerate(sorted(images.items()))],
         }
+        if not ready:
+            # what the node lifecycle controller writes when the kubelet stops posting status
+            seen = O.ts_ago(60)
+            for cond in st["conditions"]:
+                cond.update({"status": "Unknown", "lastHeartbeatTime": O.ts_ago(100), "lastTransitionTime": seen,
+                             "reason": "NodeStatusUnknown", "message": "Kubelet stopped posting node status."})
         node["status"] = st
 
     def refresh_workload_status(self):

@@ -14,6 +14,7 @@ from aiohttp import web
 from . import discovery, objects as O, patches, statuses, tables
 from .auth import Attributes
 from .cluster import GENERATION_KINDS
+from .netpol import default_policy_types
 from .selectors import parse_field_selector, parse_label_selector, single_name
 from .statuses import ApiError
 from .store import Watcher, dumps, selection_key, with_kind
@@ -467,6 +468,8 @@ class Api:
         elif "status" in old and rt.kind not in ("Namespace",):
             new["status"] = copy.deepcopy(old["status"])
         new["kind"], new["apiVersion"] = rt.kind, rt.group_version
+        if rt.kind == "NetworkPolicy":
+            default_policy_types(new)
         self.validate(rt, new)
         added = []
         if sub == "ephemeralcontainers":

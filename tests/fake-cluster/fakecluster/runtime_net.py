@@ -1,10 +1,13 @@
 """Pod networking of the fake runtime.
 
 Every pod (but hostNetwork ones) has its own network namespace, held by a pause process, with
-loopback up and ``eth0``: one end of a veth pair carrying the pod IP (/32, default route on the
-link, like Calico). The other end lives in the runtime's own "fabric" namespace (also held by a
-pause process), which routes between pods (/32 routes, proxy ARP, forwarding) and carries the
-outside world the profiles need: the fake mining pool at 198.51.100.7:3333 on its loopback.
+loopback up and ``eth0``: one end of a veth pair carrying the pod IP (/32), with a default route
+via 169.254.1.1 (exactly as Calico sets pods up). The other end lives in the runtime's own
+"fabric" namespace (also held by a pause process), which holds 169.254.1.1 (so it answers the
+pods' ARP for their gateway), routes between pods (/32 routes, forwarding) and carries the outside
+world the profiles need: the fake mining pool at 198.51.100.7:3333 on its loopback. The API server
+side adds more addresses to the fabric's loopback (``set_addresses``), installs its packet filter
+and NAT rules there (``apply_rules``, nftables) and listens there (``open_socket``).
 Nothing here touches the host's network namespace; the fabric has no route out.
 
 (This kernel has no ``dummy`` link type; veth is also what real pods have.)
@@ -12,11 +15,19 @@ Nothing here touches the host's network namespace; the fabric has no route out.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import ipaddress
+import os
+import socket
+import threading
 
 from .profiles import POOL_ADDRESS, POOL_PORT
 from .runtime_native import Launcher, Started
+
+POD_GATEWAY = "169.254.1.1"
+_CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def peer_name(pod_uid: str) -> str:
@@ -40,6 +51,7 @@ class Fabric:
         self._env = env
         self.holder: Started | None = None
         self.pool: Started | None = None
+        self._addresses: set[str] = set()
 
     async def start(self) -> list[Started]:
         """Creates the fabric namespace and starts the pool. Returns the processes started
@@ -49,7 +61,7 @@ class Fabric:
             [self._fcapp, "--fc-pause"], self._env)
         pid = self.holder.pid
         await self._launcher.run_in(pid, ["ip", "-batch", "-"], (
-            f"addr add {POOL_ADDRESS}/32 dev lo\n").encode())
+            f"addr add {POOL_ADDRESS}/32 dev lo\naddr add {POD_GATEWAY}/32 dev lo\n").encode())
         await self._launcher.run_in(pid, ["/bin/sh", "-c",
                                           "echo 1 > /proc/sys/net/ipv4/ip_forward"])
         self.pool = await self._launcher.start(
@@ -66,7 +78,8 @@ class Fabric:
         pod_cmds = f"link add eth0 type veth peer name {peer} netns {self.holder.pid}\n"
         if ip:
             pod_cmds += f"addr add {ip}/32 dev eth0\n"
-        pod_cmds += "link set eth0 up\nroute add default dev eth0\n"
+        pod_cmds += (f"link set eth0 up\nroute add {POD_GATEWAY} dev eth0 scope link\n"
+                     f"route add default via {POD_GATEWAY} dev eth0\n")
         await self._launcher.run_in(pod_holder_pid, ["ip", "-batch", "-"], pod_cmds.encode())
         fabric_cmds = f"link set {peer} up\n"
         if ip:
@@ -74,3 +87,69 @@ class Fabric:
         await self._launcher.run_in(self.holder.pid, ["ip", "-batch", "-"], fabric_cmds.encode())
         await self._launcher.run_in(self.holder.pid, [
             "/bin/sh", "-c", f"echo 1 > /proc/sys/net/ipv4/conf/{peer}/proxy_arp"])
+
+    async def apply_rules(self, ruleset: str) -> None:
+        """Loads an nftables script in the fabric (``nft -f -``: one transaction). Raises
+        LaunchError with nft's message."""
+        assert self.holder is not None
+        await self._launcher.run_in(self.holder.pid, ["nft", "-f", "-"], ruleset.encode())
+
+    async def set_addresses(self, addresses: set[str]) -> None:
+        """Makes ``addresses`` (IPv4) the fabric's extra local addresses, besides the pool and the
+        pods' gateway: adds the missing ones, removes those of the previous call that are not
+        wanted any more. Raises LaunchError."""
+        assert self.holder is not None
+        wanted = {a for a in (_ipv4(x) for x in addresses) if a} - {POOL_ADDRESS, POD_GATEWAY}
+        cmds = [f"addr add {a}/32 dev lo" for a in sorted(wanted - self._addresses)]
+        cmds += [f"addr del {a}/32 dev lo" for a in sorted(self._addresses - wanted)]
+        if cmds:
+            await self._launcher.run_in(self.holder.pid, ["ip", "-batch", "-"],
+                                        ("\n".join(cmds) + "\n").encode())
+        self._addresses = wanted
+
+    def open_socket(self, kind: int, address: str, port: int) -> socket.socket:
+        """A non-blocking IPv4 socket of ``kind`` (SOCK_STREAM: listening; SOCK_DGRAM) bound to
+        address:port in the fabric's network namespace (created there by a short-lived thread
+        that enters it). Raises OSError."""
+        assert self.holder is not None
+        return in_netns(self.holder.pid, lambda: _bound(kind, address, port))
+
+
+def _bound(kind: int, address: str, port: int) -> socket.socket:
+    s = socket.socket(socket.AF_INET, kind)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((address, port))
+        if kind == socket.SOCK_STREAM:
+            s.listen(128)
+        s.setblocking(False)
+    except BaseException:
+        s.close()
+        raise
+    return s
+
+
+def in_netns(pid: int, fn):
+    """Runs fn in a new thread whose network namespace is that of pid, and returns its result
+    (sockets keep the namespace they were created in). Raises what fn raises, or OSError."""
+    result: dict = {}
+
+    def run() -> None:
+        try:
+            fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                if _libc.setns(fd, _CLONE_NEWNET) != 0:
+                    err = ctypes.get_errno()
+                    raise OSError(err, f"setns into the network namespace of {pid}: {os.strerror(err)}")
+            finally:
+                os.close(fd)
+            result["value"] = fn()  # the thread ends here, in the fabric: nothing else runs in it
+        except BaseException as e:  # noqa: BLE001 - handed to the caller
+            result["error"] = e
+
+    thread = threading.Thread(target=run, name="fabric-netns", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    return result["value"]

@@ -36,6 +36,18 @@ def load(spec):
                     doc.get("faults"), expand(doc.get("objects", [])), doc.get("settings"))
 
 
+def _excluded(objs, exclude):
+    """objs without those `exclude:` names ({kind, name, namespace?}; namespace omitted: any)."""
+    out = []
+    for o in objs:
+        md = o.get("metadata") or {}
+        if any(e.get("kind") == o.get("kind") and e.get("name") == md.get("name")
+               and e.get("namespace", md.get("namespace")) == md.get("namespace") for e in exclude or []):
+            continue
+        out.append(o)
+    return out
+
+
 def _read(path, seen=()):
     with open(path) as f:
         doc = yaml.safe_load(f) or {}
@@ -46,6 +58,7 @@ def _read(path, seen=()):
             continue
         sub = _read(p, seen + (path,))
         _merge_doc(merged, sub)
+    merged["objects"] = _excluded(merged["objects"], doc.get("exclude"))   # of the includes only
     _merge_doc(merged, doc)
     return merged
 
@@ -106,6 +119,10 @@ def _pod_from_template(owner, template, name, index, overrides, manager, generat
     for k in ("x-state", "status"):
         if k in ov:
             pod[k] = copy.deepcopy(ov[k])
+    if ov.get("node"):
+        pod["spec"]["nodeName"] = ov["node"]
+    if ov.get("ready") is False:
+        pod["x-ready"] = False
     return pod
 
 
@@ -125,6 +142,7 @@ def _template_hash(obj):
 
 
 def expand(objs):
+    nodes = [o["metadata"]["name"] for o in objs if o.get("kind") == "Node"] or [O.NODE_NAME]
     out = []
     for o in objs:
         o = copy.deepcopy(o)
@@ -135,7 +153,7 @@ def expand(objs):
         elif kind == "StatefulSet":
             out += _expand_statefulset(o)
         elif kind == "DaemonSet":
-            out += _expand_daemonset(o)
+            out += _expand_daemonset(o, nodes)
         elif kind == "CronJob":
             out += _expand_cronjob(o)
         elif kind == "Job":
@@ -195,17 +213,19 @@ def _expand_statefulset(s):
     return [s] + pods
 
 
-def _expand_daemonset(d):
+def _expand_daemonset(d, nodes):
+    """One pod per node (the i-th of x-pods overrides the i-th node's pod)."""
     ns, name = d["metadata"]["namespace"], d["metadata"]["name"]
     overrides = d.pop("x-pods", [])
     h = O.kube_suffix("ds", ns, name, n=10).replace("b", "5")
     d["spec"].setdefault("updateStrategy", {"type": "RollingUpdate",
                                             "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}})
-    names = _names(f"{name}-", ("ds", ns, name), 1, overrides)
+    names = _names(f"{name}-", ("ds", ns, name), len(nodes), overrides)
     pods = []
     for i, n in enumerate(names):
         p = _pod_from_template(d, d["spec"]["template"], n, i, overrides, "kube-controller-manager", f"{name}-")
         p["metadata"]["labels"].update({"controller-revision-hash": h, "pod-template-generation": "1"})
+        p["spec"].setdefault("nodeName", nodes[i])
         pods.append(p)
     return [d] + pods
 

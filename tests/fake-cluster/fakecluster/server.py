@@ -74,6 +74,8 @@ class Server:
                     resp = injected
                 else:
                     resp = await self._serve(request, user)
+            if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+                await c.network.flush()   # the fabric enforces a write before it is answered
             status = resp.status
             return resp
         except statuses.ApiError as e:
@@ -146,6 +148,7 @@ class Server:
         self.server = await loop.create_server(self.runner.server, self.host, self.port, ssl=self.ssl_context(),
                                                reuse_address=True, backlog=512)
         self.port = self.server.sockets[0].getsockname()[1]
+        self.cluster.network.api_port = self.port
 
     async def restart(self, down_seconds):
         """Simulates an API server restart: stop listening, drop connections, listen again."""

@@ -121,6 +121,7 @@ class Store:
         self.list_times = {}                           # rv -> monotonic time a paged list was first served
         self.history = collections.deque(maxlen=self.HISTORY)  # (rv, key, type, old, new)
         self.watchers = []
+        self.listeners = []                            # fn(key, type, old, new) on every write
         self.continue_ttl = 300.0
         self.force_expire = 0                          # fault: expire the n-th continue request
         self.continue_requests = 0
@@ -333,6 +334,8 @@ class Store:
     # -- watch ----------------------------------------------------------------------------------
     def _notify(self, key, etype, old, new):
         self.history.append((self.rv, key, etype, old, new))
+        for fn in self.listeners:
+            fn(key, etype, old, new)
         for w in list(self.watchers):
             if w.key != key:
                 continue
