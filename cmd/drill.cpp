@@ -97,7 +97,11 @@ int run_drill(const DrillCliOptions& o, const GlobalOptions& global, Io& io) {
     print_error(io, Error(Errc::usage, "invalid --timeout or --settle: want durations such as 60s, 10s"));
     return k_exit_usage;
   }
-  auto session = open_session(global.kube, io);
+  // The session's requests ignore Ctrl-C: after one, the drill skips what is left and must still
+  // be able to delete what it created. The drill itself (and every exec) watches io.cancel.
+  util::CancelToken never;
+  Io session_io{io.out, io.err, io.getenv, &never, io.in};
+  auto session = open_session(global.kube, session_io);
   if (!session) {
     print_error(io, session.error());
     return exit_code_for(session.error());

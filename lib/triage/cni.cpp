@@ -182,7 +182,7 @@ CniDiscovery discover_cni(kube::Client& client, const std::string& node_name) {
     found.push_back(detect_cni(d.daemonsets));
     looked.emplace_back("the DaemonSets");
   } else {
-    d.unread.push_back("DaemonSets: " + daemonsets.error().message);
+    d.unread.push_back(daemonsets.error().message);
   }
   const auto done = [&] { return !found.empty() && found.back().known && found.back().enforces; };
   if (!done()) {
@@ -191,7 +191,7 @@ CniDiscovery discover_cni(kube::Client& client, const std::string& node_name) {
       found.push_back(detect_cni_from_pods(member(*pods, "items")));
       looked.emplace_back("the pods in kube-system");
     } else {
-      d.unread.push_back("pods in kube-system: " + pods.error().message);
+      d.unread.push_back(pods.error().message);
     }
   }
   if (!done() && !node_name.empty()) {
@@ -200,7 +200,7 @@ CniDiscovery discover_cni(kube::Client& client, const std::string& node_name) {
       found.push_back(detect_cni_from_node(*node));
       looked.push_back("node " + node_name + " (annotations, labels, node info)");
     } else {
-      d.unread.push_back("node " + node_name + ": " + node.error().message);
+      d.unread.push_back(node.error().message);
     }
   }
   d.cni = combine_cni(found);

@@ -48,7 +48,7 @@ CniInfo combine_cni(const std::vector<CniInfo>& found);
 struct CniDiscovery {
   CniInfo cni;
   std::string note;                 // when unknown: what was looked at and why it said nothing
-  std::vector<std::string> unread;  // sources that could not be read ("kube-system pods: forbidden")
+  std::vector<std::string> unread;  // why a source could not be read (the API error, naming the call)
   int requests = 0;                 // API requests made
   nlohmann::json daemonsets;        // the DaemonSets read (items), null when they could not be read
 };

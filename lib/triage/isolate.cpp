@@ -157,13 +157,13 @@ Verdict with_wire(Verdict reasoned, bool from_allowances, const IsolateReport& r
   const WireCheck& w = r.wire;
   switch (w.verdict) {
     case WireVerdict::not_run: return reasoned;
-    case WireVerdict::not_contained: return {Containment::not_contained, "measured on the wire: " + w.reason, true};
+    case WireVerdict::not_contained: return {Containment::not_contained, w.reason, true};
     case WireVerdict::contained: {
       if (reasoned.state == Containment::not_contained && from_allowances) {
         reasoned.reason += "; the probe was blocked (" + w.reason + "), but a policy still allows other traffic";
         return reasoned;
       }
-      std::string reason = "verified on the wire: " + w.reason;
+      std::string reason = w.reason;
       const std::string except = egress_exceptions(r, o);
       if (!except.empty()) reason += "; all egress denied except " + except;
       if (!r.cni.known || !r.cni.enforces) {

@@ -114,7 +114,7 @@ struct ReleaseOptions {
   kube::DryRun dry_run = kube::DryRun::none;
   // The case, when the caller knows it (--case, or the local journal): what --exclusive left on
   // competing policies is cleaned even when the pod, which recorded the case, is gone.
-  std::string case_id;
+  std::string case_id = {};
 };
 
 struct ReleaseReport {

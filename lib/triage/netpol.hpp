@@ -63,7 +63,7 @@ struct QuarantineSpec {
   std::vector<std::string> allow_egress;       // "CIDR" or "CIDR:PORT" (TCP)
   // With allow_dns: NodeLocal DNSCache's link-local addresses (169.254.20.10), allowed on 53/UDP+TCP
   // as ipBlocks (the cache runs on the node's network, not in a pod a selector could name).
-  std::vector<std::string> node_local_dns;
+  std::vector<std::string> node_local_dns = {};
 };
 
 // The name of the quarantine policy for a pod: "kubectl-ir-quarantine-<pod>", shortened with a

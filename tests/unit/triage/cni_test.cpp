@@ -135,7 +135,7 @@ TEST_CASE("discover_cni: stops at the first enforcing source, says what it read 
     const auto d = discover_cni(client, "node-1");
     CHECK_FALSE(d.cni.known);
     CHECK(d.note ==
-          "no NetworkPolicy-enforcing CNI recognised in the DaemonSets, the pods in kube-system (not readable: node node-1: "
+          "no NetworkPolicy-enforcing CNI recognised in the DaemonSets, the pods in kube-system (not readable: get node node-1: "
           "nodes \"node-1\" is forbidden)");
   }
 }

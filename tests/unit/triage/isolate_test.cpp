@@ -369,7 +369,7 @@ TEST_CASE("isolate --verify: reachable before and blocked after is contained, me
   REQUIRE(r);
   CHECK(r->egress.state == triage::Containment::contained);
   CHECK(r->egress.on_the_wire);
-  CHECK(r->egress.reason.rfind("verified on the wire: 198.51.100.7:3333 (--probe) connected before, timed out after", 0) == 0);
+  CHECK(r->egress.reason.rfind("198.51.100.7:3333 (--probe) connected before, timed out after", 0) == 0);
   CHECK(r->wire.verdict == triage::WireVerdict::contained);
   // The first probes ran before the policy was written, the last one after it.
   REQUIRE(w.probe_after_policy.size() == 3);  // -z refused, -e connected, -e timed out
@@ -394,7 +394,7 @@ TEST_CASE("isolate --verify: still reachable after the quarantine is NOT contain
   CHECK(r->egress.state == triage::Containment::not_contained);
   CHECK(r->egress.on_the_wire);
   CHECK(r->egress.reason ==
-        "measured on the wire: 198.51.100.7:3333 (--probe) still connected after the quarantine (3 attempts over 1.0s)");
+        "198.51.100.7:3333 (--probe) still connected after the quarantine (3 attempts over 1.0s)");
 }
 
 TEST_CASE("isolate --verify: nothing reachable before leaves the reasoned verdict, saying why") {
