@@ -262,6 +262,7 @@ class Drill {
       io.new_case_id = m_o.case_id;
       io.ingress = m_o.ingress;
       io.probe = to_server.text();
+      io.probe_label = to_server.what;
       io.verify = true;
       io.wire.settle = m_o.settle;
       io.actor = m_o.actor;

@@ -294,6 +294,7 @@ Result<void> isolate_steps(kube::Client& client, kube::Connector* connector, con
   const PodAddresses addresses = pod_addresses(pod, json());
   if (!o.probe.empty()) {
     IR_TRY_CTX(t, parse_probe_target(o.probe), what);
+    t.what = o.probe_label;
     if (const std::string why = unprobeable_reason(t.host, addresses); !why.empty()) {
       return unexpected(Error(Errc::usage, what + ": --probe " + t.text() + ": " + why)
                             .with_hint("probe a destination outside the pod and its node: another pod's port, a "

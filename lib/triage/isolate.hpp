@@ -49,6 +49,7 @@ struct IsolateOptions {
   // picks a sibling pod's declared port, else the kubernetes Service.
   bool verify = false;
   std::string probe;
+  std::string probe_label = "--probe";  // how messages name the `probe` destination
   bool ephemeral = false;               // probe from a debug container (debug_image), not the image's nc
   std::string debug_image = "busybox";
   WireOptions wire;

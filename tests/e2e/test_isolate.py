@@ -171,6 +171,15 @@ class IsolateRelease(unittest.TestCase):
         self.assertEqual(get("networkpolicy", "allow-egress"), pol_before)
         self.assertEqual(get("networkpolicy", quarantine), quarantine_before)
         self.assertTrue(get("node", "node-1", ns="default")["spec"].get("unschedulable"))
+        # Said in the future tense: nothing was deleted, restored or uncordoned.
+        text = self.ir("release", COMPROMISED, "-n", "shop", "--dry-run")
+        self.assertEqual(text.code, 0, text)
+        self.assertEqual(text.out.splitlines(), [
+            "(dry run: nothing was changed)",
+            f"would release shop/{COMPROMISED} (case {report['case']})",
+            "would delete: quarantine policy",
+            "would restore: networkpolicy allow-egress",
+            "would uncordon: node node-1"])
         self.assertEqual(self.ir("release", COMPROMISED, "-n", "shop").code, 0)
 
     def test_idempotent(self):
