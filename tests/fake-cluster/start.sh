@@ -1,10 +1,10 @@
 #!/bin/sh
-# start.sh DIR [--scenario demo|scale:N|PATH] [--k8s-version 1.32|1.26]
+# start.sh DIR [--scenario NAME|scale:N|PATH] [--k8s-version 1.32|1.26]
 # Starts the fake API server in the background (TLS on 127.0.0.1, a free port), waits until /readyz
 # answers and prints DIR/kubeconfig. Idempotent: a server already running from DIR is left alone.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-[ $# -ge 1 ] || { echo "usage: $0 DIR [--scenario demo|scale:N|PATH] [--k8s-version 1.32|1.26]" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: $0 DIR [--scenario NAME|scale:N|PATH] [--k8s-version 1.32|1.26]" >&2; exit 2; }
 dir=$1; shift
 scenario=demo; version=1.32; port=0
 while [ $# -gt 0 ]; do

@@ -7,7 +7,7 @@ Two parts, like on a real node:
   IP:targetPort (named target ports resolved per pod; ``numgen random`` picks one); a port with no
   ready endpoint is rejected (ICMP port unreachable: "connection refused"), and a pod reaching
   itself through its Service is SNATed to its node's address (hairpin), as kube-proxy
-  masquerades it.
+  masquerades it. Any other address of the service range is not routed ("network unreachable").
 - the CNI's policy engine (Calico/Cilium semantics of ``networking.k8s.io/v1`` NetworkPolicy and
   ``policy.networking.k8s.io/v1alpha1`` AdminNetworkPolicy/BaselineAdminNetworkPolicy), in the
   forward and input hooks of the fabric: every pod-to-pod, pod-to-fabric (the pool, DNS, the API
@@ -15,7 +15,8 @@ Two parts, like on a real node:
   AdminNetworkPolicies by priority (Allow: allowed, Deny: dropped, Pass: on to NetworkPolicy), then
   NetworkPolicies if any selects the pod in that direction (the union of their rules allows,
   anything else is dropped), else the BaselineAdminNetworkPolicy (Allow/Deny), else allowed.
-  Traffic between a pod and its own node is always allowed; replies of allowed connections pass
+  Traffic between a pod and its own node, and from a pod to itself, is always allowed (the
+  Kubernetes API's exceptions); replies of allowed connections pass
   (conntrack), and so do established connections when policies change unless the scenario says
   ``netpol_existing_connections: cut``: then every packet is judged again against the
   connection's original direction, so a connection that is no longer allowed stops at once.
@@ -457,7 +458,8 @@ def _kube_proxy(ev: Evaluator, snap: Snapshot) -> tuple[list[str], list[str], li
                              key=lambda t: (ipaddress.IPv4Address(t[0]), t[1]))
             match = f"ip daddr {cip} meta l4proto {proto.lower()} th dport {int(port['port'])}"
             if not targets:
-                reject.append(f"{match} reject")
+                # (ICMP port unreachable sent from prerouting has no route: TCP gets a reset)
+                reject.append(f"{match} reject" + (" with tcp reset" if proto == "TCP" else ""))
                 continue
             if len(targets) == 1:
                 dnat.append(f"{match} dnat ip to {targets[0][0]}:{targets[0][1]}")
@@ -481,7 +483,11 @@ def plan(snap: Snapshot) -> Plan:
     chains: list[tuple[str, str, list[str]]] = []   # (name, header, rules)
     chains.append(("nat_prerouting", "type nat hook prerouting priority dstnat; policy accept;", dnat))
     chains.append(("nat_postrouting", "type nat hook postrouting priority srcnat; policy accept;", snat))
-    main = list(reject)
+    # after DNAT: what is still addressed to a ClusterIP:port has no endpoint (before routing,
+    # which would drop it: the service range is not routed anywhere)
+    chains.append(("svc_reject", "type filter hook prerouting priority dstnat + 10; policy accept;",
+                   reject))
+    main = []
     enforced: dict[str, list[str]] = {}
     if snap.enforce:
         main.append("ct state established,related accept" if snap.keep_established
@@ -489,7 +495,9 @@ def plan(snap: Snapshot) -> Plan:
         modes = [("orig", _ORIGINAL)] + ([] if snap.keep_established else [("reply", _REPLY)])
         for mode, _ in modes:
             main.append(f"ct direction {'original' if mode == 'orig' else 'reply'} jump pol_{mode}")
-        node_pairs = []
+        # a pod and its own node always reach each other, and a pod always reaches itself (also
+        # through its Service: hairpin, SNATed only after the filter)
+        node_pairs = [(p.ip, p.ip) for p in ev.pods]
         for p in ev.pods:
             node = snap.nodes.get(p.node)
             if node:

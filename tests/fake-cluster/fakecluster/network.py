@@ -250,14 +250,15 @@ class Network:
                 while data := await src.read(65536):
                     dst.write(data)
                     await dst.drain()
+                if dst.can_write_eof():
+                    dst.write_eof()   # half-close: the answer may still come
             except (OSError, asyncio.CancelledError):
-                pass
-            finally:
-                try:
-                    dst.close()
-                except OSError:
-                    pass
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+                dst.close()
+        try:
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        finally:
+            up_writer.close()
+            writer.close()
 
     async def _dns_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

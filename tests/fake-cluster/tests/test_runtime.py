@@ -294,10 +294,25 @@ class TestCompromisedWeb(RuntimeCase):
         with open(log, "rb") as f:
             self.assertIn(b"198.51.100.7:3333", f.read())
 
+    async def test_plant_compromises_a_running_web_container_like_the_profile(self):
+        await self.start("u1", {"profile": "web"}, ip="10.244.0.8")
+        _, before, _ = await self.ex("u1", ["ps", "-o", "pid,ppid,stat,comm"])
+        self.assertEqual([l.split()[3] for l in before.decode().splitlines()[1:]], ["sh", "httpd", "ps"])
+        got = await self.rt.plant("u1", "c")
+        self.assertEqual(got["argv"], profiles.miner_argv(False))
+        self.assertIn("/tmp/.x/kworkerds", got["files"])
+        ps = await self.eventually("u1", ["ps", "-o", "pid,ppid,stat,comm"], lambda o: b"kworkerds" in o)
+        rows = [l.split() for l in ps.decode().splitlines()[1:]]
+        miner = next(r for r in rows if r[3] == "kworkerds")
+        self.assertEqual((int(miner[0]), miner[1]), (got["pid"], "1"))     # adopted by the init
+        self.assertFalse([r for r in rows if r[2].startswith("Z")], ps)    # no shell left behind
+        await self.eventually("u1", ["cat", "/proc/net/tcp"], lambda o: POOL_HEX.encode() + b" 01" in o)
+        with self.assertRaises(ContainerNotRunning):
+            await self.rt.plant("nope", "c")
+
     async def test_host_network_never_dials_the_pool(self):
         await self.start("h", {"profile": "compromised-web"}, host_network=True)
-        _, ps, _ = await self.ex("h", ["ps"])
-        self.assertIn(b"/tmp/.x/kworkerds", ps)
+        ps = await self.eventually("h", ["ps"], lambda o: b"/tmp/.x/kworkerds" in o)
         self.assertNotIn(b"-o 198.51.100.7", ps)
 
 

@@ -80,3 +80,49 @@ class ContinueTokenTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class NetpolTest(unittest.TestCase):
+    """The ruleset's shape; what it does on the wire is test_network's."""
+
+    def snap(self, **kw):
+        from fakecluster import netpol
+        pods = [netpol.Pod("a", "p", "10.244.0.10", {"app": "p"}, "n1", ports=[("http", "TCP", 8080)]),
+                netpol.Pod("a", "q", "10.244.0.11", {"app": "q"}, "n1", ready=False),
+                netpol.Pod("kube-system", "dns", "10.244.0.12", {"k8s-app": "kube-dns"}, "n1",
+                           ports=[("dns", "UDP", 53)])]
+        svcs = [{"metadata": {"name": "kube-dns", "namespace": "kube-system"},
+                 "spec": {"clusterIP": "10.96.0.10", "selector": {"k8s-app": "kube-dns"},
+                          "ports": [{"port": 53, "protocol": "UDP", "targetPort": "dns"}]}},
+                {"metadata": {"name": "q", "namespace": "a"},
+                 "spec": {"clusterIP": "10.96.1.1", "selector": {"app": "q"}, "ports": [{"port": 80}]}}]
+        return netpol.Snapshot(pods, {"a": {}, "kube-system": {}}, {"n1": netpol.Node("n1", "192.0.2.2")},
+                               services=svcs, **kw)
+
+    def test_policy_types_default(self):
+        from fakecluster import netpol
+        self.assertEqual(netpol.policy_types({}), ["Ingress"])
+        self.assertEqual(netpol.policy_types({"egress": []}), ["Ingress"])
+        self.assertEqual(netpol.policy_types({"egress": [{}]}), ["Ingress", "Egress"])
+        self.assertEqual(netpol.policy_types({"policyTypes": ["Egress"], "ingress": [{}]}), ["Egress"])
+
+    def test_kube_proxy_and_no_enforcement(self):
+        from fakecluster import netpol
+        plan = netpol.plan(self.snap(enforce=False))
+        self.assertIn("ip daddr 10.96.0.10 meta l4proto udp th dport 53 dnat ip to 10.244.0.12:53", plan.nft)
+        self.assertIn("ip daddr 10.96.1.1 meta l4proto tcp th dport 80 reject with tcp reset", plan.nft)  # q not ready
+        self.assertEqual(plan.dns_addresses, {"10.244.0.12"})   # no processes: the fabric answers
+        self.assertNotIn("pol_orig", plan.nft)
+        self.assertEqual(plan.enforced_pods, {})
+
+    def test_enforcement_modes(self):
+        from fakecluster import netpol
+        deny = {"metadata": {"name": "d", "namespace": "a"},
+                "spec": {"podSelector": {"matchLabels": {"app": "p"}}, "policyTypes": ["Egress"]}}
+        keep = netpol.plan(self.snap(policies=[deny]))
+        self.assertIn("ct state established,related accept", keep.nft)
+        self.assertNotIn("pol_reply", keep.nft)
+        self.assertEqual(keep.enforced_pods, {"a/p": ["egress"]})
+        cut = netpol.plan(self.snap(policies=[deny], keep_established=False))
+        self.assertIn("ct state related accept", cut.nft)
+        self.assertIn("ct direction reply jump pol_reply", cut.nft)
