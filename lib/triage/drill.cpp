@@ -466,6 +466,19 @@ class Drill {
         m_clock.sleep_for(std::chrono::milliseconds(250));
       }
     };
+    // The quarantine policy, should release not have removed it (its ownerReference would, later).
+    for (const auto& obj : m_r.created) {
+      if (obj.rfind("networkpolicy/", 0) != 0 || std::find(m_r.removed.begin(), m_r.removed.end(), obj) != m_r.removed.end()) {
+        continue;
+      }
+      const std::string name = obj.substr(obj.rfind('/') + 1);
+      if (auto d = kube::delete_network_policy(m_client, m_ns, name, kube::DryRun::none); !d && d.error().code != Errc::not_found) {
+        problems.push_back(obj + ": " + d.error().message);
+        continue;
+      }
+      m_r.removed.push_back(obj);
+      m_log("drill.delete", {{"object", obj}});
+    }
     for (const auto& name : {m_client_pod, m_server}) {
       const std::string obj = "pod/" + m_ns + "/" + name;
       if (std::find(m_r.created.begin(), m_r.created.end(), obj) == m_r.created.end()) continue;
