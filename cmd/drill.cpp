@@ -22,13 +22,23 @@ namespace {
 json report_json(const triage::DrillReport& r, const std::string& case_id) {
   json rows = json::array();
   for (const auto& row : r.rows) {
-    rows.push_back({{"check", row.check}, {"title", row.title}, {"required", row.required},
-                    {"state", triage::to_string(row.state)}, {"ready", row.state == triage::RowState::ready},
-                    {"seconds", row.seconds}, {"detail", row.detail}});
+    rows.push_back({{"check", row.check},
+                    {"title", row.title},
+                    {"required", row.required},
+                    {"state", triage::to_string(row.state)},
+                    {"ready", row.state == triage::RowState::ready},
+                    {"seconds", row.seconds},
+                    {"detail", row.detail}});
   }
-  return {{"ready", r.ready()},         {"case", case_id},        {"namespace", r.namespace_name},
-          {"namespaceCreated", r.namespace_created}, {"seconds", r.seconds}, {"cancelled", r.cancelled},
-          {"checks", rows},             {"created", r.created},   {"removed", r.removed},
+  return {{"ready", r.ready()},
+          {"case", case_id},
+          {"namespace", r.namespace_name},
+          {"namespaceCreated", r.namespace_created},
+          {"seconds", r.seconds},
+          {"cancelled", r.cancelled},
+          {"checks", rows},
+          {"created", r.created},
+          {"removed", r.removed},
           {"leftBehind", r.left_behind}};
 }
 
@@ -57,7 +67,8 @@ Result<std::string> make_work_dir(Io& io) {
 
 Command setup_drill(CLI::App& root, const GlobalOptions& global) {
   auto o = std::make_shared<DrillCliOptions>();
-  CLI::App* app = root.add_subcommand("drill", "Fire drill: prove on this cluster that isolate, collect and release work");
+  CLI::App* app =
+      root.add_subcommand("drill", "Fire drill: prove on this cluster that isolate, collect and release work");
   app->footer(
       "Examples:\n"
       "  kubectl ir drill                           # in a temporary namespace, deleted afterwards\n"
@@ -74,7 +85,8 @@ Command setup_drill(CLI::App& root, const GlobalOptions& global) {
   app->add_option("--check-namespace", o->check_namespaces,
                   "Also check RBAC there, and list the policies there that would defeat a quarantine (repeatable)");
   app->add_option("--timeout", o->timeout, "How long the canary pods may take to run")->capture_default_str();
-  app->add_option("--settle", o->settle, "How long the network may take to apply a policy change")->capture_default_str();
+  app->add_option("--settle", o->settle, "How long the network may take to apply a policy change")
+      ->capture_default_str();
   app->add_option("-o,--output", o->output, "Output: json (default: a table)")->check(CLI::IsMember({"json"}));
   return {app, [o, &global](Io& io) { return run_drill(*o, global, io); }};
 }
@@ -82,11 +94,13 @@ Command setup_drill(CLI::App& root, const GlobalOptions& global) {
 int run_drill(const DrillCliOptions& o, const GlobalOptions& global, Io& io) {
   const std::string& ns = global.kube.namespace_name;  // only an explicit -n: never the context's namespace
   if (const std::string why = triage::drill_namespace_refusal(ns); !why.empty()) {
-    print_error(io, Error(Errc::usage, "drill: " + why).with_hint("leave out -n: the drill makes a temporary namespace"));
+    print_error(io,
+                Error(Errc::usage, "drill: " + why).with_hint("leave out -n: the drill makes a temporary namespace"));
     return k_exit_usage;
   }
   for (const auto& c : o.check_namespaces) {
-    if (c.empty() || c.size() > 63 || c.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos) {
+    if (c.empty() || c.size() > 63 ||
+        c.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos) {
       print_error(io, Error(Errc::usage, "invalid --check-namespace \"" + util::escape_for_terminal(c, 80) + "\""));
       return k_exit_usage;
     }
@@ -130,14 +144,16 @@ int run_drill(const DrillCliOptions& o, const GlobalOptions& global, Io& io) {
   opts.case_id = case_id;
   opts.actor = actor_name(s);
   opts.cancel = io.cancel;
-  opts.progress = [&io](const std::string& line) { io.err << "kubectl-ir: " << util::escape_for_terminal(line, 512) << "\n"; };
+  opts.progress = [&io](const std::string& line) {
+    io.err << "kubectl-ir: " << util::escape_for_terminal(line, 512) << "\n";
+  };
   const json common = {{"context", s.config.context_name}, {"server", s.config.server}, {"actor", opts.actor}};
-  auto report = triage::run_drill(*s.client, *s.connector, s.clock, opts,
-                                  [&](const std::string& action, const json& fields) {
-                                    json f = common;
-                                    f.update(fields);
-                                    if (auto r = journal->append(action, f); !r) print_warning(io, "journal: " + r.error().message);
-                                  });
+  auto report =
+      triage::run_drill(*s.client, *s.connector, s.clock, opts, [&](const std::string& action, const json& fields) {
+        json f = common;
+        f.update(fields);
+        if (auto r = journal->append(action, f); !r) print_warning(io, "journal: " + r.error().message);
+      });
   std::error_code ec;
   std::filesystem::remove_all(*work, ec);
   if (!report) {
@@ -145,8 +161,10 @@ int run_drill(const DrillCliOptions& o, const GlobalOptions& global, Io& io) {
     return exit_code_for(report.error());
   }
   for (const auto& l : report->left_behind) print_warning(io, "left behind: " + l);
-  if (o.output == "json") io.out << to_json(report_json(*report, case_id));
-  else print_table(*report, case_id, io);
+  if (o.output == "json")
+    io.out << to_json(report_json(*report, case_id));
+  else
+    print_table(*report, case_id, io);
   if (report->cancelled) return k_exit_interrupted;
   return report->ready() ? k_exit_ok : k_exit_partial;
 }

@@ -56,15 +56,25 @@ json probe_json(const std::optional<triage::ProbeResult>& p) {
 json wire_json(const triage::WireCheck& w) {
   json targets = json::array();
   for (const auto& t : w.targets) {
-    targets.push_back({{"target", t.target.text()}, {"what", t.target.what}, {"before", probe_json(t.before)},
-                       {"after", probe_json(t.after)}, {"attemptsAfter", t.attempts_after}, {"secondsAfter", t.seconds_after}});
+    targets.push_back({{"target", t.target.text()},
+                       {"what", t.target.what},
+                       {"before", probe_json(t.before)},
+                       {"after", probe_json(t.after)},
+                       {"attemptsAfter", t.attempts_after},
+                       {"secondsAfter", t.seconds_after}});
   }
   json conns = json::array();
   for (const auto& c : w.connections) {
-    conns.push_back({{"local", c.before.local}, {"remote", c.before.remote}, {"after", c.after}, {"judgement", c.judgement}});
+    conns.push_back(
+        {{"local", c.before.local}, {"remote", c.before.remote}, {"after", c.after}, {"judgement", c.judgement}});
   }
-  return {{"verdict", triage::to_string(w.verdict)}, {"reason", w.reason}, {"from", w.probed_from},
-          {"targets", targets}, {"connections", conns}, {"connectionsNote", w.connections_note}, {"execs", w.execs}};
+  return {{"verdict", triage::to_string(w.verdict)},
+          {"reason", w.reason},
+          {"from", w.probed_from},
+          {"targets", targets},
+          {"connections", conns},
+          {"connectionsNote", w.connections_note},
+          {"execs", w.execs}};
 }
 
 json report_json(const triage::IsolateReport& r, const std::string& ns, const std::string& pod, bool dry) {
@@ -84,8 +94,12 @@ json report_json(const triage::IsolateReport& r, const std::string& ns, const st
             {"neutralised", r.neutralised},
             {"detachedLabels", r.detached_labels},
             {"cordonedNode", r.cordoned_node},
-            {"cni", {{"name", r.cni.name}, {"enforces", r.cni.enforces}, {"known", r.cni.known}, {"evidence", r.cni.evidence},
-                     {"note", r.cni_note}}},
+            {"cni",
+             {{"name", r.cni.name},
+              {"enforces", r.cni.enforces},
+              {"known", r.cni.known},
+              {"evidence", r.cni.evidence},
+              {"note", r.cni_note}}},
             {"nodeLocalDns", r.node_local_dns},
             {"dnsNote", r.dns_note},
             {"debugContainer", r.debug_container},
@@ -104,33 +118,42 @@ void print_summary(const triage::IsolateReport& r, const std::string& ns, const 
   io.out << fmt::format("policy:   {}{}\n", e(policy), dry ? " (would be applied)" : "");
   if (!r.admin_policy.empty()) io.out << fmt::format("admin:    AdminNetworkPolicy {} (priority 0)\n", e(r.admin_policy));
   for (const auto& name : r.neutralised) {
-    io.out << fmt::format("excluded: networkpolicy {} {} the pod\n", e(name), dry ? "would no longer select" : "no longer selects");
+    io.out << fmt::format("excluded: networkpolicy {} {} the pod\n", e(name),
+                          dry ? "would no longer select" : "no longer selects");
   }
   if (!r.detached_labels.empty()) {
-    io.out << fmt::format("detached: {} labels {}\n", dry ? "would remove" : "removed", e(util::join(r.detached_labels, ", ")));
+    io.out << fmt::format("detached: {} labels {}\n", dry ? "would remove" : "removed",
+                          e(util::join(r.detached_labels, ", ")));
   }
-  if (!r.cordoned_node.empty()) io.out << fmt::format("cordoned: {}node {}\n", dry ? "would cordon " : "", e(r.cordoned_node));
+  if (!r.cordoned_node.empty())
+    io.out << fmt::format("cordoned: {}node {}\n", dry ? "would cordon " : "", e(r.cordoned_node));
   if (!r.node_local_dns.empty()) {
     io.out << fmt::format("dns:      NodeLocal DNSCache {} allowed on 53 too\n", e(util::join(r.node_local_dns, ", ")));
   }
-  io.out << fmt::format("CNI:      {}\n", r.cni.known ? e(r.cni.name) + (r.cni.enforces ? " (enforces NetworkPolicy" : " (does NOT enforce NetworkPolicy") +
-                                                           (r.cni.evidence.empty() ? ")" : "; " + e(r.cni.evidence) + ")")
-                                                     : "unknown");
+  io.out << fmt::format(
+      "CNI:      {}\n",
+      r.cni.known ? e(r.cni.name) + (r.cni.enforces ? " (enforces NetworkPolicy" : " (does NOT enforce NetworkPolicy") +
+                        (r.cni.evidence.empty() ? ")" : "; " + e(r.cni.evidence) + ")")
+                  : "unknown");
   if (!r.debug_container.empty()) {
-    io.out << fmt::format("debug:    added ephemeral container {} to probe from (it stays in the pod spec)\n", e(r.debug_container));
+    io.out << fmt::format("debug:    added ephemeral container {} to probe from (it stays in the pod spec)\n",
+                          e(r.debug_container));
   }
   for (const auto& t : r.wire.targets) {
     const std::string before = t.before ? triage::to_string(t.before->outcome) : std::string("not tried");
     const std::string after = t.after ? triage::to_string(t.after->outcome) : std::string("not tried");
-    io.out << fmt::format("probe:    {} ({}): before {}, after {}{}\n", e(t.target.text()), e(t.target.what), before, after,
-                          t.attempts_after > 1 ? fmt::format(" ({} attempts over {:.1f}s)", t.attempts_after, t.seconds_after) : "");
+    io.out << fmt::format(
+        "probe:    {} ({}): before {}, after {}{}\n", e(t.target.text()), e(t.target.what), before, after,
+        t.attempts_after > 1 ? fmt::format(" ({} attempts over {:.1f}s)", t.attempts_after, t.seconds_after) : "");
   }
   for (const auto& c : r.wire.connections) {
-    io.out << fmt::format("existing: {}\n", e(c.judgement.empty() ? c.before.local + " -> " + c.before.remote : c.judgement));
+    io.out << fmt::format("existing: {}\n",
+                          e(c.judgement.empty() ? c.before.local + " -> " + c.before.remote : c.judgement));
   }
   if (!r.wire.connections_note.empty()) io.out << fmt::format("existing: {}\n", e(r.wire.connections_note));
   const auto verdict = [&](const triage::Verdict& v) {
-    return fmt::format("{}{}: {}", triage::to_string(v.state), v.on_the_wire ? " (verified on the wire)" : "", e(v.reason));
+    return fmt::format("{}{}: {}", triage::to_string(v.state), v.on_the_wire ? " (verified on the wire)" : "",
+                       e(v.reason));
   };
   io.out << fmt::format("egress:   {}\n", verdict(r.egress));
   io.out << fmt::format("ingress:  {}\n", verdict(r.ingress));
@@ -151,6 +174,8 @@ Command setup_isolate(CLI::App& root, const GlobalOptions& global) {
       "Examples:\n"
       "  kubectl ir isolate web-7d4b9 -n shop\n"
       "  kubectl ir isolate web-7d4b9 -n shop --ingress --exclusive --allow-dns\n"
+      "  kubectl ir isolate web-7d4b9 -n shop --exclusive --verify            # measured on the wire\n"
+      "  kubectl ir isolate web-7d4b9 -n shop --probe 10.0.3.7:443 --ephemeral\n"
       "  kubectl ir isolate web-7d4b9 -n shop --detach --cordon --dry-run -o yaml\n"
       "  kubectl ir siblings web-7d4b9 -n shop -o name | xargs -n1 kubectl ir isolate\n"
       "\nExit status: 0 contained, 3 not (or not provably) contained in a requested direction, 1 failure.");
@@ -169,7 +194,8 @@ Command setup_isolate(CLI::App& root, const GlobalOptions& global) {
   app->add_flag("--verify", o->verify,
                 "Measure it: try a destination from inside the pod before and after the quarantine (a sibling pod's "
                 "port, else the kubernetes Service)");
-  app->add_option("--probe", o->probe, "The destination --verify tries (implies --verify): HOST:PORT outside the pod and its node");
+  app->add_option("--probe", o->probe,
+                  "The destination --verify tries (implies --verify): HOST:PORT outside the pod and its node");
   app->add_flag("--ephemeral", o->ephemeral,
                 "Probe from a debug container of a trusted image (--debug-image) instead of the image's own nc");
   app->add_option("--debug-image", o->debug_image, "Image of the --ephemeral debug container")->capture_default_str();
@@ -301,8 +327,10 @@ void print_release(const triage::ReleaseReport& r, const triage::ReleaseOptions&
   if (dry) io.out << "(dry run: nothing was changed)\n";
   const bool acted = r.was_isolated || r.policy_deleted || !r.restored_policies.empty() || !r.deleted_policies.empty();
   if (!acted) {
-    if (!r.pod_found && !opts.pod.empty()) io.out << fmt::format("{} is gone and no case is known for it: nothing to do\n", who);
-    else io.out << fmt::format("{} is not isolated: nothing to do\n", who);
+    if (!r.pod_found && !opts.pod.empty())
+      io.out << fmt::format("{} is gone and no case is known for it: nothing to do\n", who);
+    else
+      io.out << fmt::format("{} is not isolated: nothing to do\n", who);
   } else if (!r.pod_found && !opts.pod.empty()) {
     io.out << fmt::format("{} is gone: {} what case {} left\n", who, verb("cleaned", "would clean"), e(r.case_id));
   } else {
@@ -311,15 +339,19 @@ void print_release(const triage::ReleaseReport& r, const triage::ReleaseOptions&
   }
   for (const auto& p : r.released_pods) io.out << fmt::format("{} pod {}\n", verb("released:", "would release:"), e(p));
   if (r.policy_deleted) io.out << verb("deleted:  quarantine policy\n", "would delete: quarantine policy\n");
-  for (const auto& p : r.deleted_policies) io.out << fmt::format("{} networkpolicy {}\n", verb("deleted: ", "would delete:"), e(p));
+  for (const auto& p : r.deleted_policies)
+    io.out << fmt::format("{} networkpolicy {}\n", verb("deleted: ", "would delete:"), e(p));
   if (!r.admin_policy_deleted.empty()) {
     io.out << fmt::format("{} AdminNetworkPolicy {}\n", verb("deleted: ", "would delete:"), e(r.admin_policy_deleted));
   }
-  for (const auto& p : r.restored_policies) io.out << fmt::format("{} networkpolicy {}\n", verb("restored:", "would restore:"), e(p));
+  for (const auto& p : r.restored_policies)
+    io.out << fmt::format("{} networkpolicy {}\n", verb("restored:", "would restore:"), e(p));
   if (!r.restored_labels.empty()) {
-    io.out << fmt::format("{} labels {}\n", verb("restored:", "would restore:"), e(util::join(r.restored_labels, ", ")));
+    io.out << fmt::format("{} labels {}\n", verb("restored:", "would restore:"),
+                          e(util::join(r.restored_labels, ", ")));
   }
-  if (!r.uncordoned_node.empty()) io.out << fmt::format("{} node {}\n", verb("uncordoned:", "would uncordon:"), e(r.uncordoned_node));
+  if (!r.uncordoned_node.empty())
+    io.out << fmt::format("{} node {}\n", verb("uncordoned:", "would uncordon:"), e(r.uncordoned_node));
 }
 
 }  // namespace
@@ -330,8 +362,9 @@ int run_release(const ReleaseCliOptions& o, const GlobalOptions& global, Io& io)
     return k_exit_usage;
   }
   if (o.pod.empty() && o.case_id.empty()) {
-    print_error(io, Error(Errc::usage, "release: name the pod, or the case with --case")
-                        .with_hint("kubectl ir release POD -n NAMESPACE, or kubectl ir release --case CASE -n NAMESPACE"));
+    print_error(io,
+                Error(Errc::usage, "release: name the pod, or the case with --case")
+                    .with_hint("kubectl ir release POD -n NAMESPACE, or kubectl ir release --case CASE -n NAMESPACE"));
     return k_exit_usage;
   }
   int code = k_exit_ok;
@@ -355,10 +388,12 @@ int run_release(const ReleaseCliOptions& o, const GlobalOptions& global, Io& io)
   auto report = triage::release(*s.client, opts, pending.logger());
   if (report && !report->pod_found && !opts.pod.empty() && opts.case_id.empty()) {
     // The pod is gone and with it the labels that named its case: ask the local journals.
-    if (const std::string found = evidence::find_case_of_pod(cases_dir(io), opts.namespace_name, opts.pod, s.config.server);
+    if (const std::string found =
+            evidence::find_case_of_pod(cases_dir(io), opts.namespace_name, opts.pod, s.config.server);
         !found.empty()) {
-      io.err << fmt::format("kubectl-ir: the pod is gone; the journal of case {} says it was isolated: cleaning that case\n",
-                            util::escape_for_terminal(found, 80));
+      io.err << fmt::format(
+          "kubectl-ir: the pod is gone; the journal of case {} says it was isolated: cleaning that case\n",
+          util::escape_for_terminal(found, 80));
       opts.case_id = found;
       pending = PendingLog{};
       report = triage::release(*s.client, opts, pending.logger());
@@ -375,23 +410,31 @@ int run_release(const ReleaseCliOptions& o, const GlobalOptions& global, Io& io)
   if (!report->case_id.empty() && !pending.entries.empty()) pending.flush(io, s, report->case_id, common);
   for (const auto& w : report->warnings) print_warning(io, w);
   for (const auto& line : report->residue) {
-    print_warning(io, "networkpolicy " + line + ": --exclusive left these cases in its podSelector and no pod carries "
-                                                "them any more (kubectl ir release --case CASE -n " + opts.namespace_name +
-                                                " removes them)");
+    print_warning(io, "networkpolicy " + line +
+                          ": --exclusive left these cases in its podSelector and no pod carries "
+                          "them any more (kubectl ir release --case CASE -n " +
+                          opts.namespace_name + " removes them)");
   }
-  const json j = {{"case", report->case_id},          {"namespace", opts.namespace_name},
-                  {"pod", opts.pod},                     {"dryRun", o.dry_run},
-                  {"wasIsolated", report->was_isolated}, {"podFound", report->pod_found},
-                  {"policyDeleted", report->policy_deleted}, {"adminPolicyDeleted", report->admin_policy_deleted},
+  const json j = {{"case", report->case_id},
+                  {"namespace", opts.namespace_name},
+                  {"pod", opts.pod},
+                  {"dryRun", o.dry_run},
+                  {"wasIsolated", report->was_isolated},
+                  {"podFound", report->pod_found},
+                  {"policyDeleted", report->policy_deleted},
+                  {"adminPolicyDeleted", report->admin_policy_deleted},
                   {"restoredPolicies", report->restored_policies},
-                  {"restoredLabels", report->restored_labels}, {"uncordonedNode", report->uncordoned_node},
-                  {"releasedPods", report->released_pods}, {"deletedPolicies", report->deleted_policies},
+                  {"restoredLabels", report->restored_labels},
+                  {"uncordonedNode", report->uncordoned_node},
+                  {"releasedPods", report->released_pods},
+                  {"deletedPolicies", report->deleted_policies},
                   {"residue", report->residue}};
   if (o.output == "json") {
     io.out << to_json(j);
   } else if (o.output == "yaml") {
     if (o.dry_run) print_written_yaml(report->written, io);
-    else io.out << to_yaml(j);
+    else
+      io.out << to_yaml(j);
   } else {
     print_release(*report, opts, o.dry_run, io);
   }

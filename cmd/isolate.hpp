@@ -29,7 +29,7 @@ Command setup_isolate(CLI::App& root, const GlobalOptions& global);
 int run_isolate(const IsolateCliOptions& options, const GlobalOptions& global, Io& io);
 
 struct ReleaseCliOptions {
-  std::string pod;      // "" with --case: every pod and policy of the case in the namespace
+  std::string pod;  // "" with --case: every pod and policy of the case in the namespace
   std::string case_id;
   bool dry_run = false;
   std::string output;

@@ -87,7 +87,9 @@ std::string find_case_of_pod(const std::string& cases_dir, const std::string& ns
     for (const auto& line : util::split(*text, '\n')) {
       if (line.find("\"label\"") == std::string::npos) continue;  // cheap filter before parsing
       const auto j = nlohmann::json::parse(line, nullptr, false);
-      if (!j.is_object() || j.value("action", "") != "label" || j.value("namespace", "") != ns || j.value("pod", "") != pod) continue;
+      if (!j.is_object() || j.value("action", "") != "label" || j.value("namespace", "") != ns ||
+          j.value("pod", "") != pod)
+        continue;
       if (j.value("dry_run", false)) continue;
       if (!server.empty() && j.contains("server") && j.value("server", "") != server) continue;
       const std::string time = j.value("time", "");

@@ -29,9 +29,8 @@ std::string str(const json& j, const char* key) {
 // Name fragments of CNIs that enforce NetworkPolicy, as they appear in DaemonSet, pod and image
 // names. Ordered: an enforcing CNI wins over flannel (canal = Calico policy + flannel networking).
 constexpr std::pair<const char*, const char*> k_enforcing[] = {
-    {"calico", "calico"}, {"cilium", "cilium"},           {"antrea", "antrea"},
-    {"kube-router", "kube-router"}, {"weave", "weave"},   {"ovnkube", "ovn-kubernetes"},
-    {"ovs-node", "ovn-kubernetes"}, {"canal", "canal"}};
+    {"calico", "calico"}, {"cilium", "cilium"},          {"antrea", "antrea"},           {"kube-router", "kube-router"},
+    {"weave", "weave"},   {"ovnkube", "ovn-kubernetes"}, {"ovs-node", "ovn-kubernetes"}, {"canal", "canal"}};
 
 // The enforcing CNI a name points at, or "".
 std::string enforcing_cni_in(const std::string& text) {
@@ -42,7 +41,9 @@ std::string enforcing_cni_in(const std::string& text) {
   return {};
 }
 
-bool has_prefix(const std::string& s, std::string_view prefix) { return s.rfind(prefix, 0) == 0; }
+bool has_prefix(const std::string& s, std::string_view prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
 
 // The arguments a k3s or RKE2 node was started with (the JSON array in its node-args annotation).
 std::vector<std::string> node_args(const json& annotations, const char* key) {
@@ -65,8 +66,7 @@ std::string arg_value(const std::vector<std::string>& args, const std::string& f
 }
 
 bool has_arg(const std::vector<std::string>& args, const std::string& flag) {
-  return std::any_of(args.begin(), args.end(),
-                     [&](const std::string& a) { return a == flag || a == flag + "=true"; });
+  return std::any_of(args.begin(), args.end(), [&](const std::string& a) { return a == flag || a == flag + "=true"; });
 }
 
 }  // namespace
@@ -90,8 +90,10 @@ CniInfo detect_cni_from_pods(const json& pods) {
   std::string flannel;
   for (const auto& pod : pods) {
     const json& meta = member(pod, "metadata");
-    const bool mirror = member(meta, "annotations").is_object() && meta["annotations"].contains("kubernetes.io/config.mirror");
-    const std::string where = std::string(mirror ? "static pod " : "pod ") + str(meta, "namespace") + "/" + str(meta, "name");
+    const bool mirror =
+        member(meta, "annotations").is_object() && meta["annotations"].contains("kubernetes.io/config.mirror");
+    const std::string where =
+        std::string(mirror ? "static pod " : "pod ") + str(meta, "namespace") + "/" + str(meta, "name");
     std::vector<std::string> names = {str(meta, "name")};
     for (const auto& c : member(member(pod, "spec"), "containers")) names.push_back(str(c, "image"));
     for (const auto& n : names) {
@@ -112,38 +114,43 @@ CniInfo detect_cni_from_node(const json& node) {
 
   // k3s: kube-router's network policy controller is compiled into the k3s binary and runs on every
   // node, outside any pod, unless the server was started with --disable-network-policy.
-  const bool k3s = annotations.contains("k3s.io/node-args") || str(labels, "node.kubernetes.io/instance-type") == "k3s" ||
+  const bool k3s = annotations.contains("k3s.io/node-args") ||
+                   str(labels, "node.kubernetes.io/instance-type") == "k3s" ||
                    kubelet.find("+k3s") != std::string::npos;
   if (k3s) {
     const auto args = node_args(annotations, "k3s.io/node-args");
-    std::string how = annotations.contains("k3s.io/node-args") ? "annotation k3s.io/node-args"
+    std::string how = annotations.contains("k3s.io/node-args")    ? "annotation k3s.io/node-args"
                       : kubelet.find("+k3s") != std::string::npos ? "kubelet " + kubelet
-                                                                   : "label node.kubernetes.io/instance-type=k3s";
+                                                                  : "label node.kubernetes.io/instance-type=k3s";
     if (has_arg(args, "--disable-network-policy")) {
       // Another CNI may still enforce (found by the other sources, which win when they enforce).
       return {"k3s (network policy disabled)", false, true, node_name + ": k3s started with --disable-network-policy"};
     }
-    return {"k3s (kube-router)", true, true, node_name + " runs k3s (" + how + "): its embedded kube-router enforces NetworkPolicy"};
+    return {"k3s (kube-router)", true, true,
+            node_name + " runs k3s (" + how + "): its embedded kube-router enforces NetworkPolicy"};
   }
   // RKE2: the CNI named by --cni (canal by default) is deployed by RKE2 itself.
-  const bool rke2 = annotations.contains("rke2.io/node-args") || str(labels, "node.kubernetes.io/instance-type") == "rke2" ||
+  const bool rke2 = annotations.contains("rke2.io/node-args") ||
+                    str(labels, "node.kubernetes.io/instance-type") == "rke2" ||
                     kubelet.find("+rke2") != std::string::npos;
   if (rke2) {
     const auto args = node_args(annotations, "rke2.io/node-args");
     std::string cni = arg_value(args, "--cni");
     if (cni.empty()) cni = "canal";
     const std::string first = cni.substr(0, cni.find(','));  // "multus,cilium": multus delegates
-    const std::string actual = first == "multus" && cni.find(',') != std::string::npos ? cni.substr(cni.find(',') + 1) : first;
+    const std::string actual =
+        first == "multus" && cni.find(',') != std::string::npos ? cni.substr(cni.find(',') + 1) : first;
     const std::string evidence = node_name + " runs RKE2 with --cni " + cni;
     if (actual == "none" || actual == "multus") return {};  // another CNI, installed by hand: other sources tell
     if (actual == "flannel") return {"flannel", false, true, evidence};
-    if (const std::string enforcing = enforcing_cni_in(actual); !enforcing.empty()) return {enforcing, true, true, evidence};
+    if (const std::string enforcing = enforcing_cni_in(actual); !enforcing.empty())
+      return {enforcing, true, true, evidence};
     return {};
   }
   // Annotations the CNIs' agents write on their node.
   static constexpr std::pair<const char*, const char*> k_annotation_prefixes[] = {
-      {"projectcalico.org/", "calico"},     {"network.cilium.io/", "cilium"}, {"io.cilium.network.", "cilium"},
-      {"node.antrea.io/", "antrea"},        {"k8s.ovn.org/", "ovn-kubernetes"}, {"kube-router.io/", "kube-router"}};
+      {"projectcalico.org/", "calico"}, {"network.cilium.io/", "cilium"},   {"io.cilium.network.", "cilium"},
+      {"node.antrea.io/", "antrea"},    {"k8s.ovn.org/", "ovn-kubernetes"}, {"kube-router.io/", "kube-router"}};
   for (const auto& [prefix, cni] : k_annotation_prefixes) {
     for (const auto& [key, value] : annotations.items()) {
       if (has_prefix(key, prefix)) return {cni, true, true, node_name + " annotation " + key};
@@ -175,7 +182,8 @@ CniDiscovery discover_cni(kube::Client& client, const std::string& node_name) {
   auto daemonsets = kube::get_object(client, "/apis/apps/v1/daemonsets?limit=500", "list daemonsets");
   if (!daemonsets && daemonsets.error().code == Errc::forbidden) {
     ++d.requests;
-    daemonsets = kube::get_object(client, "/apis/apps/v1/namespaces/kube-system/daemonsets", "list daemonsets in kube-system");
+    daemonsets =
+        kube::get_object(client, "/apis/apps/v1/namespaces/kube-system/daemonsets", "list daemonsets in kube-system");
   }
   if (daemonsets) {
     d.daemonsets = member(*daemonsets, "items");
@@ -187,7 +195,8 @@ CniDiscovery discover_cni(kube::Client& client, const std::string& node_name) {
   const auto done = [&] { return !found.empty() && found.back().known && found.back().enforces; };
   if (!done()) {
     ++d.requests;
-    if (auto pods = kube::get_object(client, "/api/v1/namespaces/kube-system/pods?limit=500", "list pods in kube-system")) {
+    if (auto pods =
+            kube::get_object(client, "/api/v1/namespaces/kube-system/pods?limit=500", "list pods in kube-system")) {
       found.push_back(detect_cni_from_pods(member(*pods, "items")));
       looked.emplace_back("the pods in kube-system");
     } else {
@@ -217,8 +226,8 @@ std::vector<std::string> node_local_dns_addresses(const json& daemonsets) {
   if (!daemonsets.is_array()) return out;
   for (const auto& ds : daemonsets) {
     const json& meta = member(ds, "metadata");
-    const bool named = str(meta, "name") == "node-local-dns" ||
-                       str(member(meta, "labels"), "k8s-app") == "node-local-dns";
+    const bool named =
+        str(meta, "name") == "node-local-dns" || str(member(meta, "labels"), "k8s-app") == "node-local-dns";
     if (!named) continue;
     // The containers' args: "-localip", "169.254.20.10,10.96.0.10" (or "-localip=...").
     const json& spec = member(member(member(ds, "spec"), "template"), "spec");

@@ -23,10 +23,10 @@ namespace ir::triage {
 
 // What is known about the CNI.
 struct CniInfo {
-  std::string name;        // "calico", "cilium", ..., "k3s (kube-router)", "flannel", or "" when none recognised
-  bool enforces = false;   // a CNI known to enforce NetworkPolicy was found
-  bool known = false;      // false: nothing recognised, enforcement unknown
-  std::string evidence;    // what it was judged from ("DaemonSet kube-system/calico-node"), "" when unknown
+  std::string name;       // "calico", "cilium", ..., "k3s (kube-router)", "flannel", or "" when none recognised
+  bool enforces = false;  // a CNI known to enforce NetworkPolicy was found
+  bool known = false;     // false: nothing recognised, enforcement unknown
+  std::string evidence;   // what it was judged from ("DaemonSet kube-system/calico-node"), "" when unknown
 };
 
 // From DaemonSet names (a DaemonSetList's items, cluster-wide or kube-system).

@@ -23,9 +23,9 @@ struct DebugContainerOptions {
   std::string pod;
   std::string image = "busybox";
   std::string name_prefix = "kubectl-ir-";  // a random 6-hex suffix is added
-  std::string target_container;            // "" = none: the network namespace is shared all the same
-  std::optional<std::int64_t> run_as_user; // nullopt: unprivileged (65534, runAsNonRoot)
-  std::chrono::seconds lifetime{600};      // its `sleep`
+  std::string target_container;             // "" = none: the network namespace is shared all the same
+  std::optional<std::int64_t> run_as_user;  // nullopt: unprivileged (65534, runAsNonRoot)
+  std::chrono::seconds lifetime{600};       // its `sleep`
   std::chrono::seconds start_timeout{60};
 };
 

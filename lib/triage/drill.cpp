@@ -38,35 +38,37 @@ std::string str(const json& j, const char* key) {
   return v.is_string() ? v.get<std::string>() : std::string();
 }
 
-std::string pods_path(const std::string& ns) { return "/api/v1/namespaces/" + util::url_encode(ns) + "/pods"; }
+std::string pods_path(const std::string& ns) {
+  return "/api/v1/namespaces/" + util::url_encode(ns) + "/pods";
+}
 
 // A canary: a small HTTP server on 8080 that says hello in its log. Nothing privileged, no token,
 // no service links: it must pass PodSecurity "restricted" and leave nothing behind.
 json canary_pod(const DrillOptions& o, const std::string& ns, const std::string& name, const std::string& role) {
   const std::string script = fmt::format("echo '{} {}'; exec httpd -f -p {} -h /tmp", k_banner, role, k_canary_port);
-  return {{"apiVersion", "v1"},
-          {"kind", "Pod"},
-          {"metadata",
-           {{"name", name},
-            {"namespace", ns},
-            {"labels", {{k_managed_by_label, "kubectl-ir"}, {k_drill_label, o.drill_id}, {k_role_label, role}}}}},
-          {"spec",
-           {{"containers",
-             json::array({{{"name", "canary"},
-                           {"image", o.image},
-                           {"imagePullPolicy", "IfNotPresent"},
-                           {"command", json::array({"sh", "-c", script})},
-                           {"ports", json::array({{{"containerPort", k_canary_port}, {"protocol", "TCP"}}})},
-                           {"securityContext",
-                            {{"allowPrivilegeEscalation", false},
-                             {"capabilities", {{"drop", json::array({"ALL"})}}},
-                             {"runAsNonRoot", true},
-                             {"runAsUser", 65534},
-                             {"seccompProfile", {{"type", "RuntimeDefault"}}}}}}})},
-            {"automountServiceAccountToken", false},
-            {"enableServiceLinks", false},
-            {"restartPolicy", "Never"},
-            {"terminationGracePeriodSeconds", 0}}}};
+  return {
+      {"apiVersion", "v1"},
+      {"kind", "Pod"},
+      {"metadata",
+       {{"name", name},
+        {"namespace", ns},
+        {"labels", {{k_managed_by_label, "kubectl-ir"}, {k_drill_label, o.drill_id}, {k_role_label, role}}}}},
+      {"spec",
+       {{"containers", json::array({{{"name", "canary"},
+                                     {"image", o.image},
+                                     {"imagePullPolicy", "IfNotPresent"},
+                                     {"command", json::array({"sh", "-c", script})},
+                                     {"ports", json::array({{{"containerPort", k_canary_port}, {"protocol", "TCP"}}})},
+                                     {"securityContext",
+                                      {{"allowPrivilegeEscalation", false},
+                                       {"capabilities", {{"drop", json::array({"ALL"})}}},
+                                       {"runAsNonRoot", true},
+                                       {"runAsUser", 65534},
+                                       {"seccompProfile", {{"type", "RuntimeDefault"}}}}}}})},
+        {"automountServiceAccountToken", false},
+        {"enableServiceLinks", false},
+        {"restartPolicy", "Never"},
+        {"terminationGracePeriodSeconds", 0}}}};
 }
 
 kube::ResourceAttributes need(const char* verb, const char* group, const char* resource, const char* sub,
@@ -78,7 +80,8 @@ using Outcome = std::pair<RowState, std::string>;
 
 class Drill {
  public:
-  Drill(kube::Client& client, kube::Connector& connector, util::Clock& clock, const DrillOptions& o, const ActionLog& log)
+  Drill(kube::Client& client, kube::Connector& connector, util::Clock& clock, const DrillOptions& o,
+        const ActionLog& log)
       : m_client(client), m_connector(connector), m_clock(clock), m_o(o), m_log(log) {}
 
   DrillReport run() {
@@ -111,8 +114,8 @@ class Drill {
 
   // Runs one row: `body` returns its state and detail. Skipped when an earlier required row broke
   // the chain or on Ctrl-C.
-  void row(const std::string& check, const std::string& title, bool required,
-           const std::function<Outcome()>& body, const std::string& skip_reason = {}) {
+  void row(const std::string& check, const std::string& title, bool required, const std::function<Outcome()>& body,
+           const std::string& skip_reason = {}) {
     DrillRow r{check, title, required, RowState::skipped, "", 0};
     if (cancelled()) {
       m_r.cancelled = true;
@@ -130,7 +133,10 @@ class Drill {
       r.seconds = since(t);
       if (cancelled()) m_r.cancelled = true;
     }
-    m_log("drill.check", {{"check", r.check}, {"state", to_string(r.state)}, {"required", r.required}, {"detail", r.detail},
+    m_log("drill.check", {{"check", r.check},
+                          {"state", to_string(r.state)},
+                          {"required", r.required},
+                          {"detail", r.detail},
                           {"seconds", r.seconds}});
     m_r.rows.push_back(std::move(r));
   }
@@ -147,14 +153,16 @@ class Drill {
     // drill's namespace and every namespace to check.
     bool can_run = true;
     row("rbac", "RBAC for every verb", true, [&]() -> Outcome {
-      std::vector<kube::ResourceAttributes> own = {
-          need("create", "", "pods", "", m_ns),           need("get", "", "pods", "", m_ns),
-          need("delete", "", "pods", "", m_ns),           need("create", "", "pods", "exec", m_ns),
-          need("get", "", "pods", "log", m_ns),           need("patch", "", "pods", "", m_ns),
-          need("create", "networking.k8s.io", "networkpolicies", "", m_ns),
-          need("patch", "networking.k8s.io", "networkpolicies", "", m_ns),
-          need("list", "networking.k8s.io", "networkpolicies", "", m_ns),
-          need("delete", "networking.k8s.io", "networkpolicies", "", m_ns)};
+      std::vector<kube::ResourceAttributes> own = {need("create", "", "pods", "", m_ns),
+                                                   need("get", "", "pods", "", m_ns),
+                                                   need("delete", "", "pods", "", m_ns),
+                                                   need("create", "", "pods", "exec", m_ns),
+                                                   need("get", "", "pods", "log", m_ns),
+                                                   need("patch", "", "pods", "", m_ns),
+                                                   need("create", "networking.k8s.io", "networkpolicies", "", m_ns),
+                                                   need("patch", "networking.k8s.io", "networkpolicies", "", m_ns),
+                                                   need("list", "networking.k8s.io", "networkpolicies", "", m_ns),
+                                                   need("delete", "networking.k8s.io", "networkpolicies", "", m_ns)};
       if (temporary) {
         own.push_back(need("create", "", "namespaces", "", ""));
         own.push_back(need("delete", "", "namespaces", "", ""));
@@ -185,11 +193,12 @@ class Drill {
         return Outcome{RowState::not_ready, "the drill cannot run: missing " + util::join(missing, ", ")};
       }
       if (!mine.unchecked.empty() || !theirs.unchecked.empty()) {
-        return Outcome{RowState::not_ready, "could not check permissions: " + (mine.unchecked.empty() ? theirs.unchecked : mine.unchecked)};
+        return Outcome{RowState::not_ready,
+                       "could not check permissions: " + (mine.unchecked.empty() ? theirs.unchecked : mine.unchecked)};
       }
       if (!missing.empty()) return Outcome{RowState::not_ready, "missing " + util::join(missing, ", ")};
       return Outcome{RowState::ready, fmt::format("isolate, release, collect and the drill allowed in {} ({} checks)",
-                                                    util::join(namespaces, ", "), total)};
+                                                  util::join(namespaces, ", "), total)};
     });
     if (!can_run) m_stop = true;
 
@@ -214,7 +223,8 @@ class Drill {
       if (m_o.ingress) {
         const ProbeResult back = server_probe.connect(to_client, std::chrono::seconds(3));
         ingress_baseline = back.outcome == ProbeOutcome::connected;
-        detail += ingress_baseline ? "; the server reached the client" : "; the server did not reach the client: " + back.summary;
+        detail += ingress_baseline ? "; the server reached the client"
+                                   : "; the server did not reach the client: " + back.summary;
       }
       return Outcome{RowState::ready, detail};
     });
@@ -230,7 +240,9 @@ class Drill {
       dc.lifetime = std::chrono::seconds(60);
       dc.start_timeout = m_o.start_timeout;
       auto name = add_debug_container(m_client, dc, m_clock, m_o.cancel);
-      if (!name) return Outcome{RowState::not_ready, name.error().message + " (collect --ephemeral, isolate --ephemeral need them)"};
+      if (!name)
+        return Outcome{RowState::not_ready,
+                       name.error().message + " (collect --ephemeral, isolate --ephemeral need them)"};
       m_log("drill.ephemeral", {{"pod", m_client_pod}, {"container", *name}, {"image", m_o.image}});
       return Outcome{RowState::ready, "debug container " + *name + " (" + m_o.image + ") ran in the client"};
     });
@@ -255,56 +267,75 @@ class Drill {
 
     // 6. Isolate the client: egress measured on the wire (and ingress).
     std::optional<IsolateReport> isolated;
-    row("egress", "NetworkPolicy enforced: egress (measured)", true, [&]() -> Outcome {
-      IsolateOptions io;
-      io.namespace_name = m_ns;
-      io.pod = m_client_pod;
-      io.new_case_id = m_o.case_id;
-      io.ingress = m_o.ingress;
-      io.probe = to_server.text();
-      io.probe_label = to_server.what;
-      io.verify = true;
-      io.wire.settle = m_o.settle;
-      io.actor = m_o.actor;
-      io.cancel = m_o.cancel;
-      auto r = isolate(m_client, &m_connector, io, m_log, m_clock);
-      if (!r) return Outcome{RowState::not_ready, "isolate failed: " + r.error().message};
-      isolated = std::move(*r);
-      created("networkpolicy/" + m_ns + "/" + quarantine_policy_name(m_client_pod));
-      const WireCheck& w = isolated->wire;
-      const std::string cni = isolated->cni.known ? "; CNI " + isolated->cni.name + (isolated->cni.evidence.empty() ? "" : " (" + isolated->cni.evidence + ")")
-                                                  : "; no CNI recognised";
-      if (w.verdict == WireVerdict::contained) return Outcome{RowState::ready, "blocked on the wire: " + w.reason + cni};
-      if (w.verdict == WireVerdict::not_contained) {
-        return Outcome{RowState::not_ready, "NOT enforced: " + w.reason + cni +
-                                                  ": a quarantine on this cluster changes nothing on the wire"};
-      }
-      return Outcome{RowState::not_ready, "not measured: " + w.reason};
-    }, baseline || m_stop ? "" : "no baseline");
+    row(
+        "egress", "NetworkPolicy enforced: egress (measured)", true,
+        [&]() -> Outcome {
+          IsolateOptions io;
+          io.namespace_name = m_ns;
+          io.pod = m_client_pod;
+          io.new_case_id = m_o.case_id;
+          io.ingress = m_o.ingress;
+          io.probe = to_server.text();
+          io.probe_label = to_server.what;
+          io.verify = true;
+          io.wire.settle = m_o.settle;
+          io.actor = m_o.actor;
+          io.cancel = m_o.cancel;
+          auto r = isolate(m_client, &m_connector, io, m_log, m_clock);
+          if (!r) return Outcome{RowState::not_ready, "isolate failed: " + r.error().message};
+          isolated = std::move(*r);
+          created("networkpolicy/" + m_ns + "/" + quarantine_policy_name(m_client_pod));
+          const WireCheck& w = isolated->wire;
+          const std::string cni = isolated->cni.known
+                                      ? "; CNI " + isolated->cni.name +
+                                            (isolated->cni.evidence.empty() ? "" : " (" + isolated->cni.evidence + ")")
+                                      : "; no CNI recognised";
+          if (w.verdict == WireVerdict::contained)
+            return Outcome{RowState::ready, "blocked on the wire: " + w.reason + cni};
+          if (w.verdict == WireVerdict::not_contained) {
+            return Outcome{RowState::not_ready, "NOT enforced: " + w.reason + cni +
+                                                    ": a quarantine on this cluster changes nothing on the wire"};
+          }
+          return Outcome{RowState::not_ready, "not measured: " + w.reason};
+        },
+        baseline || m_stop ? "" : "no baseline");
     if (m_o.ingress) {
-      row("ingress", "NetworkPolicy enforced: ingress (measured)", true, [&]() -> Outcome {
-        if (!ingress_baseline) return Outcome{RowState::not_ready, "not measured: the server did not reach the client before"};
-        const auto t = m_clock.now();
-        ProbeResult r;
-        int attempts = 0;
-        for (;;) {
-          r = server_probe.connect(to_client, std::chrono::seconds(1));
-          ++attempts;
-          if (r.outcome != ProbeOutcome::connected || since(t) * 1000 >= static_cast<double>(m_o.settle.count()) || cancelled()) break;
-          m_clock.sleep_for(std::chrono::milliseconds(500));
-        }
-        if (r.outcome == ProbeOutcome::connected) {
-          return Outcome{RowState::not_ready, fmt::format("NOT enforced: the server still reached the client after {} attempts over {:.1f}s",
-                                                            attempts, since(t))};
-        }
-        if (r.outcome == ProbeOutcome::blocked || r.outcome == ProbeOutcome::refused) {
-          return Outcome{RowState::ready, fmt::format("blocked on the wire: connected before, {} after ({:.1f}s)",
-                                                        r.outcome == ProbeOutcome::blocked ? "timed out" : "refused", since(t))};
-        }
-        return Outcome{RowState::not_ready, "not measured: " + r.summary};
-      }, isolated ? "" : "the client was not isolated");
+      row(
+          "ingress", "NetworkPolicy enforced: ingress (measured)", true,
+          [&]() -> Outcome {
+            if (!ingress_baseline)
+              return Outcome{RowState::not_ready, "not measured: the server did not reach the client before"};
+            const auto t = m_clock.now();
+            ProbeResult r;
+            int attempts = 0;
+            for (;;) {
+              r = server_probe.connect(to_client, std::chrono::seconds(1));
+              ++attempts;
+              if (r.outcome != ProbeOutcome::connected || since(t) * 1000 >= static_cast<double>(m_o.settle.count()) ||
+                  cancelled())
+                break;
+              m_clock.sleep_for(std::chrono::milliseconds(500));
+            }
+            if (r.outcome == ProbeOutcome::connected) {
+              return Outcome{
+                  RowState::not_ready,
+                  fmt::format("NOT enforced: the server still reached the client after {} attempts over {:.1f}s",
+                              attempts, since(t))};
+            }
+            if (r.outcome == ProbeOutcome::blocked || r.outcome == ProbeOutcome::refused) {
+              return Outcome{RowState::ready,
+                             fmt::format("blocked on the wire: connected before, {} after ({:.1f}s)",
+                                         r.outcome == ProbeOutcome::blocked ? "timed out" : "refused", since(t))};
+            }
+            return Outcome{RowState::not_ready, "not measured: " + r.summary};
+          },
+          isolated ? "" : "the client was not isolated");
     } else {
-      row("ingress", "NetworkPolicy enforced: ingress (measured)", false, []() -> Outcome { return {RowState::skipped, std::string()}; },
+      row(
+          "ingress", "NetworkPolicy enforced: ingress (measured)", false,
+          []() -> Outcome {
+            return {RowState::skipped, std::string()};
+          },
           "not asked (--ingress)");
     }
 
@@ -312,29 +343,35 @@ class Drill {
     row("collect", "collect + verify bundle", true, [&]() -> Outcome { return collect_and_verify(); });
 
     // 8. Release, and connectivity comes back.
-    row("release", "release restores connectivity", true, [&]() -> Outcome {
-      auto rel = release(m_client, {m_ns, m_client_pod, kube::DryRun::none, ""}, m_log);
-      if (!rel) return Outcome{RowState::not_ready, "release failed: " + rel.error().message};
-      if (rel->policy_deleted) {
-        m_r.removed.push_back("networkpolicy/" + m_ns + "/" + quarantine_policy_name(m_client_pod));
-        m_log("drill.delete", {{"object", m_r.removed.back()}});
-      }
-      const auto t = m_clock.now();
-      ProbeResult r;
-      int attempts = 0;
-      for (;;) {
-        r = client_probe.connect(to_server, std::chrono::seconds(1));
-        ++attempts;
-        if (r.outcome == ProbeOutcome::connected || since(t) * 1000 >= static_cast<double>(m_o.settle.count()) || cancelled()) break;
-        m_clock.sleep_for(std::chrono::milliseconds(500));
-      }
-      if (r.outcome != ProbeOutcome::connected) {
-        return Outcome{RowState::not_ready, fmt::format("released, but the client still cannot reach the server after {:.1f}s: {}",
-                                                          since(t), r.summary)};
-      }
-      return Outcome{RowState::ready, fmt::format("the client reaches the server again ({} attempt{}, {:.1f}s)", attempts,
-                                                    attempts == 1 ? "" : "s", since(t))};
-    }, isolated ? "" : "the client was not isolated");
+    row(
+        "release", "release restores connectivity", true,
+        [&]() -> Outcome {
+          auto rel = release(m_client, {m_ns, m_client_pod, kube::DryRun::none, ""}, m_log);
+          if (!rel) return Outcome{RowState::not_ready, "release failed: " + rel.error().message};
+          if (rel->policy_deleted) {
+            m_r.removed.push_back("networkpolicy/" + m_ns + "/" + quarantine_policy_name(m_client_pod));
+            m_log("drill.delete", {{"object", m_r.removed.back()}});
+          }
+          const auto t = m_clock.now();
+          ProbeResult r;
+          int attempts = 0;
+          for (;;) {
+            r = client_probe.connect(to_server, std::chrono::seconds(1));
+            ++attempts;
+            if (r.outcome == ProbeOutcome::connected || since(t) * 1000 >= static_cast<double>(m_o.settle.count()) ||
+                cancelled())
+              break;
+            m_clock.sleep_for(std::chrono::milliseconds(500));
+          }
+          if (r.outcome != ProbeOutcome::connected) {
+            return Outcome{RowState::not_ready,
+                           fmt::format("released, but the client still cannot reach the server after {:.1f}s: {}",
+                                       since(t), r.summary)};
+          }
+          return Outcome{RowState::ready, fmt::format("the client reaches the server again ({} attempt{}, {:.1f}s)",
+                                                      attempts, attempts == 1 ? "" : "s", since(t))};
+        },
+        isolated ? "" : "the client was not isolated");
 
     // 9. Policies in the namespaces to check that would defeat a quarantine there.
     for (const auto& ns : m_o.check_namespaces) {
@@ -349,16 +386,29 @@ class Drill {
     if (temporary) {
       json ns = {{"apiVersion", "v1"},
                  {"kind", "Namespace"},
-                 {"metadata", {{"name", m_ns}, {"labels", {{k_managed_by_label, "kubectl-ir"}, {k_drill_label, m_o.drill_id}}}}}};
-      auto r = m_client.send_json({"POST", "/api/v1/namespaces", {}, ns.dump(), "application/json", "application/json", {},
+                 {"metadata",
+                  {{"name", m_ns}, {"labels", {{k_managed_by_label, "kubectl-ir"}, {k_drill_label, m_o.drill_id}}}}}};
+      auto r = m_client.send_json({"POST",
+                                   "/api/v1/namespaces",
+                                   {},
+                                   ns.dump(),
+                                   "application/json",
+                                   "application/json",
+                                   {},
                                    "create namespace " + m_ns});
       if (!r) return {RowState::not_ready, r.error().message};
       m_r.namespace_created = true;
       created("namespace/" + m_ns);
     }
     for (const auto& [name, role] : {std::pair{m_server, "server"}, std::pair{m_client_pod, "client"}}) {
-      auto r = m_client.send_json({"POST", pods_path(m_ns), {}, canary_pod(m_o, m_ns, name, role).dump(), "application/json",
-                                   "application/json", {}, "create pod " + m_ns + "/" + name});
+      auto r = m_client.send_json({"POST",
+                                   pods_path(m_ns),
+                                   {},
+                                   canary_pod(m_o, m_ns, name, role).dump(),
+                                   "application/json",
+                                   "application/json",
+                                   {},
+                                   "create pod " + m_ns + "/" + name});
       if (!r) return {RowState::not_ready, r.error().message};
       created("pod/" + m_ns + "/" + name);
     }
@@ -380,8 +430,10 @@ class Drill {
           const std::string reason = str(member(state, "waiting"), "reason");
           if (reason == "ErrImagePull" || reason == "ImagePullBackOff" || reason == "InvalidImageName" ||
               reason == "CreateContainerError" || reason == "CreateContainerConfigError") {
-            return {RowState::not_ready, fmt::format("pod {} cannot start: {}: {} (an air-gapped cluster needs --image from its "
-                                                     "registry)", name, reason, str(member(state, "waiting"), "message"))};
+            return {RowState::not_ready,
+                    fmt::format("pod {} cannot start: {}: {} (an air-gapped cluster needs --image from its "
+                                "registry)",
+                                name, reason, str(member(state, "waiting"), "message"))};
           }
           if (!reason.empty()) last = name + ": " + reason;
           if (member(state, "terminated").is_object()) {
@@ -399,7 +451,8 @@ class Drill {
       }
       m_clock.sleep_for(std::chrono::milliseconds(250));
     }
-    return {RowState::ready, fmt::format("server {} and client {} ({}) in namespace {}", m_server_ip, m_client_ip, m_o.image, m_ns)};
+    return {RowState::ready,
+            fmt::format("server {} and client {} ({}) in namespace {}", m_server_ip, m_client_ip, m_o.image, m_ns)};
   }
 
   Outcome collect_and_verify() {
@@ -426,15 +479,16 @@ class Drill {
     std::size_t artifacts = 0;
     for (const auto& s : report->steps) {
       artifacts += s.artifacts;
-      if (s.status == "failed") failed.push_back(s.step + (s.container.empty() ? "" : " [" + s.container + "]") + ": " + s.detail);
+      if (s.status == "failed")
+        failed.push_back(s.step + (s.container.empty() ? "" : " [" + s.container + "]") + ": " + s.detail);
     }
     if (!verified->ok()) {
       const auto& first = verified->problems.front();
       return {RowState::not_ready, "the bundle does not verify: " + first.entry + ": " + first.problem};
     }
     if (!failed.empty()) return {RowState::not_ready, "collected, but failed: " + util::join(failed, "; ")};
-    return {RowState::ready, fmt::format("{} artifacts from the isolated client; the bundle verifies ({} entries)", artifacts,
-                                         verified->entries_checked)};
+    return {RowState::ready, fmt::format("{} artifacts from the isolated client; the bundle verifies ({} entries)",
+                                         artifacts, verified->entries_checked)};
   }
 
   Outcome competing(const std::string& ns) {
@@ -450,7 +504,8 @@ class Drill {
       }
     }
     if (found.empty()) return {RowState::ready, "no policy there allows what a quarantine denies"};
-    return {RowState::not_ready, util::join(found, "; ") + ": a quarantine there of a pod they select needs isolate --exclusive"};
+    return {RowState::not_ready,
+            util::join(found, "; ") + ": a quarantine there of a pod they select needs isolate --exclusive"};
   }
 
   // Deletes what the drill created, newest first, and waits until it is gone.
@@ -468,11 +523,13 @@ class Drill {
     };
     // The quarantine policy, should release not have removed it (its ownerReference would, later).
     for (const auto& obj : m_r.created) {
-      if (obj.rfind("networkpolicy/", 0) != 0 || std::find(m_r.removed.begin(), m_r.removed.end(), obj) != m_r.removed.end()) {
+      if (obj.rfind("networkpolicy/", 0) != 0 ||
+          std::find(m_r.removed.begin(), m_r.removed.end(), obj) != m_r.removed.end()) {
         continue;
       }
       const std::string name = obj.substr(obj.rfind('/') + 1);
-      if (auto d = kube::delete_network_policy(m_client, m_ns, name, kube::DryRun::none); !d && d.error().code != Errc::not_found) {
+      if (auto d = kube::delete_network_policy(m_client, m_ns, name, kube::DryRun::none);
+          !d && d.error().code != Errc::not_found) {
         problems.push_back(obj + ": " + d.error().message);
         continue;
       }
@@ -483,7 +540,8 @@ class Drill {
       const std::string obj = "pod/" + m_ns + "/" + name;
       if (std::find(m_r.created.begin(), m_r.created.end(), obj) == m_r.created.end()) continue;
       const std::string path = pods_path(m_ns) + "/" + util::url_encode(name);
-      auto d = m_client.send({"DELETE", path, {{"gracePeriodSeconds", "0"}}, "", "", "application/json", {}, "delete " + obj});
+      auto d = m_client.send(
+          {"DELETE", path, {{"gracePeriodSeconds", "0"}}, "", "", "application/json", {}, "delete " + obj});
       if (!d && d.error().code != Errc::not_found) {
         problems.push_back(obj + ": " + d.error().message);
         continue;
@@ -513,7 +571,10 @@ class Drill {
     r.detail = problems.empty() ? fmt::format("removed {} (nothing left behind)", util::join(m_r.removed, ", "))
                                 : "left behind: " + util::join(problems, "; ");
     if (m_r.created.empty()) r.detail = "nothing was created";
-    m_log("drill.check", {{"check", r.check}, {"state", to_string(r.state)}, {"required", r.required}, {"detail", r.detail},
+    m_log("drill.check", {{"check", r.check},
+                          {"state", to_string(r.state)},
+                          {"required", r.required},
+                          {"detail", r.detail},
                           {"seconds", r.seconds}});
     m_r.rows.push_back(std::move(r));
   }
@@ -523,29 +584,35 @@ class Drill {
 
 const char* to_string(RowState state) {
   switch (state) {
-    case RowState::ready: return "ready";
-    case RowState::not_ready: return "NOT ready";
-    case RowState::skipped: return "skipped";
+    case RowState::ready:
+      return "ready";
+    case RowState::not_ready:
+      return "NOT ready";
+    case RowState::skipped:
+      return "skipped";
   }
   return "skipped";
 }
 
 bool DrillReport::ready() const {
   if (cancelled) return false;
-  return std::all_of(rows.begin(), rows.end(), [](const DrillRow& r) { return !r.required || r.state == RowState::ready; });
+  return std::all_of(rows.begin(), rows.end(),
+                     [](const DrillRow& r) { return !r.required || r.state == RowState::ready; });
 }
 
 std::string drill_namespace_refusal(const std::string& ns) {
   if (ns == "kube-system" || ns == "kube-public" || ns == "kube-node-lease" || ns.rfind("kube-", 0) == 0) {
-    return "namespace " + ns + " belongs to the cluster itself: the drill runs only in a namespace of its own or one you "
-                               "give it for the purpose";
+    return "namespace " + ns +
+           " belongs to the cluster itself: the drill runs only in a namespace of its own or one you "
+           "give it for the purpose";
   }
   return {};
 }
 
-Result<DrillReport> run_drill(kube::Client& client, kube::Connector& connector, util::Clock& clock, const DrillOptions& o,
-                              const ActionLog& log) {
-  if (const std::string why = drill_namespace_refusal(o.namespace_name); !why.empty()) return fail(Errc::usage, "drill: " + why);
+Result<DrillReport> run_drill(kube::Client& client, kube::Connector& connector, util::Clock& clock,
+                              const DrillOptions& o, const ActionLog& log) {
+  if (const std::string why = drill_namespace_refusal(o.namespace_name); !why.empty())
+    return fail(Errc::usage, "drill: " + why);
   if (o.drill_id.empty() || o.drill_id.size() > 12 ||
       o.drill_id.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789") != std::string::npos) {
     return fail(Errc::usage, "drill: invalid id \"" + o.drill_id + "\": 1-12 of [a-z0-9]");

@@ -22,15 +22,15 @@
 namespace ir::triage {
 
 struct DrillOptions {
-  std::string namespace_name;  // "" = a temporary namespace "kubectl-ir-drill-<id>", deleted at the end
-  std::string drill_id;        // 1-12 of [a-z0-9]: names and labels everything the drill creates
+  std::string namespace_name;     // "" = a temporary namespace "kubectl-ir-drill-<id>", deleted at the end
+  std::string drill_id;           // 1-12 of [a-z0-9]: names and labels everything the drill creates
   std::string image = "busybox";  // the canaries' image (needs sh, httpd, nc, sleep, cat): air-gapped mirrors
-  bool ingress = false;        // also prove ingress is blocked
+  bool ingress = false;           // also prove ingress is blocked
   std::vector<std::string> check_namespaces;  // where to look for policies that would defeat a quarantine
   std::chrono::seconds start_timeout{60};     // canary pods (and the debug container) running
   std::chrono::milliseconds settle{10'000};   // how long the network may take to apply a change
-  std::string work_dir;        // an empty directory for the drill's bundle (deleted by the caller)
-  std::string case_id;         // the drill's case (quarantine label, journal)
+  std::string work_dir;                       // an empty directory for the drill's bundle (deleted by the caller)
+  std::string case_id;                        // the drill's case (quarantine label, journal)
   std::string actor;
   const util::CancelToken* cancel = nullptr;
   std::function<void(const std::string&)> progress;  // one line per step (may be empty)
@@ -54,7 +54,7 @@ struct DrillReport {
   std::string namespace_name;
   bool namespace_created = false;
   std::vector<DrillRow> rows;
-  std::vector<std::string> created;      // "namespace/x", "pod/ns/x", ... in order
+  std::vector<std::string> created;  // "namespace/x", "pod/ns/x", ... in order
   std::vector<std::string> removed;
   std::vector<std::string> left_behind;  // what cleanup could not remove (and why)
   bool cancelled = false;

@@ -108,7 +108,8 @@ std::string egress_exceptions(const IsolateReport& r, const IsolateOptions& o) {
   std::vector<std::string> except;
   if (o.allow_dns) {
     except.emplace_back("DNS to kube-dns on 53");
-    if (!r.node_local_dns.empty()) except.push_back("NodeLocal DNSCache " + util::join(r.node_local_dns, ", ") + " on 53");
+    if (!r.node_local_dns.empty())
+      except.push_back("NodeLocal DNSCache " + util::join(r.node_local_dns, ", ") + " on 53");
   }
   for (const auto& e : o.allow_egress) except.push_back(e);
   return util::join(except, ", ");
@@ -141,8 +142,9 @@ Verdict direction_verdict(Direction d, const IsolateReport& r, const IsolateOpti
     return {Containment::not_contained, r.cni.name + " does not enforce NetworkPolicy (" + r.cni.evidence + ")"};
   }
   if (!r.cni.known) {
-    return {Containment::unknown, (r.cni_note.empty() ? std::string("no NetworkPolicy-enforcing CNI recognised") : r.cni_note) +
-                                      (o.verify || !o.probe.empty() ? "" : "; --verify measures it on the wire")};
+    return {Containment::unknown,
+            (r.cni_note.empty() ? std::string("no NetworkPolicy-enforcing CNI recognised") : r.cni_note) +
+                (o.verify || !o.probe.empty() ? "" : "; --verify measures it on the wire")};
   }
   std::string reason = "the quarantine policy denies all " + std::string(to_string(d)) + " (" + cni_text(r.cni) + ")";
   if (d == Direction::egress && (o.allow_dns || !o.allow_egress.empty())) {
@@ -156,8 +158,10 @@ Verdict direction_verdict(Direction d, const IsolateReport& r, const IsolateOpti
 Verdict with_wire(Verdict reasoned, bool from_allowances, const IsolateReport& r, const IsolateOptions& o) {
   const WireCheck& w = r.wire;
   switch (w.verdict) {
-    case WireVerdict::not_run: return reasoned;
-    case WireVerdict::not_contained: return {Containment::not_contained, w.reason, true};
+    case WireVerdict::not_run:
+      return reasoned;
+    case WireVerdict::not_contained:
+      return {Containment::not_contained, w.reason, true};
     case WireVerdict::contained: {
       if (reasoned.state == Containment::not_contained && from_allowances) {
         reasoned.reason += "; the probe was blocked (" + w.reason + "), but a policy still allows other traffic";
@@ -167,7 +171,8 @@ Verdict with_wire(Verdict reasoned, bool from_allowances, const IsolateReport& r
       const std::string except = egress_exceptions(r, o);
       if (!except.empty()) reason += "; all egress denied except " + except;
       if (!r.cni.known || !r.cni.enforces) {
-        reason += r.cni.known ? "; " + r.cni.name + " was thought not to enforce NetworkPolicy (" + r.cni.evidence + "): something does"
+        reason += r.cni.known ? "; " + r.cni.name + " was thought not to enforce NetworkPolicy (" + r.cni.evidence +
+                                    "): something does"
                               : "; no CNI recognised: the wire decides";
       }
       return {Containment::contained, reason, true};
@@ -209,7 +214,8 @@ std::vector<ProbeTarget> default_targets(kube::Client& client, const json& pod, 
       const std::string ip = str(member(p, "status"), "podIP");
       if (ip.empty() || !unprobeable_reason(ip, addresses).empty()) continue;
       bool same_owner = false;
-      for (const auto& ref : member(pm, "ownerReferences")) same_owner = same_owner || (!owner_uid.empty() && str(ref, "uid") == owner_uid);
+      for (const auto& ref : member(pm, "ownerReferences"))
+        same_owner = same_owner || (!owner_uid.empty() && str(ref, "uid") == owner_uid);
       for (const auto& c : member(member(p, "spec"), "containers")) {
         for (const auto& port : member(c, "ports")) {
           const std::string proto = str(port, "protocol");
@@ -221,12 +227,15 @@ std::vector<ProbeTarget> default_targets(kube::Client& client, const json& pod, 
         }
       }
     }
-    if (sibling) out.push_back(*sibling);
-    else if (other) out.push_back(*other);
+    if (sibling)
+      out.push_back(*sibling);
+    else if (other)
+      out.push_back(*other);
   } else {
     notes.push_back("pods in " + ns + " not listed (" + pods.error().message + ")");
   }
-  auto svc = kube::get_object(client, "/api/v1/namespaces/default/services/kubernetes", "get service default/kubernetes");
+  auto svc =
+      kube::get_object(client, "/api/v1/namespaces/default/services/kubernetes", "get service default/kubernetes");
   if (svc) {
     const std::string ip = str(member(*svc, "spec"), "clusterIP");
     int port = 443;
@@ -237,13 +246,17 @@ std::vector<ProbeTarget> default_targets(kube::Client& client, const json& pod, 
       }
     }
     bool on_node = false;
-    if (auto eps = kube::get_object(client, "/api/v1/namespaces/default/endpoints/kubernetes", "get endpoints default/kubernetes")) {
+    if (auto eps = kube::get_object(client, "/api/v1/namespaces/default/endpoints/kubernetes",
+                                    "get endpoints default/kubernetes")) {
       for (const auto& subset : member(*eps, "subsets")) {
-        for (const auto& a : member(subset, "addresses")) on_node = on_node || !unprobeable_reason(str(a, "ip"), addresses).empty();
+        for (const auto& a : member(subset, "addresses"))
+          on_node = on_node || !unprobeable_reason(str(a, "ip"), addresses).empty();
       }
     }
-    if (on_node) notes.emplace_back("the kubernetes Service leads to the pod's own node: not a telling destination");
-    else if (!ip.empty() && ip != "None") out.push_back({ip, port, "the kubernetes Service"});
+    if (on_node)
+      notes.emplace_back("the kubernetes Service leads to the pod's own node: not a telling destination");
+    else if (!ip.empty() && ip != "None")
+      out.push_back({ip, port, "the kubernetes Service"});
   } else {
     notes.push_back("the kubernetes Service not read (" + svc.error().message + ")");
   }
@@ -322,20 +335,24 @@ Result<void> isolate_steps(kube::Client& client, kube::Connector* connector, con
     if (discovery.daemonsets.is_null()) {
       // Cannot look: allow the documented default, which is a link-local address on the node.
       r.node_local_dns = {k_node_local_dns_default};
-      r.warnings.push_back(std::string("could not look for NodeLocal DNSCache (DaemonSets not readable): --allow-dns also allows "
-                                       "its default address ") + k_node_local_dns_default + " on 53");
+      r.warnings.push_back(
+          std::string("could not look for NodeLocal DNSCache (DaemonSets not readable): --allow-dns also allows "
+                      "its default address ") +
+          k_node_local_dns_default + " on 53");
     } else {
       r.node_local_dns = node_local_dns_addresses(discovery.daemonsets);
     }
-    r.dns_note = "DNS remains an exfiltration channel: the pod can still send queries the cluster resolver forwards "
-                 "to any domain's name servers (DNS tunnelling)";
+    r.dns_note =
+        "DNS remains an exfiltration channel: the pod can still send queries the cluster resolver forwards "
+        "to any domain's name servers (DNS tunnelling)";
   }
 
   // RBAC preflight, before the first write (in a dry run too: the server checks them the same).
   const bool cordon = o.cordon && !r.node.empty() && !annotations.contains(k_ann_cordoned);
   auto needs = isolate_needs(o, cordon);
   if (verify && !dry) needs.push_back({"create", "", "pods", "exec", o.namespace_name, ""});
-  if (verify && !dry && o.ephemeral) needs.push_back({"patch", "", "pods", "ephemeralcontainers", o.namespace_name, ""});
+  if (verify && !dry && o.ephemeral)
+    needs.push_back({"patch", "", "pods", "ephemeralcontainers", o.namespace_name, ""});
   IR_TRY(pf, preflight(client, what, needs));
   checked = pf;
   if (!checked.unchecked.empty()) r.warnings.push_back(checked.warning());
@@ -360,14 +377,18 @@ Result<void> isolate_steps(kube::Client& client, kube::Connector* connector, con
       r.debug_container = name;
       container = name;
       r.wire.probed_from = "debug container " + name + " (" + o.debug_image + ")";
-      log("isolate.ephemeral", {{"container", name}, {"image", o.debug_image}, {"purpose", "probe"},
+      log("isolate.ephemeral", {{"container", name},
+                                {"image", o.debug_image},
+                                {"purpose", "probe"},
                                 {"note", "ephemeral containers cannot be removed; it exits after its sleep"}});
     }
     prober.emplace(client, *connector, o.namespace_name, o.pod, container, o.cancel);
     std::vector<std::string> notes;
     std::vector<ProbeTarget> targets;
-    if (probe_target) targets.push_back(*probe_target);
-    else targets = default_targets(client, pod, addresses, notes);
+    if (probe_target)
+      targets.push_back(*probe_target);
+    else
+      targets = default_targets(client, pod, addresses, notes);
     if (targets.empty()) {
       r.wire.verdict = WireVerdict::unverified;
       r.wire.reason = "no destination to probe (" + util::join(notes, "; ") + "): give one with --probe HOST:PORT";
@@ -377,9 +398,13 @@ Result<void> isolate_steps(kube::Client& client, kube::Connector* connector, con
     } else {
       probe_before(*prober, targets, o.wire, r.wire);
       json before = json::array();
-      for (const auto& t : r.wire.targets) before.push_back({{"target", t.target.text()}, {"what", t.target.what},
-                                                             {"outcome", to_string(t.before->outcome)}, {"result", t.before->summary}});
-      log("probe-before", {{"from", r.wire.probed_from}, {"targets", before}, {"connections", r.wire.connections.size()}});
+      for (const auto& t : r.wire.targets)
+        before.push_back({{"target", t.target.text()},
+                          {"what", t.target.what},
+                          {"outcome", to_string(t.before->outcome)},
+                          {"result", t.before->summary}});
+      log("probe-before",
+          {{"from", r.wire.probed_from}, {"targets", before}, {"connections", r.wire.connections.size()}});
     }
   }
 
@@ -430,7 +455,8 @@ Result<void> isolate_steps(kube::Client& client, kube::Connector* connector, con
   }
 
   // 2. The quarantine policy, by server-side apply (creating it twice changes nothing).
-  QuarantineSpec qs{o.namespace_name, o.pod, r.pod_uid, r.case_id, o.ingress, o.allow_dns, o.allow_egress, r.node_local_dns};
+  QuarantineSpec qs{o.namespace_name, o.pod,       r.pod_uid,      r.case_id,
+                    o.ingress,        o.allow_dns, o.allow_egress, r.node_local_dns};
   IR_TRY_CTX(policy, render_quarantine_policy(qs), what);
   IR_TRY_CTX(applied, kube::apply_network_policy(client, o.namespace_name, policy, o.dry_run), what);
   r.policy = applied;
@@ -526,14 +552,20 @@ Result<void> isolate_steps(kube::Client& client, kube::Connector* connector, con
     probe_after(*prober, o.wire, clock, r.wire);
     json after = json::array();
     for (const auto& t : r.wire.targets) {
-      after.push_back({{"target", t.target.text()}, {"what", t.target.what},
+      after.push_back({{"target", t.target.text()},
+                       {"what", t.target.what},
                        {"outcome", t.after ? to_string(t.after->outcome) : "not tried"},
-                       {"result", t.after ? t.after->summary : ""}, {"attempts", t.attempts_after}});
+                       {"result", t.after ? t.after->summary : ""},
+                       {"attempts", t.attempts_after}});
     }
     json conns = json::array();
-    for (const auto& c : r.wire.connections) conns.push_back({{"connection", c.before.local + " -> " + c.before.remote}, {"after", c.after}});
-    log("probe-after", {{"from", r.wire.probed_from}, {"targets", after}, {"connections", conns},
-                        {"verdict", to_string(r.wire.verdict)}, {"reason", r.wire.reason}});
+    for (const auto& c : r.wire.connections)
+      conns.push_back({{"connection", c.before.local + " -> " + c.before.remote}, {"after", c.after}});
+    log("probe-after", {{"from", r.wire.probed_from},
+                        {"targets", after},
+                        {"connections", conns},
+                        {"verdict", to_string(r.wire.verdict)},
+                        {"reason", r.wire.reason}});
   }
   bool from_allowances = false;
   r.egress = with_wire(direction_verdict(Direction::egress, r, o, from_allowances), from_allowances, r, o);
@@ -542,9 +574,11 @@ Result<void> isolate_steps(kube::Client& client, kube::Connector* connector, con
   if (verify && o.ingress && r.ingress.state != Containment::not_requested) {
     r.ingress.reason += " (not measured: --verify probes egress; kubectl ir drill --ingress measures ingress)";
   }
-  log("verdict", {{"egress", {{"state", to_string(r.egress.state)}, {"reason", r.egress.reason}, {"on_the_wire", r.egress.on_the_wire}}},
-                  {"ingress", {{"state", to_string(r.ingress.state)}, {"reason", r.ingress.reason}}},
-                  {"dry_run", dry}});
+  log("verdict",
+      {{"egress",
+        {{"state", to_string(r.egress.state)}, {"reason", r.egress.reason}, {"on_the_wire", r.egress.on_the_wire}}},
+       {"ingress", {{"state", to_string(r.ingress.state)}, {"reason", r.ingress.reason}}},
+       {"dry_run", dry}});
   return {};
 }
 
@@ -623,12 +657,15 @@ Result<std::vector<std::string>> orphaned_residue(kube::Client& client, const st
   std::vector<std::string> out;
   if (cases.empty()) return out;
   // Which of these cases still have a quarantined pod (one request for all of them).
-  const std::string selector = std::string(k_quarantine_label) + " in (" + util::join({cases.begin(), cases.end()}, ",") + ")";
-  IR_TRY(pods, kube::get_object(client, fmt::format("/api/v1/namespaces/{}/pods?labelSelector={}", util::url_encode(ns),
-                                                    util::url_encode(selector)),
+  const std::string selector =
+      std::string(k_quarantine_label) + " in (" + util::join({cases.begin(), cases.end()}, ",") + ")";
+  IR_TRY(pods, kube::get_object(client,
+                                fmt::format("/api/v1/namespaces/{}/pods?labelSelector={}", util::url_encode(ns),
+                                            util::url_encode(selector)),
                                 "list quarantined pods in " + ns));
   std::set<std::string> live;
-  for (const auto& p : member(pods, "items")) live.insert(str(member(member(p, "metadata"), "labels"), k_quarantine_label));
+  for (const auto& p : member(pods, "items"))
+    live.insert(str(member(member(p, "metadata"), "labels"), k_quarantine_label));
   for (const auto& [policy, values] : by_policy) {
     std::vector<std::string> orphans;
     for (const auto& v : values) {
@@ -660,7 +697,8 @@ Result<void> release_steps(kube::Client& client, const ReleaseOptions& o, const 
   if (r.case_id.empty()) r.case_id = str(annotations, k_ann_case);
   r.was_isolated = !r.case_id.empty();
   if (r.was_isolated && !o.case_id.empty() && o.case_id != r.case_id) {
-    r.warnings.push_back("the pod is quarantined under case " + r.case_id + ", not " + o.case_id + ": releasing " + r.case_id);
+    r.warnings.push_back("the pod is quarantined under case " + r.case_id + ", not " + o.case_id + ": releasing " +
+                         r.case_id);
   }
   // A pod that is gone cannot say its case: the caller's (--case, the journal) stands in.
   if (!r.pod_found && !o.case_id.empty()) {
@@ -690,7 +728,8 @@ Result<void> release_steps(kube::Client& client, const ReleaseOptions& o, const 
     } else if (policies.error().code == Errc::forbidden && !scan_residue) {
       list_error = policies.error();
     } else if (policies.error().code == Errc::forbidden) {
-      r.warnings.push_back("could not look for what --exclusive may have left on other policies: " + policies.error().message);
+      r.warnings.push_back("could not look for what --exclusive may have left on other policies: " +
+                           policies.error().message);
     } else {
       return unexpected(policies.error().context(what));
     }
@@ -698,8 +737,9 @@ Result<void> release_steps(kube::Client& client, const ReleaseOptions& o, const 
   // --admin-policy's AdminNetworkPolicy has no owner (cluster-scoped): it outlives the pod.
   if (!r.pod_found && !clean_case.empty()) {
     const std::string name = admin_policy_name(ns, o.pod);
-    auto found = kube::get_object(client, "/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies/" + util::url_encode(name),
-                                  "get adminnetworkpolicy " + name);
+    auto found = kube::get_object(
+        client, "/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies/" + util::url_encode(name),
+        "get adminnetworkpolicy " + name);
     if (found && str(member(member(*found, "metadata"), "labels"), "kubectl-ir/case") == clean_case) anp = name;
   }
 
@@ -795,9 +835,11 @@ Result<void> release_case_steps(kube::Client& client, const ReleaseOptions& o, c
   r.case_id = o.case_id;
   r.pod_found = false;
   const std::string selector = std::string(k_quarantine_label) + "=" + o.case_id;
-  IR_TRY_CTX(pods, kube::get_object(client, fmt::format("/api/v1/namespaces/{}/pods?labelSelector={}", util::url_encode(ns),
-                                                        util::url_encode(selector)),
-                                    "list pods of the case"),
+  IR_TRY_CTX(pods,
+             kube::get_object(client,
+                              fmt::format("/api/v1/namespaces/{}/pods?labelSelector={}", util::url_encode(ns),
+                                          util::url_encode(selector)),
+                              "list pods of the case"),
              what);
   for (const auto& p : member(pods, "items")) {
     const std::string name = str(member(p, "metadata"), "name");
@@ -819,7 +861,8 @@ Result<void> release_case_steps(kube::Client& client, const ReleaseOptions& o, c
     const json& labels = member(member(p, "metadata"), "labels");
     if (str(labels, "kubectl-ir/case") == o.case_id && str(labels, k_managed_by_label) == "kubectl-ir") {
       const std::string name = str(member(p, "metadata"), "name");
-      if (std::find(r.deleted_policies.begin(), r.deleted_policies.end(), name) == r.deleted_policies.end()) to_delete.push_back(name);
+      if (std::find(r.deleted_policies.begin(), r.deleted_policies.end(), name) == r.deleted_policies.end())
+        to_delete.push_back(name);
     }
   }
   auto restores = plan_restores(member(policies, "items"), o.case_id, r.warnings);
@@ -843,8 +886,9 @@ Result<void> release_case_steps(kube::Client& client, const ReleaseOptions& o, c
     }
   }
   for (const auto& restore : restores) {
-    IR_TRY_CTX(patched, kube::patch_object(client, netpol_path(ns, restore.name), restore.ops, k_json_patch, o.dry_run,
-                                           fmt::format("patch networkpolicy {}/{}", ns, restore.name)),
+    IR_TRY_CTX(patched,
+               kube::patch_object(client, netpol_path(ns, restore.name), restore.ops, k_json_patch, o.dry_run,
+                                  fmt::format("patch networkpolicy {}/{}", ns, restore.name)),
                what);
     r.written.push_back(std::move(patched));
     r.restored_policies.push_back(restore.name);
@@ -861,7 +905,8 @@ Result<ReleaseReport> release(kube::Client& client, const ReleaseOptions& o, con
   Preflight checked;
   if (o.pod.empty()) {
     if (o.case_id.empty()) return fail(Errc::usage, "release: name a pod or a case (--case)");
-    if (auto done = release_case_steps(client, o, log, r, checked); !done) return unexpected(checked.explain(done.error()));
+    if (auto done = release_case_steps(client, o, log, r, checked); !done)
+      return unexpected(checked.explain(done.error()));
     return r;
   }
   if (auto done = release_steps(client, o, log, r, checked); !done) return unexpected(checked.explain(done.error()));

@@ -111,7 +111,7 @@ Result<IsolateReport> isolate(kube::Client& client, kube::Connector* connector, 
 
 struct ReleaseOptions {
   std::string namespace_name;
-  std::string pod;           // "" with case_id: release everything of that case in the namespace
+  std::string pod;  // "" with case_id: release everything of that case in the namespace
   kube::DryRun dry_run = kube::DryRun::none;
   // The case, when the caller knows it (--case, or the local journal): what --exclusive left on
   // competing policies is cleaned even when the pod, which recorded the case, is gone.
@@ -127,8 +127,8 @@ struct ReleaseReport {
   std::vector<std::string> restored_policies;
   std::vector<std::string> restored_labels;
   std::string uncordoned_node;
-  std::vector<std::string> released_pods;    // release by case: the pods released
-  std::vector<std::string> deleted_policies; // release by case: quarantine policies deleted
+  std::vector<std::string> released_pods;     // release by case: the pods released
+  std::vector<std::string> deleted_policies;  // release by case: quarantine policies deleted
   // --exclusive residue found but not removed: "policy: case, ..." for cases it could not tie to a
   // live pod or to the case asked for (release --case CASE removes it).
   std::vector<std::string> residue;

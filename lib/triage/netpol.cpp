@@ -198,7 +198,9 @@ std::vector<Allowance> allowances_of(const json& p) {
   return out;
 }
 
-std::string describe_selector(const json& selector) { return selector_text(selector); }
+std::string describe_selector(const json& selector) {
+  return selector_text(selector);
+}
 
 Result<std::vector<Allowance>> selecting_allowances(const json& policies, const json& labels,
                                                     const std::string& skip_name) {
@@ -265,8 +267,9 @@ Result<json> render_quarantine_policy(const QuarantineSpec& s) {
     if (!s.node_local_dns.empty()) {
       json to = json::array();
       for (const auto& ip : s.node_local_dns) to.push_back({{"ipBlock", {{"cidr", ip + "/32"}}}});
-      egress.push_back({{"to", to},
-                        {"ports", json::array({{{"protocol", "UDP"}, {"port", 53}}, {{"protocol", "TCP"}, {"port", 53}}})}});
+      egress.push_back(
+          {{"to", to},
+           {"ports", json::array({{{"protocol", "UDP"}, {"port", 53}}, {{"protocol", "TCP"}, {"port", 53}}})}});
     }
   }
   for (const auto& text : s.allow_egress) {

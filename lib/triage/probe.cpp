@@ -87,7 +87,8 @@ Result<ProbeTarget> parse_probe_target(const std::string& text) {
   }
   // A name or an address as nc takes it; nothing an option parser could mistake for a flag.
   if (host.empty() || host.size() > 253 || host[0] == '-' ||
-      host.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:") != std::string::npos) {
+      host.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:") !=
+          std::string::npos) {
     return bad();
   }
   int p = 0;
@@ -117,26 +118,33 @@ std::string unprobeable_reason(const std::string& host, const PodAddresses& addr
                              (lower.size() > 10 && lower.substr(lower.size() - 10) == ".localhost");
   const bool loopback_ip = ip.rfind("127.", 0) == 0 || ip == "::1" || ip == "0.0.0.0" || ip == "::";
   if (loopback_name || loopback_ip) {
-    return host + " is the pod's own loopback: NetworkPolicy never applies to it, so a connection there proves "
-                  "nothing about the quarantine";
+    return host +
+           " is the pod's own loopback: NetworkPolicy never applies to it, so a connection there proves "
+           "nothing about the quarantine";
   }
   if (!ip.empty() && std::find(addresses.pod_ips.begin(), addresses.pod_ips.end(), ip) != addresses.pod_ips.end()) {
     return host + " is the pod's own address: traffic to itself never leaves the pod, so no policy applies to it";
   }
   if (!ip.empty() && std::find(addresses.node_ips.begin(), addresses.node_ips.end(), ip) != addresses.node_ips.end()) {
-    return host + " is the address of the pod's node: traffic from a pod to its own node stays allowed whatever the "
-                  "policy (kubelet health checks need it), so a connection there proves nothing";
+    return host +
+           " is the address of the pod's node: traffic from a pod to its own node stays allowed whatever the "
+           "policy (kubelet health checks need it), so a connection there proves nothing";
   }
   return {};
 }
 
 const char* to_string(ProbeOutcome outcome) {
   switch (outcome) {
-    case ProbeOutcome::connected: return "connected";
-    case ProbeOutcome::blocked: return "blocked";
-    case ProbeOutcome::refused: return "refused";
-    case ProbeOutcome::unsupported: return "unsupported";
-    case ProbeOutcome::unknown: return "unknown";
+    case ProbeOutcome::connected:
+      return "connected";
+    case ProbeOutcome::blocked:
+      return "blocked";
+    case ProbeOutcome::refused:
+      return "refused";
+    case ProbeOutcome::unsupported:
+      return "unsupported";
+    case ProbeOutcome::unknown:
+      return "unknown";
   }
   return "unknown";
 }
@@ -166,7 +174,8 @@ ProbeResult interpret_probe(const std::string& target, int exit_code, std::strin
   if (has({"timed out", "timeout", "no route", "unreachable"})) {
     // busybox's nc times out the name lookup and the connection alike.
     const std::string host = target.substr(0, target.rfind(':'));
-    const bool literal = !canonical_ip(host.size() > 1 && host[0] == '[' ? host.substr(1, host.size() - 2) : host).empty();
+    const bool literal =
+        !canonical_ip(host.size() > 1 && host[0] == '[' ? host.substr(1, host.size() - 2) : host).empty();
     return {ProbeOutcome::blocked, "connection to " + target + " failed (" + why + ")" +
                                        (literal ? "" : " (the name is looked up first: DNS may be what is blocked)")};
   }
@@ -199,10 +208,12 @@ ProbeResult Prober::connect(const ProbeTarget& target, std::chrono::seconds time
     limits.max_stderr = 4096;
     limits.total_timeout = timeout + std::chrono::seconds(10);
     ++m_execs;
-    auto r = exec::run_exec(m_client, m_connector, {m_namespace, m_pod, m_container, forms[static_cast<std::size_t>(form)]},
-                            out, err, {}, limits, m_cancel);
+    auto r =
+        exec::run_exec(m_client, m_connector, {m_namespace, m_pod, m_container, forms[static_cast<std::size_t>(form)]},
+                       out, err, {}, limits, m_cancel);
     if (!r) {
-      if (r.error().code == Errc::exec_not_found) return {ProbeOutcome::unknown, "container " + m_container + " has no nc to probe with"};
+      if (r.error().code == Errc::exec_not_found)
+        return {ProbeOutcome::unknown, "container " + m_container + " has no nc to probe with"};
       return {ProbeOutcome::unknown, "the probe did not run: " + r.error().message};
     }
     if (!r->completed()) return {ProbeOutcome::unknown, "nc " + r->detail};
@@ -212,7 +223,8 @@ ProbeResult Prober::connect(const ProbeTarget& target, std::chrono::seconds time
       return last;
     }
   }
-  return {ProbeOutcome::unknown, "the nc of container " + m_container + " takes neither -z nor -e (" + last.summary + ")"};
+  return {ProbeOutcome::unknown,
+          "the nc of container " + m_container + " takes neither -z nor -e (" + last.summary + ")"};
 }
 
 Result<std::string> Prober::read_tcp_tables() {
@@ -222,11 +234,13 @@ Result<std::string> Prober::read_tcp_tables() {
   limits.max_stderr = 4096;
   limits.total_timeout = std::chrono::seconds(15);
   ++m_execs;
-  IR_TRY(r, exec::run_exec(m_client, m_connector, {m_namespace, m_pod, m_container, {"cat", "/proc/net/tcp", "/proc/net/tcp6"}},
-                           out, err, {}, limits, m_cancel));
+  IR_TRY(r, exec::run_exec(m_client, m_connector,
+                           {m_namespace, m_pod, m_container, {"cat", "/proc/net/tcp", "/proc/net/tcp6"}}, out, err, {},
+                           limits, m_cancel));
   // Without IPv6 there is no tcp6: cat says so and still prints tcp.
   if (!r.completed() || (r.exit_code != 0 && out.data().empty())) {
-    return fail(Errc::failure, "cat /proc/net/tcp: " + (r.completed() ? "exit " + std::to_string(r.exit_code) : r.detail));
+    return fail(Errc::failure,
+                "cat /proc/net/tcp: " + (r.completed() ? "exit " + std::to_string(r.exit_code) : r.detail));
   }
   return out.take();
 }
@@ -252,7 +266,7 @@ std::vector<TcpConnection> established_connections(std::string_view tables, std:
     retransmitting[f[9]] = rto || counted;
   }
   const std::pair<const std::string*, forensics::procfs::NetTable> parts[] = {{&v4, forensics::procfs::NetTable::tcp},
-                                                                       {&v6, forensics::procfs::NetTable::tcp6}};
+                                                                              {&v6, forensics::procfs::NetTable::tcp6}};
 
   std::vector<TcpConnection> out;
   std::size_t extra = 0;
@@ -283,24 +297,31 @@ std::vector<TcpConnection> established_connections(std::string_view tables, std:
 
 const char* to_string(WireVerdict verdict) {
   switch (verdict) {
-    case WireVerdict::not_run: return "not run";
-    case WireVerdict::contained: return "contained";
-    case WireVerdict::not_contained: return "NOT contained";
-    case WireVerdict::unverified: return "unverified";
+    case WireVerdict::not_run:
+      return "not run";
+    case WireVerdict::contained:
+      return "contained";
+    case WireVerdict::not_contained:
+      return "NOT contained";
+    case WireVerdict::unverified:
+      return "unverified";
   }
   return "unverified";
 }
 
 namespace {
 
-bool answered(const ProbeResult& r) { return r.outcome == ProbeOutcome::connected || r.outcome == ProbeOutcome::refused; }
+bool answered(const ProbeResult& r) {
+  return r.outcome == ProbeOutcome::connected || r.outcome == ProbeOutcome::refused;
+}
 
 void read_connections(Prober& prober, const WireOptions& o, WireCheck& check, bool after) {
   auto tables = prober.read_tcp_tables();
   if (!tables) {
-    check.connections_note = std::string("existing connections not checked") + (after ? " after the quarantine" : "") + ": " +
-                             (tables.error().code == Errc::exec_not_found ? "container " + prober.container() + " has no cat"
-                                                                           : tables.error().message);
+    check.connections_note =
+        std::string("existing connections not checked") + (after ? " after the quarantine" : "") + ": " +
+        (tables.error().code == Errc::exec_not_found ? "container " + prober.container() + " has no cat"
+                                                     : tables.error().message);
     if (after) {
       for (auto& c : check.connections) {
         if (c.after.empty()) c.judgement = "not read again: " + check.connections_note;
@@ -316,7 +337,8 @@ void read_connections(Prober& prober, const WireOptions& o, WireCheck& check, bo
     return;
   }
   for (auto& c : check.connections) {
-    const auto it = std::find_if(now.begin(), now.end(), [&](const TcpConnection& n) { return n.inode == c.before.inode; });
+    const auto it =
+        std::find_if(now.begin(), now.end(), [&](const TcpConnection& n) { return n.inode == c.before.inode; });
     const std::string what = c.before.local + " -> " + c.before.remote;
     if (it == now.end()) {
       c.after = "gone";
@@ -326,8 +348,9 @@ void read_connections(Prober& prober, const WireOptions& o, WireCheck& check, bo
       c.judgement = what + ": still open but retransmitting: its packets no longer get through";
     } else {
       c.after = "established";
-      c.judgement = what + ": still open, no retransmission: it may survive the quarantine (idle, or the CNI lets "
-                           "established connections through)";
+      c.judgement = what +
+                    ": still open, no retransmission: it may survive the quarantine (idle, or the CNI lets "
+                    "established connections through)";
     }
   }
 }
@@ -351,8 +374,8 @@ void probe_after(Prober& prober, const WireOptions& o, util::Clock& clock, WireC
   std::vector<std::string> connected, blocked, unverified;
   for (auto& tc : check.targets) {
     if (tc.before && !answered(*tc.before)) {
-      unverified.push_back(tc.target.text() + " (" + tc.target.what + ") was not reachable before the quarantine: " +
-                           tc.before->summary);
+      unverified.push_back(tc.target.text() + " (" + tc.target.what +
+                           ") was not reachable before the quarantine: " + tc.before->summary);
       continue;
     }
     const auto start = clock.now();
@@ -378,7 +401,8 @@ void probe_after(Prober& prober, const WireOptions& o, util::Clock& clock, WireC
                                     tc.before->outcome == ProbeOutcome::connected ? "connected" : "answered",
                                     after == ProbeOutcome::blocked ? "timed out" : "refused", tc.seconds_after));
     } else {
-      unverified.push_back(name + ": " + std::string(to_string(tc.before->outcome)) + " before, " + tc.after->summary + " after");
+      unverified.push_back(name + ": " + std::string(to_string(tc.before->outcome)) + " before, " + tc.after->summary +
+                           " after");
     }
   }
   if (!check.connections.empty()) read_connections(prober, o, check, true);

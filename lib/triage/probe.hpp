@@ -102,14 +102,15 @@ class Prober {
 
 // One established TCP connection of the pod, as /proc/net/tcp shows it.
 struct TcpConnection {
-  std::string inode;       // identifies the socket across two reads
-  std::string local;       // "10.244.0.12:40312"
+  std::string inode;  // identifies the socket across two reads
+  std::string local;  // "10.244.0.12:40312"
   std::string remote;
   bool retransmitting = false;  // the retransmit timer runs or RTO timeouts were counted
 };
 // The ESTABLISHED connections in /proc/net/tcp(6) text, loopback ones left out (no policy governs
 // them), at most `max` of them (the rest are counted in `more`). Unparsable lines are skipped.
-std::vector<TcpConnection> established_connections(std::string_view tcp_tables, std::size_t max, std::size_t* more = nullptr);
+std::vector<TcpConnection> established_connections(std::string_view tcp_tables, std::size_t max,
+                                                   std::size_t* more = nullptr);
 
 // ---- the differential check -----------------------------------------------------------------
 
@@ -126,37 +127,38 @@ struct TargetCheck {
   std::optional<ProbeResult> before;  // unset when not tried before (an already isolated pod)
   std::optional<ProbeResult> after;   // the last attempt after the quarantine
   int attempts_after = 0;
-  double seconds_after = 0;           // from the first attempt after to the last one's end
+  double seconds_after = 0;  // from the first attempt after to the last one's end
 };
 
 struct ConnectionCheck {
   TcpConnection before;
-  std::string after;  // "gone", "established, retransmitting", "established"
+  std::string after;      // "gone", "established, retransmitting", "established"
   std::string judgement;  // one line for the report
 };
 
 struct WireCheck {
   WireVerdict verdict = WireVerdict::not_run;
-  std::string reason;               // one line: what was measured, or why nothing could be
-  std::string probed_from;          // "container web (the image's nc)", "debug container ... (busybox)"
+  std::string reason;       // one line: what was measured, or why nothing could be
+  std::string probed_from;  // "container web (the image's nc)", "debug container ... (busybox)"
   std::vector<TargetCheck> targets;
   std::vector<ConnectionCheck> connections;  // existing connections before, checked after
-  std::string connections_note;     // why they were not checked, or how many were left out
+  std::string connections_note;              // why they were not checked, or how many were left out
   int execs = 0;
 };
 
 struct WireOptions {
-  std::chrono::seconds probe_timeout{1};      // nc -w for each attempt after the quarantine
-  std::chrono::seconds before_timeout{3};     // nc -w before it (a slow but open path still counts)
-  std::chrono::milliseconds settle{10'000};   // how long a still-reachable target is retried after:
-                                              // policies take a moment to be programmed
+  std::chrono::seconds probe_timeout{1};     // nc -w for each attempt after the quarantine
+  std::chrono::seconds before_timeout{3};    // nc -w before it (a slow but open path still counts)
+  std::chrono::milliseconds settle{10'000};  // how long a still-reachable target is retried after:
+                                             // policies take a moment to be programmed
   std::chrono::milliseconds retry_every{500};
-  std::size_t max_connections = 16;           // existing connections followed
+  std::size_t max_connections = 16;  // existing connections followed
 };
 
 // Before the quarantine: tries each target once (a refusal counts as reachable: something answered)
 // and notes the pod's established connections. Fills `check.targets` and the connections' before.
-void probe_before(Prober& prober, const std::vector<ProbeTarget>& targets, const WireOptions& options, WireCheck& check);
+void probe_before(Prober& prober, const std::vector<ProbeTarget>& targets, const WireOptions& options,
+                  WireCheck& check);
 
 // After the quarantine: retries each target that was reachable before (or, for an already isolated
 // pod, was not tried) until it is refused or times out, or `settle` has passed; then reads the

@@ -45,8 +45,10 @@ TEST_CASE("detect_cni_from_pods: a static pod is named as such; images count too
   const json pods = json::array(
       {{{"metadata", {{"name", "coredns-1"}, {"namespace", "kube-system"}}},
         {"spec", {{"containers", json::array({{{"image", "registry.k8s.io/coredns/coredns:v1.10.1"}}})}}}},
-       {{"metadata", {{"name", "netpol-node-1"}, {"namespace", "kube-system"},
-                      {"annotations", {{"kubernetes.io/config.mirror", "abc"}}}}},
+       {{"metadata",
+         {{"name", "netpol-node-1"},
+          {"namespace", "kube-system"},
+          {"annotations", {{"kubernetes.io/config.mirror", "abc"}}}}},
         {"spec", {{"containers", json::array({{{"image", "docker.io/cloudnativelabs/kube-router:v1.5"}}})}}}}});
   const auto c = detect_cni_from_pods(pods);
   CHECK(c.name == "kube-router");
@@ -64,15 +66,17 @@ TEST_CASE("detect_cni_from_node: annotations, labels and node info") {
     std::string evidence;
   };
   const Case cases[] = {
-      {node({{"k3s.io/node-args", R"(["server","--tls-san","x"])"}, {"flannel.alpha.coreos.com/backend-type", "vxlan"}}),
+      {node(
+           {{"k3s.io/node-args", R"(["server","--tls-san","x"])"}, {"flannel.alpha.coreos.com/backend-type", "vxlan"}}),
        "k3s (kube-router)", true, true,
        "node node-1 runs k3s (annotation k3s.io/node-args): its embedded kube-router enforces NetworkPolicy"},
-      {node({{"k3s.io/node-args", R"(["server","--disable-network-policy"])"}}), "k3s (network policy disabled)", false, true,
-       "node node-1: k3s started with --disable-network-policy"},
+      {node({{"k3s.io/node-args", R"(["server","--disable-network-policy"])"}}), "k3s (network policy disabled)", false,
+       true, "node node-1: k3s started with --disable-network-policy"},
       {node(json::object(), json::object(), "v1.26.4+k3s1"), "k3s (kube-router)", true, true,
        "node node-1 runs k3s (kubelet v1.26.4+k3s1): its embedded kube-router enforces NetworkPolicy"},
       {node(json::object(), {{"node.kubernetes.io/instance-type", "k3s"}}), "k3s (kube-router)", true, true,
-       "node node-1 runs k3s (label node.kubernetes.io/instance-type=k3s): its embedded kube-router enforces NetworkPolicy"},
+       "node node-1 runs k3s (label node.kubernetes.io/instance-type=k3s): its embedded kube-router enforces "
+       "NetworkPolicy"},
       {node({{"rke2.io/node-args", R"(["server","--cni","cilium"])"}}), "cilium", true, true,
        "node node-1 runs RKE2 with --cni cilium"},
       {node({{"rke2.io/node-args", R"(["server"])"}}), "canal", true, true, "node node-1 runs RKE2 with --cni canal"},
@@ -81,8 +85,10 @@ TEST_CASE("detect_cni_from_node: annotations, labels and node info") {
        "node node-1 annotation projectcalico.org/IPv4Address"},
       {node({{"network.cilium.io/ipv4-cilium-host", "10.0.0.1"}}), "cilium", true, true,
        "node node-1 annotation network.cilium.io/ipv4-cilium-host"},
-      {node({{"node.antrea.io/mac-address", "aa:bb"}}), "antrea", true, true, "node node-1 annotation node.antrea.io/mac-address"},
-      {node({{"k8s.ovn.org/node-subnets", "{}"}}), "ovn-kubernetes", true, true, "node node-1 annotation k8s.ovn.org/node-subnets"},
+      {node({{"node.antrea.io/mac-address", "aa:bb"}}), "antrea", true, true,
+       "node node-1 annotation node.antrea.io/mac-address"},
+      {node({{"k8s.ovn.org/node-subnets", "{}"}}), "ovn-kubernetes", true, true,
+       "node node-1 annotation k8s.ovn.org/node-subnets"},
       {node({{"flannel.alpha.coreos.com/public-ip", "192.0.2.2"}}), "flannel", false, true,
        "node node-1 annotation flannel.alpha.coreos.com/public-ip"},
       {node({{"node.alpha.kubernetes.io/ttl", "0"}}), "", false, false, ""},
@@ -135,7 +141,8 @@ TEST_CASE("discover_cni: stops at the first enforcing source, says what it read 
     const auto d = discover_cni(client, "node-1");
     CHECK_FALSE(d.cni.known);
     CHECK(d.note ==
-          "no NetworkPolicy-enforcing CNI recognised in the DaemonSets, the pods in kube-system (not readable: get node node-1: "
+          "no NetworkPolicy-enforcing CNI recognised in the DaemonSets, the pods in kube-system (not readable: get "
+          "node node-1: "
           "nodes \"node-1\" is forbidden)");
   }
 }

@@ -26,9 +26,15 @@ TEST_CASE("run_drill: refused options are usage errors before any request") {
   DrillOptions o;
   o.drill_id = "abc123";
   o.work_dir = "/tmp";
-  SUBCASE("kube-system") { o.namespace_name = "kube-system"; }
-  SUBCASE("a bad id") { o.drill_id = "ABC/../x"; }
-  SUBCASE("no work directory") { o.work_dir.clear(); }
+  SUBCASE("kube-system") {
+    o.namespace_name = "kube-system";
+  }
+  SUBCASE("a bad id") {
+    o.drill_id = "ABC/../x";
+  }
+  SUBCASE("no work directory") {
+    o.work_dir.clear();
+  }
   auto r = run_drill(client, exec, clock, o, [](const std::string&, const nlohmann::json&) {});
   REQUIRE_FALSE(r);
   CHECK(r.error().code == Errc::usage);
@@ -38,7 +44,8 @@ TEST_CASE("run_drill: refused options are usage errors before any request") {
 
 TEST_CASE("DrillReport::ready: every required row ready, not cancelled") {
   DrillReport r;
-  r.rows = {{"rbac", "RBAC", true, RowState::ready, "", 0}, {"ephemeral", "ephemeral", false, RowState::not_ready, "", 0},
+  r.rows = {{"rbac", "RBAC", true, RowState::ready, "", 0},
+            {"ephemeral", "ephemeral", false, RowState::not_ready, "", 0},
             {"ingress", "ingress", false, RowState::skipped, "", 0}};
   CHECK(r.ready());
   r.rows.push_back({"egress", "egress", true, RowState::not_ready, "", 0});
@@ -67,7 +74,8 @@ TEST_CASE("run_drill: without the permissions to run, nothing is created and cle
   REQUIRE(r->rows.size() >= 3);
   CHECK(r->rows[0].check == "rbac");
   CHECK(r->rows[0].state == RowState::not_ready);
-  CHECK(r->rows[0].detail.rfind("the drill cannot run: missing create pods in namespace kubectl-ir-drill-abc123", 0) == 0);
+  CHECK(r->rows[0].detail.rfind("the drill cannot run: missing create pods in namespace kubectl-ir-drill-abc123", 0) ==
+        0);
   CHECK(r->rows[1].state == RowState::skipped);
   CHECK(r->rows.back().check == "cleanup");
   CHECK(r->rows.back().detail == "nothing was created");

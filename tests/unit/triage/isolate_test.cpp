@@ -342,7 +342,8 @@ struct Wire {
     if (call.argv[0] == "cat") return ExecReply::missing();
     probe_after_policy.push_back(quarantined);
     if (has_arg(call.argv, "-z")) return ExecReply::failure("nc: invalid option -- 'z'\nUsage: nc [-iN] [-wN]\n", 1);
-    if (quarantined && enforced) return ExecReply::failure("nc: can't connect to remote host: Connection timed out\n", 1);
+    if (quarantined && enforced)
+      return ExecReply::failure("nc: can't connect to remote host: Connection timed out\n", 1);
     return ExecReply::output("");
   }};
   explicit Wire(Cluster& c) {
@@ -393,8 +394,7 @@ TEST_CASE("isolate --verify: still reachable after the quarantine is NOT contain
   CHECK(r->cni.name == "calico");
   CHECK(r->egress.state == triage::Containment::not_contained);
   CHECK(r->egress.on_the_wire);
-  CHECK(r->egress.reason ==
-        "198.51.100.7:3333 (--probe) still connected after the quarantine (3 attempts over 1.0s)");
+  CHECK(r->egress.reason == "198.51.100.7:3333 (--probe) still connected after the quarantine (3 attempts over 1.0s)");
 }
 
 TEST_CASE("isolate --verify: nothing reachable before leaves the reasoned verdict, saying why") {
@@ -419,8 +419,9 @@ TEST_CASE("isolate --probe refuses what no policy governs, before anything is wr
     const char* probe;
     const char* why;
   };
-  for (const auto& k : {Case{"127.0.0.1:8080", "the pod's own loopback"}, Case{"localhost:8080", "the pod's own loopback"},
-                        Case{"10.244.0.12:8080", "the pod's own address"}, Case{"192.0.2.2:10250", "the pod's node"}}) {
+  for (const auto& k :
+       {Case{"127.0.0.1:8080", "the pod's own loopback"}, Case{"localhost:8080", "the pod's own loopback"},
+        Case{"10.244.0.12:8080", "the pod's own address"}, Case{"192.0.2.2:10250", "the pod's node"}}) {
     CAPTURE(k.probe);
     auto o = c.options();
     o.probe = k.probe;
@@ -436,12 +437,14 @@ TEST_CASE("isolate --probe refuses what no policy governs, before anything is wr
 
 TEST_CASE("isolate --verify picks a sibling's port, else the kubernetes Service unless it leads to the node") {
   Cluster c;
-  c.pod["metadata"]["ownerReferences"] = json::array({{{"kind", "ReplicaSet"}, {"name", "web-7d"}, {"uid", "rs-1"}, {"controller", true}}});
+  c.pod["metadata"]["ownerReferences"] =
+      json::array({{{"kind", "ReplicaSet"}, {"name", "web-7d"}, {"uid", "rs-1"}, {"controller", true}}});
   c.pod["status"]["hostIP"] = "192.0.2.2";
   const auto pod_with = [](const std::string& name, const std::string& ip, const std::string& owner, int port) {
-    json p = {{"metadata", {{"name", name}, {"uid", "uid-" + name}, {"ownerReferences", json::array({{{"uid", owner}}})}}},
-              {"spec", {{"containers", json::array({{{"name", "c"}, {"ports", json::array({{{"containerPort", port}}})}}})}}},
-              {"status", {{"phase", "Running"}, {"podIP", ip}}}};
+    json p = {
+        {"metadata", {{"name", name}, {"uid", "uid-" + name}, {"ownerReferences", json::array({{{"uid", owner}}})}}},
+        {"spec", {{"containers", json::array({{{"name", "c"}, {"ports", json::array({{{"containerPort", port}}})}}})}}},
+        {"status", {{"phase", "Running"}, {"podIP", ip}}}};
     return p;
   };
   c.transport.json("GET /api/v1/namespaces/default/services/kubernetes",
@@ -456,10 +459,10 @@ TEST_CASE("isolate --verify picks a sibling's port, else the kubernetes Service 
   o.verify = true;
   o.wire.settle = std::chrono::seconds(0);
   SUBCASE("a sibling replica's declared port comes first") {
-    c.transport.json("GET /api/v1/namespaces/shop/pods",
-                     list_of({pod_with("db-0", "10.244.0.30", "sts-1", 5432), pod_with("web-2", "10.244.0.21", "rs-1", 8080),
-                              c.pod})
-                         .dump());
+    c.transport.json(
+        "GET /api/v1/namespaces/shop/pods",
+        list_of({pod_with("db-0", "10.244.0.30", "sts-1", 5432), pod_with("web-2", "10.244.0.21", "rs-1", 8080), c.pod})
+            .dump());
     auto r = triage::isolate(c.client, &exec, o, c.log(), c.clock);
     REQUIRE(r);
     REQUIRE_FALSE(r->wire.targets.empty());
@@ -498,7 +501,8 @@ TEST_CASE("isolate --verify --ephemeral probes from a debug container it adds an
     CHECK(ec["image"] == "registry.internal/busybox:1.36");
     CHECK(ec["securityContext"]["runAsNonRoot"] == true);
     CHECK(ec["securityContext"]["capabilities"]["drop"] == json::array({"ALL"}));
-    c.pod["status"]["ephemeralContainerStatuses"] = json::array({{{"name", added}, {"state", {{"running", json::object()}}}}});
+    c.pod["status"]["ephemeralContainerStatuses"] =
+        json::array({{{"name", added}, {"state", {{"running", json::object()}}}}});
     return Cluster::answer(c.pod);
   };
   auto o = c.options();
@@ -520,8 +524,11 @@ TEST_CASE("isolate --verify --ephemeral probes from a debug container it adds an
 
 TEST_CASE("isolate --allow-dns: NodeLocal DNSCache is allowed too, and the verdict names the DNS channel") {
   Cluster c;
-  json nodelocal = {{"metadata", {{"name", "node-local-dns"}, {"namespace", "kube-system"}}},
-                    {"spec", {{"template", {{"spec", {{"containers", json::array({{{"args", {"-localip", "169.254.20.10,10.96.0.10"}}}})}}}}}}}};
+  json nodelocal = {
+      {"metadata", {{"name", "node-local-dns"}, {"namespace", "kube-system"}}},
+      {"spec",
+       {{"template",
+         {{"spec", {{"containers", json::array({{{"args", {"-localip", "169.254.20.10,10.96.0.10"}}}})}}}}}}}};
   auto o = c.options();
   o.allow_dns = true;
   SUBCASE("NodeLocal DNSCache installed") {
@@ -534,7 +541,8 @@ TEST_CASE("isolate --allow-dns: NodeLocal DNSCache is allowed too, and the verdi
     CHECK(egress[1]["to"] == json::array({{{"ipBlock", {{"cidr", "169.254.20.10/32"}}}}}));
     CHECK(egress[1]["ports"][0] == json{{"protocol", "UDP"}, {"port", 53}});
     CHECK(r->egress.state == triage::Containment::contained);
-    CHECK(r->egress.reason.find("all egress denied except DNS to kube-dns on 53, NodeLocal DNSCache 169.254.20.10 on 53") == 0);
+    CHECK(r->egress.reason.find(
+              "all egress denied except DNS to kube-dns on 53, NodeLocal DNSCache 169.254.20.10 on 53") == 0);
     CHECK(r->egress.reason.find("DNS remains an exfiltration channel") != std::string::npos);
   }
   SUBCASE("no NodeLocal DNSCache: kube-dns only, the channel still named") {
@@ -547,7 +555,9 @@ TEST_CASE("isolate --allow-dns: NodeLocal DNSCache is allowed too, and the verdi
   SUBCASE("DaemonSets not readable: the default address, and a warning saying so") {
     c.transport.json("GET /apis/apps/v1/daemonsets", status_json(403, "Forbidden", "no"), 403);
     c.transport.json("GET /apis/apps/v1/namespaces/kube-system/daemonsets", status_json(403, "Forbidden", "no"), 403);
-    c.transport.json("GET /api/v1/nodes/node-1", R"({"metadata":{"name":"node-1","annotations":{"projectcalico.org/IPv4Address":"192.0.2.2/24"}}})");
+    c.transport.json(
+        "GET /api/v1/nodes/node-1",
+        R"({"metadata":{"name":"node-1","annotations":{"projectcalico.org/IPv4Address":"192.0.2.2/24"}}})");
     auto r = triage::isolate(c.client, nullptr, o, c.log(), c.clock);
     REQUIRE(r);
     CHECK(r->node_local_dns == std::vector<std::string>{"169.254.20.10"});
@@ -562,7 +572,8 @@ json residue_policy(const std::vector<std::string>& cases) {
   return {{"metadata", {{"name", "allow-egress"}, {"annotations", {{triage::k_ann_original_selector, "{}"}}}}},
           {"spec",
            {{"podSelector",
-             {{"matchExpressions", json::array({{{"key", triage::k_quarantine_label}, {"operator", "NotIn"}, {"values", cases}}})}}},
+             {{"matchExpressions",
+               json::array({{{"key", triage::k_quarantine_label}, {"operator", "NotIn"}, {"values", cases}}})}}},
             {"policyTypes", {"Egress"}},
             {"egress", json::array({json::object()})}}}};
 }
@@ -598,7 +609,8 @@ TEST_CASE("release: what --exclusive left on other policies is cleaned even when
     // the selector asked which pods still carry the cases
     bool asked = false;
     for (const auto& req : c.transport.requests) {
-      for (const auto& [k, v] : split_url(req.url).second) asked = asked || (k == "labelSelector" && v == "kubectl-ir/quarantine in (case-1)");
+      for (const auto& [k, v] : split_url(req.url).second)
+        asked = asked || (k == "labelSelector" && v == "kubectl-ir/quarantine in (case-1)");
     }
     CHECK(asked);
   }

@@ -12,22 +12,27 @@ using nlohmann::json;
 
 namespace {
 
-bool has(const std::vector<std::string>& argv, const char* word) { return std::find(argv.begin(), argv.end(), word) != argv.end(); }
+bool has(const std::vector<std::string>& argv, const char* word) {
+  return std::find(argv.begin(), argv.end(), word) != argv.end();
+}
 
 // /proc/net/tcp and tcp6 as `cat` prints them: a listener, an established connection out (the
 // retransmit timer running on the second read), a loopback one, and an IPv6 one out.
 std::string tables(bool retransmitting, bool closed) {
   std::string tcp =
       "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
-      "   0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1001 1 0 100 0 0 10 0\n"
-      "   2: 0100007F:9C40 0100007F:1F90 01 00000000:00000000 00:00000000 00000000     0        0 1003 1 0 20 4 30 10 -1\n";
+      "   0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1001 1 0 100 0 0 10 "
+      "0\n"
+      "   2: 0100007F:9C40 0100007F:1F90 01 00000000:00000000 00:00000000 00000000     0        0 1003 1 0 20 4 30 10 "
+      "-1\n";
   if (!closed) {
     tcp += std::string("   1: 0C00F40A:9D58 076433C6:0D05 01 00000010:00000000 ") +
            (retransmitting ? "01:00000055 00000003" : "00:00000000 00000000") +
            "     0        0 1002 1 0 20 4 30 10 -1\n";
   }
   const std::string tcp6 =
-      "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when "
+      "  sl  local_address                         remote_address                        st tx_queue rx_queue tr "
+      "tm->when "
       "retrnsmt   uid  timeout inode\n"
       "   0: 0000000000000000FFFF00000C00F40A:A000 0000000000000000FFFF0000076433C6:01BB 01 00000000:00000000 "
       "00:00000000 00000000     0        0 2001 1 0 20 4 30 10 -1\n";
@@ -55,10 +60,13 @@ TEST_CASE("parse_probe_target") {
 }
 
 TEST_CASE("unprobeable_reason: loopback in any form, the pod itself, its node") {
-  const json pod = {{"status", {{"podIP", "10.244.0.12"}, {"podIPs", json::array({{{"ip", "10.244.0.12"}}, {{"ip", "fd00::12"}}})},
-                                {"hostIP", "192.0.2.2"}}}};
-  const json node_obj = {{"status", {{"addresses", json::array({{{"type", "InternalIP"}, {"address", "192.0.2.3"}},
-                                                                {{"type", "Hostname"}, {"address", "node-1"}}})}}}};
+  const json pod = {{"status",
+                     {{"podIP", "10.244.0.12"},
+                      {"podIPs", json::array({{{"ip", "10.244.0.12"}}, {{"ip", "fd00::12"}}})},
+                      {"hostIP", "192.0.2.2"}}}};
+  const json node_obj = {{"status",
+                          {{"addresses", json::array({{{"type", "InternalIP"}, {"address", "192.0.2.3"}},
+                                                      {{"type", "Hostname"}, {"address", "node-1"}}})}}}};
   const auto a = pod_addresses(pod, node_obj);
   CHECK(a.pod_ips == std::vector<std::string>{"10.244.0.12", "fd00::12"});
   CHECK(a.node_ips == std::vector<std::string>{"192.0.2.2", "192.0.2.3"});
@@ -89,15 +97,18 @@ TEST_CASE("interpret_probe") {
   };
   const Case cases[] = {
       {0, "", ProbeOutcome::connected, "connected to 10.0.0.1:80"},
-      {0, "Connection to 10.0.0.1 80 port [tcp/http] succeeded!\n", ProbeOutcome::connected, "connected to 10.0.0.1:80"},
+      {0, "Connection to 10.0.0.1 80 port [tcp/http] succeeded!\n", ProbeOutcome::connected,
+       "connected to 10.0.0.1:80"},
       {1, busybox_usage, ProbeOutcome::unsupported, "nc exit 1: nc: invalid option -- 'z'"},
       {1, "nc: can't connect to remote host (10.0.0.1): Connection timed out\n", ProbeOutcome::blocked,
-       "connection to 10.0.0.1:80 failed (nc exit 1: nc: can't connect to remote host (10.0.0.1): Connection timed out)"},
+       "connection to 10.0.0.1:80 failed (nc exit 1: nc: can't connect to remote host (10.0.0.1): Connection timed "
+       "out)"},
       {1, "nc: connect to 10.0.0.1 port 80 (tcp) timed out: Operation now in progress\n", ProbeOutcome::blocked, ""},
       {1, "nc: can't connect to remote host (10.0.0.1): No route to host\n", ProbeOutcome::blocked, ""},
       {1, "Ncat: TIMEOUT.\n", ProbeOutcome::blocked, ""},
       {1, "nc: can't connect to remote host (10.0.0.1): Connection refused\n", ProbeOutcome::refused,
-       "connection to 10.0.0.1:80 refused (nc exit 1: nc: can't connect to remote host (10.0.0.1): Connection refused)"},
+       "connection to 10.0.0.1:80 refused (nc exit 1: nc: can't connect to remote host (10.0.0.1): Connection "
+       "refused)"},
       {1, "nc: bad address 'collector.example'\n", ProbeOutcome::unknown,
        "10.0.0.1:80 did not resolve inside the pod (nc exit 1: nc: bad address 'collector.example')"},
       {1, "", ProbeOutcome::unknown, "nc failed without saying why (nc exit 1)"},
@@ -109,9 +120,10 @@ TEST_CASE("interpret_probe") {
     if (!c.summary.empty()) CHECK(r.summary == c.summary);
   }
   // A name is looked up before the connection: a timeout may be DNS's.
-  CHECK(interpret_probe("collector.example:443", 1, "nc: timed out\n").summary ==
-        "connection to collector.example:443 failed (nc exit 1: nc: timed out) (the name is looked up first: DNS may be "
-        "what is blocked)");
+  CHECK(
+      interpret_probe("collector.example:443", 1, "nc: timed out\n").summary ==
+      "connection to collector.example:443 failed (nc exit 1: nc: timed out) (the name is looked up first: DNS may be "
+      "what is blocked)");
 }
 
 TEST_CASE("established_connections: out of the pod, loopback left out, retransmissions seen") {
@@ -183,7 +195,8 @@ TEST_CASE("the differential check") {
     probe_after(prober, o, clock, check);
     CHECK(check.verdict == WireVerdict::not_contained);
     CHECK(check.targets[0].attempts_after == 5);  // at 0, 0.5, 1, 1.5 and 2 s
-    CHECK(check.reason == "10.244.0.20:8080 (pod shop/web-2 port 8080) still connected after the quarantine (5 attempts over 2.0s)");
+    CHECK(check.reason ==
+          "10.244.0.20:8080 (pod shop/web-2 port 8080) still connected after the quarantine (5 attempts over 2.0s)");
     CHECK(check.connections[0].after == "established");
   }
   SUBCASE("not reachable before: unverified, and not tried again") {
