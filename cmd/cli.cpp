@@ -11,6 +11,7 @@
 #include "cmd/command.hpp"
 #include "cmd/completion.hpp"
 #include "cmd/doctor.hpp"
+#include "cmd/drill.hpp"
 #include "cmd/exec.hpp"
 #include "cmd/isolate.hpp"
 #include "cmd/errors.hpp"
@@ -99,6 +100,7 @@ int run(const std::vector<std::string>& args, Io& io) {
     std::vector<Command> commands;
     commands.push_back(setup_version(app, global));
     commands.push_back(setup_doctor(app, global));
+    commands.push_back(setup_drill(app, global));
     commands.push_back(setup_exec(app, global));
     commands.push_back(setup_collect(app, global));
     commands.push_back(setup_run(app, global));

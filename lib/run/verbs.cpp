@@ -169,6 +169,11 @@ Verb verb(std::string name, ActsOnPod on_pod, const OptionSet<T>& options, std::
 
 // ---- isolate --------------------------------------------------------------------------------------
 
+Result<void> non_empty_image(const json& v) {
+  if (v.is_string() && v.get<std::string>().empty()) return fail(Errc::invalid, "the debug image must not be empty");
+  return {};
+}
+
 const OptionSet<triage::IsolateOptions>& isolate_option_set() {
   using O = triage::IsolateOptions;
   static const OptionSet<O> o = [] {
@@ -180,7 +185,22 @@ const OptionSet<triage::IsolateOptions>& isolate_option_set() {
     s.flag("detach", &O::detach, "Remove the labels Services and the controller select (the pod leaves endpoints; a replacement starts)");
     s.flag("cordon", &O::cordon, "Cordon the pod's node (release uncordons it only if isolate did)");
     s.flag("admin_policy", &O::admin_policy, "Also add a priority-0 AdminNetworkPolicy Deny (clusters serving policy.networking.k8s.io)");
-    s.text("probe", &O::probe, "After isolating, try HOST:PORT from inside the pod");
+    s.flag("verify", &O::verify,
+           "Measure it: try a destination from inside the pod before and after the quarantine (a sibling pod's port, "
+           "else the kubernetes Service)");
+    s.text("probe", &O::probe, "The destination verify tries (implies verify): HOST:PORT outside the pod and its node")
+        .check([](const json& v) -> Result<void> {
+          if (!v.is_string()) return {};
+          IR_TRY(t, triage::parse_probe_target(v.get<std::string>()));
+          // What can be refused without the pod (loopback) is refused before anything is written.
+          if (const std::string why = triage::unprobeable_reason(t.host, {}); !why.empty())
+            return fail(Errc::usage, util::esc(why, util::Cap::detail));
+          return {};
+        });
+    s.flag("ephemeral", &O::ephemeral, "Probe from a debug container of a trusted image (debug_image) instead of the image's own nc");
+    s.text("debug_image", &O::debug_image, "Image of the ephemeral debug container (default busybox)").check(non_empty_image);
+    s.duration("verify_timeout", &O::verify_timeout,
+               "How long a destination still reachable after the quarantine is retried before it counts (default 10s)");
     return s;
   }();
   return o;
@@ -244,10 +264,7 @@ const OptionSet<triage::CollectOptions>& collect_option_set() {
     s.size("max_archive_bytes", &O::max_archive_bytes, "Bytes hashed/archived per container (default 4Gi)");
     s.duration("timeout", &O::command_timeout, "Time limit of one command in the container (default 2m)");
     s.flag("ephemeral", &O::ephemeral, "For a shell-less image: add a debug container and collect through it");
-    s.text("debug_image", &O::debug_image, "Image of the debug container (default busybox)").check([](const json& v) -> Result<void> {
-      if (v.get<std::string>().empty()) return fail(Errc::invalid, "the debug image must not be empty");
-      return {};
-    });
+    s.text("debug_image", &O::debug_image, "Image of the debug container (default busybox)").check(non_empty_image);
     s.flag("ptrace", &O::ptrace, "Give the debug container SYS_PTRACE (to read other users' processes)");
     return s;
   }();

@@ -31,6 +31,39 @@ def default_image_id(image):
     return f"{repo}@sha256:{O.det_hex('image', ref)}"
 
 
+def image_repo_name(image):
+    """The last path component of an image's repository ("busybox" for "registry.x/mirror/busybox:1.36")."""
+    ref = (image or "").split("@", 1)[0]
+    last = ref.rsplit("/", 1)[-1]
+    return last.split(":", 1)[0]
+
+
+def image_registry(image):
+    """The registry host of an image reference, or "" for Docker Hub's short forms."""
+    ref = (image or "").split("@", 1)[0]
+    first = ref.split("/", 1)[0]
+    return first if "/" in ref and ("." in first or ":" in first or first == "localhost") else ""
+
+
+def api_pod_fakes(pod):
+    """What a pod created through the API runs: (fakes, unpullable).
+
+    A container whose image is busybox (any registry: mirrors of air-gapped clusters included) runs
+    its command and args in a busybox root, as the image would; an image from a registry that
+    cannot exist (RFC 2606's ``.invalid``) cannot be pulled: ``unpullable`` maps each such
+    container to the kubelet's message. Other images stay synthetic pods without processes."""
+    fakes, unpullable = {}, {}
+    for c in (pod.get("spec") or {}).get("containers") or []:
+        image = c.get("image") or ""
+        if image_registry(image).endswith(".invalid"):
+            unpullable[c["name"]] = (f'failed to pull and unpack image "{image}": failed to resolve reference '
+                                     f'"{image}": dial tcp: lookup {image_registry(image)}: no such host')
+        elif image_repo_name(image) == "busybox" and "x-fake" not in c:
+            argv = [str(a) for a in (c.get("command") or []) + (c.get("args") or [])]
+            fakes[c["name"]] = {"rootfs": "busybox", "command": argv or ["sh"]}
+    return fakes, unpullable
+
+
 class PodManager:
     def __init__(self, cluster):
         self.c = cluster
@@ -277,6 +310,22 @@ class PodManager:
                               field_path=fp)
             self.record_event(pod, "Created", f"Created container {c['name']}", field_path=fp)
             self.record_event(pod, "Started", f"Started container {c['name']}", field_path=fp)
+
+    def created_through_api(self, stored, unpullable):
+        """After a pod created through the API is stored: start what runs, or say what cannot be pulled."""
+        ns, name, uid = stored["metadata"]["namespace"], stored["metadata"]["name"], stored["metadata"]["uid"]
+        if unpullable:
+            pod = O.deep(stored)
+            for cs in pod["status"].get("containerStatuses", []):
+                if cs["name"] in unpullable:
+                    cs["state"] = {"waiting": {"reason": "ErrImagePull", "message": unpullable[cs["name"]]}}
+            self.store.put(PODS, pod)
+            fp = f"spec.containers{{{next(iter(unpullable))}}}"
+            self.record_event(pod, "Failed", next(iter(unpullable.values())), etype="Warning", field_path=fp)
+        elif self.fake.get(uid):
+            self._spawn(self.start(ns, name))
+        else:
+            self._events_started(stored, {c["name"]: None for c in stored["spec"]["containers"]}, synthetic=True)
 
     # -- ephemeral containers -------------------------------------------------------------------
     def check_ephemeral_update(self, old, new):

@@ -91,7 +91,7 @@ TEST_CASE("cli: a bad --request-timeout is a usage error") {
 TEST_CASE("cli: every command's --help has a summary, its flags and at least two real examples") {
   const auto root = run_cli({"--help"});
   const auto subs = root.out.substr(root.out.find("Subcommands:"));
-  for (const char* cmd : {"version", "doctor", "exec", "collect", "run", "playbooks", "completion", "isolate", "release",
+  for (const char* cmd : {"version", "doctor", "drill", "exec", "collect", "run", "playbooks", "completion", "isolate", "release",
                           "siblings", "verify", "sign", "upload"}) {
     CAPTURE(cmd);
     // the root help lists it with a one-line summary
