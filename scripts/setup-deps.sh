@@ -41,8 +41,9 @@ sudo=""
 # DPkg::Lock::Timeout; `apt-get update` has no such option for the lists lock, hence the loop.
 wait_for_apt() {
   local waited=0
-  while pgrep -x 'apt|apt-get|dpkg|unattended-upgr|aptitude' >/dev/null; do
-    [ $waited -eq 0 ] && echo "setup-deps: waiting for another package manager to finish ($(pgrep -xl 'apt|apt-get|dpkg|unattended-upgr|aptitude' | tr '\n' ' '))" >&2
+  # (pgrep warns that a pattern longer than a process name's 15 bytes may not match: each name is shorter.)
+  while pgrep -x 'apt|apt-get|dpkg|unattended-upgr|aptitude' >/dev/null 2>&1; do
+    [ $waited -eq 0 ] && echo "setup-deps: waiting for another package manager to finish ($(pgrep -xl 'apt|apt-get|dpkg|unattended-upgr|aptitude' 2>/dev/null | tr '\n' ' '))" >&2
     [ $waited -ge 600 ] && { echo "setup-deps: error: another package manager has held the lock for 10 minutes" >&2; exit 1; }
     sleep 5
     waited=$((waited + 5))
