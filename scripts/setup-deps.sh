@@ -18,6 +18,9 @@ packages=(
   # release archive (scripts/package.sh, check-portable.sh): the shipped libraries' run-path, a
   # minimal Debian root to run the archive in
   patchelf debootstrap
+  # linux/arm64 archive: Debian's cross compiler (its arm64 -dev packages go into a sysroot,
+  # scripts/debian-root.sh), and qemu-user to run what it builds (version, unit tests, check-portable)
+  g++-aarch64-linux-gnu qemu-user-static
 )
 
 missing=()

@@ -3,8 +3,12 @@
 # fake cluster), then the unit tests once more under AddressSanitizer + UndefinedBehaviorSanitizer.
 #   scripts/test.sh            everything
 #   scripts/test.sh --fast     skip the sanitizer pass
-#   scripts/test.sh --package  then build the release archive and test it (always when CI=true):
-#                              package.sh, check-portable.sh, tests/packaging on the result
+#   scripts/test.sh --package  then build the release artifacts and test them (always when CI=true):
+#                              package.sh (linux/amd64 and linux/arm64 archives, the OCI image,
+#                              SBOMs), check-portable.sh on both archives, the arm64 unit tests
+#                              under qemu-user, tests/packaging on the results
+#   scripts/test.sh --reproducible   --package, then a second build of the commit elsewhere without
+#                              ccache, compared byte for byte (check-reproducible.sh; release jobs)
 # Environment: CI=true makes warnings errors. IR_E2E_KUBECONFIG=path runs the e2e tests against a
 # real cluster instead of the fake one (fake-only tests are skipped).
 set -euo pipefail
@@ -14,6 +18,8 @@ fast=0
 package=0   # the release archive step at the end: --package (anywhere) or CI=true
 case " $* " in *" --fast "*) fast=1 ;; esac
 case " $* " in *" --package "*) package=1 ;; esac
+reproducible=0
+case " $* " in *" --reproducible "*) package=1 reproducible=1 ;; esac
 [ "${CI:-}" = "true" ] && package=1
 
 scripts/setup-deps.sh
@@ -31,12 +37,25 @@ if [ $fast -eq 0 ]; then
   ctest --preset asan -L unit
 fi
 
-# The release archive: built, run on a bare Debian root, its manifest checked against krew's rules.
+# The release artifacts: built, each archive run on a bare Debian root of its architecture, the
+# arm64 unit tests run under qemu-user, the krew manifest, the image and the SBOMs checked.
 if [ $package -eq 1 ]; then
   scripts/package.sh
   version=$(sed -n 's/^project(kubectl-ir VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
-  archive=dist/kubectl-ir_${version}_linux_amd64.tar.gz
-  scripts/check-portable.sh "$archive"
-  /usr/bin/python3 tests/packaging/test_krew_manifest.py --require-archive \
-    --manifest dist/krew-manifest.yaml --archive "$archive"
+  for arch in amd64 arm64; do
+    scripts/check-portable.sh "dist/kubectl-ir_${version}_linux_${arch}.tar.gz"
+  done
+  # The unit tests, cross-built in the arm64 release tree (its libraries are already built), run by
+  # the sysroot's loader under qemu-user (not -L: programs the tests start are the host's).
+  cmake --build --preset release-arm64 -j "$jobs" --target ir_unit_tests
+  sysroot=$(scripts/debian-root.sh sysroot arm64)
+  qemu-aarch64-static "$sysroot/lib/ld-linux-aarch64.so.1" \
+    --library-path "$sysroot/usr/lib/aarch64-linux-gnu:$sysroot/lib/aarch64-linux-gnu" \
+    build/release-arm64/tests/ir_unit_tests
+  /usr/bin/python3 tests/packaging/test_krew_manifest.py --require-archive --manifest dist/krew-manifest.yaml \
+    --archive "dist/kubectl-ir_${version}_linux_amd64.tar.gz" --archive "dist/kubectl-ir_${version}_linux_arm64.tar.gz"
+  (cd tests/packaging && /usr/bin/python3 test_image.py --require-image --dist ../../dist)
+  if [ $reproducible -eq 1 ]; then
+    scripts/check-reproducible.sh
+  fi
 fi
