@@ -65,6 +65,7 @@ fi
 # 2. krew's layout in a scratch directory inside the root: the archive unpacked in
 #    store/ir/v<version>/, and bin/kubectl-ir a relative symlink to it (as `kubectl krew install`
 #    makes it), so $ORIGIN must resolve through a symlink. HOME is empty, KUBECONFIG unset.
+mkdir -p "$root/opt"
 run=$(mktemp -d "$root/opt/kubectl-ir-check.XXXXXX")
 inside=${run#"$root"}
 proc_mounted=0
@@ -87,6 +88,7 @@ mount -t proc proc "$root/proc"
 proc_mounted=1
 [ -e "$root/dev/null" ] || die "$root/dev/null is missing (debootstrap creates it): delete $root to rebuild"
 
+chroot=$(command -v chroot)
 in_root() {   # in_root PROGRAM ARGS...: PROGRAM (a path, or a name on the root's PATH) in the root
   local program=$1; shift
   case "$program" in
@@ -96,7 +98,7 @@ in_root() {   # in_root PROGRAM ARGS...: PROGRAM (a path, or a name on the root'
        program=${program#"$root"} ;;
   esac
   env -i HOME="$inside/home" PATH="$inside/bin:/usr/bin:/bin" LANG=C.UTF-8 ${LD_BIND_NOW:+LD_BIND_NOW=1} \
-    chroot "$root" "${emulator[@]}" "$program" "$@"
+    "$chroot" "$root" "${emulator[@]}" "$program" "$@"
 }
 
 failed=0

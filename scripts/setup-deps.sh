@@ -11,6 +11,8 @@ packages=(
   libcurl4-openssl-dev libssl-dev libarchive-dev libsimdjson-dev zlib1g-dev
   # tests
   doctest-dev clang libclang-rt-14-dev bash-completion
+  # the SPDX licence and exception lists the SBOM tests check identifiers against (JSON files)
+  node-spdx-license-ids node-spdx-exceptions
   # fake cluster (tests/fake-cluster): Python with aiohttp, pods backed by busybox roots in namespaces
   python3 python3-aiohttp python3-yaml busybox-static openssl util-linux iproute2 libc6-dev
   # benchmarks and e2e helpers

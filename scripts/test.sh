@@ -54,7 +54,8 @@ if [ $package -eq 1 ]; then
     build/release-arm64/tests/ir_unit_tests
   /usr/bin/python3 tests/packaging/test_krew_manifest.py --require-archive --manifest dist/krew-manifest.yaml \
     --archive "dist/kubectl-ir_${version}_linux_amd64.tar.gz" --archive "dist/kubectl-ir_${version}_linux_arm64.tar.gz"
-  (cd tests/packaging && /usr/bin/python3 test_image.py --require-image --dist ../../dist)
+  (cd tests/packaging && /usr/bin/python3 test_sbom.py --require-archive --dist ../../dist &&
+     /usr/bin/python3 test_image.py --require-image --dist ../../dist)
   if [ $reproducible -eq 1 ]; then
     scripts/check-reproducible.sh
   fi

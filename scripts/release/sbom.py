@@ -53,7 +53,7 @@ SPDX_IDS = {
     "lgpl-2": "LGPL-2.0-only", "lgpl-2+": "LGPL-2.0-or-later", "lgpl-2.0": "LGPL-2.0-only",
     "lgpl-2.0+": "LGPL-2.0-or-later", "lgpl-2.1": "LGPL-2.1-only", "lgpl-2.1+": "LGPL-2.1-or-later",
     "lgpl-3": "LGPL-3.0-only", "lgpl-3+": "LGPL-3.0-or-later", "isc": "ISC", "mpl-1.1": "MPL-1.1",
-    "mpl-2.0": "MPL-2.0", "openssl": "OpenSSL", "ssleay": "SSLeay-standalone", "zlib": "Zlib",
+    "mpl-2.0": "MPL-2.0", "openssl": "OpenSSL", "zlib": "Zlib",
     "x11": "X11", "unicode-dfs-2016": "Unicode-DFS-2016", "unlicense": "Unlicense",
     "python-2.0": "Python-2.0", "psf-2": "PSF-2.0", "ftl": "FTL", "libpng": "Libpng",
     "bsd-3-clause-clear": "BSD-3-Clause-Clear", "0bsd": "0BSD", "cc-by-4.0": "CC-BY-4.0",
@@ -238,9 +238,10 @@ def build(args):
     artifact_name = os.path.basename(args.artifact)
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(args.epoch))
 
-    files, file_ids = [], {}
+    files, file_ids, sha1s = [], {}, []
     for rel in tree_files(args.tree):
         sha1, sha256 = digests(os.path.join(args.tree, rel))
+        sha1s.append(sha1)
         ident = "SPDXRef-File-" + spdx_ref(rel)
         file_ids[rel] = ident
         files.append({
@@ -263,6 +264,10 @@ def build(args):
         "downloadLocation": args.download or "NOASSERTION",
         "checksums": [{"algorithm": "SHA256", "checksumValue": artifact_sha256}],
         "filesAnalyzed": True,
+        # SPDX 2.3 section 7.9: SHA-1 over the sorted SHA-1s of the package's files.
+        "packageVerificationCode": {"packageVerificationCodeValue":
+                                    hashlib.sha1("".join(sorted(sha1s)).encode()).hexdigest()},
+        "licenseInfoFromFiles": ["NOASSERTION"],
         "licenseConcluded": "NOASSERTION",
         "licenseDeclared": "NOASSERTION",
         "copyrightText": "NOASSERTION",
