@@ -75,7 +75,7 @@ if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
 fi
 export SOURCE_DATE_EPOCH
 epoch=$SOURCE_DATE_EPOCH
-commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+commit=""   # the binaries' own (version -o json), which must agree
 if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then
   echo "package: warning: the work tree has uncommitted changes: these artifacts are not the commit's" >&2
 fi
@@ -155,6 +155,11 @@ package_arch() {
     die "the $arch binary says v$version, CMakeLists.txt says $project_version: rebuild"
   grep -q "\"platform\": \"linux/$arch\"" <<<"$json" || die "$binary does not say it is for linux/$arch"
   compiler=$(sed -n 's/.*"compiler": *"\([^"]*\)".*/\1/p' <<<"$json")
+  local binary_commit
+  binary_commit=$(sed -n 's/.*"gitCommit": *"\([^"]*\)".*/\1/p' <<<"$json")
+  [ -z "$commit" ] || [ "$commit" = "$binary_commit" ] ||
+    die "the $arch binary is of commit $binary_commit, the other of $commit: rebuild both"
+  commit=$binary_commit
 
   # The binary must be the portable one: RUNPATH $ORIGIN/lib, no yaml-cpp/libarchive .so.
   local dynamic

@@ -23,6 +23,8 @@ packages=(
   # linux/arm64 archive: Debian's cross compiler (its arm64 -dev packages go into a sysroot,
   # scripts/debian-root.sh), and qemu-user to run what it builds (version, unit tests, check-portable)
   g++-aarch64-linux-gnu qemu-user-static
+  # the image checked by the container tools' own image library (tests/packaging/test_image.py)
+  skopeo
 )
 
 missing=()
