@@ -6,6 +6,9 @@
 #include <map>
 #include <sstream>
 
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
 #include "cmd/cli.hpp"
 #include "cmd/exit_codes.hpp"
 #include "cmd/connect.hpp"
@@ -66,6 +69,35 @@ TEST_CASE("cli: version --client needs no cluster") {
   auto j = run_cli({"version", "--client", "-o", "json"});
   CHECK(j.code == k_exit_ok);
   CHECK(j.out.find("\"clientVersion\"") != std::string::npos);
+}
+
+TEST_CASE("cli: version -o json names the build") {
+  auto r = run_cli({"version", "--client", "-o", "json"});
+  REQUIRE(r.code == k_exit_ok);
+  const auto doc = nlohmann::json::parse(r.out);
+  const auto& client = doc.at("clientVersion");
+  CHECK(client.at("version").get<std::string>().rfind("v", 0) == 0);
+#if defined(__x86_64__)
+  CHECK(client.at("platform") == "linux/amd64");
+#elif defined(__aarch64__)
+  CHECK(client.at("platform") == "linux/arm64");
+#endif
+  CHECK(client.at("compiler").get<std::string>().find_first_of("0123456789") != std::string::npos);
+  CHECK(client.at("gitTreeState").is_string());
+  // The commit's time (or SOURCE_DATE_EPOCH), never the clock: RFC 3339 in UTC, or unknown.
+  const auto date = client.at("buildDate").get<std::string>();
+  CHECK((date == "unknown" || (date.size() == 20 && date.back() == 'Z' && date[10] == 'T')));
+  const auto& deps = client.at("dependencies");
+  for (const char* name : {"CLI11", "curl", "fmt", "libarchive", "nlohmann-json", "OpenSSL", "simdjson", "yaml-cpp", "zlib"}) {
+    INFO(name);
+    REQUIRE(deps.contains(name));
+    const auto v = deps.at(name).get<std::string>();
+    CHECK(!v.empty());
+    CHECK(std::isdigit(static_cast<unsigned char>(v.front())));
+    CHECK(v.find('.') != std::string::npos);
+  }
+  CHECK(deps.at("fmt") == std::to_string(FMT_VERSION / 10000) + "." + std::to_string(FMT_VERSION / 100 % 100) + "." +
+                              std::to_string(FMT_VERSION % 100));
 }
 
 TEST_CASE("cli: global flags are accepted after the command") {
