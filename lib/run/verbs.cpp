@@ -403,7 +403,7 @@ json drift_outputs(const triage::DriftReport& r) {
     }
   }
   json lines = json::array();
-  for (const auto& l : forensics::summary_lines(r.drift.findings, k_max_finding_outputs)) lines.push_back(util::esc(l, util::Cap::detail));
+  for (const auto& l : forensics::summary_lines(r.drift.findings, k_max_finding_outputs)) lines.push_back(util::esc(l, util::Text::escaped, util::Cap::detail));
   const auto& b = r.drift.baseline;
   const bool compared = b && b->source != forensics::BaselineSource::none &&
                         (b->source == forensics::BaselineSource::baseline_file || r.compared() > 0);

@@ -146,7 +146,7 @@ Captured run_command(Ctx& ctx, const ExecTarget& target, const CommandSpec& spec
   e.meta.source = exec_source(target, spec.source.empty() ? describe_argv(spec.argv) : spec.source);
   e.keep = spec.keep;
   e.tee = spec.tee;
-  e.store_on_failure = spec.store_on_failure;
+  e.on_failure = spec.on_failure;
   e.max_stderr_kept = k_max_stderr_kept;
   return exec_to_entry(ctx.env.client, ctx.env.connector, ctx.env.bundle, e, ctx.env.cancel);
 }
@@ -277,10 +277,10 @@ std::vector<std::string> notable_evidence(const Ctx& ctx) {
         const std::string proto = sock.value("proto", "");
         if (state == "ESTABLISHED" && !loopback(sock.value("remote_ip", ""))) {
           established.push_back(util::esc(where + who(sock) + " -> " + endpoint(sock.value("remote_ip", ""), sock.value("remote_port", json())) +
-                                          " (" + proto + ")", util::Cap::detail));
+                                          " (" + proto + ")", util::Text::escaped, util::Cap::detail));
         } else if (state == "LISTEN") {
           listening.push_back(util::esc(where + who(sock) + " listens on " + proto + " " +
-                                        endpoint(sock.value("local_ip", ""), sock.value("local_port", json())), util::Cap::detail));
+                                        endpoint(sock.value("local_ip", ""), sock.value("local_port", json())), util::Text::escaped, util::Cap::detail));
         }
       }
     }
@@ -288,7 +288,7 @@ std::vector<std::string> notable_evidence(const Ctx& ctx) {
       const std::string exe = r->value("exe", "");
       for (const char* dir : {"/tmp/", "/var/tmp/", "/dev/shm/"}) {
         if (exe.rfind(dir, 0) == 0 || exe.find(" (deleted)") != std::string::npos || exe.rfind("/memfd:", 0) == 0) {
-          from_tmp.push_back(util::esc(where + "pid " + std::to_string(pid) + " runs " + exe, util::Cap::detail));
+          from_tmp.push_back(util::esc(where + "pid " + std::to_string(pid) + " runs " + exe, util::Text::escaped, util::Cap::detail));
           break;
         }
       }
@@ -362,7 +362,7 @@ void analyse_collected(Ctx& ctx, CollectEnv& env, const json& pod) {
 
   // The findings first, then what the raw evidence shows (connections, listeners, odd executables).
   std::vector<std::string> lines;
-  for (const auto& l : forensics::summary_lines(findings)) lines.push_back(util::esc(l, util::Cap::detail));
+  for (const auto& l : forensics::summary_lines(findings)) lines.push_back(util::esc(l, util::Text::escaped, util::Cap::detail));
   for (auto& n : ctx.report.notable) {
     if (std::find(lines.begin(), lines.end(), n) == lines.end()) lines.push_back(std::move(n));
   }

@@ -175,6 +175,29 @@ class Demo(Work):
         v = cluster.ir("verify", out, env={"KUBECTL_IR_HOME": home})
         self.assertEqual(v.code, 0, v)
 
+    def test_triage_playbook_tightens_when_drift_finds_an_outbound_connection(self):
+        cwd = self.work
+        env = {"KUBECTL_IR_HOME": os.path.join(self.work, "home")}
+        try:
+            for pod, tightened in ((SUSPECT, True), (HEALTHY[0], False)):
+                out = os.path.join(self.work, pod + ".tar.gz")
+                r = cluster.ir("run", "triage", "--pod", pod, "-n", "shop", "-o", out, env=env, cwd=cwd, timeout=600)
+                self.assertEqual(r.code, 0, r)
+                with tarfile.open(out, "r:gz") as tar:
+                    run = json.loads(tar.extractfile("playbook/run.json").read())
+                    names = set(tar.getnames())
+                steps = {s["id"]: s for s in run["steps"]}
+                self.assertEqual([s["id"] for s in run["steps"]][:3], ["isolate", "drift", "tighten"])
+                self.assertEqual(steps["drift"]["status"], "ok", steps["drift"])
+                self.assertEqual(steps["tighten"]["status"], "ok" if tightened else "skipped", steps["tighten"])
+                self.assertIn("analysis/drift.json", names)
+                self.assertIn("analysis/indicators.json", names)
+                policy = cluster.kubectl("get", "networkpolicy", "kubectl-ir-quarantine-" + pod, "-n", "shop", "-o", "json")
+                types = json.loads(policy.out)["spec"]["policyTypes"]
+                self.assertEqual("Ingress" in types, tightened, types)
+        finally:
+            cluster.admin("POST", "/_fake/reset")
+
     def test_ld_preload_is_read_and_nothing_else_of_the_environment(self):
         out = os.path.join(self.work, "c.tar.gz")
         r = cluster.ir("drift", HEALTHY[0], "-n", "shop", "--siblings", "0", "-O", out,
