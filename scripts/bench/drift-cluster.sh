@@ -5,7 +5,8 @@
 # 3); medians of wall time and peak RSS (scripts/bench/measure.py), and the API requests of one
 # run as the fake server logged them (GET /_fake/requests): total, pod lists, other. Goals: 20
 # siblings in <= 2x the time of one, peak RSS <= 64 MiB, requests = one pod list + a constant per
-# pod. Asserts nothing. Needs root (the fake cluster). IR_BIN: the binary (default build/dev).
+# pod. Asserts nothing. Needs root (the fake cluster). IR_BIN: the binary (default build/dev);
+# PARALLEL: drift's --parallel (default 4).
 #   scripts/bench/drift-cluster.sh [ROUNDS] [N ...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -56,7 +57,7 @@ declare -A walls rss reqs
 for _ in $(seq "$rounds"); do
   for n in "${sizes[@]}"; do
     admin DELETE /_fake/requests
-    r=$("$m" -- "$ir" --kubeconfig "$kc" drift "$suspect" -n bench --siblings "$n" --parallel 4 2>/dev/null)
+    r=$("$m" -- "$ir" --kubeconfig "$kc" drift "$suspect" -n bench --siblings "$n" --parallel "${PARALLEL:-4}" 2>/dev/null)
     walls[$n]+="$($py -c 'import json,sys; print(json.loads(sys.argv[1])["wall_s"])' "$r") "
     rss[$n]+="$($py -c 'import json,sys; print(json.loads(sys.argv[1])["peak_rss_kib"])' "$r") "
     reqs[$n]=$(admin GET /_fake/requests)
