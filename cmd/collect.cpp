@@ -1,6 +1,7 @@
 #include "cmd/collect.hpp"
 
 #include <memory>
+#include <mutex>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -157,8 +158,13 @@ int run_collect(const Flags& flags, const GlobalOptions& global, Io& io) {
   }
   io.err << fmt::format("collect: {}/{} into {} (case {})\n", util::esc(options.namespace_name), util::esc(options.pod),
                         util::esc(bundle_path, util::Cap::path), case_id);
+  std::mutex progress_mutex;  // --drift: sibling snapshots report from their own threads
   triage::CollectEnv env{*s.client, *s.connector, *c.bundle(), s.clock, c.logger(warn),
-                         [&io](const std::string& line) { io.err << "collect: " << line << "\n" << std::flush; }, io.cancel};
+                         [&io, &progress_mutex](const std::string& line) {
+                           std::lock_guard lock(progress_mutex);
+                           io.err << "collect: " << line << "\n" << std::flush;
+                         },
+                         io.cancel, "", worker_connections(global.kube, io)};
   auto report = triage::collect(env, options, *pod);
   if (!report) {
     // Refused before anything ran (a container the pod does not have): seal what there is.
@@ -173,6 +179,7 @@ int run_collect(const Flags& flags, const GlobalOptions& global, Io& io) {
   evidence::SealInput input;
   input.result = report->outcome();
   input.subjects = {triage::subject_of(*report, options.namespace_name, options.pod)};
+  for (const auto& other : report->other_subjects) input.subjects.push_back(other);
   input.not_collected = report->not_collected;
   input.details = triage::collect_details(options, *report);
   input.extra = triage::collect_record(options, *report);

@@ -478,6 +478,9 @@ class Validator {
       case OptionType::integer_min_1:
         if (j.is_number_integer() && j.get<std::int64_t>() >= 1) return j;
         return wrong();
+      case OptionType::integer:
+        if (j.is_number_integer() && j.get<std::int64_t>() >= spec.min) return j;
+        return wrong();
       case OptionType::string_list: {
         if (v.kind != Kind::sequence) return wrong();
         if (spec.required && v.items.empty()) {
