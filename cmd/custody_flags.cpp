@@ -1,5 +1,7 @@
 #include "cmd/custody_flags.hpp"
 
+#include <mutex>
+
 #include <fmt/format.h>
 
 #include "build_info.hpp"
@@ -502,6 +504,55 @@ AfterSeal::Done AfterSeal::run(evidence::Case& c, const evidence::Case::SealResu
     }
   }
   return done;
+}
+
+run::CustodyHooks custody_hooks(const CustodyFlags& flags, int verbosity, Io& io) {
+  struct State {
+    std::mutex mutex;
+    S3Flags s3;
+    int verbosity = 0;
+    Io* io = nullptr;
+    std::unique_ptr<S3Access> access;
+  };
+  auto state = std::make_shared<State>();
+  state->s3 = flags.s3;
+  state->verbosity = verbosity;
+  state->io = &io;
+  run::CustodyHooks hooks;
+  hooks.sign = [](const std::string& path, const std::string& key_path) -> Result<json> {
+    auto key = custody::SigningKey::load(key_path, std::nullopt);
+    if (!key) {
+      return unexpected(key.error().context("key " + key_path).with_hint(
+          "the step cannot take a passphrase: sign with kubectl ir sign --sign-key-pass-env, or use a key file that is not encrypted"));
+    }
+    util::RealClock clock;
+    IR_TRY(files, custody::sign_bundle_file(*key, path,
+                                            {build::k_version, build::k_git_commit, key->fingerprint(),
+                                             util::format_rfc3339(clock.now())}));
+    return custody::to_json(files);
+  };
+  hooks.upload = [state](const std::vector<std::string>& paths, const std::string& destination) -> Result<json> {
+    std::lock_guard lock(state->mutex);
+    IR_TRY(location, custody::parse_s3_url(destination));
+    IR_TRY(object_lock, lock_of(state->s3, util::RealClock().now()));
+    if (!state->access) {
+      IR_TRY(access, S3Access::prepare(state->s3, *state->io, state->verbosity));
+      state->access = std::move(access);
+    }
+    IR_TRY(client, state->access->client());
+    std::vector<custody::UploadItem> items;
+    for (std::size_t i = 0; i < paths.size(); ++i) {
+      items.push_back({paths[i], custody::object_key(location, paths[i]), i == 0 ? custody::statement_digest(paths[i]) : ""});
+    }
+    custody::UploadOptions options;
+    options.lock = object_lock;
+    const auto report = client->upload(location, items, options);
+    json out = json::array();
+    for (const auto& o : report.objects) out.push_back(custody::outcome_json(o));
+    if (report.cancelled) return fail(Errc::cancelled, "upload interrupted");
+    return out;
+  };
+  return hooks;
 }
 
 int combine_exit(int code, util::Outcome after_seal) {

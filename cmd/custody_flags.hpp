@@ -25,6 +25,7 @@
 #include "custody/signed_files.hpp"
 #include "evidence/case.hpp"
 #include "kube/transport.hpp"
+#include "run/verbs.hpp"
 #include "util/clock.hpp"
 #include "util/outcome.hpp"
 #include "util/result.hpp"
@@ -171,6 +172,12 @@ class AfterSeal {
 // S3Access::prepare makes when an upload is asked for); nullptr when none is asked for. Fails as
 // those do: print the error and exit with exit_code_for(error).
 Result<std::unique_ptr<AfterSeal>> prepare_after_seal(const CustodyFlags& flags, int verbosity, Io& io);
+
+// The playbook steps sign and upload, as `kubectl ir run` offers them: sign loads the key (no
+// passphrase: an encrypted key fails with a hint) and signs as `kubectl ir sign` does; upload sends
+// with the S3 flags of `flags` (endpoint, region, lock), the connection and credentials made on the
+// first upload. Safe to call from for_each workers (uploads are serialised).
+run::CustodyHooks custody_hooks(const CustodyFlags& flags, int verbosity, Io& io);
 
 // The exit code of collect or run once AfterSeal ran: `code` (the command's own) unless it was 0
 // or 3 and the steps after sealing did worse (3 when one failed, 130 when interrupted).

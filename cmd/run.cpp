@@ -306,14 +306,17 @@ int run_run(const RunCliOptions& options, const GlobalOptions& global, Io& io) {
     subjects.push_back(subject);
     for (const auto& m : missing) not_collected.push_back(subject.namespace_name + "/" + subject.pod + ": " + m);
   };
-  auto verbs = run::make_verbs({*s.client, *s.connector, s.clock, shared.get(), acquirer.examiner, journal_fn, progress, on_subject});
+  const run::CustodyHooks custody_steps = custody_hooks(o.custody, global.kube.verbosity, io);  // steps sign, upload
+  auto verbs = run::make_verbs({*s.client, *s.connector, s.clock, shared.get(), acquirer.examiner, journal_fn, progress, on_subject,
+                                custody_steps});
   // Parallel for_each workers get their own connections.
   std::vector<std::unique_ptr<Session>> worker_sessions;
   run::VerbsFactory factory = [&]() -> Result<std::unique_ptr<run::Verbs>> {
     IR_TRY(ws, open_session(global.kube, io));
     worker_sessions.push_back(std::move(ws));
     auto& w = *worker_sessions.back();
-    return run::make_verbs({*w.client, *w.connector, w.clock, shared.get(), acquirer.examiner, journal_fn, progress, on_subject});
+    return run::make_verbs({*w.client, *w.connector, w.clock, shared.get(), acquirer.examiner, journal_fn, progress, on_subject,
+                            custody_steps});
   };
 
   io.err << fmt::format("run: playbook {} ({}) on {}/{}, case {}{}\n", pb->name, util::esc(loaded->file), util::esc(ns),

@@ -637,6 +637,44 @@ class TestAfterSeal(unittest.TestCase):
         self.assertIn(r.code, (0, 3), r)
         self.assertFalse(os.path.exists(os.path.join(self.dir, "run2.html")))
 
+    def test_playbook_steps_sign_and_upload_an_earlier_bundle(self):
+        earlier = os.path.join(self.dir, "earlier.tar.gz")
+        r = self.ir("collect", WEB, "-n", "shop", "-O", earlier)
+        self.assertEqual(r.code, 0, r)
+        key, pub = s3.make_keys(self.dir, "ec")
+        playbook = os.path.join(self.dir, "ship.yaml")
+        with open(playbook, "w") as f:
+            f.write("""name: ship
+description: sign an earlier bundle and upload it with its signatures
+params:
+  bundle: {type: string, required: true}
+  key: {type: string, required: true}
+  to: {type: string, required: true}
+steps:
+  - id: sign
+    uses: sign
+    with: {path: "{{ params.bundle }}", key: "{{ params.key }}"}
+  - id: upload
+    uses: upload
+    with: {path: "{{ params.bundle }}", to: "{{ params.to }}"}
+""")
+        r = self.ir("run", playbook, "-O", os.path.join(self.dir, "ship-run.tar.gz"), "-o", "json",
+                    "--set", f"bundle={earlier}", "--set", f"key={key}", "--set", f"to=s3://{self.plain}/ship/")
+        self.assertEqual(r.code, 0, r)
+        self.assertEqual(run_ir("verify", earlier, "--key", pub).code, 0)
+        c = self.server.client()
+        for name in ("earlier.tar.gz", "earlier.tar.gz.sig", "earlier.tar.gz.intoto.jsonl"):
+            head = c.head_object(Bucket=self.plain, Key="ship/" + name)
+            self.assertEqual(head["ContentLength"], os.path.getsize(os.path.join(self.dir, name)))
+        doc = json.loads(r.out)
+        steps = {s["id"]: s for s in doc["steps"]}
+        self.assertEqual(steps["upload"]["outputs"]["uploaded"], 3)
+        self.assertEqual(steps["sign"]["outputs"]["sha256"], sha256_file(earlier))
+        uploads = [e for e in self.journal(doc["case"]) if e["action"] == "upload"]
+        self.assertEqual([os.path.basename(e["path"]) for e in uploads],
+                         ["earlier.tar.gz", "earlier.tar.gz.sig", "earlier.tar.gz.intoto.jsonl"])
+        self.assert_no_secret(r.out, r.err)
+
     def test_a_bucket_refusing_the_lock_exits_3_with_the_bundle_intact(self):
         bundle = os.path.join(self.dir, "refused.tar.gz")
         r = self.ir("collect", WEB, "-n", "shop", "-O", bundle, "--upload", f"s3://{self.plain}/refused/",

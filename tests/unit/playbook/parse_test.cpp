@@ -223,7 +223,7 @@ TEST_CASE("playbook::parse_playbook: positions") {
     CHECK(
         problems("name: t\ndescription: d\nsteps:\n  - id: s\n    uses: \"a\\nb\\e[31m\"\n") ==
         std::string(
-            R"(t.yaml:5:11: unknown step type "a\nb\x1b[31m" (one of: isolate, release, collect, siblings, exec, label, annotate, cordon, logs, wait, for_each))"
+            R"(t.yaml:5:11: unknown step type "a\nb\x1b[31m" (one of: isolate, release, collect, siblings, exec, label, annotate, cordon, logs, wait, sign, upload, for_each))"
             "\n"));
   }
 }
