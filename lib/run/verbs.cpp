@@ -1,5 +1,7 @@
 #include "run/verbs.hpp"
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include "build_info.hpp"
@@ -115,6 +117,17 @@ struct LogsStep {
 
 struct WaitStep {
   std::chrono::seconds duration{0};
+};
+
+struct SignStep {
+  std::string path;  // the bundle
+  std::string key;   // PEM key file
+};
+
+struct UploadStep {
+  std::string path;        // the file (a bundle: its .sig and .intoto.jsonl go with it when present)
+  std::string to;          // s3://BUCKET/PREFIX
+  bool signatures = true;  // also B.sig and B.intoto.jsonl when they exist
 };
 
 // Every step that acts on a pod names it like the CLI does; both default to the run's target.
@@ -700,6 +713,74 @@ Result<VerbResult> wait(VerbEnv& env, const StepCall& call, const WaitStep& step
   return VerbResult{};
 }
 
+// ---- sign, upload: files that exist when the step runs -----------------------------------------------
+
+const OptionSet<SignStep>& sign_option_set() {
+  static const OptionSet<SignStep> o = [] {
+    OptionSet<SignStep> s;
+    s.text("path", &SignStep::path, "The bundle to sign (it must verify against its manifest)").required();
+    s.text("key", &SignStep::key, "PEM private key, ECDSA P-256 or Ed25519 (not encrypted)").required();
+    return s;
+  }();
+  return o;
+}
+
+Result<VerbResult> sign(VerbEnv& env, const StepCall& call, const SignStep& step) {
+  if (call.dry_run) return VerbResult{json{{"sha256", ""}, {"signature", ""}, {"statement", ""}}};
+  if (!env.custody.sign) return fail(Errc::invalid, "sign: not available in this command");
+  IR_TRY(signed_files, env.custody.sign(step.path, step.key));
+  if (env.journal) env.journal("sign", signed_files);
+  return VerbResult{json{{"sha256", signed_files.value("sha256", "")},
+                         {"signature", signed_files["signature"].is_string() ? signed_files["signature"] : json("")},
+                         {"statement", signed_files.value("statement", "")}}};
+}
+
+const OptionSet<UploadStep>& upload_option_set() {
+  static const OptionSet<UploadStep> o = [] {
+    OptionSet<UploadStep> s;
+    s.text("path", &UploadStep::path, "The file to upload (e.g. an earlier run's bundle)").required();
+    s.text("to", &UploadStep::to, "Destination s3://BUCKET/PREFIX").required();
+    s.flag("signatures", &UploadStep::signatures, "Also its .sig and .intoto.jsonl when they exist (default true)");
+    return s;
+  }();
+  return o;
+}
+
+Result<VerbResult> upload(VerbEnv& env, const StepCall& call, const UploadStep& step) {
+  if (call.dry_run) return VerbResult{json{{"uploaded", 0}, {"objects", json::array()}}};
+  if (!env.custody.upload) return fail(Errc::invalid, "upload: not available in this command");
+  std::vector<std::string> paths = {step.path};
+  if (step.signatures) {
+    for (const char* suffix : {".sig", ".intoto.jsonl"}) {
+      const std::string extra = step.path + suffix;
+      if (::access(extra.c_str(), R_OK) == 0) paths.push_back(extra);
+    }
+  }
+  IR_TRY(outcomes, env.custody.upload(paths, step.to));
+  VerbResult r;
+  json objects = json::array();
+  std::int64_t uploaded = 0;
+  std::string first_problem;
+  for (const auto& o : outcomes) {
+    if (env.journal) env.journal("upload", o);
+    const std::string state = o.value("state", "");
+    objects.push_back({{"path", o.value("path", "")}, {"url", o.value("url", "")}, {"state", state},
+                       {"version_id", o.value("version_id", "")}, {"sha256", o.value("sha256", "")}});
+    if (state == "uploaded") {
+      ++uploaded;
+    } else if (first_problem.empty()) {
+      first_problem = o.value("url", "") + ": " + state + (o.contains("error") ? ": " + o.value("error", "") : "");
+    }
+  }
+  r.outputs = {{"uploaded", uploaded}, {"objects", objects}};
+  if (uploaded == 0) return fail(Errc::failure, "upload: nothing reached " + step.to + " (" + first_problem + ")");
+  if (uploaded < static_cast<std::int64_t>(outcomes.size())) {
+    r.outcome = util::Outcome::partial;
+    r.reason = fmt::format("{} of {} object(s) uploaded; {}", uploaded, outcomes.size(), first_problem);
+  }
+  return r;
+}
+
 // ---- for_each (run by the runner itself) ------------------------------------------------------------
 
 Verb for_each_verb() {
@@ -755,6 +836,11 @@ const std::vector<Verb>& verbs() {
     v.push_back(verb<CordonStep>("cordon", ActsOnPod::no, cordon_option_set(), {{"node", T::string, {}}}, cordon));
     v.push_back(verb<LogsStep>("logs", ActsOnPod::yes, logs_option_set(), {{"bytes", T::integer, {}}}, logs));
     v.push_back(verb<WaitStep>("wait", ActsOnPod::no, wait_option_set(), {}, wait));
+    v.push_back(verb<SignStep>("sign", ActsOnPod::no, sign_option_set(),
+                               {{"sha256", T::string, {}}, {"signature", T::string, {}}, {"statement", T::string, {}}}, sign));
+    v.push_back(verb<UploadStep>("upload", ActsOnPod::no, upload_option_set(),
+                                 {{"uploaded", T::integer, {}}, {"objects", T::list, {"path", "url", "state", "version_id", "sha256"}}},
+                                 upload));
     v.push_back(for_each_verb());
     return v;
   }();

@@ -63,6 +63,21 @@ class SharedBundle {
 // pod whose evidence it holds. Called from for_each workers too (serialised by the caller).
 using SubjectFn = std::function<void(const evidence::Subject&, const std::vector<std::string>& not_collected)>;
 
+// The steps `sign` and `upload` act on files that exist when the step runs (an earlier run's
+// bundle, a path given), never on the run's own bundle (not finished while steps run: run's
+// --sign-key/--upload and the playbook's top-level report:/upload: handle it after sealing). They act
+// through these hooks, which cmd/ provides (the key's passphrase, the S3 credentials and the tool's
+// version come from its environment); an empty hook makes the step fail saying so.
+struct CustodyHooks {
+  // Signs the bundle at `path` with the PEM key at `key` (B.sig, B.intoto.jsonl beside it), after
+  // verifying it against its manifest. Returns custody::to_json(SignedFiles), or the error.
+  std::function<Result<nlohmann::json>(const std::string& path, const std::string& key)> sign;
+  // Uploads `paths`, in order, to `destination` (s3://BUCKET/PREFIX). Returns an array of
+  // custody::outcome_json (one per file, each "uploaded" or with its error), or an error for the
+  // whole (no credentials, a malformed destination).
+  std::function<Result<nlohmann::json>(const std::vector<std::string>& paths, const std::string& destination)> upload;
+};
+
 struct VerbEnv {
   kube::Client& client;
   kube::Connector& connector;
@@ -76,6 +91,7 @@ struct VerbEnv {
   // Connections of their own for the parallel snapshots of drift and baseline (may be empty:
   // one at a time on `client`).
   triage::ConnectionFactory connect;
+  CustodyHooks custody;            // for the steps sign and upload; may be empty
 };
 
 // Every step type (the verbs and for_each), in documentation order.

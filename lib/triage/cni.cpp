@@ -7,6 +7,7 @@
 
 #include "kube/api.hpp"
 #include "util/strings.hpp"
+#include "triage/json_fields.hpp"
 
 namespace ir::triage {
 
@@ -14,17 +15,8 @@ using nlohmann::json;
 
 namespace {
 
-const json& member(const json& j, const char* key) {
-  static const json k_null;
-  if (!j.is_object()) return k_null;
-  auto it = j.find(key);
-  return it != j.end() ? *it : k_null;
-}
-
-std::string str(const json& j, const char* key) {
-  const json& v = member(j, key);
-  return v.is_string() ? v.get<std::string>() : std::string();
-}
+using json_fields::member;
+using json_fields::str;
 
 // Name fragments of CNIs that enforce NetworkPolicy, as they appear in DaemonSet, pod and image
 // names. Ordered: an enforcing CNI wins over flannel (canal = Calico policy + flannel networking).

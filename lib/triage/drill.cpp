@@ -14,6 +14,7 @@
 #include "triage/netpol.hpp"
 #include "triage/probe.hpp"
 #include "util/strings.hpp"
+#include "triage/json_fields.hpp"
 
 namespace ir::triage {
 
@@ -26,17 +27,8 @@ constexpr const char* k_drill_label = "kubectl-ir/drill";
 constexpr const char* k_role_label = "kubectl-ir/drill-role";
 constexpr const char* k_banner = "kubectl-ir drill canary";
 
-const json& member(const json& j, const char* key) {
-  static const json k_null;
-  if (!j.is_object()) return k_null;
-  auto it = j.find(key);
-  return it != j.end() ? *it : k_null;
-}
-
-std::string str(const json& j, const char* key) {
-  const json& v = member(j, key);
-  return v.is_string() ? v.get<std::string>() : std::string();
-}
+using json_fields::member;
+using json_fields::str;
 
 std::string pods_path(const std::string& ns) {
   return "/api/v1/namespaces/" + util::url_encode(ns) + "/pods";

@@ -11,6 +11,7 @@
 #include "triage/access.hpp"
 #include "triage/debug_container.hpp"
 #include "util/strings.hpp"
+#include "triage/json_fields.hpp"
 
 namespace ir::triage {
 
@@ -28,17 +29,8 @@ WireOptions wire_options(const IsolateOptions& o) {
 constexpr const char* k_json_patch = "application/json-patch+json";
 constexpr const char* k_merge_patch = "application/merge-patch+json";
 
-const json& member(const json& j, const char* key) {
-  static const json k_null;
-  if (!j.is_object()) return k_null;
-  auto it = j.find(key);
-  return it != j.end() ? *it : k_null;
-}
-
-std::string str(const json& j, const char* key) {
-  const json& v = member(j, key);
-  return v.is_string() ? v.get<std::string>() : std::string();
-}
+using json_fields::member;
+using json_fields::str;
 
 // JSON Pointer escaping (RFC 6901) for an annotation key in a JSON patch path.
 std::string pointer_escape(const std::string& key) {

@@ -7,6 +7,7 @@
 
 #include "util/crypto.hpp"
 #include "util/strings.hpp"
+#include "triage/json_fields.hpp"
 
 namespace ir::triage {
 
@@ -20,12 +21,7 @@ std::string str(const json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-const json& member(const json& j, const char* key) {
-  static const json k_null;
-  if (!j.is_object()) return k_null;
-  auto it = j.find(key);
-  return it != j.end() ? *it : k_null;
-}
+using json_fields::member;
 
 // One matchExpressions entry (metav1.LabelSelectorRequirement).
 struct Requirement {

@@ -14,6 +14,7 @@
 #include "forensics/procfs.hpp"
 #include "util/sink.hpp"
 #include "util/strings.hpp"
+#include "triage/json_fields.hpp"
 
 namespace ir::triage {
 
@@ -21,17 +22,8 @@ using nlohmann::json;
 
 namespace {
 
-const json& member(const json& j, const char* key) {
-  static const json k_null;
-  if (!j.is_object()) return k_null;
-  auto it = j.find(key);
-  return it != j.end() ? *it : k_null;
-}
-
-std::string str(const json& j, const char* key) {
-  const json& v = member(j, key);
-  return v.is_string() ? v.get<std::string>() : std::string();
-}
+using json_fields::member;
+using json_fields::str;
 
 // An IP address in one canonical text form (inet_ntop's), or "" when `text` is not one. IPv4 in
 // any form inet_aton reads ("127.1", "0x7f.0.0.1", "2130706433"), as nc resolves it.

@@ -12,25 +12,11 @@
 #include "cmd/cli.hpp"
 #include "cmd/exit_codes.hpp"
 #include "cmd/connect.hpp"
+#include "support/run_cli.hpp"
 
 using namespace ir::cli;
 
-namespace {
-struct Run {
-  int code = 0;
-  std::string out;
-  std::string err;
-};
-Run run_cli(const std::vector<std::string>& args, std::map<std::string, std::string> env = {}) {
-  std::ostringstream out, err;
-  Io io{out, err, [env](const std::string& k) -> std::optional<std::string> {
-          auto it = env.find(k);
-          return it == env.end() ? std::nullopt : std::optional<std::string>(it->second);
-        }};
-  const int code = run(args, io);
-  return {code, out.str(), err.str()};
-}
-}  // namespace
+using ir::testing::run_cli;
 
 TEST_CASE("cli: --help shows kubectl ir usage and exits 0") {
   auto r = run_cli({"--help"});

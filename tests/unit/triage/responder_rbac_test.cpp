@@ -110,7 +110,7 @@ Grants responder_grants() {
 
 // What the triage playbook's steps call: isolate (allow_dns, exclusive), collect (fs listing),
 // siblings, and run itself; without the opt-in flags (--cordon, --detach, --admin-policy,
-// --probe, --ephemeral).
+// --probe, --verify, --ephemeral).
 bool used_by_the_triage_job(const triage::Permission& p) {
   static const std::set<std::string> k_commands = {"isolate", "collect", "siblings", "run"};
   if (k_commands.count(p.command) == 0) return false;
@@ -119,7 +119,10 @@ bool used_by_the_triage_job(const triage::Permission& p) {
                                                  "isolate, release, label, annotate steps",
                                                  "exec, collect steps", "logs, collect steps",
                                                  "isolate, release, collect steps", "isolate steps",
-                                                 "isolate, release steps", "siblings steps"};
+                                                 "isolate, release steps", "siblings steps",
+                                                 "--verify's kubernetes Service target",
+                                                 "--verify: is the API server on the pod's node?",
+                                                 "--verify --ephemeral"};
   return k_opt_in.count(p.needed_for) == 0;
 }
 
