@@ -74,6 +74,10 @@ endfunction()
 
 ir_portable_use_static(yaml-cpp yaml-cpp)
 ir_portable_use_static(EXPAT::EXPAT expat)
+# libexpat.a salts its hashes with arc4random_buf (glibc 2.36, above the 2.35 floor): whatever
+# links expat wraps it to cmake/portable_random.cpp's getrandom-based definition (glibc 2.25).
+set_property(TARGET EXPAT::EXPAT APPEND PROPERTY INTERFACE_SOURCES ${PROJECT_SOURCE_DIR}/cmake/portable_random.cpp)
+set_property(TARGET EXPAT::EXPAT APPEND PROPERTY INTERFACE_LINK_OPTIONS LINKER:--wrap=arc4random_buf)
 
 # libarchive.a: archive_write_set_format_pax_restricted lives in an object whose format-by-name
 # table references every writer (7-Zip, XAR, ZIP encryption...), which pull in liblzma, libbz2,

@@ -54,7 +54,9 @@ void print_findings(std::ostream& out, const std::vector<forensics::Finding>& fi
     if (last != -1 && kind_rank(f->kind) != last) t.add_break();
     last = kind_rank(f->kind);
     const std::string seen = f->seen_in ? fmt::format("{} of {}", f->seen_in->count, f->seen_in->of) : "-";
-    t.add_row({forensics::to_string(f->kind), forensics::to_string(f->severity), f->container, drift ? seen : f->rule, f->summary});
+    // The analysis's summaries are built of the parsers' escaped strings: shown as they are.
+    t.add_row({forensics::to_string(f->kind), forensics::to_string(f->severity), f->container, drift ? seen : f->rule, f->summary},
+              util::Text::escaped);
   }
   t.print(out);
 }

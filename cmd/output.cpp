@@ -140,9 +140,9 @@ std::string to_yaml(const nlohmann::json& value) {
 
 Table::Table(std::vector<std::string> headers) : m_headers(std::move(headers)) {}
 
-void Table::add_row(std::vector<std::string> cells) {
+void Table::add_row(std::vector<std::string> cells, util::Text kind) {
   cells.resize(m_headers.size());
-  for (auto& c : cells) c = util::escape_for_terminal(c, k_max_cell);
+  for (auto& c : cells) c = util::visible_text(c, kind, k_max_cell);
   m_lines.push_back(std::move(cells));
   ++m_rows;
 }

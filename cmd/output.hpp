@@ -41,8 +41,9 @@ std::string to_yaml(const nlohmann::json& value);
 class Table {
  public:
   explicit Table(std::vector<std::string> headers);
-  // Adds a row; missing cells are empty, extra cells are dropped.
-  void add_row(std::vector<std::string> cells);
+  // Adds a row; missing cells are empty, extra cells are dropped. Cells are shown in their visible
+  // form (util/escape.hpp); Text::escaped for cells that already are one (a parser's strings).
+  void add_row(std::vector<std::string> cells, util::Text kind = util::Text::raw);
   // A blank line between groups of rows (ignored before the first row and after another blank).
   void add_break();
   [[nodiscard]] std::size_t rows() const { return m_rows; }

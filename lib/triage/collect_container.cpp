@@ -542,15 +542,16 @@ void filesystem(Ctx& ctx, const ExecTarget& t, const json& walk_records) {
 
 // ---- ephemeral debug container ------------------------------------------------------------------
 
-std::optional<std::int64_t> run_as_user(const json& pod, const std::string& container) {
+// The container's securityContext `field` (runAsUser, runAsGroup), else the pod's.
+std::optional<std::int64_t> security_id(const json& pod, const std::string& container, const char* field) {
   const json spec = pod.value("spec", json::object());
   for (const auto& c : spec.value("containers", json::array())) {
     if (c.value("name", "") != container) continue;
     const json sc = c.value("securityContext", json::object());
-    if (sc.contains("runAsUser") && sc["runAsUser"].is_number_integer()) return sc["runAsUser"].get<std::int64_t>();
+    if (sc.contains(field) && sc[field].is_number_integer()) return sc[field].get<std::int64_t>();
   }
   const json psc = spec.value("securityContext", json::object());
-  if (psc.contains("runAsUser") && psc["runAsUser"].is_number_integer()) return psc["runAsUser"].get<std::int64_t>();
+  if (psc.contains(field) && psc[field].is_number_integer()) return psc[field].get<std::int64_t>();
   return std::nullopt;
 }
 
@@ -559,8 +560,12 @@ Result<std::string> add_ephemeral(Ctx& ctx, const json& pod, const std::string& 
   const auto& o = ctx.options;
   const std::string name = "kubectl-ir-" + util::to_lower(util::sha256_hex(util::random_bytes(8)).substr(0, 6));
   json sc = json::object();
-  const auto uid = run_as_user(pod, container);
+  // The target's user and group: /proc/<pid>/root and exe are readable only by the same
+  // credentials (without SYS_PTRACE), and a pod-level runAsGroup would otherwise apply alone.
+  const auto uid = security_id(pod, container, "runAsUser");
+  const auto gid = security_id(pod, container, "runAsGroup");
   if (uid) sc["runAsUser"] = *uid;
+  if (gid) sc["runAsGroup"] = *gid;
   if (o.ptrace) sc["capabilities"] = {{"add", json::array({"SYS_PTRACE"})}};
   json c = {{"name", name},
             {"image", o.debug_image},
@@ -580,7 +585,8 @@ Result<std::string> add_ephemeral(Ctx& ctx, const json& pod, const std::string& 
   ctx.report.ephemeral_containers.push_back(name);
   if (ctx.env.log) {
     ctx.env.log("collect.ephemeral", {{"container", name}, {"target", container}, {"image", o.debug_image},
-                                      {"runAsUser", uid ? json(*uid) : json(nullptr)}, {"ptrace", o.ptrace},
+                                      {"runAsUser", uid ? json(*uid) : json(nullptr)},
+                                      {"runAsGroup", gid ? json(*gid) : json(nullptr)}, {"ptrace", o.ptrace},
                                       {"note", "ephemeral containers cannot be removed; it exits after its sleep"}});
   }
   step.detail = fmt::format("added {} (image {}, {}{})", name, o.debug_image,

@@ -263,6 +263,10 @@ TEST_CASE("collect: with --ephemeral a debug container targets the shell-less on
     resp.body = p.dump();
     return resp;
   };
+  // The target's user (its container's) and group (the pod's): the debug container takes both, or
+  // it could not read /proc/<pid>/root and exe of the target's processes.
+  f.pod["spec"]["securityContext"] = {{"runAsUser", 7}, {"runAsGroup", 3000}};
+  for (auto& c : f.pod["spec"]["containers"]) c["securityContext"] = {{"runAsUser", 1000}};
   triage::CollectOptions o;
   o.ephemeral = true;
   o.debug_image = "busybox:1.36";
@@ -273,6 +277,8 @@ TEST_CASE("collect: with --ephemeral a debug container targets the shell-less on
   const json c = patch_body["spec"]["ephemeralContainers"][0];
   CHECK(c["targetContainerName"] == "app");
   CHECK(c["image"] == "busybox:1.36");
+  CHECK(c["securityContext"]["runAsUser"] == 1000);
+  CHECK(c["securityContext"]["runAsGroup"] == 3000);
   CHECK(c["command"][0] == "sleep");
   // journaled: an ephemeral container can never be removed
   CHECK(std::any_of(f.journal.begin(), f.journal.end(), [](const auto& j) { return j.first == "collect.ephemeral"; }));
