@@ -14,6 +14,7 @@
 
 #include "cmd/command.hpp"
 #include "util/clock.hpp"
+#include "util/escape.hpp"
 #include "util/result.hpp"
 
 namespace ir::cli {
