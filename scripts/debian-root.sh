@@ -41,7 +41,8 @@ host_arch=$(dpkg --print-architecture)
 
 # Debian's arm64 counterparts of setup-deps.sh's build packages (and the unit tests').
 sysroot_packages=(libc6-dev libstdc++-12-dev libyaml-cpp-dev libfmt-dev libcurl4-openssl-dev libssl-dev
-                  libarchive-dev libsimdjson-dev zlib1g-dev nlohmann-json3-dev libcli11-dev doctest-dev)
+                  libarchive-dev libsimdjson-dev zlib1g-dev nlohmann-json3-dev libcli11-dev doctest-dev
+                  libexpat1-dev)
 
 # The mirror apt already uses here (deb822 .sources first, then one-line sources.list).
 mirror=${IR_DEBIAN_MIRROR:-}

@@ -209,7 +209,7 @@ package_arch() {
   # What is linked in: the static libraries of IrPortable.cmake and the header-only ones.
   declare -A how=()
   local file pkg
-  for file in /usr/lib/$triplet/libyaml-cpp.a /usr/lib/$triplet/libarchive.a \
+  for file in /usr/lib/$triplet/libyaml-cpp.a /usr/lib/$triplet/libarchive.a /usr/lib/$triplet/libexpat.a \
               /usr/include/nlohmann/json.hpp /usr/include/CLI/CLI.hpp; do
     pkg=$(owner "$file")
     [ -n "$pkg" ] || die "no package owns $file"
