@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -363,7 +364,18 @@ int run_run(const RunCliOptions& options, const GlobalOptions& global, Io& io) {
   }
   evidence::SealInput input;
   input.result = report.outcome();
-  input.subjects = subjects;
+  // The playbook's own pod first (readers take the first subject as the bundle's pod), each pod once.
+  std::stable_partition(subjects.begin(), subjects.end(),
+                        [&](const evidence::Subject& x) { return x.namespace_name == ns && x.pod == pod; });
+  std::vector<evidence::Subject> unique;
+  for (const auto& x : subjects) {
+    if (std::none_of(unique.begin(), unique.end(), [&](const evidence::Subject& u) {
+          return u.namespace_name == x.namespace_name && u.pod == x.pod;
+        })) {
+      unique.push_back(x);
+    }
+  }
+  input.subjects = std::move(unique);
   input.not_collected = not_collected;
   std::string details = fmt::format("{:<18}{} ({})\n\nsteps:\n", "playbook:", pb->name, util::esc(loaded->file, util::Cap::path));
   for (const auto& st : report.steps) {

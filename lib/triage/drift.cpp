@@ -550,6 +550,12 @@ Candidate::State try_candidate(Run& run, const Candidate& c, kube::Client& clien
     return Candidate::State::failed;
   };
   auto pod = kube::get_pod(client, c.pod.namespace_name, c.pod.name);
+  if (!pod && pod.error().code == Errc::forbidden) {
+    // Out of these credentials' reach (a namespaced responder, as the in-cluster Job is): a limit
+    // of scope said as such, like a pod that is not Ready, not a sibling that failed.
+    run.skip(c, "not readable with these credentials: " + pod.error().message);
+    return Candidate::State::skipped;
+  }
   if (!pod) return failed(pod.error().code == Errc::not_found ? "deleted before its snapshot" : pod.error().message);
   if (field(*pod, "metadata").contains("deletionTimestamp")) {
     run.skip(c, "terminating");

@@ -132,7 +132,7 @@ struct FakeS3 {
       return answer(200, "", {{"etag", "\"" + md5_hex(r.body) + "\""}});
     }
     if (m == "POST" && u.query.count("uploadId") != 0) {
-      auto& up = uploads[u.query.at("uploadId")];
+      const auto up = uploads[u.query.at("uploadId")];  // a copy: the upload is erased below
       std::string all;
       for (const auto& [n, body] : up.parts) all += body;
       objects[up.key] = all;
