@@ -9,10 +9,11 @@
 #                              (linux/amd64 and linux/arm64 archives, the OCI image, SBOMs),
 #                              check-portable.sh on both archives, tests/packaging on the results,
 #                              and the unit tests cross-built for arm64 and run under qemu-user.
-#                              CI=true does all of it but the arm64 unit tests (7.5 CPU-minutes
-#                              of cross compiling: CI's 30 minutes cannot afford them)
-#   scripts/test.sh --reproducible   --package, then a second build of the commit elsewhere without
-#                              ccache, compared byte for byte (check-reproducible.sh; release jobs)
+#                              then a second build of the commit elsewhere without ccache,
+#                              compared byte for byte (check-reproducible.sh).
+#                              CI=true does all of it but the arm64 unit tests and the second build
+#                              (CPU-minutes of compiling that CI's 30 minutes cannot afford)
+#   scripts/test.sh --reproducible   the same as --package (kept for release jobs that name it)
 # Environment: CI=true makes warnings errors. IR_E2E_KUBECONFIG=path runs the e2e tests against a
 # real cluster instead of the fake one (fake-only tests are skipped).
 set -euo pipefail
@@ -21,9 +22,8 @@ fast=0
 [ "${1:-}" = "--fast" ] && fast=1
 package=0   # the release archive step at the end: --package (anywhere) or CI=true
 case " $* " in *" --fast "*) fast=1 ;; esac
-case " $* " in *" --package "*) package=1 ;; esac
-reproducible=0
-case " $* " in *" --reproducible "*) package=1 reproducible=1 ;; esac
+reproducible=0   # the second build compared byte for byte: with --package (and --reproducible), not in CI
+case " $* " in *" --package "*|*" --reproducible "*) package=1 reproducible=1 ;; esac
 arm64_unit=$package   # the arm64 unit tests under qemu: with --package, not in CI
 [ "${CI:-}" = "true" ] && package=1
 
