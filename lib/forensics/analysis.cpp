@@ -29,6 +29,13 @@ const char* to_string(Severity severity) {
   return "info";
 }
 
+Severity parse_severity(std::string_view name) {
+  for (const Severity s : {Severity::critical, Severity::high, Severity::medium, Severity::low}) {
+    if (name == to_string(s)) return s;
+  }
+  return Severity::info;
+}
+
 const char* to_string(FindingKind kind) {
   switch (kind) {
     case FindingKind::process:

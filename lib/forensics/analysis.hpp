@@ -24,6 +24,8 @@ namespace ir::forensics {
 enum class Severity { critical, high, medium, low, info };
 // "critical", "high", "medium", "low", "info".
 const char* to_string(Severity severity);
+// The inverse of to_string; anything else (a document from a newer or a hostile writer) is info.
+Severity parse_severity(std::string_view name);
 
 enum class FindingKind { process, listening_port, connection, file, root_process, environment, config };
 // "process", "listening_port", "connection", "file", "root_process", "environment", "config".

@@ -311,6 +311,10 @@ Result<void> delete_admin_network_policy(Client& client, const std::string& name
   return {};
 }
 
+Result<json> get_admin_network_policy(Client& client, const std::string& name) {
+  return client.get_json(anp_path(name), {}, "get adminnetworkpolicy " + name);
+}
+
 Result<json> get_object(Client& client, const std::string& path, const std::string& what) {
   return client.get_json(path, {}, what);
 }

@@ -149,6 +149,8 @@ inline constexpr const char* k_admin_network_policy_version = "v1alpha1";
 Result<nlohmann::json> apply_admin_network_policy(Client& client, const nlohmann::json& policy, DryRun dry_run);
 // Delete. One already gone is Errc::not_found.
 Result<void> delete_admin_network_policy(Client& client, const std::string& name, DryRun dry_run);
+// The AdminNetworkPolicy `name` (cluster-scoped). Errc::not_found when there is none.
+Result<nlohmann::json> get_admin_network_policy(Client& client, const std::string& name);
 
 // ---- generic ----
 

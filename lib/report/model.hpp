@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "forensics/analysis.hpp"
 #include "util/result.hpp"
 
 namespace ir::report {
@@ -27,10 +28,8 @@ struct ReadOptions {
   std::size_t max_artifacts = 100'000;       // manifest rows kept for the custody table
 };
 
-enum class Severity { critical, high, medium, low, info };
-
-// "critical", "high", ...
-const char* to_string(Severity severity);
+// The analysis's severities (forensics::to_string and parse_severity read and write them).
+using forensics::Severity;
 
 // One finding: from the bundle's analysis documents (analysis/indicators.json, analysis/drift.json,
 // format kubectl-ir-analysis/v1), or, for a bundle without indicators, from the report's own

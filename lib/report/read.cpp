@@ -74,14 +74,6 @@ std::optional<json> parse_json(const std::string& text) {
   return j;
 }
 
-Severity parse_severity(const std::string& s) {
-  if (s == "critical") return Severity::critical;
-  if (s == "high") return Severity::high;
-  if (s == "medium") return Severity::medium;
-  if (s == "low") return Severity::low;
-  return Severity::info;
-}
-
 bool starts_with(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
@@ -1144,7 +1136,7 @@ class Builder {
       x.id = raw_text(str(f, "id"), 64);
       x.kind = raw_text(str(f, "kind"), 64);
       x.rule = raw_text(str(f, "rule"), 128);
-      x.severity = parse_severity(str(f, "severity"));
+      x.severity = forensics::parse_severity(str(f, "severity"));
       x.container = raw_text(str(f, "container"), 256);
       x.summary = raw_text(str(f, "summary"), 2048);
       x.source = source;
@@ -1344,22 +1336,6 @@ class Builder {
 };
 
 }  // namespace
-
-const char* to_string(Severity severity) {
-  switch (severity) {
-    case Severity::critical:
-      return "critical";
-    case Severity::high:
-      return "high";
-    case Severity::medium:
-      return "medium";
-    case Severity::low:
-      return "low";
-    case Severity::info:
-      return "info";
-  }
-  return "info";
-}
 
 const char* timestamp_desc(EventKind kind) {
   switch (kind) {

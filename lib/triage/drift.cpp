@@ -632,9 +632,15 @@ std::vector<Candidate> candidates_of(Run& run, const SiblingsReport& found, std:
       run.skip(c, "phase " + (p.phase.empty() ? std::string("unknown") : p.phase));
       continue;
     }
+    // A debug container (kubectl debug, collect --ephemeral) running the image does not make the
+    // pod a replica of it: only the pod's own containers count.
     std::set<int> targets;
     for (const auto& ci : p.containers) {
-      if (ci.target >= 0) targets.insert(ci.target);
+      if (ci.target >= 0 && ci.type != ContainerType::ephemeral) targets.insert(ci.target);
+    }
+    if (targets.empty()) {
+      run.skip(c, "runs the image only in an ephemeral debug container");
+      continue;
     }
     c.matched = targets.size();
     if (p.namespace_name == suspect_ns && ctl && p.controller && *p.controller == *ctl) {
@@ -804,7 +810,8 @@ std::string DriftReport::baseline_line() const {
   const auto& b = *drift.baseline;
   if (b.source == forensics::BaselineSource::baseline_file) {
     return fmt::format("against baseline file {} ({} pod{}, created {})", util::esc(b.file.value_or("?"), util::Cap::path),
-                       compared(), compared() == 1 ? "" : "s", b.created.value_or("?"));
+                       compared(), compared() == 1 ? "" : "s",
+                       util::esc(b.created.value_or("?"), util::Cap::field));  // the file's own words
   }
   std::vector<std::string> names;
   bool all_same = true;

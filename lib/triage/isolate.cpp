@@ -465,13 +465,7 @@ Result<void> isolate_steps(kube::Client& client, kube::Connector* connector, con
   if (o.admin_policy) {
     IR_TRY_CTX(anp, render_admin_quarantine_policy(qs), what);
     const std::string name = anp["metadata"]["name"].get<std::string>();
-    kube::Query q;
-    if (dry) q.emplace_back("dryRun", "All");
-    q.emplace_back("fieldManager", "kubectl-ir");
-    q.emplace_back("force", "true");
-    kube::Call call{"PATCH", "/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies/" + util::url_encode(name),
-                    q, anp.dump(), "application/apply-patch+yaml", "application/json", {}, "apply adminnetworkpolicy " + name};
-    IR_TRY_CTX(applied_anp, client.send_json(call), what);
+    IR_TRY_CTX(applied_anp, kube::apply_admin_network_policy(client, anp, o.dry_run), what);
     r.written.push_back(std::move(applied_anp));
     r.admin_policy = name;
     if (!annotations.contains(k_ann_admin_policy)) {
@@ -752,9 +746,7 @@ Result<void> release_steps(kube::Client& client, const ReleaseOptions& o, const 
   // --admin-policy's AdminNetworkPolicy has no owner (cluster-scoped): it outlives the pod.
   if (!r.pod_found && !clean_case.empty()) {
     const std::string name = admin_policy_name(ns, o.pod);
-    auto found = kube::get_object(
-        client, "/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies/" + util::url_encode(name),
-        "get adminnetworkpolicy " + name);
+    auto found = kube::get_admin_network_policy(client, name);
     if (found && str(member(member(*found, "metadata"), "labels"), "kubectl-ir/case") == clean_case) anp = name;
   }
 
@@ -778,10 +770,7 @@ Result<void> release_steps(kube::Client& client, const ReleaseOptions& o, const 
     return unexpected(d.error().context(what));
   }
   if (!anp.empty()) {
-    kube::Call call{"DELETE", "/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies/" + util::url_encode(anp),
-                    dry ? kube::Query{{"dryRun", "All"}} : kube::Query{}, "", "", "application/json", {},
-                    "delete adminnetworkpolicy " + anp};
-    if (auto d = client.send(call); d) {
+    if (auto d = kube::delete_admin_network_policy(client, anp, o.dry_run); d) {
       r.admin_policy_deleted = anp;
       log("delete-admin-policy", {{"policy", anp}, {"dry_run", dry}});
     } else if (d.error().code != Errc::not_found) {

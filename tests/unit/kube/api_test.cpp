@@ -220,4 +220,10 @@ TEST_CASE("AdminNetworkPolicy: server-side apply with the one field manager, and
   CHECK(f.transport.requests[1].method == "DELETE");
   CHECK(f.transport.requests[1].url ==
         "https://127.0.0.1:6443/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies/kubectl-ir-quarantine-shop-web-1");
+  f.transport.reply(404, R"({"kind":"Status","status":"Failure","reason":"NotFound","code":404})");
+  const auto got = get_admin_network_policy(f.client, "kubectl-ir-quarantine-shop-web-1");
+  CHECK(f.transport.requests[2].method == "GET");
+  CHECK(f.transport.requests[2].url == f.transport.requests[1].url);
+  REQUIRE_FALSE(got);
+  CHECK(got.error().code == Errc::not_found);
 }

@@ -202,3 +202,49 @@ TEST_CASE("drift: excluded pods and --siblings 0; an unreadable baseline file fa
     CHECK(r.error().message.find("line 1") != std::string::npos);
   }
 }
+
+TEST_CASE("drift: the baseline line shows a baseline file's own words escaped") {
+  triage::DriftReport r;
+  forensics::BaselineInfo b;
+  b.source = forensics::BaselineSource::baseline_file;
+  b.file = "base\x1b]0;x\x07.json";
+  b.created = "2026-12-05T10:00:00Z\x1b[2J";  // the file is the user's, and may have been edited
+  r.drift.baseline = b;
+  const std::string line = r.baseline_line();
+  INFO(line);
+  CHECK(line.find('\x1b') == std::string::npos);
+  CHECK(line.find("created 2026-12-05T10:00:00Z\\x1b[2J)") != std::string::npos);
+  CHECK(line.find("base\\x1b]0;x\\x07.json") != std::string::npos);
+}
+
+TEST_CASE("drift: a pod running the image only in a debug container is no sibling; an unreadable one is out of scope") {
+  Cluster c;
+  // A pod of another image that once had `kubectl debug --image` of the web image attached.
+  json debugged = PodBuilder{}.ns("shop").name("api-1").node("node-1").owner("apps/v1", "ReplicaSet", "api-rs")
+                      .container("api", "registry.example.com/shop/api:1", "registry.example.com/shop/api@sha256:" + std::string(64, 'e'))
+                      .json();
+  debugged["status"]["conditions"] = json::array({{{"type", "Ready"}, {"status", "True"}}});
+  debugged["spec"]["ephemeralContainers"] = json::array({{{"name", "debugger"}, {"image", k_image}, {"targetContainerName", "api"}}});
+  debugged["status"]["ephemeralContainerStatuses"] =
+      json::array({{{"name", "debugger"}, {"image", k_image}, {"imageID", k_web_id}, {"state", {{"running", json::object()}}}}});
+  c.all.push_back(debugged);
+  c.transport.json("GET /api/v1/pods", list_page(c.all));
+  // The Job's pod is in a namespace these credentials may not read.
+  c.transport.routes["GET /api/v1/namespaces/batch/pods/report-1"] = [](const kube::HttpRequest&) {
+    kube::HttpResponse resp;
+    resp.status = 403;
+    resp.body = R"({"kind":"Status","status":"Failure","reason":"Forbidden","code":403,"message":"pods \"report-1\" is forbidden"})";
+    return resp;
+  };
+  triage::DriftOptions o;
+  o.siblings = 5;
+  auto r = c.drift(o);
+  REQUIRE(r);
+  REQUIRE(skipped(*r, "api-1") != nullptr);
+  CHECK(skipped(*r, "api-1")->reason == "runs the image only in an ephemeral debug container");
+  CHECK(c.execs.count("api-1") == 0);
+  REQUIRE(skipped(*r, "report-1") != nullptr);
+  CHECK(skipped(*r, "report-1")->reason.rfind("not readable with these credentials: ", 0) == 0);
+  CHECK(member(*r, "report-1") == nullptr);  // never counted, and not a failure either
+  CHECK(c.execs.count("report-1") == 0);
+}
