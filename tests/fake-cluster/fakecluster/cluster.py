@@ -33,6 +33,15 @@ GENERATION_KINDS = {"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job
 CORE_PODS = ("", "pods")
 
 
+def parse_unmarked_pods(value):
+    """Setting unmarked_pods: none (pods created without x-fake have no processes) or by-image (their
+    image decides: pods.fake_from_image). Raises ValueError."""
+    value = str(value)
+    if value not in ("none", "by-image"):
+        raise ValueError(f"unmarked_pods must be none or by-image, not {value!r}")
+    return value
+
+
 def parse_version(v):
     v = str(v).lstrip("v")
     parts = v.split(".")
@@ -59,6 +68,7 @@ class Cluster:
         self.registry = None
         self.authorizer = None
         self.started_at = O.now_ts()
+        self.unmarked_pods = "none"   # settings: unmarked_pods
 
     # -- versions -------------------------------------------------------------------------------
     @property
@@ -86,6 +96,7 @@ class Cluster:
         if "continue_ttl_seconds" in settings:
             self.store.continue_ttl = float(settings["continue_ttl_seconds"])
         self.faults.load(self.scenario.faults)
+        self.unmarked_pods = parse_unmarked_pods(settings.get("unmarked_pods", "none"))
         self.network.enforce, self.network.keep_established, self.network.nodelocal_dns = True, True, False
         self.network.configure(settings)
         self._load_nodes()

@@ -31,6 +31,30 @@ def default_image_id(image):
     return f"{repo}@sha256:{O.det_hex('image', ref)}"
 
 
+def fake_from_image(container, pod_spec=None):
+    """The x-fake block of a container that has none, from its image, for `unmarked_pods: by-image`:
+    a busybox image runs the container's command and args in a busybox root (as the image, which
+    has no ENTRYPOINT, would; without either the fake keeps the container running where the
+    image's `sh` would exit); an image without a shell (pause, distroless) runs the static root's
+    one binary; None for any other image (no processes, as without the setting). runAsUser and
+    runAsGroup (the container's, else the pod's) become the processes' uid and gid."""
+    ref = (container.get("image") or "").split("@", 1)[0]
+    last = ref.rsplit("/", 1)[-1].split(":", 1)[0]
+    if last == "busybox":
+        argv = [str(a) for a in (container.get("command") or []) + (container.get("args") or [])]
+        fake = {"rootfs": "busybox", "command": argv} if argv else {"rootfs": "busybox"}
+    elif last == "pause" or "distroless" in ref:
+        fake = {"rootfs": "static"}
+    else:
+        return None
+    csc, psc = container.get("securityContext") or {}, (pod_spec or {}).get("securityContext") or {}
+    run_as = {k: int(v) for k, v in (("uid", csc.get("runAsUser", psc.get("runAsUser"))),
+                                     ("gid", csc.get("runAsGroup", psc.get("runAsGroup")))) if v is not None}
+    if run_as:
+        fake["run_as"] = run_as
+    return fake
+
+
 class PodManager:
     def __init__(self, cluster):
         self.c = cluster
@@ -85,6 +109,11 @@ class PodManager:
                     fakes[ctr["name"]] = ctr.pop("x-fake")
                 if "x-image-id" in ctr:
                     image_ids[ctr["name"]] = ctr.pop("x-image-id")
+        if not deterministic and self.c.unmarked_pods == "by-image":
+            for ctr in pod.get("spec", {}).get("containers", []) or []:
+                derived = None if ctr.get("name") in fakes else fake_from_image(ctr, pod.get("spec"))
+                if derived is not None:
+                    fakes[ctr["name"]] = derived
         pending = pod.pop("x-state", None) == "pending"
         unready = pod.pop("x-ready", True) is False
         scenario_status = pod.pop("status", None)
@@ -232,6 +261,8 @@ class PodManager:
         pod["status"] = {k: st[k] for k in order if k in st} | {k: v for k, v in st.items() if k not in order}
         self.store.put(PODS, pod)
         self._events_started(pod, results)
+        if pod["metadata"].get("ownerReferences") and self.c.ready:
+            self.c.refresh_workload_status()   # readiness changed: the owners' status follows
 
     # -- events ---------------------------------------------------------------------------------
     def record_event(self, pod, reason, message, etype="Normal", field_path=None, component="kubelet",
@@ -441,6 +472,8 @@ class PodManager:
         else:
             prefix = old_pod["metadata"].get("generateName") or owner["metadata"]["name"] + "-"
             name = prefix + O.kube_suffix("replacement", ns, prefix, O.now_micro())
+            while self.store.get(PODS, ns, name) is not None:
+                name = prefix + O.kube_suffix("replacement", ns, prefix, O.now_micro(), name)
         pod = {"apiVersion": "v1", "kind": "Pod",
                "metadata": {"name": name, "generateName": old_pod["metadata"].get("generateName"),
                             "namespace": ns, "labels": dict(tmeta.get("labels", {})),
