@@ -70,6 +70,7 @@ class FakeWorkloads:
     shell_less_exe = "/app"
     pool_ip, pool_port = "198.51.100.7", 3333
     miner_exe = MINER_EXE
+    miner_shown = "kworkerds"   # what a process list shows of the miner (the demo's: its comm and path)
     dropped = DROPPED
     host_network_namespace, host_network_pod = "monitoring", "node-exporter-9xq4t"
     node = "node-1"
@@ -104,6 +105,11 @@ class RealWorkloads(FakeWorkloads):
     suspect = "web-suspect"
     shell_less_exe = SHELLLESS_EXE
     host_network_pod = "node-exporter"
+
+    @property
+    def miner_shown(self):
+        """Its command line: busybox runs the applet argv[0] names (exe and comm stay kworkerds)."""
+        return f"nc {self.pool_ip} {self.pool_port}"
 
     def __init__(self, cluster, module, host_network=False):
         super().__init__(cluster)
@@ -158,7 +164,9 @@ class RealWorkloads(FakeWorkloads):
              "metadata": {"name": "allow-egress"},
              "spec": {"podSelector": {"matchLabels": {"app": "web"}}, "policyTypes": ["Egress"], "egress": [{}]}},
             _deployment("payments-api", {"app": "payments-api"}, "api", SHELLLESS_IMAGE, None, 1,
-                        security={"runAsUser": 65535, "runAsGroup": 65535}),
+                        # runAsUser only: collect --ephemeral gives its debug container the target's
+                        # runAsUser, not its group, and another gid may not read /proc/<pid>/root
+                        security={"runAsUser": 65535}),
         ]
         if self.with_host_network:
             host = _pod(self.host_network_pod, {"app": "node-exporter"}, "node-exporter", IMAGE,
