@@ -80,7 +80,7 @@ void print_summary(const triage::CollectReport& r, Io& io) {
   std::ostringstream out;
   t.print(out);
   io.err << out.str();
-  for (const auto& n : r.notable) io.err << "notable: " << util::esc(n, util::Cap::detail) << "\n";
+  for (const auto& n : r.notable) io.err << "notable: " << util::esc(n, util::Text::escaped, util::Cap::detail) << "\n";
   for (const auto& n : r.not_collected) io.err << "not collected: " << util::esc(n, util::Cap::detail) << "\n";
 }
 

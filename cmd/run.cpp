@@ -239,6 +239,7 @@ int run_run(const RunCliOptions& options, const GlobalOptions& global, Io& io) {
   ro.params = *params;
   ro.dry_run = o.dry_run;
   ro.max_parallel = o.parallel;
+  ro.clock = &s.clock;
   if (!o.resume.empty()) {
     auto text = util::read_file(c.journal().path(), k_max_journal_bytes);
     if (!text) {
@@ -318,7 +319,7 @@ int run_run(const RunCliOptions& options, const GlobalOptions& global, Io& io) {
     t.print(table);
     io.out << fmt::format("playbook {}: {} (case {})\n", pb->name, result, case_id) << table.str();
     for (std::size_t i = 0; i < notable.size() && i < k_max_notable_shown; ++i) {
-      io.out << "notable: " << util::esc(notable[i], util::Cap::detail) << "\n";
+      io.out << "notable: " << util::esc(notable[i], util::Text::escaped, util::Cap::detail) << "\n";
     }
     if (notable.size() > k_max_notable_shown) io.out << fmt::format("notable: ... {} more in the bundle\n", notable.size() - k_max_notable_shown);
   };

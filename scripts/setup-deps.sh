@@ -36,7 +36,20 @@ if [ ${#missing[@]} -eq 0 ]; then
 fi
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
+# Another apt or dpkg (unattended-upgrades on a fresh machine, a second shell) holds the lock: wait
+# for it, saying so, rather than failing at once. apt-get waits for the dpkg lock itself with
+# DPkg::Lock::Timeout; `apt-get update` has no such option for the lists lock, hence the loop.
+wait_for_apt() {
+  local waited=0
+  while pgrep -x 'apt|apt-get|dpkg|unattended-upgr|aptitude' >/dev/null; do
+    [ $waited -eq 0 ] && echo "setup-deps: waiting for another package manager to finish ($(pgrep -xl 'apt|apt-get|dpkg|unattended-upgr|aptitude' | tr '\n' ' '))" >&2
+    [ $waited -ge 600 ] && { echo "setup-deps: error: another package manager has held the lock for 10 minutes" >&2; exit 1; }
+    sleep 5
+    waited=$((waited + 5))
+  done
+}
+apt_get() { wait_for_apt; DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 "$@"; }
 echo "setup-deps: installing ${missing[*]}"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+apt_get update -qq
+apt_get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "setup-deps: done"

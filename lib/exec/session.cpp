@@ -14,7 +14,11 @@ namespace ir::exec {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+// The clock deadlines are measured on: the limits' own, else the system's.
+util::Clock& clock_of(const ExecLimits& limits) {
+  static util::RealClock real;
+  return limits.clock != nullptr ? *limits.clock : real;
+}
 using std::chrono::milliseconds;
 
 // Kubernetes remotecommand channels (k8s.io/apimachinery/pkg/util/remotecommand): the first byte
@@ -59,7 +63,8 @@ Result<Upgraded> upgrade(kube::Client& client, kube::Connector& connector, const
   for (int attempt = 0;; ++attempt) {
     // The deadline starts before connecting: connect() blocks up to the connector's own connect
     // timeout, and the answer gets only what is left.
-    const auto deadline = Clock::now() + limits.handshake_timeout;
+    util::Clock& clock = clock_of(limits);
+    const auto deadline = clock.steady_now() + limits.handshake_timeout;
     IR_TRY_CTX(auth, client.auth(attempt > 0), what);
     auto& [auth_headers, creds] = auth;
     IR_TRY_CTX(conn, connector.connect(url, creds), what);
@@ -88,7 +93,7 @@ Result<Upgraded> upgrade(kube::Client& client, kube::Connector& connector, const
         return fail(Errc::network, what + ": the server closed the connection before answering the upgrade");
       }
       if (cancel != nullptr && cancel->cancelled()) return fail(Errc::cancelled, "interrupted");
-      if (Clock::now() > deadline) {
+      if (clock.steady_now() > deadline) {
         return fail(Errc::timeout, what + ": no answer to the upgrade request within " +
                                        util::format_duration(limits.handshake_timeout));
       }
@@ -129,13 +134,14 @@ class Stream {
 
   // Pumps until the Status arrives or the stream ends; fills m_result.end/detail.
   void pump(std::string_view leftover, const util::CancelToken* cancel) {
-    const auto start = Clock::now();
+    util::Clock& clock = clock_of(m_limits);
+    const auto start = clock.steady_now();
     auto last_byte = start;
     m_parser.feed(leftover);
     for (;;) {
       if (!drain_messages()) return;
       if (cancel != nullptr && cancel->cancelled()) return end(EndReason::cancelled, "interrupted");
-      const auto now = Clock::now();
+      const auto now = clock.steady_now();
       if (m_limits.total_timeout.count() > 0 && now - start >= m_limits.total_timeout) {
         return end(EndReason::total_timeout,
                    "no exit status within " + util::format_duration(m_limits.total_timeout) + after_bytes());
@@ -150,7 +156,7 @@ class Stream {
       if (!got) return end(EndReason::connection_lost, got.error().message + after_bytes());
       if (got->eof) return end(EndReason::connection_lost, "the connection closed before the exit status" + after_bytes());
       if (got->bytes > 0) {
-        last_byte = Clock::now();
+        last_byte = clock.steady_now();
         m_parser.commit(got->bytes);
       }
     }

@@ -12,6 +12,7 @@
 #include "kube/client.hpp"
 #include "kube/connection.hpp"
 #include "util/cancel.hpp"
+#include "util/clock.hpp"
 #include "util/sink.hpp"
 
 namespace ir::exec {
@@ -39,6 +40,8 @@ struct ExecLimits {
   std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};  // no bytes at all for this long
   std::chrono::milliseconds total_timeout{0};                       // upgrade to exit status; 0 = none
   std::size_t max_message = 4 * 1024 * 1024;                        // one WebSocket message
+  // The clock the timeouts above are measured on; nullptr: the system's monotonic clock.
+  util::Clock* clock = nullptr;
 };
 
 // Why the stream ended.

@@ -285,6 +285,32 @@ Result<void> delete_network_policy(Client& client, const std::string& ns, const 
   return {};
 }
 
+namespace {
+std::string anp_path(const std::string& name) {
+  return std::string("/apis/") + k_admin_network_policy_group + "/" + k_admin_network_policy_version +
+         "/adminnetworkpolicies/" + util::url_encode(name);
+}
+}  // namespace
+
+Result<json> apply_admin_network_policy(Client& client, const json& policy, DryRun dry_run) {
+  const std::string name = str(policy.value("metadata", json::object()), "name");
+  Query q = dry_run_query(dry_run);
+  q.emplace_back("fieldManager", k_field_manager);
+  q.emplace_back("force", "true");
+  return write(client, "PATCH", anp_path(name), std::move(q), policy, "application/apply-patch+yaml",
+               "apply adminnetworkpolicy " + name);
+}
+
+Result<void> delete_admin_network_policy(Client& client, const std::string& name, DryRun dry_run) {
+  Call c;
+  c.method = "DELETE";
+  c.path = anp_path(name);
+  c.query = dry_run_query(dry_run);
+  c.what = "delete adminnetworkpolicy " + name;
+  IR_CHECK(client.send(c));
+  return {};
+}
+
 Result<json> get_object(Client& client, const std::string& path, const std::string& what) {
   return client.get_json(path, {}, what);
 }

@@ -139,6 +139,17 @@ Result<nlohmann::json> patch_network_policy(Client& client, const std::string& n
 // Delete. A policy that is already gone is Errc::not_found (callers wanting idempotency check it).
 Result<void> delete_network_policy(Client& client, const std::string& ns, const std::string& name, DryRun dry_run);
 
+// ---- AdminNetworkPolicy (policy.networking.k8s.io/v1alpha1, cluster-scoped; where served) ----
+
+inline constexpr const char* k_admin_network_policy_group = "policy.networking.k8s.io";
+inline constexpr const char* k_admin_network_policy_version = "v1alpha1";
+
+// Server-side apply of an AdminNetworkPolicy (as apply_network_policy: the one field manager,
+// force=true): creates or updates, idempotently.
+Result<nlohmann::json> apply_admin_network_policy(Client& client, const nlohmann::json& policy, DryRun dry_run);
+// Delete. One already gone is Errc::not_found.
+Result<void> delete_admin_network_policy(Client& client, const std::string& name, DryRun dry_run);
+
 // ---- generic ----
 
 // GET any object by its API path ("/apis/apps/v1/namespaces/shop/replicasets/web-7d4b9c8f6").

@@ -627,6 +627,14 @@ class Builder {
           if (n.is_string()) m_model.not_collected.push_back(raw_text(n.get<std::string>(), 1024));
         }
       }
+      // collect's bundles: each step's outcome (a run's come from playbook/run.json, read_run).
+      const json& steps = sub(sub(*a, "collect"), "steps");
+      if (steps.is_array()) {
+        for (const auto& s : steps) {
+          m_model.steps.push_back({raw_text(str(s, "step"), 256), raw_text(str(s, "container"), 256),
+                                   raw_text(str(s, "status"), 64), raw_text(str(s, "detail"), 1024)});
+        }
+      }
       return;
     }
     if (auto run = doc("playbook/run.json")) {

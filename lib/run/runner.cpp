@@ -23,22 +23,28 @@ using nlohmann::json;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;  // the step deadline's own thread waits on real time
+// The run's clock: RunOptions::clock, else the system's.
+util::Clock& clock_of(const RunOptions& options) {
+  static util::RealClock real;
+  return options.clock != nullptr ? *options.clock : real;
+}
 
 // A cancel token that follows the run's and also fires when a step's time is up.
 class StepDeadline {
  public:
-  StepDeadline(const util::CancelToken* outer, std::chrono::seconds timeout) : m_outer(outer) {
+  // The deadline is measured on `clock` (polled every 100 ms of real time, so a FakeClock advanced
+  // by a test fires it too).
+  StepDeadline(const util::CancelToken* outer, std::chrono::seconds timeout, util::Clock& clock) : m_outer(outer) {
     if (timeout.count() <= 0 && outer == nullptr) return;
-    m_thread = std::thread([this, timeout] {
-      const auto deadline = timeout.count() > 0 ? Clock::now() + timeout : Clock::time_point::max();
+    m_thread = std::thread([this, timeout, &clock] {
+      const auto deadline = timeout.count() > 0 ? clock.steady_now() + timeout : util::MonoTime::max();
       std::unique_lock lock(m_mutex);
       while (!m_done) {
         if (m_outer != nullptr && m_outer->cancelled()) {
           m_token.cancel();
           return;
         }
-        if (Clock::now() >= deadline) {
+        if (clock.steady_now() >= deadline) {
           m_timed_out = true;
           m_token.cancel();
           return;
@@ -186,9 +192,10 @@ Result<json> run_for_each(Shared& sh, Verbs& verbs, const Step& step, const std:
 StepOutcome run_step(Shared& sh, Verbs& verbs, const Step& step, const std::string& id, json& scope) {
   StepOutcome outcome{id, step.uses};
   outcome.on_error = step.on_error;
-  const auto started = Clock::now();
+  util::Clock& clock = clock_of(sh.options);
+  const auto started = clock.steady_now();
   auto finish = [&](StepOutcome o) {
-    o.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    o.seconds = clock.seconds_since(started);
     sh.journal("playbook.step.end", {{"step", id}, {"uses", step.uses}, {"status", to_string(o.status)}, {"detail", o.detail},
                                      {"outputs", o.outputs}, {"seconds", o.seconds}});
     std::string line = fmt::format("step {} ({}): {}", id, step.uses, to_string(o.status));
@@ -244,7 +251,7 @@ StepOutcome run_step(Shared& sh, Verbs& verbs, const Step& step, const std::stri
   sh.journal("playbook.step.start", {{"step", id}, {"uses", step.uses}, {"with", *with}});
   sh.progress(fmt::format("step {} ({}) ...", id, step.uses));
 
-  StepDeadline deadline(sh.cancel, step.timeout);
+  StepDeadline deadline(sh.cancel, step.timeout, clock);
   Result<VerbResult> r = VerbResult{};
   if (step.uses == "for_each") {
     auto each = run_for_each(sh, verbs, step, id, *with, scope);
@@ -270,8 +277,14 @@ StepOutcome run_step(Shared& sh, Verbs& verbs, const Step& step, const std::stri
       r = std::move(v);
     }
   } else {
-    StepCall call{id, step.uses, *with, sh.options.namespace_name, sh.options.pod, sh.options.case_id,
-                  sh.options.dry_run, deadline.token()};
+    const StepCall call{.id = id,
+                        .uses = step.uses,
+                        .with = *with,
+                        .namespace_name = sh.options.namespace_name,
+                        .pod = sh.options.pod,
+                        .case_id = sh.options.case_id,
+                        .dry_run = sh.options.dry_run,
+                        .cancel = deadline.token()};
     try {
       r = verbs.run(call);
     } catch (const std::exception& e) {

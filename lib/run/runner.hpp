@@ -20,6 +20,7 @@
 #include "playbook/playbook.hpp"
 #include "playbook/step_types.hpp"
 #include "util/cancel.hpp"
+#include "util/clock.hpp"
 #include "util/outcome.hpp"
 #include "util/result.hpp"
 
@@ -73,6 +74,8 @@ struct RunOptions {
   // Steps completed by an earlier run of this playbook in this case (completed_steps): id ->
   // outputs. They are skipped and their outputs restored.
   nlohmann::json resumed = nlohmann::json::object();
+  // The clock step timeouts and durations are measured on; nullptr: the system's.
+  util::Clock* clock = nullptr;
 };
 
 // How a step ended.

@@ -143,7 +143,7 @@ Captured run_command(Ctx& ctx, const ExecTarget& target, const CommandSpec& spec
   e.meta.source = exec_source(target, spec.source.empty() ? describe_argv(spec.argv) : spec.source);
   e.keep = spec.keep;
   e.tee = spec.tee;
-  e.store_on_failure = spec.store_on_failure;
+  e.on_failure = spec.on_failure;
   e.max_stderr_kept = k_max_stderr_kept;
   return exec_to_entry(ctx.env.client, ctx.env.connector, ctx.env.bundle, e, ctx.env.cancel);
 }
@@ -269,10 +269,10 @@ std::vector<std::string> notable_evidence(const Ctx& ctx) {
         const std::string proto = sock.value("proto", "");
         if (state == "ESTABLISHED" && !loopback(sock.value("remote_ip", ""))) {
           established.push_back(util::esc(where + who(sock) + " -> " + endpoint(sock.value("remote_ip", ""), sock.value("remote_port", json())) +
-                                          " (" + proto + ")", util::Cap::detail));
+                                          " (" + proto + ")", util::Text::escaped, util::Cap::detail));
         } else if (state == "LISTEN") {
           listening.push_back(util::esc(where + who(sock) + " listens on " + proto + " " +
-                                        endpoint(sock.value("local_ip", ""), sock.value("local_port", json())), util::Cap::detail));
+                                        endpoint(sock.value("local_ip", ""), sock.value("local_port", json())), util::Text::escaped, util::Cap::detail));
         }
       }
     }
@@ -280,7 +280,7 @@ std::vector<std::string> notable_evidence(const Ctx& ctx) {
       const std::string exe = r->value("exe", "");
       for (const char* dir : {"/tmp/", "/var/tmp/", "/dev/shm/"}) {
         if (exe.rfind(dir, 0) == 0 || exe.find(" (deleted)") != std::string::npos || exe.rfind("/memfd:", 0) == 0) {
-          from_tmp.push_back(util::esc(where + "pid " + std::to_string(pid) + " runs " + exe, util::Cap::detail));
+          from_tmp.push_back(util::esc(where + "pid " + std::to_string(pid) + " runs " + exe, util::Text::escaped, util::Cap::detail));
           break;
         }
       }

@@ -66,7 +66,8 @@ Processes processes(Ctx& ctx, const ExecTarget& t) {
       {"ps"}};
   std::string ps_note;
   for (const auto& argv : attempts) {
-    auto cap = run_command(ctx, t, {argv, dir + "ps.txt", "", k_keep_ps, nullptr, 16ULL << 20, {}, false});
+    auto cap = run_command(ctx, t, {.argv = argv, .entry = dir + "ps.txt", .keep = k_keep_ps, .max_stdout = 16ULL << 20,
+                                    .on_failure = OnFailure::drop});
     if (cap.not_found()) {
       result.no_ps = true;
       ps_note = "no ps in the image";
@@ -97,8 +98,9 @@ Processes processes(Ctx& ctx, const ExecTarget& t) {
   forensics::procfs::WalkOptions wo;
   std::string script = forensics::procfs::proc_walk_script(boundary, wo);
   const std::string script_entry = dir + "proc-walk.sh";
-  auto cap = run_command(ctx, t, {{"sh", "-c", script}, dir + "proc-walk.txt", "sh -c \"$(cat " + script_entry + ")\"",
-                                  k_keep_walk, nullptr, k_keep_walk, {}, true});
+  auto cap = run_command(ctx, t, {.argv = {"sh", "-c", script}, .entry = dir + "proc-walk.txt",
+                                  .source = "sh -c \"$(cat " + script_entry + ")\"", .keep = k_keep_walk,
+                                  .max_stdout = k_keep_walk});
   if (cap.not_found()) {
     result.shell_less = true;
     step.status = result.no_ps ? util::Outcome::failed : util::Outcome::partial;
@@ -149,8 +151,8 @@ void network(Ctx& ctx, const ExecTarget& t, const json& walk_records) {
       {"unix", std::nullopt}};
   for (const auto& [table, kind] : tables) {
     const std::string path = std::string("/proc/net/") + table;
-    auto cap = run_command(ctx, t, {{"cat", path}, dir + "proc-net-" + table + ".txt", "", k_keep_net, nullptr,
-                                    k_keep_net, {}, true});
+    auto cap = run_command(ctx, t, {.argv = {"cat", path}, .entry = dir + "proc-net-" + table + ".txt", .keep = k_keep_net,
+                                    .max_stdout = k_keep_net});
     if (cap.not_found()) {
       step.status = util::Outcome::failed;
       step.detail = "no cat in the image";
@@ -201,7 +203,8 @@ void network(Ctx& ctx, const ExecTarget& t, const json& walk_records) {
   Captured ss;
   for (std::size_t i = 0; i < tools.size(); ++i) {
     const bool last = i + 1 == tools.size();
-    ss = run_command(ctx, t, {tools[i].first, dir + tools[i].second, "", 0, nullptr, 16ULL << 20, {}, last});
+    ss = run_command(ctx, t, {.argv = tools[i].first, .entry = dir + tools[i].second, .max_stdout = 16ULL << 20,
+                             .on_failure = last ? OnFailure::store : OnFailure::drop});
     if (ss.stored || (ss.error && !ss.not_found())) break;
     if (ss.not_found() && tools[i].first[0] == "netstat") break;
   }
@@ -253,7 +256,8 @@ Selection listing(Ctx& ctx, const ExecTarget& t, const std::vector<std::string>&
   const std::string dir = t.dir + "filesystem/";
   const std::string top = t.root.empty() ? "/" : t.root + "/";
   // GNU find has -printf (exact NUL framing); busybox has not (stat -c with a boundary).
-  auto probe = run_command(ctx, t, {{"find", top, "-maxdepth", "0", "-printf", "%y"}, "", "", 64, nullptr, 4096, {}, false});
+  auto probe = run_command(ctx, t, {.argv = {"find", top, "-maxdepth", "0", "-printf", "%y"}, .keep = 64, .max_stdout = 4096,
+                                    .on_failure = OnFailure::drop});
   if (probe.not_found()) {
     step.status = util::Outcome::failed;
     step.detail = "no find in the image";
@@ -297,7 +301,8 @@ Selection listing(Ctx& ctx, const ExecTarget& t, const std::vector<std::string>&
     std::fclose(tmp);
     return sel;
   }
-  auto cap = run_command(ctx, t, {*argv, dir + "listing.txt", "", 0, &parser, 1ULL << 30, std::chrono::seconds(600), true});
+  auto cap = run_command(ctx, t, {.argv = *argv, .entry = dir + "listing.txt", .tee = &parser, .max_stdout = 1ULL << 30,
+                                  .timeout = std::chrono::seconds(600)});
   if (!cap.stored) {
     step.status = util::Outcome::failed;
     step.detail = "listing: " + cap.summary();
@@ -348,7 +353,7 @@ json hash_executables(Ctx& ctx, const ExecTarget& t, const json& walk_records, S
       entry = fmt::format("{}filesystem/executables/{}-{}", t.dir, pid,
                           evidence::safe_component(slash == std::string::npos ? exe : exe.substr(slash + 1)));
     }
-    auto cap = run_command(ctx, t, {{"cat", proc_exe}, entry, "", 0, &hash, ctx.options.max_file_bytes, {}, true});
+    auto cap = run_command(ctx, t, {.argv = {"cat", proc_exe}, .entry = entry, .tee = &hash, .max_stdout = ctx.options.max_file_bytes});
     json rec = {{"path", exe}, {"pid", pid}, {"read_from", proc_exe}, {"source", "exe"}};
     if (cap.result) {
       rec["sha256"] = hash.hex_digest();
@@ -446,7 +451,8 @@ json hash_files(Ctx& ctx, const ExecTarget& t, const Selection& sel, StepRecord&
       parts.emplace(ctx.env.bundle, entry, evidence::ArtifactMeta{.source = exec_source(t, source), .method = t.method});
     }
     util::TeeSink tee(parts ? std::vector<util::Sink*>{&digest, &*parts} : std::vector<util::Sink*>{&digest});
-    auto cap = run_command(ctx, t, {argv, "", source, 0, &tee, expected + (1 << 20), std::chrono::seconds(1800), true});
+    auto cap = run_command(ctx, t, {.argv = argv, .source = source, .tee = &tee, .max_stdout = expected + (1 << 20),
+                                    .timeout = std::chrono::seconds(1800)});
     if (cap.not_found() && batch.through_shell) {
       for (const auto* e : group) {
         out.push_back({{"path", util::esc(e->path, util::Cap::path)},

@@ -65,8 +65,7 @@ struct CommandSpec {
   util::Sink* tee = nullptr;  // also receives stdout (a parser, a digest)
   std::uint64_t max_stdout = 0;  // 0 = options.max_output_bytes
   std::chrono::seconds timeout{0};  // 0 = options.command_timeout
-  // Store stdout even when the command exits non-zero (false: a failed probe leaves no entry).
-  bool store_on_failure = true;
+  OnFailure on_failure = OnFailure::store;  // drop: a failed probe leaves no entry
 };
 
 // Runs one command of `target`; stdout streams into its entry (committed with exit status and

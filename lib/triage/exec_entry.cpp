@@ -62,7 +62,7 @@ ExecCapture exec_to_entry(kube::Client& client, kube::Connector& connector, evid
   }
   if (!entry) return cap;
   const bool failed = r->completed() && r->exit_code != 0;
-  if (failed && !spec.store_on_failure) return cap;
+  if (failed && spec.on_failure == OnFailure::drop) return cap;
   if (r->completed()) meta.exit_status = r->exit_code;
   meta.truncated = !r->completed() || r->out.truncated();
   meta.note = r->completed() ? "" : r->detail;

@@ -17,6 +17,9 @@
 
 namespace ir::triage {
 
+// What to do with the stdout entry of a command that exits non-zero.
+enum class OnFailure { store, drop };
+
 struct ExecEntrySpec {
   exec::ExecRequest request;
   exec::ExecLimits limits;
@@ -24,7 +27,7 @@ struct ExecEntrySpec {
   evidence::ArtifactMeta meta;    // source and method; exit status and truncation are filled in
   std::size_t keep = 0;           // bytes of stdout kept in memory too (for parsing)
   util::Sink* tee = nullptr;      // also receives stdout (a parser, a digest); finish()ed at the end
-  bool store_on_failure = true;   // false: a command that exits non-zero leaves no entry
+  OnFailure on_failure = OnFailure::store;  // drop: a command that exits non-zero leaves no entry (a probe)
   std::size_t max_stderr_kept = 64 * 1024;
 };
 

@@ -42,6 +42,10 @@ enum class Text {
   escaped,  // already through escape_for_terminal (the parsers' stored form, or a visible form)
 };
 
+// esc for text that may already be a visible form (Text::escaped: a parser's stored string, or a
+// line composed of them): escaping it again changes nothing, so it is shown once, not as "\\x1b".
+std::string esc(std::string_view s, Text kind, Cap cap);
+
 // The visible form (above) of `s`. With Text::raw at most `max_bytes` input bytes are rendered and
 // a longer input ends in "...(N more bytes)"; with Text::escaped `max_bytes` bounds the input
 // likewise. Never fails.

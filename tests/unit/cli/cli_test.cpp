@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <cctype>
+#include <fstream>
+#include <set>
 #include <map>
 #include <sstream>
 
@@ -127,4 +130,61 @@ TEST_CASE("cli: choose_case: --case, else the case isolate recorded on the pod, 
   const auto bad = choose_case("../x", nullptr, now);
   REQUIRE_FALSE(bad);
   CHECK(bad.error().code == ir::Errc::usage);
+}
+
+namespace {
+// The commands the root help lists.
+std::vector<std::string> listed_commands() {
+  const auto root = run_cli({"--help"});
+  std::vector<std::string> names;
+  std::istringstream in(root.out.substr(root.out.find("Subcommands:")));
+  std::string line;
+  std::getline(in, line);
+  while (std::getline(in, line) && line.rfind("  ", 0) == 0) {
+    const auto start = line.find_first_not_of(' ');
+    names.push_back(line.substr(start, line.find(' ', start) - start));
+  }
+  return names;
+}
+}  // namespace
+
+TEST_CASE("cli: usage lines read `kubectl ir <command> [OPTIONS] ARGS`, once") {
+  const auto r = run_cli({"isolate", "--help"});
+  CHECK(r.out.find("Usage: kubectl ir isolate [OPTIONS] POD") != std::string::npos);
+  CHECK(r.out.find("Usage: isolate") == std::string::npos);
+  const auto c = run_cli({"collect", "--help"});
+  CHECK(c.out.find("Usage: kubectl ir collect [OPTIONS] POD") != std::string::npos);
+}
+
+TEST_CASE("cli: an unknown command says so, with a suggestion or the way to the list") {
+  const auto far = run_cli({"bogus"});
+  CHECK(far.code == k_exit_usage);
+  CHECK(far.err == "kubectl-ir: error: unknown command \"bogus\"\nhint: kubectl ir --help lists the commands\n");
+  const auto flags_first = run_cli({"--kubeconfig", "/nonexistent", "-n", "shop", "isolat", "web-1"});
+  CHECK(flags_first.code == k_exit_usage);
+  CHECK(flags_first.err.find("unknown command \"isolat\"") != std::string::npos);
+  CHECK(flags_first.err.find("did you mean \"isolate\"?") != std::string::npos);
+}
+
+TEST_CASE("cli: the krew manifest's description names every command") {
+  std::ifstream in(IR_KREW_MANIFEST);
+  REQUIRE(in);
+  const std::string manifest((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto description = manifest.substr(manifest.find("  description: |"), manifest.find("  caveats:") - manifest.find("  description: |"));
+  const auto commands = listed_commands();
+  REQUIRE(commands.size() >= 10);
+  std::set<std::string> words;  // the description's words (letters, digits and '-')
+  std::string word;
+  for (const char c : description + " ") {
+    if (std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-') {
+      word += c;
+    } else if (!word.empty()) {
+      words.insert(word);
+      word.clear();
+    }
+  }
+  for (const auto& cmd : commands) {
+    CAPTURE(cmd);
+    CHECK(words.count(cmd) == 1);
+  }
 }

@@ -201,3 +201,23 @@ TEST_CASE("object_path") {
   CHECK(object_path("batch/v1", "CronJob", "batch", "nightly") == "/apis/batch/v1/namespaces/batch/cronjobs/nightly");
   CHECK_FALSE(object_path("example.com/v1", "Widget", "x", "y"));
 }
+
+TEST_CASE("AdminNetworkPolicy: server-side apply with the one field manager, and delete") {
+  ClientFixture f;
+  const json policy = {{"apiVersion", "policy.networking.k8s.io/v1alpha1"},
+                       {"kind", "AdminNetworkPolicy"},
+                       {"metadata", {{"name", "kubectl-ir-quarantine-shop-web-1"}}}};
+  f.transport.reply(200, policy.dump());
+  REQUIRE(apply_admin_network_policy(f.client, policy, DryRun::all));
+  const auto& apply = f.transport.requests[0];
+  CHECK(apply.method == "PATCH");
+  CHECK(apply.url ==
+        "https://127.0.0.1:6443/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies/"
+        "kubectl-ir-quarantine-shop-web-1?dryRun=All&fieldManager=kubectl-ir&force=true");
+  CHECK(header_of(apply, "Content-Type") == "application/apply-patch+yaml");
+  f.transport.reply(200, R"({"kind":"Status","status":"Success"})");
+  REQUIRE(delete_admin_network_policy(f.client, "kubectl-ir-quarantine-shop-web-1", DryRun::none));
+  CHECK(f.transport.requests[1].method == "DELETE");
+  CHECK(f.transport.requests[1].url ==
+        "https://127.0.0.1:6443/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies/kubectl-ir-quarantine-shop-web-1");
+}

@@ -329,6 +329,26 @@ TEST_CASE("read_bundle") {
     CHECK(m->steps[1].detail == "ps: not found");
     CHECK(m->not_collected == std::vector<std::string>{"memory: not supported"});
   }
+  SUBCASE("acquisition.json: collect's step outcomes") {
+    const json a{{"format", "kubectl-ir-acquisition/v1"},
+                 {"case", "case-7"},
+                 {"result", "partial"},
+                 {"collect",
+                  {{"steps", json::array({{{"step", "pod"}, {"container", ""}, {"status", "ok"}, {"detail", "uid x"}},
+                                          {{"step", "processes"},
+                                           {"container", "web"},
+                                           {"status", "partial"},
+                                           {"detail", "ps: stdout limit reached"}}})}}}};
+    const auto m = read_bundle(BundleBuilder{}.set("acquisition.json", a.dump()).write(dir));
+    REQUIRE(m);
+    CHECK(m->acquisition_source == "acquisition.json");
+    REQUIRE(m->steps.size() == 2);
+    CHECK(m->steps[0].container.empty());
+    CHECK(m->steps[1].name == "processes");
+    CHECK(m->steps[1].container == "web");
+    CHECK(m->steps[1].status == "partial");
+    CHECK(m->steps[1].detail == "ps: stdout limit reached");
+  }
   SUBCASE("bounds: log lines, files") {
     std::string log;
     for (int i = 0; i < 100; ++i) log += fmt::format("2026-12-05T10:00:{:02}Z line {}\n", i % 60, i);

@@ -403,3 +403,30 @@ TEST_CASE("run: step statuses and outcomes by name") {
   r.cancelled = true;
   CHECK(r.outcome() == util::Outcome::interrupted);
 }
+
+TEST_CASE("run: step timeouts and durations are measured on the run's clock") {
+  const auto pb = parse(R"(name: t
+description: d
+steps:
+  - {id: slow, uses: wait, timeout: 1m, with: {duration: 1h}}
+  - {id: next, uses: siblings}
+)");
+  util::FakeClock clock;
+  FakeVerbs verbs;
+  verbs.answer = [&clock](const run::StepCall& c) -> Result<json> {
+    if (c.uses != "wait") return json{{"count", 0}, {"pods", json::array()}, {"partial", false}, {"digest", ""}};
+    clock.advance(std::chrono::minutes(2));  // two minutes pass on the run's clock...
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while ((c.cancel == nullptr || !c.cancel->cancelled()) && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // ...so the deadline fires within a poll
+    }
+    return fail(Errc::cancelled, "wait interrupted");
+  };
+  auto o = options();
+  o.clock = &clock;
+  const auto r = run::run_playbook(pb, run::step_types(), verbs, {}, o, {}, {}, nullptr);
+  CHECK(r.steps[0].status == run::StepStatus::failed);
+  CHECK(r.steps[0].detail == "timed out after 60s");
+  CHECK(r.steps[0].seconds == doctest::Approx(120.0));
+  CHECK(r.steps[1].status == run::StepStatus::not_run);  // on_error: abort
+}

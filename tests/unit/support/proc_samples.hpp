@@ -50,12 +50,12 @@ struct WalkOut {
     return marker("rc " + rc);
   }
   WalkOut& proc(const std::string& pid, const std::string& comm = "sh", const std::string& cmdline = "sh\0-c\0x\0"s,
-                const std::string& fds = "") {
+                const std::string& fds = "", const std::string& exe = "/bin/busybox") {
     marker("pid " + pid);
     section("stat", make_stat(pid, comm));
     section("status", make_status(comm, pid));
     section("cmdline", cmdline);
-    section("exe", "/bin/busybox\n");
+    section("exe", exe + "\n");
     section("cwd", "/\n");
     return section("fds", fds);
   }

@@ -500,6 +500,21 @@ TEST_CASE("collect: the notable lines name the connection and the process that h
                     [](const std::string& n) { return n.find("listens on tcp 0.0.0.0:8080") != std::string::npos; }));
 }
 
+TEST_CASE("collect: a notable line shows a hostile name escaped once") {
+  Fixture f([](const ExecCall& c) {
+    if (c.argv[0] != "sh") return busybox(c);
+    WalkOut w;
+    w.b = boundary_of(c.argv.at(2));
+    w.begin(" 1 3").proc("1", "sh").proc("3", "red", "red\0"s, "", "/tmp/\x1b[31mred").end("2");
+    return ExecReply::output(w.s);
+  });
+  auto r = f.run();
+  REQUIRE(r);
+  INFO(util::join(r->notable, "\n"));
+  CHECK(std::any_of(r->notable.begin(), r->notable.end(),
+                    [](const std::string& n) { return n == "pid 3 runs /tmp/\\x1b[31mred"; }));
+}
+
 TEST_CASE("collect: an empty sockets document is never made from tables that could not be read") {
   Fixture f([](const ExecCall& c) {
     if (c.argv[0] == "cat" && c.argv[1].rfind("/proc/net/", 0) == 0) return ExecReply::failure("cat: permission denied\n", 1);
