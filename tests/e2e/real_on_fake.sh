@@ -26,4 +26,5 @@ if [ $# -eq 0 ]; then
 fi
 cd "$here"
 # The fake's shell-less stand-in is its static root, whose one binary is /app (pause's is /pause).
-IR_E2E_KUBECONFIG=$dir/kubeconfig IR_E2E_SHELLLESS_EXE=/app exec /usr/bin/python3 -m unittest -v "$@"
+# (not exec: the EXIT trap must still stop the fake cluster)
+IR_E2E_KUBECONFIG=$dir/kubeconfig IR_E2E_SHELLLESS_EXE=/app /usr/bin/python3 -m unittest -v "$@"
