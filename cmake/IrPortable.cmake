@@ -97,6 +97,9 @@ set_property(TARGET LibArchive::LibArchive APPEND PROPERTY INTERFACE_LINK_LIBRAR
 # Our own code in sections too, so that --gc-sections also trims what we and the static libraries
 # leave unused (smaller archive, faster cold start).
 add_compile_options(-ffunction-sections -fdata-sections)
+# Reproducible (scripts/check-reproducible.sh): whatever records a source or build path (__FILE__,
+# debug information) records it relative to the checkout, so two checkouts build the same bytes.
+add_compile_options(-ffile-prefix-map=${PROJECT_SOURCE_DIR}/= -ffile-prefix-map=${PROJECT_BINARY_DIR}/=)
 add_link_options(LINKER:--gc-sections
                  LINKER:--as-needed        # no DT_NEEDED for a library nothing references
                  LINKER:--enable-new-dtags # RUNPATH, not RPATH

@@ -7,10 +7,13 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cmd/baseline.hpp"
 #include "cmd/collect.hpp"
 #include "cmd/command.hpp"
 #include "cmd/completion.hpp"
 #include "cmd/doctor.hpp"
+#include "cmd/drill.hpp"
+#include "cmd/drift.hpp"
 #include "cmd/exec.hpp"
 #include "cmd/isolate.hpp"
 #include "cmd/errors.hpp"
@@ -99,6 +102,7 @@ int run(const std::vector<std::string>& args, Io& io) {
     std::vector<Command> commands;
     commands.push_back(setup_version(app, global));
     commands.push_back(setup_doctor(app, global));
+    commands.push_back(setup_drill(app, global));
     commands.push_back(setup_exec(app, global));
     commands.push_back(setup_collect(app, global));
     commands.push_back(setup_run(app, global));
@@ -111,6 +115,8 @@ int run(const std::vector<std::string>& args, Io& io) {
     commands.push_back(setup_report(app, global));
     commands.push_back(setup_sign(app, global));
     commands.push_back(setup_upload(app, global));
+    commands.push_back(setup_drift(app, global));
+    commands.push_back(setup_baseline(app, global));
     for (auto& c : commands) c.app->fallthrough();
 
     // Shell completion (kubectl_complete-ir and the scripts of `completion`): the words after

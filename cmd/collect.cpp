@@ -1,10 +1,12 @@
 #include "cmd/collect.hpp"
 
 #include <memory>
+#include <mutex>
 #include <sstream>
 
 #include <fmt/format.h>
 
+#include "cmd/custody_flags.hpp"
 #include "cmd/errors.hpp"
 #include "cmd/flags.hpp"
 #include "cmd/output.hpp"
@@ -86,6 +88,7 @@ void print_summary(const triage::CollectReport& r, Io& io) {
 
 struct Flags {
   CollectCliOptions cli;
+  CustodyFlags custody;  // --report, --sign-key, --upload ... (cmd/custody_flags.hpp)
   std::unique_ptr<BoundFlags<triage::CollectOptions>> verb;
 };
 
@@ -101,6 +104,13 @@ int run_collect(const Flags& flags, const GlobalOptions& global, Io& io) {
   if (!output) {
     print_error(io, output.error());
     return k_exit_usage;
+  }
+  // What to do once the bundle is sealed: checked now (key, destination, credentials), so a typo
+  // never costs a collection.
+  auto after_seal = prepare_after_seal(flags.custody, global.kube.verbosity, io);
+  if (!after_seal) {
+    print_error(io, after_seal.error());
+    return exit_code_for(after_seal.error());
   }
   int code = k_exit_ok;
   auto target = open_target(o.pod, global, io, code);
@@ -157,8 +167,13 @@ int run_collect(const Flags& flags, const GlobalOptions& global, Io& io) {
   }
   io.err << fmt::format("collect: {}/{} into {} (case {})\n", util::esc(options.namespace_name), util::esc(options.pod),
                         util::esc(bundle_path, util::Cap::path), case_id);
+  std::mutex progress_mutex;  // --drift: sibling snapshots report from their own threads
   triage::CollectEnv env{*s.client, *s.connector, *c.bundle(), s.clock, c.logger(warn),
-                         [&io](const std::string& line) { io.err << "collect: " << line << "\n" << std::flush; }, io.cancel};
+                         [&io, &progress_mutex](const std::string& line) {
+                           std::lock_guard lock(progress_mutex);
+                           io.err << "collect: " << line << "\n" << std::flush;
+                         },
+                         io.cancel, "", worker_connections(global.kube, io)};
   auto report = triage::collect(env, options, *pod);
   if (!report) {
     // Refused before anything ran (a container the pod does not have): seal what there is.
@@ -173,6 +188,7 @@ int run_collect(const Flags& flags, const GlobalOptions& global, Io& io) {
   evidence::SealInput input;
   input.result = report->outcome();
   input.subjects = {triage::subject_of(*report, options.namespace_name, options.pod)};
+  for (const auto& other : report->other_subjects) input.subjects.push_back(other);
   input.not_collected = report->not_collected;
   input.details = triage::collect_details(options, *report);
   input.extra = triage::collect_record(options, *report);
@@ -192,13 +208,21 @@ int run_collect(const Flags& flags, const GlobalOptions& global, Io& io) {
                                                                  : ", PARTIAL",
                           b.sha256);
     io.out << b.sha256 << "  " << b.path << "\n";
-  } else {
-    const json doc = summary_json(case_id, options, *report, &b);
+  }
+  // Signed, uploaded, the page written: after sealing, journaled in the case journal.
+  std::optional<AfterSeal::Done> after;
+  if (*after_seal) {
+    after = (*after_seal)->run(c, *sealed, result, io, output->format == OutputFormat::table ? &io.err : nullptr);
+  }
+  if (output->format != OutputFormat::table) {
+    json doc = summary_json(case_id, options, *report, &b);
+    if (after) doc.update(after->doc);
     io.out << (output->format == OutputFormat::json ? to_json(doc) : to_yaml(doc));
   }
   if (code != k_exit_ok) return code;
   if (result == util::Outcome::interrupted) return k_exit_interrupted;
-  return result == util::Outcome::ok && sealed->problems.empty() ? k_exit_ok : k_exit_partial;
+  code = result == util::Outcome::ok && sealed->problems.empty() ? k_exit_ok : k_exit_partial;
+  return after ? combine_exit(code, after->outcome) : code;
 }
 
 }  // namespace
@@ -225,6 +249,7 @@ Command setup_collect(CLI::App& root, const GlobalOptions& global) {
   app->add_option("-o,--output", f->cli.output, "Summary on stdout: table (default), json or yaml");
   f->verb = std::make_unique<BoundFlags<triage::CollectOptions>>(*app, run::collect_options());
   app->add_flag("--dry-run", f->cli.dry_run, "Print the plan; no exec, no bundle, no change");
+  add_custody_flags(*app, f->custody);
   return {app, [f, &global](Io& io) { return run_collect(*f, global, io); }};
 }
 

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <mutex>
 
 #include "build_info.hpp"
 #include "kube/api.hpp"
@@ -125,6 +126,29 @@ std::string actor_name(Session& session, const std::string& examiner) {
   if (const auto& who = caller_identity(session); !who.empty()) return who;
   const auto& c = session.config;
   return c.user_name.empty() ? "unknown" : c.user_name + " (context " + c.context_name + ")";
+}
+
+namespace {
+
+class SessionConnection final : public triage::ApiConnection {
+ public:
+  explicit SessionConnection(std::unique_ptr<Session> session) : m_session(std::move(session)) {}
+  kube::Client& client() override { return *m_session->client; }
+  kube::Connector& connector() override { return *m_session->connector; }
+
+ private:
+  std::unique_ptr<Session> m_session;
+};
+
+}  // namespace
+
+triage::ConnectionFactory worker_connections(const KubeFlags& flags, Io& io) {
+  auto mutex = std::make_shared<std::mutex>();
+  return [&flags, &io, mutex]() -> Result<std::unique_ptr<triage::ApiConnection>> {
+    std::lock_guard lock(*mutex);
+    IR_TRY(session, open_session(flags, io));
+    return std::unique_ptr<triage::ApiConnection>(std::make_unique<SessionConnection>(std::move(session)));
+  };
 }
 
 Result<std::string> choose_case(const std::string& requested, const nlohmann::json* pod, util::TimePoint now) {

@@ -14,6 +14,7 @@
 #include "evidence/case.hpp"
 #include "evidence/journal.hpp"
 #include "kube/curl_transport.hpp"
+#include "triage/collect.hpp"
 #include "util/clock.hpp"
 #include "util/process.hpp"
 
@@ -71,6 +72,11 @@ std::string actor_name(Session& session, const std::string& examiner = {});
 // The case of a command on `pod`: `requested` (Errc::usage if not a valid case id), else the case
 // isolate recorded on the pod, else a new one.
 Result<std::string> choose_case(const std::string& requested, const nlohmann::json* pod, util::TimePoint now);
+
+// Connections of their own for parallel workers (drift's and baseline's snapshots, collect
+// --drift, playbooks): each call opens a new session with `flags` (thread-safe; the sessions
+// live as long as the connections returned). `flags` and `io` must outlive the factory.
+triage::ConnectionFactory worker_connections(const KubeFlags& flags, Io& io);
 
 // Loads kubeconfig per kubectl's rules with the flags as overrides and builds the client.
 // `default_timeout` applies when --request-timeout is 0 (e.g. a short one for `version`).

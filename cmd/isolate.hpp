@@ -18,12 +18,14 @@ struct IsolateCliOptions {
 Command setup_isolate(CLI::App& root, const GlobalOptions& global);
 
 struct ReleaseCliOptions {
-  std::string pod;
+  std::string pod;  // "" with --case: every pod and policy of the case in the namespace
+  std::string case_id;
   bool dry_run = false;
   std::string output;
 };
 
-// kubectl ir release POD: undo exactly what isolate did.
+// kubectl ir release POD | --case CASE: undo exactly what isolate did (also what --exclusive left
+// on other policies after the pod is gone: the case comes from --case or the local journals).
 Command setup_release(CLI::App& root, const GlobalOptions& global);
 
 }  // namespace ir::cli

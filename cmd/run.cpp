@@ -225,6 +225,25 @@ int run_run(const RunCliOptions& options, const GlobalOptions& global, Io& io) {
     return k_exit_usage;
   }
   const std::string case_id = *chosen;
+  // What to do once the bundle is sealed: the flags, and the playbook's top-level report:/upload:
+  // (a flag wins). Checked now (key, destination, credentials), before any step runs.
+  std::unique_ptr<AfterSeal> after_seal;
+  if (!o.dry_run) {
+    auto settings = playbook::render_after_seal(*pb, {{"pod", pod}, {"namespace", ns}, {"case", case_id}, {"params", *params}});
+    if (!settings) {
+      print_error(io, settings.error().context("playbook " + pb->name));
+      return k_exit_usage;
+    }
+    CustodyFlags custody = o.custody;
+    custody.report = custody.report || settings->report;
+    if (custody.upload.empty() && custody.upload_urls.empty()) custody.upload = settings->upload;
+    auto prepared = prepare_after_seal(custody, global.kube.verbosity, io);
+    if (!prepared) {
+      print_error(io, prepared.error());
+      return exit_code_for(prepared.error());
+    }
+    after_seal = std::move(*prepared);
+  }
   const json common = {{"namespace", ns}, {"pod", pod}};
   auto opened = open_case(io, s, case_id, common);
   if (!opened) {
@@ -287,14 +306,17 @@ int run_run(const RunCliOptions& options, const GlobalOptions& global, Io& io) {
     subjects.push_back(subject);
     for (const auto& m : missing) not_collected.push_back(subject.namespace_name + "/" + subject.pod + ": " + m);
   };
-  auto verbs = run::make_verbs({*s.client, *s.connector, s.clock, shared.get(), acquirer.examiner, journal_fn, progress, on_subject});
+  const run::CustodyHooks custody_steps = custody_hooks(o.custody, global.kube.verbosity, io);  // steps sign, upload
+  auto verbs = run::make_verbs({*s.client, *s.connector, s.clock, shared.get(), acquirer.examiner, journal_fn, progress, on_subject,
+                                worker_connections(global.kube, io), custody_steps});
   // Parallel for_each workers get their own connections.
   std::vector<std::unique_ptr<Session>> worker_sessions;
   run::VerbsFactory factory = [&]() -> Result<std::unique_ptr<run::Verbs>> {
     IR_TRY(ws, open_session(global.kube, io));
     worker_sessions.push_back(std::move(ws));
     auto& w = *worker_sessions.back();
-    return run::make_verbs({*w.client, *w.connector, w.clock, shared.get(), acquirer.examiner, journal_fn, progress, on_subject});
+    return run::make_verbs({*w.client, *w.connector, w.clock, shared.get(), acquirer.examiner, journal_fn, progress, on_subject,
+                            worker_connections(global.kube, io), custody_steps});
   };
 
   io.err << fmt::format("run: playbook {} ({}) on {}/{}, case {}{}\n", pb->name, util::esc(loaded->file), util::esc(ns),
@@ -359,12 +381,19 @@ int run_run(const RunCliOptions& options, const GlobalOptions& global, Io& io) {
   for (const auto& p : sealed->problems) print_warning(io, p);
   if (output->format == OutputFormat::table) {
     io.out << fmt::format("bundle: {}\nsha256: {}\n", util::esc(sealed->sealed.path, util::Cap::path), sealed->sealed.sha256);
-  } else {
+  }
+  // Signed, uploaded, the page written: after sealing, journaled in the case journal.
+  std::optional<AfterSeal::Done> after;
+  if (after_seal) {
+    after = after_seal->run(c, *sealed, report.outcome(), io, output->format == OutputFormat::table ? &io.out : nullptr);
+  }
+  if (output->format != OutputFormat::table) {
     doc["bundle"] = sealed->sealed.path;
     doc["sha256"] = sealed->sealed.sha256;
+    if (after) doc.update(after->doc);
     io.out << (output->format == OutputFormat::json ? to_json(doc) : to_yaml(doc));
   }
-  return exit_code_of(report);
+  return after ? combine_exit(exit_code_of(report), after->outcome) : exit_code_of(report);
 }
 
 }  // namespace
@@ -385,7 +414,7 @@ Command setup_run(CLI::App& root, const GlobalOptions& global) {
   app->add_option("PLAYBOOK", o->playbook, "Playbook file or shipped playbook name")->required();
   app->add_option("POD", o->pod_positional, "The suspect pod (same as --pod)");
   app->add_option("--pod", o->pod, "The suspect pod ({{ pod }}; NAME, pod/NAME or NAMESPACE/pod/NAME)");
-  app->add_option("-p,--param", o->params, "Playbook parameter NAME=VALUE (repeatable)");
+  app->add_option("-p,--param,--set", o->params, "Playbook parameter NAME=VALUE (repeatable; --set is the same)");
   app->add_option("--case", o->case_id, "Case id (default: the pod's case if isolated, else a new one)");
   app->add_option("--resume", o->resume, "Resume this case: skip the steps an earlier run completed");
   app->add_option("-O,--bundle", o->bundle, "Bundle path (default: <case>_run-<playbook>_<time>.tar.gz)");
@@ -393,6 +422,7 @@ Command setup_run(CLI::App& root, const GlobalOptions& global) {
   app->add_option("--examiner", o->examiner, "Who runs it (default: the API identity)");
   app->add_option("--parallel", o->parallel, "At most this many for_each items at once (default 4)");
   app->add_flag("--dry-run", o->dry_run, "Print the resolved plan; writes are server-side dry runs; no exec, no bundle");
+  add_custody_flags(*app, o->custody);
   return {app, [o, &global](Io& io) { return run_run(*o, global, io); }};
 }
 

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "cmd/command.hpp"
+#include "cmd/custody_flags.hpp"
 
 namespace ir::cli {
 
@@ -18,6 +19,7 @@ struct RunCliOptions {
   std::string examiner;
   int parallel = 4;
   bool dry_run = false;
+  CustodyFlags custody;            // --report, --sign-key, --upload ...; the playbook's report:/upload: too
 };
 
 // kubectl ir run PLAYBOOK: validates the playbook, then runs its steps (lib/run). The result follows

@@ -6,27 +6,17 @@
 #include <nlohmann/json.hpp>
 
 #include "build_info.hpp"
+#include "cmd/custody_flags.hpp"
 #include "cmd/errors.hpp"
 #include "custody/acquisition.hpp"
 #include "custody/sign.hpp"
+#include "custody/signed_files.hpp"
 #include "util/clock.hpp"
 #include "util/files.hpp"
 #include "util/strings.hpp"
 
 namespace ir::cli {
 
-namespace {
-
-std::string esc(const std::string& s) {
-  return util::escape_for_terminal(s, 512);
-}
-
-std::string base_name(const std::string& path) {
-  const auto slash = path.find_last_of('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-}  // namespace
 
 Command setup_sign(CLI::App& root, const GlobalOptions& /*global*/) {
   auto options = std::make_shared<SignOptions>();
@@ -53,61 +43,20 @@ Command setup_sign(CLI::App& root, const GlobalOptions& /*global*/) {
 }
 
 int run_sign(const SignOptions& options, Io& io) {
-  std::optional<std::string> passphrase;
-  if (!options.key_pass_env.empty()) {
-    passphrase = io.getenv ? io.getenv(options.key_pass_env) : std::nullopt;
-    if (!passphrase) {
-      print_error(io,
-                  Error(Errc::usage, "--sign-key-pass-env " + esc(options.key_pass_env) + ": the variable is not set"));
-      return k_exit_usage;
-    }
-  }
-  auto key = custody::SigningKey::load(options.key, passphrase);
-  if (passphrase) std::fill(passphrase->begin(), passphrase->end(), '\0');
+  auto key = load_signing_key(options.key, options.key_pass_env, io);
   if (!key) {
-    print_error(io, key.error().context("sign " + options.bundle));
+    print_error(io, key.error().code == Errc::usage ? key.error() : key.error().context("sign " + options.bundle));
     return exit_code_for(key.error());
   }
-  auto facts = custody::read_bundle_facts(options.bundle);
-  if (!facts) {
-    print_error(io, facts.error().context("sign " + options.bundle));
-    return exit_code_for(facts.error());
-  }
-  if (!facts->report.ok()) {
-    const auto& p = facts->report.problems.front();
-    print_error(
-        io, Error(Errc::failure,
-                  fmt::format("sign {}: the bundle does not match its manifest ({} problem(s): {}{})", options.bundle,
-                              facts->report.problems.size(), p.entry.empty() ? "" : p.entry + ": ", p.problem))
-                .with_hint("kubectl ir verify " + options.bundle +
-                           " lists them; a bundle that does not verify is not signed"));
-    return k_exit_failure;
-  }
   util::RealClock clock;
-  const custody::SignerInfo signer{build::k_version, build::k_git_commit, key->fingerprint(),
-                                   util::format_rfc3339(clock.now())};
-  const auto* json = facts->acquisition_json ? &*facts->acquisition_json : nullptr;
-  const auto* log = facts->acquisition_log ? &*facts->acquisition_log : nullptr;
-  custody::SignInput input{base_name(options.bundle), facts->report.bundle_sha256,
-                           custody::acquisition_predicate(json, log, signer)};
-  auto signatures = custody::sign_bundle(*key, input);
-  if (!signatures) {
-    print_error(io, signatures.error().context("sign " + options.bundle));
-    return k_exit_failure;
+  auto signed_files = custody::sign_bundle_file(
+      *key, options.bundle, {build::k_version, build::k_git_commit, key->fingerprint(), util::format_rfc3339(clock.now())});
+  if (!signed_files) {
+    print_error(io, signed_files.error().context("sign " + options.bundle));
+    return exit_code_for(signed_files.error());
   }
-  const std::string sig_path = custody::signature_path(options.bundle);
-  const std::string statement_path = custody::statement_path(options.bundle);
-  if (!signatures->blob_signature.empty()) {
-    if (auto w = util::write_file_atomic(sig_path, signatures->blob_signature); !w) {
-      print_error(io, w.error().context("sign " + options.bundle + ": write " + sig_path));
-      return k_exit_failure;
-    }
-  }
-  if (auto w = util::write_file_atomic(statement_path, signatures->envelope); !w) {
-    print_error(io, w.error().context("sign " + options.bundle + ": write " + statement_path));
-    return k_exit_failure;
-  }
-  const std::string source = input.predicate.value("source", "none");
+  const custody::SignedFiles& files = *signed_files;
+  const std::string& source = files.predicate_source;
   if (source != custody::k_acquisition_json) {
     print_warning(
         io,
@@ -116,25 +65,10 @@ int run_sign(const SignOptions& options, Io& io) {
             : "the bundle has no acquisition.json: the predicate was read from acquisition.log");
   }
   if (options.output == "json") {
-    nlohmann::json out = {
-        {"bundle", options.bundle},
-        {"sha256", input.sha256_hex},
-        {"key", {{"type", custody::to_string(key->type())}, {"fingerprint", key->fingerprint()}}},
-        {"signature", signatures->blob_signature.empty() ? nlohmann::json() : nlohmann::json(sig_path)},
-        {"statement", statement_path},
-        {"predicate_source", source}};
-    io.out << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    io.out << custody::to_json(files).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return k_exit_ok;
   }
-  io.out << "bundle:    " << esc(options.bundle) << "\n";
-  io.out << "sha256:    " << input.sha256_hex << "\n";
-  io.out << "key:       " << custody::to_string(key->type()) << " " << key->fingerprint() << "\n";
-  if (!signatures->blob_signature.empty()) {
-    io.out << "signature: " << esc(sig_path) << "\n";
-  } else {
-    io.out << "signature: none (Ed25519 keys sign the statement only; use an ECDSA P-256 key for cosign verify-blob)\n";
-  }
-  io.out << "statement: " << esc(statement_path) << " (in-toto Statement v1, predicate from " << source << ")\n";
+  print_signed(io.out, files, SignedLines::with_bundle);
   return k_exit_ok;
 }
 

@@ -1,18 +1,13 @@
 #pragma once
 #include "cmd/command.hpp"
+#include "cmd/custody_flags.hpp"
 
 namespace ir::cli {
 
 struct UploadOptions {
   std::vector<std::string> args;             // BUNDLE... then s3://BUCKET/PREFIX (none with --upload-url)
   std::vector<std::string> upload_urls;      // --upload-url: presigned PUT URLs, one per file in order
-  std::string endpoint;                      // --s3-endpoint
-  std::string region;                        // --s3-region
-  bool path_style = false;                   // --s3-path-style
-  std::string ca_file;                       // --s3-ca
-  std::string retain_until;                  // --retain-until DATE|DURATION
-  std::string lock_mode;                     // --lock-mode governance|compliance
-  bool legal_hold = false;                   // --legal-hold
+  S3Flags s3;                                // --s3-endpoint ... --legal-hold (cmd/custody_flags.hpp)
   bool no_signatures = false;                // --no-signatures: the bundles only
   std::string part_size = "16Mi";            // --part-size
   std::string multipart_threshold = "64Mi";  // --multipart-threshold

@@ -9,6 +9,7 @@ struct VersionOptions {
 };
 
 // kubectl ir version [--client] [-o json]: client version and commit; the server's when reachable.
+// -o json also names the build: commit, tree state, date, platform, compiler, dependency versions.
 Command setup_version(CLI::App& root, const GlobalOptions& global);
 int run_version(const VersionOptions& options, const GlobalOptions& global, Io& io);
 

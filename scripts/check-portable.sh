@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # Proves that a release archive runs on a bare Debian: unpacks it into a debootstrap minbase
-# bookworm root (no -dev package, no libcurl, no OpenSSL) laid out as krew installs it, and there
-#   - ldd the binary and every shipped library: nothing "not found", shipped ones from the bundle;
+# bookworm root of its architecture (no -dev package, no libcurl, no OpenSSL) laid out as krew
+# installs it, and there
+#   - lists the libraries of the binary and of every shipped library (ldd, or the loader's --list):
+#     nothing "not found", shipped ones from the bundle;
 #   - runs `kubectl-ir version` and `kubectl-ir --help` through krew's relative symlink, with
 #     LD_BIND_NOW=1 so that every symbol of every loaded library is resolved at start;
-#   - runs `kubectl ir version --client` when the host has kubectl (plugin discovery on PATH).
+#   - runs `kubectl ir version --client` when the host has kubectl (plugin discovery on PATH) and
+#     can run the archive's binary from it (amd64; arm64 only where binfmt_misc runs it).
 #
 #   scripts/check-portable.sh [ARCHIVE]     default: the newest dist/kubectl-ir_*_linux_amd64.tar.gz
 #
-# Needs root (debootstrap, chroot, mount). The minbase root is built once (about a minute and
-# ~200 MB) and cached in $IR_MINBASE_DIR (default /var/cache/kubectl-ir/minbase-bookworm); delete
-# it to rebuild. The mirror is the first bookworm one configured for apt on this machine
-# (override: IR_DEBIAN_MIRROR). Exit status: 0 when everything passed, 1 with a message otherwise.
+# An arm64 archive is checked in an arm64 root: debootstrap's first stage (scripts/debian-root.sh
+# says why), its programs run by Debian's qemu-user-static (copied into the root, as a foreign
+# debootstrap does), the binary found through the symlink and $ORIGIN as on an arm64 machine.
+#
+# Needs root (debootstrap, chroot, mount). The roots are built once (about a minute and ~200 MB
+# each) and cached by scripts/debian-root.sh (/var/cache/kubectl-ir; IR_MINBASE_DIR overrides the
+# amd64 one); delete one to rebuild it. Exit status: 0 when everything passed, 1 with a message
+# otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,51 +33,39 @@ archive=$(realpath "$archive")
 for tool in debootstrap chroot mount umount tar flock; do
   command -v $tool >/dev/null || die "$tool not found (scripts/setup-deps.sh installs it)"
 done
-version=$(basename "$archive" | sed -n 's/^kubectl-ir_\(.*\)_linux_amd64\.tar\.gz$/\1/p')
-[ -n "$version" ] || die "$archive: not named kubectl-ir_<version>_linux_amd64.tar.gz"
+version=$(basename "$archive" | sed -n 's/^kubectl-ir_\(.*\)_linux_\(amd64\|arm64\)\.tar\.gz$/\1/p')
+arch=$(basename "$archive" | sed -n 's/^kubectl-ir_.*_linux_\(amd64\|arm64\)\.tar\.gz$/\1/p')
+[ -n "$version" ] || die "$archive: not named kubectl-ir_<version>_linux_<amd64|arm64>.tar.gz"
+case "$arch" in
+  amd64) triplet=x86_64-linux-gnu loader=/lib64/ld-linux-x86-64.so.2 ;;
+  arm64) triplet=aarch64-linux-gnu loader=/lib/ld-linux-aarch64.so.1 ;;
+esac
 
-# The mirror apt already uses here (deb822 .sources first, then one-line sources.list).
-mirror=${IR_DEBIAN_MIRROR:-}
-if [ -z "$mirror" ]; then
-  mirror=$(awk '/^URIs:/ {u=$2} /^Suites:/ && / bookworm( |$)/ && u {print u; exit}' \
-             /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
-fi
-if [ -z "$mirror" ]; then
-  mirror=$(awk '$1=="deb" && $0 ~ / bookworm / {for (i=2;i<=NF;i++) if ($i ~ /^https?:/) {print $i; exit}}' \
-             /etc/apt/sources.list 2>/dev/null || true)
-fi
-mirror=${mirror:-http://deb.debian.org/debian}
-
-# 1. The minbase root, built once. A lock keeps two runs from building it at the same time.
-root=${IR_MINBASE_DIR:-/var/cache/kubectl-ir/minbase-bookworm}
-mkdir -p "$(dirname "$root")"
-exec 9>"$root.lock"
-flock 9
-if [ ! -f "$root/.kubectl-ir-minbase-complete" ]; then
-  say "building a minbase bookworm root in $root from $mirror (once)"
-  rm -rf "$root" "$root.tmp"
-  start=$SECONDS
-  debootstrap --variant=minbase bookworm "$root.tmp" "$mirror" >"$root.log" 2>&1 ||
-    { tail -n 20 "$root.log" >&2; die "debootstrap failed (log: $root.log)"; }
-  mv "$root.tmp" "$root"
-  touch "$root/.kubectl-ir-minbase-complete"
-  say "minbase root built in $((SECONDS - start))s"
-else
-  say "reusing the minbase root in $root"
-fi
+# 1. The bare root of the archive's architecture, built once (scripts/debian-root.sh).
+root=$(scripts/debian-root.sh bare "$arch") || die "no bare $arch root"
+say "using the bare $arch bookworm root in $root"
 # It really is bare: none of the libraries the bundle ships, no -dev package.
 for lib in libcurl.so.4 libssl.so.3 libfmt.so.9 libsimdjson.so.14; do
-  if [ -e "$root/usr/lib/x86_64-linux-gnu/$lib" ] || [ -e "$root/lib/x86_64-linux-gnu/$lib" ]; then
+  if [ -e "$root/usr/lib/$triplet/$lib" ] || [ -e "$root/lib/$triplet/$lib" ]; then
     die "the minbase root has $lib: it is not bare, delete $root to rebuild it"
   fi
 done
-if chroot "$root" dpkg-query -W -f='${Package}\n' | grep -q -- '-dev$'; then
+if [ -e "$root/usr/include/stdio.h" ]; then
   die "the minbase root has -dev packages: delete $root to rebuild it"
+fi
+# A foreign root runs its programs through qemu-user, put where the root's own would be.
+emulator=()
+if [ "$arch" != "$(dpkg --print-architecture)" ]; then
+  qemu=/usr/bin/qemu-aarch64-static
+  [ -x "$qemu" ] || die "$qemu not found (scripts/setup-deps.sh installs qemu-user-static)"
+  cmp -s "$qemu" "$root$qemu" || install -m 0755 "$qemu" "$root$qemu"
+  emulator=("$qemu")
 fi
 
 # 2. krew's layout in a scratch directory inside the root: the archive unpacked in
 #    store/ir/v<version>/, and bin/kubectl-ir a relative symlink to it (as `kubectl krew install`
 #    makes it), so $ORIGIN must resolve through a symlink. HOME is empty, KUBECONFIG unset.
+mkdir -p "$root/opt"
 run=$(mktemp -d "$root/opt/kubectl-ir-check.XXXXXX")
 inside=${run#"$root"}
 proc_mounted=0
@@ -93,8 +88,17 @@ mount -t proc proc "$root/proc"
 proc_mounted=1
 [ -e "$root/dev/null" ] || die "$root/dev/null is missing (debootstrap creates it): delete $root to rebuild"
 
-in_root() {
-  chroot "$root" /usr/bin/env -i HOME="$inside/home" PATH="$inside/bin:/usr/bin:/bin" LANG=C.UTF-8 "$@"
+chroot=$(command -v chroot)
+in_root() {   # in_root PROGRAM ARGS...: PROGRAM (a path, or a name on the root's PATH) in the root
+  local program=$1; shift
+  case "$program" in
+    /*) ;;
+    ldd) if [ ${#emulator[@]} -gt 0 ]; then program=$loader; set -- --list "$@"; else program=/usr/bin/ldd; fi ;;
+    *) program=$(PATH="$root$inside/bin:$root/usr/bin:$root/bin" command -v "$program") || return 127
+       program=${program#"$root"} ;;
+  esac
+  env -i HOME="$inside/home" PATH="$inside/bin:/usr/bin:/bin" LANG=C.UTF-8 ${LD_BIND_NOW:+LD_BIND_NOW=1} \
+    "$chroot" "$root" "${emulator[@]}" "$program" "$@"
 }
 
 failed=0
@@ -138,22 +142,30 @@ if [ -d "$store/lib" ]; then
 fi
 
 # 4. It runs: every symbol bound at start (LD_BIND_NOW), no kubeconfig, no cluster.
-if check "kubectl-ir version" env LD_BIND_NOW=1 kubectl-ir version; then
+export LD_BIND_NOW=1
+if check "kubectl-ir version" kubectl-ir version; then
   grep -q "^Client Version: v$version " "$run/last.out" ||
     { echo "check-portable: FAIL: kubectl-ir version does not print 'Client Version: v$version'" >&2; failed=1; }
 fi
-if check "kubectl-ir version --client -o json" env LD_BIND_NOW=1 kubectl-ir version --client -o json; then
+if check "kubectl-ir version --client -o json" kubectl-ir version --client -o json; then
   grep -q "\"version\": \"v$version\"" "$run/last.out" ||
     { echo "check-portable: FAIL: the JSON client version is not v$version" >&2; failed=1; }
+  grep -q "\"platform\": \"linux/$arch\"" "$run/last.out" ||
+    { echo "check-portable: FAIL: the binary does not say linux/$arch" >&2; failed=1; }
 fi
-if check "kubectl-ir --help" env LD_BIND_NOW=1 kubectl-ir --help; then
+if check "kubectl-ir --help" kubectl-ir --help; then
   grep -qi 'usage' "$run/last.out" || { echo "check-portable: FAIL: --help prints no usage" >&2; failed=1; }
 fi
-if [ -x "$run/bin/kubectl" ]; then
+unset LD_BIND_NOW
+# kubectl (the host's, amd64) execs the plugin itself: an arm64 one only where binfmt_misc has qemu.
+if [ -x "$run/bin/kubectl" ] &&
+   { [ ${#emulator[@]} -eq 0 ] || grep -qs '^enabled' /proc/sys/fs/binfmt_misc/qemu-aarch64; }; then
+  emulator_saved=("${emulator[@]}"); emulator=()
   check "kubectl ir version --client (kubectl finds the plugin on PATH)" kubectl ir version --client || true
+  emulator=("${emulator_saved[@]}")
 fi
 
 if [ $failed -ne 0 ]; then
-  die "$(basename "$archive") does not run on a bare Debian bookworm"
+  die "$(basename "$archive") does not run on a bare Debian bookworm ($arch)"
 fi
-say "PASS: $(basename "$archive") runs on a bare Debian bookworm (minbase)"
+say "PASS: $(basename "$archive") runs on a bare Debian bookworm (minbase, $arch${emulator:+, under qemu-user})"

@@ -11,6 +11,8 @@ packages=(
   libcurl4-openssl-dev libssl-dev libarchive-dev libsimdjson-dev zlib1g-dev libexpat1-dev
   # tests
   doctest-dev clang libclang-rt-14-dev bash-completion
+  # the SPDX licence and exception lists the SBOM tests check identifiers against (JSON files)
+  node-spdx-license-ids node-spdx-exceptions
   # fake cluster (tests/fake-cluster): Python with aiohttp, pods backed by busybox roots in namespaces
   python3 python3-aiohttp python3-yaml busybox-static openssl util-linux iproute2 libc6-dev
   nftables     # the fake cluster's fabric: NetworkPolicy enforcement and kube-proxy NAT (in its own netns)
@@ -22,6 +24,11 @@ packages=(
   # release archive (scripts/package.sh, check-portable.sh): the shipped libraries' run-path, a
   # minimal Debian root to run the archive in
   patchelf debootstrap
+  # linux/arm64 archive: Debian's cross compiler (its arm64 -dev packages go into a sysroot,
+  # scripts/debian-root.sh), and qemu-user to run what it builds (version, unit tests, check-portable)
+  g++-aarch64-linux-gnu qemu-user-static
+  # the image checked by the container tools' own image library (tests/packaging/test_image.py)
+  skopeo
 )
 
 missing=()
@@ -41,8 +48,9 @@ sudo=""
 # DPkg::Lock::Timeout; `apt-get update` has no such option for the lists lock, hence the loop.
 wait_for_apt() {
   local waited=0
-  while pgrep -x 'apt|apt-get|dpkg|unattended-upgr|aptitude' >/dev/null; do
-    [ $waited -eq 0 ] && echo "setup-deps: waiting for another package manager to finish ($(pgrep -xl 'apt|apt-get|dpkg|unattended-upgr|aptitude' | tr '\n' ' '))" >&2
+  # (pgrep warns that a pattern longer than a process name's 15 bytes may not match: each name is shorter.)
+  while pgrep -x 'apt|apt-get|dpkg|unattended-upgr|aptitude' >/dev/null 2>&1; do
+    [ $waited -eq 0 ] && echo "setup-deps: waiting for another package manager to finish ($(pgrep -xl 'apt|apt-get|dpkg|unattended-upgr|aptitude' 2>/dev/null | tr '\n' ' '))" >&2
     [ $waited -ge 600 ] && { echo "setup-deps: error: another package manager has held the lock for 10 minutes" >&2; exit 1; }
     sleep 5
     waited=$((waited + 5))

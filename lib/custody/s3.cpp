@@ -289,6 +289,29 @@ std::string_view to_string(ObjectState state) {
   }
 }
 
+nlohmann::json outcome_json(const ObjectOutcome& o) {
+  nlohmann::json j = {{"path", o.path},
+                      {"url", o.url},
+                      {"state", to_string(o.state)},
+                      {"size", o.size},
+                      {"sha256", o.sha256_hex},
+                      {"checksum_sha256", o.checksum_sha256},
+                      {"etag", o.etag},
+                      {"version_id", o.version_id},
+                      {"already_there", o.already_there}};
+  if (!o.upload_id.empty()) {
+    j["multipart"] = {{"upload_id", o.upload_id},
+                      {"parts", o.parts},
+                      {"parts_in_bucket", o.parts_in_bucket},
+                      {"parts_reused", o.parts_reused}};
+  }
+  if (!o.lock_mode.empty() || !o.legal_hold.empty()) {
+    j["lock"] = {{"mode", o.lock_mode}, {"retain_until", o.retain_until}, {"legal_hold", o.legal_hold}};
+  }
+  if (o.state != ObjectState::uploaded) j["error"] = o.error.message;
+  return j;
+}
+
 Result<S3Location> parse_s3_url(std::string_view url) {
   constexpr std::string_view scheme = "s3://";
   if (url.substr(0, scheme.size()) != scheme) {

@@ -32,6 +32,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "custody/sigv4.hpp"
 #include "kube/transport.hpp"
 #include "util/cancel.hpp"
@@ -131,6 +133,13 @@ struct ObjectOutcome {
   bool already_there = false;       // an earlier run had uploaded the same bytes: nothing was sent
   Error error;                      // why, unless uploaded
 };
+
+// An outcome as data, for `upload -o json`, the case journal's "upload" entries and the playbook
+// step's outputs: {"path","url","state","size","sha256","checksum_sha256","etag","version_id",
+// "already_there"}, "multipart":{"upload_id","parts","parts_in_bucket","parts_reused"} for a
+// multipart upload, "lock":{"mode","retain_until","legal_hold"} as read back, "error" unless
+// uploaded. Holds nothing secret (a presigned URL is kept redacted).
+nlohmann::json outcome_json(const ObjectOutcome& outcome);
 
 struct UploadReport {
   std::vector<ObjectOutcome> objects;

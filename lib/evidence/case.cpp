@@ -126,8 +126,10 @@ Result<Case::SealResult> Case::seal(const std::string& verb, const Acquirer& acq
   };
   const util::TimePoint ended = m_clock.now();
   const ArtifactMeta local{.source = "kubectl-ir", .method = evidence::Method::local};
-  if (auto a = m_bundle->add("acquisition.json", acquisition_json(id(), acquirer, input, ended).dump(2, ' ', false, json::error_handler_t::replace) + "\n", local); !a) {
+  std::string acquisition = acquisition_json(id(), acquirer, input, ended).dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+  if (auto a = m_bundle->add("acquisition.json", acquisition, local); !a) {
     note("acquisition.json", a.error());
+    acquisition.clear();
   }
   if (auto a = m_bundle->add("acquisition.log", acquisition_log(id(), acquirer, input, ended), local); !a) {
     note("acquisition.log", a.error());
@@ -151,6 +153,7 @@ Result<Case::SealResult> Case::seal(const std::string& verb, const Acquirer& acq
   }
   (void)log(verb + ".sealed", {{"bundle", m_bundle_path}, {"sha256", *sha}, {"artifacts", artifacts}});
   out.sealed = {m_bundle_path, *sha, artifacts};
+  out.acquisition_json = std::move(acquisition);
   return out;
 }
 

@@ -129,6 +129,9 @@ class Case {
   struct SealResult {
     Sealed sealed;
     std::vector<std::string> problems;  // acquisition files or journal that could not be added
+    // The acquisition.json entry as sealed ("" when it could not be added): what a signature's
+    // predicate is made from right after sealing, without reading the bundle back.
+    std::string acquisition_json;
   };
   Result<SealResult> seal(const std::string& verb, const Acquirer& acquirer, const SealInput& input);
 

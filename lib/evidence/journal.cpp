@@ -10,6 +10,8 @@
 #include <fmt/format.h>
 
 #include "util/crypto.hpp"
+#include "util/files.hpp"
+#include "util/strings.hpp"
 
 namespace ir::evidence {
 
@@ -66,6 +68,38 @@ Result<void> Journal::append(const std::string& action, const nlohmann::json& fi
   }
   if (!synced) return fail(Errc::io, fmt::format("journal {}: fsync failed", m_path));
   return {};
+}
+
+std::string find_case_of_pod(const std::string& cases_dir, const std::string& ns, const std::string& pod,
+                             const std::string& server) {
+  std::error_code ec;
+  std::filesystem::directory_iterator it(cases_dir, ec);
+  if (ec) return {};
+  std::string best_case;
+  std::string best_time;
+  int dirs = 0;
+  for (const auto& entry : it) {
+    if (++dirs > 1000) break;
+    const std::string id = entry.path().filename().string();
+    if (!valid_case_id(id)) continue;
+    auto text = util::read_file(entry.path().string() + "/journal.jsonl", 16 * 1024 * 1024);
+    if (!text) continue;
+    for (const auto& line : util::split(*text, '\n')) {
+      if (line.find("\"label\"") == std::string::npos) continue;  // cheap filter before parsing
+      const auto j = nlohmann::json::parse(line, nullptr, false);
+      if (!j.is_object() || j.value("action", "") != "label" || j.value("namespace", "") != ns ||
+          j.value("pod", "") != pod)
+        continue;
+      if (j.value("dry_run", false)) continue;
+      if (!server.empty() && j.contains("server") && j.value("server", "") != server) continue;
+      const std::string time = j.value("time", "");
+      if (time >= best_time) {
+        best_time = time;
+        best_case = j.value("case", id);
+      }
+    }
+  }
+  return valid_case_id(best_case) ? best_case : std::string();
 }
 
 }  // namespace ir::evidence

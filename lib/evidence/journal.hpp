@@ -40,4 +40,12 @@ class Journal {
   util::Clock* m_clock;
 };
 
+// The case under which pod `ns`/`pod` was last quarantined, from the journals under `cases_dir`
+// (<cases_dir>/<case>/journal.jsonl): the latest "label" entry isolate wrote for that pod (not a
+// dry run) on `server` ("" = any server). Lets release clean up after a pod that is gone, whose
+// labels recorded the case. "" when no journal says; unreadable journals are skipped. Reads at most
+// 1000 case directories and 16 MiB of each journal.
+std::string find_case_of_pod(const std::string& cases_dir, const std::string& ns, const std::string& pod,
+                             const std::string& server);
+
 }  // namespace ir::evidence

@@ -258,7 +258,9 @@ void ProfileBuilder::add_failed(Member member) {
   m_profile.members.push_back(std::move(member));
 }
 
-void ProfileBuilder::add(Member member, const PodSnapshot& snapshot) {
+void ProfileBuilder::add(Member member, const PodSnapshot& snapshot) { add(std::move(member), snapshot, m_addresses); }
+
+void ProfileBuilder::add(Member member, const PodSnapshot& snapshot, const AddressNames& addresses) {
   bool any = false;
   for (const auto& c : snapshot.containers) {
     for (std::size_t k = 0; k < k_categories; ++k) {
@@ -321,7 +323,7 @@ void ProfileBuilder::add(Member member, const PodSnapshot& snapshot) {
         if (detail::is_listening(s))
           listen.insert(listen_key(s, id));
         else if (detail::is_connection(s) && !detail::is_inbound(s, ports))
-          conns.insert(connection_key(s, id, m_addresses));
+          conns.insert(connection_key(s, id, addresses));
       }
       for (const auto& k : listen) ++pc->listening[k];
       for (const auto& k : conns) ++pc->connections[k];
@@ -757,6 +759,10 @@ AnalysisDocument drift_document(const PodSnapshot& suspect, const Profile& profi
             fmt::format("IMAGE DIFFERS: the baseline of container {} was made from {}, the pod runs {}: "
                         "differences may come from the new image, not from an intrusion",
                         c.name, pc->digest, c.digest));
+      } else if (pc == nullptr && !c.digest.empty()) {
+        d.gaps.push_back(fmt::format("IMAGE DIFFERS: the baseline has no container {} and no container of its image {} "
+                                     "(it was made from {}): this container is not compared",
+                                     c.name, c.digest, profile.digest.empty() ? "an unknown image" : profile.digest));
       }
     }
   } else {

@@ -107,6 +107,9 @@ class ProfileBuilder {
   // Adds one member that was collected. A member whose snapshot holds nothing at all (no category
   // of any container collected) is recorded as failed ("nothing could be read"), not counted.
   void add(Member member, const PodSnapshot& snapshot);
+  // As add(), with this member's cluster addresses instead of the builder's (names resolved as
+  // each member's snapshot arrives).
+  void add(Member member, const PodSnapshot& snapshot, const AddressNames& addresses);
   // Adds a member that could not be collected: reported, never counted as agreeing.
   void add_failed(Member member);
 

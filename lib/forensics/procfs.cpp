@@ -852,6 +852,8 @@ M={max_pids}
 F={max_fds}
 RL=no
 command -v readlink >/dev/null 2>&1 && RL=yes
+TR=no
+command -v tr >/dev/null 2>&1 && TR=yes
 P=
 n=0
 c=no
@@ -863,7 +865,7 @@ for d in {source}; do
   n=$((n+1))
   P="$P $p"
 done
-echo; echo "$B begin 1 max=$M listed=$n capped=$c readlink=$RL"
+echo; echo "$B begin 2 max=$M listed=$n capped=$c readlink=$RL tr=$TR"
 echo; echo "$B pids$P"
 w=0
 for p in $P; do
@@ -891,6 +893,20 @@ for p in $P; do
   else
     echo; echo "$B fds unavailable"; echo; echo "$B rc 127"
   fi
+  if [ "$TR" = yes ]; then
+    echo; echo "$B environ"
+    if (: < "$d/environ") 2>/dev/null; then
+      tr '\000\n' '\n\001' < "$d/environ" 2>/dev/null | while IFS= read -r l || [ -n "$l" ]; do
+        case $l in LD_PRELOAD=*) printf '%s\n' "$l";; esac
+      done
+      r=0
+    else
+      r=1
+    fi
+    echo; echo "$B rc $r"
+  else
+    echo; echo "$B environ unavailable"; echo; echo "$B rc 127"
+  fi
 done
 echo; echo "$B end $w"
 )",
@@ -909,9 +925,11 @@ struct Marker {
 };
 
 // The fixed sequence of markers inside one pid's record.
-constexpr std::string_view k_sequence[] = {"stat", "rc", "status", "rc", "cmdline", "rc",
-                                           "exe",  "rc", "cwd",    "rc", "fds",     "rc"};
+// "environ" (LD_PRELOAD only) comes last; walks of version 1 (before it existed) end after "fds".
+constexpr std::string_view k_sequence[] = {"stat", "rc", "status", "rc", "cmdline", "rc",   "exe",
+                                           "rc",   "cwd", "rc",    "fds", "rc",     "environ", "rc"};
 constexpr std::size_t k_sequence_size = std::size(k_sequence);
+constexpr std::size_t k_sequence_v1 = 12;
 
 class WalkParser {
  public:
@@ -1027,7 +1045,10 @@ class WalkParser {
       if (i != 0) {
         tamper("a second begin marker");
         if (m_open) flag("unexpected_marker");
+        return;
       }
+      std::size_t pos = 0;
+      m_version_2 = next_token(m.args, pos) == "2";
       return;
     }
     if (m.tag == "pids") {
@@ -1143,7 +1164,10 @@ class WalkParser {
     const auto content = m_section_content;
     const bool ok = rc == "0";
     const bool unavailable = m_section_args == "unavailable";
-    if (unavailable) {
+    if (unavailable && m_section == "environ") {
+      set_error(m_section, "tr missing in the image: LD_PRELOAD not read");
+      m_tr_missing = true;
+    } else if (unavailable) {
       set_error(m_section, "readlink missing in the image");
       m_readlink_missing = true;
     } else if (!ok) {
@@ -1163,7 +1187,44 @@ class WalkParser {
       if (!target.empty()) m_rec[m_section] = esc(target, m_limits.max_field_bytes);
     } else if (m_section == "fds") {
       apply_fds(content);
+    } else if (m_section == "environ") {
+      apply_environ(content);
     }
+  }
+
+  // The environ section holds only what the script let through its filter: "LD_PRELOAD=<value>"
+  // lines, newlines inside the value turned into \001 by tr (so a line can only start at a
+  // variable's start). Anything else is unparsed (and not kept raw: it may be environment).
+  void apply_environ(std::string_view content) {
+    constexpr std::string_view k_prefix = "LD_PRELOAD=";
+    LineCursor lines(content);
+    Line line;
+    std::optional<std::string> value;
+    std::size_t others = 0;
+    std::size_t extra = 0;
+    while (lines.next(line)) {
+      if (line.text.size() < k_prefix.size() || line.text.substr(0, k_prefix.size()) != k_prefix) {
+        if (!line.text.empty()) ++others;
+        continue;
+      }
+      if (value) {
+        ++extra;
+        continue;
+      }
+      std::string v(line.text.substr(k_prefix.size()));
+      std::replace(v.begin(), v.end(), '\001', '\n');
+      value = esc(v, m_limits.max_field_bytes);
+    }
+    std::vector<std::string> problems;
+    if (others > 0) {
+      // Not what the filter prints: never keep it (it could be any variable), only say so.
+      problems.push_back(fmt::format("{} lines that are not LD_PRELOAD= (dropped)", others));
+      flag("environ_unexpected");
+      m_collect.anomaly(fmt::format("the environ section of pid {} holds lines the filter does not print", m_pid));
+    }
+    if (extra > 0) problems.push_back(fmt::format("LD_PRELOAD appears {} times: the first is kept", extra + 1));
+    if (!problems.empty()) set_error("environ", util::join(problems, "; "));
+    m_rec["ld_preload"] = value ? json(*value) : json(nullptr);
   }
 
   void apply_stat(std::string_view content) {
@@ -1241,7 +1302,7 @@ class WalkParser {
   void finish_record() {
     if (!m_open) return;
     m_open = false;
-    if (m_step < k_sequence_size) {
+    if (m_step < (m_version_2 ? k_sequence_size : k_sequence_v1)) {
       flag("incomplete");
       if (!m_ended) m_incomplete++;
     }
@@ -1260,6 +1321,7 @@ class WalkParser {
     if (m_readlink_missing) {
       m_collect.anomaly("readlink is missing in the image: exe links and socket fds were not collected");
     }
+    if (m_tr_missing) m_collect.anomaly("tr is missing in the image: LD_PRELOAD was not read");
     if (!m_ended) m_collect.anomaly("no end marker: the walk output is truncated");
     if (m_incomplete > 0) m_collect.anomaly(fmt::format("{} records are incomplete", m_incomplete));
     std::size_t missing = 0;
@@ -1294,6 +1356,8 @@ class WalkParser {
   bool m_ended = false;
   bool m_tampered = false;
   bool m_readlink_missing = false;
+  bool m_tr_missing = false;
+  bool m_version_2 = false;  // "begin 2": records end with the environ section
   std::size_t m_incomplete = 0;
 
   json m_rec;

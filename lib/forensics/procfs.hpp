@@ -196,7 +196,7 @@ bool is_valid_boundary(std::string_view boundary);
 // The text for `sh -c`. Output format (every marker line is preceded by an empty line that belongs
 // to the framing, so section content is exact bytes, including NULs and trailing newlines):
 //
-//   <B> begin 1 max=<max_pids> listed=<n> capped=<yes|no> readlink=<yes|no>
+//   <B> begin 2 max=<max_pids> listed=<n> capped=<yes|no> readlink=<yes|no> tr=<yes|no>
 //   <B> pids <pid> <pid> ...             the pids to be walked, printed before any process data
 //   then per pid, in that order:
 //   <B> pid <pid>
@@ -208,6 +208,12 @@ bool is_valid_boundary(std::string_view boundary);
 //   <B> cwd            + cd -P /proc/<pid>/cwd && pwd -P (built-ins) + <B> rc <n>
 //   <B> fds            + "<fd> socket:[<inode>]" lines, one per socket fd (readlink)
 //                      + <B> rc <0|truncated>    ("<B> fds unavailable" + "<B> rc 127" w/o readlink)
+//   <B> environ        + the LD_PRELOAD variable only, filtered inside the container: environ
+//                        through `tr '\000\n' '\n\001'` (one variable per line, newlines in values
+//                        made \001) into a `read` loop that prints only lines starting
+//                        "LD_PRELOAD=" + <B> rc <0|1> (1: environ could not be opened: another
+//                        user's process) ("<B> environ unavailable" + "<B> rc 127" without tr).
+//                        Nothing else of the environment leaves the container.
 //   <B> end <n walked>
 //
 // `boundary` must pass is_valid_boundary and should come from make_boundary(), new for each run:
@@ -226,8 +232,13 @@ std::string proc_walk_script(const std::string& boundary, const WalkOptions& opt
 
 // Parses the walk's stdout. One record per walked pid: {"kind":"process", "source":"walk",
 // "pid", "comm", "state", "ppid", "starttime", "uid": {"real","effective","saved","fs"}, "gid",
-// "cmdline": [args escaped], "exe", "cwd", "sockets": [{"fd","inode"}], "errors": {section:
-// rc or reason}, "flags": [...]}; fields that could not be read are absent. A section that does
+// "cmdline": [args escaped], "exe", "cwd", "sockets": [{"fd","inode"}], "ld_preload" (the value,
+// escaped, \001 turned back into newlines; null when environ was read and has no LD_PRELOAD;
+// absent when it could not be read), "errors": {section: rc or reason}, "flags": [...]}; fields
+// that could not be read are absent. Lines of the environ section that are not "LD_PRELOAD=..."
+// (only a forged or broken filter prints them) are counted, never kept, and flag the record
+// "environ_unexpected". Output of a version 1 walk ("begin 1", before the environ section) parses
+// too, without ld_preload. A section that does
 // not parse also yields an unparsed record {"kind":"unparsed", "pid", "section", "reason", "raw"}.
 // Consistency checks, each adding a flag to the record and an anomaly to the result:
 //   "unlisted_pid"       the pid is not in the "pids" listing (which precedes all process data)

@@ -11,6 +11,7 @@
 //
 // Names are snake_case as playbooks write them; the CLI flag is the same name with '-' for '_'.
 
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -84,6 +85,27 @@ class OptionSet {
     };
     b.get = [](const T&) { return nlohmann::json(); };
     b.spec.cli = false;
+    return add(std::move(b));
+  }
+
+  // A whole number >= `min`; the CLI gives it as text ("5").
+  OptionSet& integer(std::string name, std::size_t T::*member, std::int64_t min, std::string help) {
+    Binding b{spec(name, OptionType::integer, help), nullptr, nullptr, Binding::Cli::value};
+    b.spec.min = min;
+    b.set = [member, min](T& t, const nlohmann::json& v) -> Result<void> {
+      std::optional<std::int64_t> n;
+      if (v.is_number_integer()) n = v.get<std::int64_t>();
+      if (v.is_string()) {
+        const std::string& s = v.get_ref<const std::string&>();
+        std::int64_t x = 0;
+        const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), x);
+        if (ec == std::errc() && end == s.data() + s.size() && !s.empty()) n = x;
+      }
+      if (!n || *n < min) return fail(Errc::invalid, fmt::format("must be a whole number >= {}", min));
+      t.*member = static_cast<std::size_t>(*n);
+      return {};
+    };
+    b.get = [member](const T& t) { return nlohmann::json(t.*member); };
     return add(std::move(b));
   }
 

@@ -30,7 +30,7 @@ using Kind = YamlNode::Kind;
 constexpr std::size_t k_max_playbook_bytes = std::size_t{1} << 20;
 constexpr std::size_t k_max_shown = 60;  // bytes of a user string shown in a message
 const std::vector<std::string> k_roots = {"pod", "namespace", "case", "params", "steps", "item"};
-const std::vector<std::string> k_playbook_keys = {"name", "description", "params", "steps"};
+const std::vector<std::string> k_playbook_keys = {"name", "description", "params", "steps", "report", "upload"};
 const std::vector<std::string> k_param_keys = {"type", "default", "required", "description"};
 const std::vector<std::string> k_step_keys = {"id", "uses", "description", "with", "when", "on_error", "timeout"};
 const std::vector<std::string> k_param_types = {"string", "bool", "int", "list"};
@@ -178,6 +178,8 @@ class Validator {
       check_references(drafts, scope);
       for (auto& d : drafts) playbook.steps.push_back(to_step(std::move(d)));
     }
+    if (const auto* v = value(fields, "report")) playbook.after_seal.report = after_seal_value(*v, "report", ParamType::boolean);
+    if (const auto* v = value(fields, "upload")) playbook.after_seal.upload = after_seal_value(*v, "upload", ParamType::string);
     return playbook;
   }
 
@@ -226,6 +228,68 @@ class Validator {
     if (text.find('\n') != std::string::npos) error(node.pos, what + " must be one line");
     if (required && util::trim(text).empty()) error(node.pos, what + " must not be empty");
     return text;
+  }
+
+  // ---- report, upload: what run does after sealing ---------------------------------------------
+
+  // `report` (a bool) or `upload` (a string) as written; null and a diagnostic when it is wrong.
+  // Templates may name params, pod, namespace and case: no step output exists for them, as they
+  // act once the run is over and its bundle sealed.
+  nlohmann::json after_seal_value(const YamlNode& node, const std::string& key, ParamType type) {
+    const std::string what = "playbook key " + q(key);
+    const std::string want = type == ParamType::boolean ? "a bool (true or false)" : "a string (s3://BUCKET/PREFIX, or \"\")";
+    if (node.kind == Kind::null) return nullptr;
+    const nlohmann::json j = detail::to_json(node);
+    if (node.kind != Kind::scalar) {
+      error(node.pos, what + " must be " + want + ", got " + describe(node));
+      return nullptr;
+    }
+    if (type == ParamType::boolean && j.is_boolean()) return j;
+    if (type == ParamType::string && (j.is_boolean() || j.is_null())) {
+      error(node.pos, what + " must be " + want + ", got " + describe(node));
+      return nullptr;
+    }
+    if (!has_template(node.text)) {
+      if (type == ParamType::string) return nlohmann::json(node.text);
+      error(node.pos, what + " must be " + want + " or one template naming a bool parameter, got " + describe(node));
+      return nullptr;
+    }
+    auto parts = split_template(node.text);
+    if (!parts) {
+      error(node.pos, "invalid template in " + what + ": " + parts.error().message);
+      return nullptr;
+    }
+    const auto single = single_reference(node.text);
+    if (type == ParamType::boolean && !single) {
+      error(node.pos, what + " must be " + want + " or one template naming a bool parameter, got " + describe(node));
+      return nullptr;
+    }
+    bool ok = true;
+    for (const auto& part : *parts) {
+      if (!part.is_reference) continue;
+      const auto& path = part.reference.path;
+      if (path[0] == "steps" || path[0] == "item") {
+        error(node.pos, "undefined reference " + q(part.reference.text) + ": " + what +
+                            " acts after the run, when no step is running (use params, pod, namespace or case)");
+        ok = false;
+        continue;
+      }
+      if (auto problem = reference_problem(path, Scope{})) {
+        error(node.pos, "undefined reference " + q(part.reference.text) + ": " + *problem);
+        ok = false;
+        continue;
+      }
+      // A value that is exactly one parameter keeps the parameter's type: it must be the key's.
+      if (single && path[0] == "params" && m_param_types.count(path[1]) != 0 && m_param_types.at(path[1]) != type) {
+        error(node.pos, fmt::format("{} must be {}, but {} is a parameter of type {}", what, want, part.reference.text,
+                                    to_string(m_param_types.at(path[1]))));
+        ok = false;
+      } else if (single && type == ParamType::boolean && path[0] != "params") {
+        error(node.pos, what + " must be " + want + ", but " + part.reference.text + " is a string");
+        ok = false;
+      }
+    }
+    return ok ? nlohmann::json(node.text) : nlohmann::json();
   }
 
   // ---- params ------------------------------------------------------------------------------
@@ -477,6 +541,9 @@ class Validator {
         return wrong();
       case OptionType::integer_min_1:
         if (j.is_number_integer() && j.get<std::int64_t>() >= 1) return j;
+        return wrong();
+      case OptionType::integer:
+        if (j.is_number_integer() && j.get<std::int64_t>() >= spec.min) return j;
         return wrong();
       case OptionType::string_list: {
         if (v.kind != Kind::sequence) return wrong();
@@ -761,6 +828,32 @@ Result<Playbook> parse_playbook(std::string_view yaml_text, const std::string& f
     return fail(Errc::invalid, util::join(lines, "\n"));
   } catch (const std::exception& e) {
     return fail(Errc::failure, file_name + ": internal error: " + e.what());
+  }
+}
+
+Result<AfterSealSettings> render_after_seal(const Playbook& playbook, const nlohmann::json& scope) {
+  try {
+    AfterSealSettings out;
+    if (!playbook.after_seal.report.is_null()) {
+      auto r = render(playbook.after_seal.report, scope);
+      if (!r) return unexpected(Error(Errc::usage, r.error().message).context("playbook key \"report\""));
+      if (!r->is_boolean()) {
+        return fail(Errc::usage, "playbook key \"report\" must be a bool, got " + describe_value(*r));
+      }
+      out.report = r->get<bool>();
+    }
+    if (!playbook.after_seal.upload.is_null()) {
+      auto r = render(playbook.after_seal.upload, scope);
+      if (!r) return unexpected(Error(Errc::usage, r.error().message).context("playbook key \"upload\""));
+      if (r->is_null()) return out;  // a string parameter without a default
+      if (!r->is_string()) {
+        return fail(Errc::usage, "playbook key \"upload\" must be a string, got " + describe_value(*r));
+      }
+      out.upload = r->get<std::string>();
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return fail(Errc::failure, std::string("report/upload: internal error: ") + e.what());
   }
 }
 

@@ -69,13 +69,38 @@ struct Step {
   Position pos;                     // of the step's map
 };
 
+// What `kubectl ir run` does with the run's own bundle once it is sealed, set by top-level keys.
+// No step can: the bundle is not finished while steps run (the steps `sign` and `upload` act on
+// files that already exist). Values as written, templates unrendered:
+//   report: true                      # write the HTML page beside the bundle
+//   upload: "{{ params.upload }}"     # s3://BUCKET/PREFIX, or "" for none
+// `report` is null (not set), a bool, or exactly one template naming a bool parameter; `upload` is
+// null or a string whose templates name only params, pod, namespace or case (checked by
+// parse_playbook).
+struct AfterSeal {
+  nlohmann::json report;
+  nlohmann::json upload;
+};
+
 struct Playbook {
   std::string name;
   std::string description;
   std::string file;  // the file name given to parse_playbook
   std::vector<Param> params;
   std::vector<Step> steps;
+  AfterSeal after_seal;
 };
+
+// The after-seal settings of a run, rendered.
+struct AfterSealSettings {
+  bool report = false;
+  std::string upload;  // "" = none
+};
+
+// Renders playbook.after_seal over `scope` ({"pod","namespace","case","params"}, as for steps).
+// Errc::usage when `report` does not render to a bool or `upload` to a string (a parameter given
+// the wrong type), naming the key. Never throws.
+Result<AfterSealSettings> render_after_seal(const Playbook& playbook, const nlohmann::json& scope);
 
 class StepTypes;  // step_types.hpp
 

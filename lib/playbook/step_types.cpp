@@ -51,6 +51,8 @@ std::string expected_value(const OptionSpec& spec) {
       return "a bool";
     case OptionType::integer_min_1:
       return "an int >= 1";
+    case OptionType::integer:
+      return "an int >= " + std::to_string(spec.min);
     case OptionType::string_list:
       return "a list of strings";
     case OptionType::string_map:
@@ -80,6 +82,8 @@ bool rendered_value_ok(const OptionSpec& spec, const nlohmann::json& v) {
       return v.is_boolean();
     case OptionType::integer_min_1:
       return v.is_number_integer() && v.get<std::int64_t>() >= 1;
+    case OptionType::integer:
+      return v.is_number_integer() && v.get<std::int64_t>() >= spec.min;
     case OptionType::string_list:
       return v.is_array() && all_of([](const nlohmann::json& e) { return e.is_string(); });
     case OptionType::string_map:

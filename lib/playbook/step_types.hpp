@@ -4,6 +4,7 @@
 // verb's handler, by the runner's verb table (lib/run/verbs.hpp: run::step_types()); the validator
 // and the runner take it as a StepTypes view, so this module stays pure.
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,7 @@ enum class OptionType {
   string,
   boolean,
   integer_min_1,  // an int >= 1 (for_each.parallel)
+  integer,        // an int >= OptionSpec::min (drift.siblings, drift.quorum)
   string_list,    // a list of strings
   string_map,     // a map of string -> string or null (labels, annotations; null removes)
   choice,         // a string among OptionSpec::choices
@@ -35,6 +37,7 @@ struct OptionSpec {
   OptionType type = OptionType::string;
   bool required = false;
   std::vector<std::string> choices;  // for OptionType::choice
+  std::int64_t min = 0;              // for OptionType::integer: the smallest value allowed
   std::string help;                  // one line, for --help and the documentation
   nlohmann::json default_value;      // what an absent option means (null: none)
   std::string cli_short;             // the CLI's one-letter flag, or ""

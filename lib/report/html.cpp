@@ -78,14 +78,18 @@ class CountingSink final : public util::Sink {
   explicit CountingSink(util::Sink& inner) : m_inner(inner) {}
   Result<void> write(std::string_view data) override {
     m_bytes += data.size();
+    m_sha.update(data);
     return m_inner.write(data);
   }
   Result<void> finish() override { return m_inner.finish(); }
   [[nodiscard]] std::uint64_t bytes() const { return m_bytes; }
+  // The SHA-256 of everything written (the page, hashed as it is written: no read back).
+  [[nodiscard]] std::string sha256() { return m_sha.hex_digest(); }
 
  private:
   util::Sink& m_inner;
   std::uint64_t m_bytes = 0;
+  util::Sha256 m_sha;
 };
 
 void js_str(std::string& out, std::string_view s) {
@@ -218,7 +222,7 @@ void write_summary(Out& o, const Model& m, const Options& options) {
   o << "</section>\n";
 }
 
-void write_sections(Out& o, const Model& m) {
+void write_sections(Out& o, const Model& m, const Options& options) {
   const auto section = [&](const char* id, const char* title, const char* intro) {
     o << "<section id=\"" << id << "\"><h2>" << title << "</h2>\n";
     if (intro[0] != '\0') o << "<p class=\"muted\">" << intro << "</p>\n";
@@ -248,6 +252,13 @@ void write_sections(Out& o, const Model& m) {
       m.verified() ? fmt::format("every hash matched ({} artifacts)", m.entries_checked)
                    : fmt::format("{} problem(s)", m.problems.size()));
   o << "</table>\n";
+  if (!options.after_seal.empty()) {
+    // Not in the bundle: it was sealed before these happened. The caller names where they are
+    // recorded (the case journal).
+    o << "<h3>After sealing</h3>\n<p>" << h(options.after_seal_source) << "</p>\n<table class=\"kv\" id=\"after-seal\">\n";
+    for (const auto& n : options.after_seal) row(o, n.action, n.detail);
+    o << "</table>\n";
+  }
   if (!m.acquisition_log.empty()) {
     o << "<details open><summary>acquisition.log</summary><pre id=\"acquisition-log\">";
     // Line by line: h() would write the line breaks as \x0a.
@@ -602,7 +613,7 @@ Result<void> render_html(const Model& m, const Options& options, util::Sink& sin
        "with scripts "
        "off, only the summary and the custody header are shown.</p></noscript>\n";
   write_summary(o, m, options);
-  write_sections(o, m);
+  write_sections(o, m, options);
   o << "</main>\n<footer>";
   o << h("Written by " + (options.tool.empty() ? std::string("kubectl-ir") : options.tool) +
          (options.generated_at.empty() ? "" : " at " + options.generated_at) +
@@ -641,6 +652,7 @@ Result<Summary> write_html(const std::string& bundle_path, const std::string& ou
   }
   Summary s = summarize(model);
   s.bytes = counted.bytes();
+  s.sha256 = counted.sha256();
   return s;
 }
 

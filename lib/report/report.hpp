@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "report/model.hpp"
 #include "util/result.hpp"
@@ -20,8 +21,17 @@
 
 namespace ir::report {
 
+// One line of the page's Custody section about the bundle after it was sealed (signed,
+// uploaded): what the command that wrote the bundle did next, known to it and not to the bundle.
+struct CustodyNote {
+  std::string action;  // "Signed", "Uploaded", "Upload failed" ...
+  std::string detail;  // one line; escaped when written
+};
+
 struct Options {
   ReadOptions read;
+  std::vector<CustodyNote> after_seal;  // shown under "After sealing" in the Custody section
+  std::string after_seal_source;        // where they are recorded, shown above them (one line)
   std::string generated_at;           // RFC 3339, shown at the foot of the page; "" shows nothing
   std::string tool;                   // "kubectl-ir v0.1.0 (6b43b5c)", likewise
   std::size_t timeline_files = 1000;  // the newest file mtimes put on the HTML timeline by default
@@ -38,6 +48,7 @@ struct Summary {
   std::size_t events = 0;  // timeline events (file mtimes excepted)
   std::size_t findings = 0;
   std::uint64_t bytes = 0;  // of the output written
+  std::string sha256;       // of the page written (write_html), hex; "" otherwise
 };
 
 // The counts of a Model (bytes left 0).

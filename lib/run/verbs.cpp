@@ -1,12 +1,19 @@
 #include "run/verbs.hpp"
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 
+#include "build_info.hpp"
+
 #include "kube/api.hpp"
+#include "forensics/analysis.hpp"
 #include "triage/collect.hpp"
+#include "triage/drift.hpp"
 #include "triage/exec_entry.hpp"
 #include "triage/isolate.hpp"
 #include "triage/siblings.hpp"
+#include "util/files.hpp"
 #include "util/strings.hpp"
 
 namespace ir::run {
@@ -112,6 +119,17 @@ struct WaitStep {
   std::chrono::seconds duration{0};
 };
 
+struct SignStep {
+  std::string path;  // the bundle
+  std::string key;   // PEM key file
+};
+
+struct UploadStep {
+  std::string path;        // the file (a bundle: its .sig and .intoto.jsonl go with it when present)
+  std::string to;          // s3://BUCKET/PREFIX
+  bool signatures = true;  // also B.sig and B.intoto.jsonl when they exist
+};
+
 // Every step that acts on a pod names it like the CLI does; both default to the run's target.
 const OptionSet<PodTarget>& target_options() {
   static const OptionSet<PodTarget> o = [] {
@@ -169,6 +187,11 @@ Verb verb(std::string name, ActsOnPod on_pod, const OptionSet<T>& options, std::
 
 // ---- isolate --------------------------------------------------------------------------------------
 
+Result<void> non_empty_image(const json& v) {
+  if (v.is_string() && v.get<std::string>().empty()) return fail(Errc::invalid, "the debug image must not be empty");
+  return {};
+}
+
 const OptionSet<triage::IsolateOptions>& isolate_option_set() {
   using O = triage::IsolateOptions;
   static const OptionSet<O> o = [] {
@@ -180,7 +203,22 @@ const OptionSet<triage::IsolateOptions>& isolate_option_set() {
     s.flag("detach", &O::detach, "Remove the labels Services and the controller select (the pod leaves endpoints; a replacement starts)");
     s.flag("cordon", &O::cordon, "Cordon the pod's node (release uncordons it only if isolate did)");
     s.flag("admin_policy", &O::admin_policy, "Also add a priority-0 AdminNetworkPolicy Deny (clusters serving policy.networking.k8s.io)");
-    s.text("probe", &O::probe, "After isolating, try HOST:PORT from inside the pod");
+    s.flag("verify", &O::verify,
+           "Measure it: try a destination from inside the pod before and after the quarantine (a sibling pod's port, "
+           "else the kubernetes Service)");
+    s.text("probe", &O::probe, "The destination verify tries (implies verify): HOST:PORT outside the pod and its node")
+        .check([](const json& v) -> Result<void> {
+          if (!v.is_string()) return {};
+          IR_TRY(t, triage::parse_probe_target(v.get<std::string>()));
+          // What can be refused without the pod (loopback) is refused before anything is written.
+          if (const std::string why = triage::unprobeable_reason(t.host, {}); !why.empty())
+            return fail(Errc::usage, util::esc(why, util::Cap::detail));
+          return {};
+        });
+    s.flag("ephemeral", &O::ephemeral, "Probe from a debug container of a trusted image (debug_image) instead of the image's own nc");
+    s.text("debug_image", &O::debug_image, "Image of the ephemeral debug container (default busybox)").check(non_empty_image);
+    s.duration("verify_timeout", &O::verify_timeout,
+               "How long a destination still reachable after the quarantine is retried before it counts (default 10s)");
     return s;
   }();
   return o;
@@ -218,6 +256,26 @@ Result<VerbResult> release(VerbEnv& env, const StepCall& call, const PodTarget& 
 
 // ---- collect --------------------------------------------------------------------------------------
 
+// --path values: absolute, no "..".
+Result<void> check_paths(const json& v) {
+  for (const auto& p : v) {
+    const std::string path = p.get<std::string>();
+    const bool climbs = path.find("/../") != std::string::npos ||
+                        (path.size() >= 3 && path.compare(path.size() - 3, 3, "/..") == 0);
+    if (path.empty() || path[0] != '/' || climbs) {
+      return fail(Errc::invalid, "\"" + util::esc(path, util::Cap::field) + "\" is not an absolute path without \"..\"");
+    }
+  }
+  return {};
+}
+
+// Where a pod's evidence sits in the run's bundle: the top for the playbook's pod, else
+// pods/<ns>/<pod>/.
+std::string pod_prefix(const StepCall& call, const PodTarget& t) {
+  const bool primary = t.pod == call.pod && t.namespace_name == call.namespace_name;
+  return primary ? "" : "pods/" + evidence::safe_component(t.namespace_name) + "/" + evidence::safe_component(t.pod) + "/";
+}
+
 const OptionSet<triage::CollectOptions>& collect_option_set() {
   using O = triage::CollectOptions;
   static const OptionSet<O> o = [] {
@@ -228,27 +286,15 @@ const OptionSet<triage::CollectOptions>& collect_option_set() {
                              "Filesystem: listing (list + hash), archive (also tar the paths), none");
     s.list("paths", &O::paths, "Root to hash/archive (repeatable; default /tmp /var/tmp /dev/shm /root /home)")
         .cli_name("path")
-        .check([](const json& v) -> Result<void> {
-          for (const auto& p : v) {
-            const std::string path = p.get<std::string>();
-            const bool climbs = path.find("/../") != std::string::npos ||
-                                (path.size() >= 3 && path.compare(path.size() - 3, 3, "/..") == 0);
-            if (path.empty() || path[0] != '/' || climbs) {
-              return fail(Errc::invalid, "\"" + util::esc(path, util::Cap::field) + "\" is not an absolute path without \"..\"");
-            }
-          }
-          return {};
-        });
+        .check(check_paths);
     s.size("max_log_bytes", &O::max_log_bytes, "Per log, current and previous (default 16Mi)");
     s.size("max_file_bytes", &O::max_file_bytes, "Larger files are listed, not hashed (default 64Mi)");
     s.size("max_archive_bytes", &O::max_archive_bytes, "Bytes hashed/archived per container (default 4Gi)");
     s.duration("timeout", &O::command_timeout, "Time limit of one command in the container (default 2m)");
     s.flag("ephemeral", &O::ephemeral, "For a shell-less image: add a debug container and collect through it");
-    s.text("debug_image", &O::debug_image, "Image of the debug container (default busybox)").check([](const json& v) -> Result<void> {
-      if (v.get<std::string>().empty()) return fail(Errc::invalid, "the debug image must not be empty");
-      return {};
-    });
+    s.text("debug_image", &O::debug_image, "Image of the debug container (default busybox)").check(non_empty_image);
     s.flag("ptrace", &O::ptrace, "Give the debug container SYS_PTRACE (to read other users' processes)");
+    s.flag("drift", &O::drift, "Also compare the pod with up to 5 healthy siblings (as kubectl ir drift) into analysis/drift.json");
     return s;
   }();
   return o;
@@ -264,13 +310,14 @@ Result<VerbResult> collect(VerbEnv& env, const StepCall& call, const triage::Col
     return VerbResult{json{{"artifacts", 0}, {"partial", false}, {"not_collected", json::array()},
                            {"ephemeral_containers", json::array()}, {"notable", json::array()}, {"planned", true}}};
   }
-  const bool primary = t.pod == call.pod && t.namespace_name == call.namespace_name;
-  const std::string prefix =
-      primary ? "" : "pods/" + evidence::safe_component(t.namespace_name) + "/" + evidence::safe_component(t.pod) + "/";
+  const std::string prefix = pod_prefix(call, t);
   auto view = env.bundle->view(prefix);
-  triage::CollectEnv cenv{env.client, env.connector, *view, env.clock, env.journal, env.progress, call.cancel};
+  triage::CollectEnv cenv{env.client, env.connector, *view, env.clock, env.journal, env.progress, call.cancel, prefix, env.connect};
   IR_TRY(r, triage::collect(cenv, o, pod));
-  if (env.subject) env.subject(triage::subject_of(r, t.namespace_name, t.pod), r.not_collected);
+  if (env.subject) {
+    env.subject(triage::subject_of(r, t.namespace_name, t.pod), r.not_collected);
+    for (const auto& other : r.other_subjects) env.subject(other, {});
+  }
   std::size_t artifacts = 0;
   for (const auto& s : r.steps) artifacts += s.artifacts;
   VerbResult out{json{{"artifacts", artifacts}, {"partial", r.partial()}, {"not_collected", r.not_collected},
@@ -335,6 +382,193 @@ Result<VerbResult> siblings(VerbEnv& env, const StepCall& call, const SiblingsSt
     out.outcome = util::Outcome::partial;
     out.reason = r.partial ? "the search is partial: " + r.partial_reason
                            : "the list expired mid-scan and was continued: pods may be missing or repeated";
+  }
+  return out;
+}
+
+// ---- drift ----------------------------------------------------------------------------------------
+
+const OptionSet<triage::DriftOptions>& drift_option_set() {
+  using O = triage::DriftOptions;
+  static const OptionSet<O> o = [] {
+    OptionSet<O> s;
+    s.integer("siblings", &O::siblings, 0, "Healthy siblings to compare with (default 5; 0: indicators only)");
+    s.integer("quorum", &O::quorum, 1, "Report what fewer than this many siblings share (default 1: none of them)");
+    s.integer("parallel", &O::parallel, 1, "Sibling snapshots at once, each on its own connection (default 4)");
+    s.list("ignore", &O::ignore, "Leave out items matching this glob (repeatable): a path, an exe path, tcp:PORT, ADDRESS:PORT");
+    s.list("exclude", &O::exclude, "Never compare with this pod, NAMESPACE/NAME (repeatable)");
+    s.text("baseline", &O::baseline_file, "Compare with this baseline file (kubectl ir baseline create) instead of live siblings");
+    s.list("containers", &O::containers, "Only this container of the pod (repeatable; default: all)").cli_short("c").cli_name("container");
+    s.list("paths", &O::paths, "Root whose files are hashed (repeatable; default /tmp /var/tmp /dev/shm /root /home)")
+        .cli_name("path")
+        .check(check_paths);
+    s.size("max_file_bytes", &O::max_file_bytes, "Larger files are listed, not hashed (default 64Mi)");
+    s.duration("timeout", &O::command_timeout, "Time limit of one command in a container (default 2m)");
+    s.flag("ephemeral", &O::ephemeral, "For shell-less images: read through a debug container (added to every pod compared)");
+    s.text("debug_image", &O::debug_image, "Image of the debug container (default busybox)").check(non_empty_image);
+    s.flag("ptrace", &O::ptrace, "Give the debug container SYS_PTRACE");
+    return s;
+  }();
+  return o;
+}
+
+constexpr std::size_t k_max_finding_outputs = 20;  // summary lines kept as a step output
+
+// Counts of drift findings by the kinds a `when:` asks about.
+json drift_outputs(const triage::DriftReport& r) {
+  std::size_t connections = 0;
+  std::size_t processes = 0;
+  std::size_t files = 0;
+  std::size_t listening = 0;
+  for (const auto& f : r.drift.findings) {
+    switch (f.kind) {
+      case forensics::FindingKind::connection: ++connections; break;
+      case forensics::FindingKind::process:
+      case forensics::FindingKind::root_process: ++processes; break;
+      case forensics::FindingKind::file: ++files; break;
+      case forensics::FindingKind::listening_port: ++listening; break;
+      default: break;
+    }
+  }
+  json lines = json::array();
+  for (const auto& l : forensics::summary_lines(r.drift.findings, k_max_finding_outputs)) lines.push_back(util::esc(l, util::Text::escaped, util::Cap::detail));
+  const auto& b = r.drift.baseline;
+  const bool compared = b && b->source != forensics::BaselineSource::none &&
+                        (b->source == forensics::BaselineSource::baseline_file || r.compared() > 0);
+  return {{"findings", lines},
+          {"total", r.drift.findings.size()},
+          {"connections", connections},
+          {"processes", processes},
+          {"files", files},
+          {"listening", listening},
+          {"indicators", r.indicators ? r.indicators->findings.size() : 0},
+          {"members", r.compared()},
+          {"judged_against", !compared ? "none"
+                             : b->source == forensics::BaselineSource::baseline_file
+                                 ? "baseline-file"
+                                 : (std::all_of(b->members.begin(), b->members.end(),
+                                                [](const forensics::Member& m) {
+                                                  return m.status != forensics::MemberStatus::ok ||
+                                                         m.relation == forensics::Relation::same_workload;
+                                                })
+                                        ? "same-workload"
+                                        : "same-digest")},
+          {"partial", r.outcome() != util::Outcome::ok}};
+}
+
+Result<VerbResult> drift(VerbEnv& env, const StepCall& call, const triage::DriftOptions& given) {
+  IR_TRY(t, target_of(call));
+  triage::DriftOptions o = given;
+  o.namespace_name = t.namespace_name;
+  o.pod = t.pod;
+  if (!o.baseline_file.empty()) {
+    IR_TRY(text, util::read_file(o.baseline_file, 512ULL << 20));
+    o.baseline_text = std::move(text);
+  }
+  IR_TRY(pod, triage::read_target_pod(env.client, t.namespace_name, t.pod));
+  if (call.dry_run || env.bundle == nullptr) {
+    return VerbResult{json{{"findings", json::array()}, {"total", 0}, {"connections", 0}, {"processes", 0}, {"files", 0},
+                           {"listening", 0}, {"indicators", 0}, {"members", 0}, {"judged_against", "none"},
+                           {"partial", false}, {"planned", true}}};
+  }
+  const std::string prefix = pod_prefix(call, t);
+  const std::string snapshots_at = "steps/" + evidence::safe_component(call.id) + "/" + prefix;
+  auto snapshots = env.bundle->view(snapshots_at);
+  auto analysis = env.bundle->view(prefix);
+  triage::DriftEnv denv{env.client, env.connector, env.clock, snapshots.get(), snapshots_at, analysis.get(), snapshots.get(),
+                        env.journal, env.progress, call.cancel, env.connect};
+  IR_TRY(r, triage::drift(denv, o, pod));
+  if (env.subject) {
+    for (const auto& s : r.subjects) env.subject(s, {});
+  }
+  if (r.cancelled) return fail(Errc::cancelled, fmt::format("drift of {}/{} interrupted", t.namespace_name, t.pod));
+  VerbResult out{drift_outputs(r)};
+  const auto outcome = r.outcome();
+  if (outcome == util::Outcome::failed) {
+    return fail(Errc::failure, fmt::format("drift of {}/{}: nothing could be read from the pod{}", t.namespace_name, t.pod,
+                                           r.suspect_collect.not_collected.empty() ? "" : ": " + r.suspect_collect.not_collected.front()));
+  }
+  if (outcome != util::Outcome::ok) {
+    out.outcome = util::Outcome::partial;
+    std::vector<std::string> why;
+    for (const auto& g : r.drift.gaps) why.push_back(g);
+    out.reason = fmt::format("{}/{}: {}", t.namespace_name, t.pod, why.empty() ? r.baseline_line() : why.front());
+    if (why.size() > 1) out.reason += fmt::format(" (and {} more)", why.size() - 1);
+  }
+  return out;
+}
+
+// ---- baseline -------------------------------------------------------------------------------------
+
+struct BaselineStep {
+  std::string workload;            // "deployment/web"
+  std::vector<std::string> pods;   // or these pods (default: the step's pod)
+  std::string output;              // also write the file here
+  std::size_t max_pods = 5;
+  std::size_t parallel = 4;
+};
+
+const OptionSet<BaselineStep>& baseline_option_set() {
+  static const OptionSet<BaselineStep> o = [] {
+    OptionSet<BaselineStep> s;
+    s.text("workload", &BaselineStep::workload, "Profile this workload's pods: deployment/NAME, statefulset/NAME, daemonset/NAME, replicaset/NAME");
+    s.list("pods", &BaselineStep::pods, "Or these pods of the namespace (default: the step's pod)");
+    s.text("output", &BaselineStep::output, "Also write the baseline file here (it is always in the bundle)");
+    s.integer("max_pods", &BaselineStep::max_pods, 1, "A workload's pods profiled at most (default 5)");
+    s.integer("parallel", &BaselineStep::parallel, 1, "Snapshots at once (default 4)");
+    return s;
+  }();
+  return o;
+}
+
+// "deployment/web" → kind, name; Errc::invalid otherwise.
+Result<std::pair<std::string, std::string>> parse_workload(const std::string& text) {
+  const auto slash = text.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == text.size() || text.find('/', slash + 1) != std::string::npos) {
+    return fail(Errc::invalid, "\"" + util::esc(text, util::Cap::field) + "\" is not KIND/NAME");
+  }
+  std::string kind = util::to_lower(text.substr(0, slash));
+  static const std::map<std::string, std::string> k_aliases = {
+      {"deploy", "deployment"}, {"deployments", "deployment"}, {"sts", "statefulset"}, {"statefulsets", "statefulset"},
+      {"ds", "daemonset"},      {"daemonsets", "daemonset"},   {"rs", "replicaset"},  {"replicasets", "replicaset"}};
+  if (auto it = k_aliases.find(kind); it != k_aliases.end()) kind = it->second;
+  return std::make_pair(kind, text.substr(slash + 1));
+}
+
+Result<VerbResult> baseline(VerbEnv& env, const StepCall& call, const BaselineStep& step) {
+  IR_TRY(t, target_options().decode(call.with, PodTarget{call.pod, call.namespace_name}));
+  triage::BaselineOptions o;
+  o.target.namespace_name = t.namespace_name;
+  if (!step.workload.empty()) {
+    IR_TRY(w, parse_workload(step.workload));
+    o.target.workload_kind = w.first;
+    o.target.workload_name = w.second;
+    o.subject = w.first + "/" + w.second;
+  } else {
+    o.target.pods = step.pods.empty() ? std::vector<std::string>{t.pod} : step.pods;
+    if (o.target.pods.front().empty()) return fail(Errc::invalid, "no pod: give \"workload\", \"pods\" or the playbook's --pod");
+    o.subject = "pods " + util::join(o.target.pods, " ");
+  }
+  o.max_pods = step.max_pods;
+  o.snapshot.parallel = step.parallel;
+  o.generator = "kubectl-ir " + std::string(build::k_version);
+  if (call.dry_run || env.bundle == nullptr) {
+    return VerbResult{json{{"file", step.output}, {"members", 0}, {"digest", ""}, {"planned", true}}};
+  }
+  auto view = env.bundle->view("steps/" + evidence::safe_component(call.id) + "/");
+  triage::DriftEnv denv{env.client, env.connector, env.clock, nullptr, "", nullptr, nullptr,
+                        env.journal, env.progress, call.cancel, env.connect};
+  IR_TRY(r, triage::create_baseline(denv, o));
+  if (r.cancelled) return fail(Errc::cancelled, "baseline interrupted");
+  IR_CHECK(view->add("baseline.json", r.text, {.source = "kubectl-ir baseline of " + o.subject, .method = evidence::Method::local}));
+  if (!step.output.empty()) IR_CHECK(util::write_file_atomic(step.output, r.text, 0644));
+  std::size_t ok = 0;
+  for (const auto& m : r.profile.members) ok += m.status == forensics::MemberStatus::ok ? 1 : 0;
+  VerbResult out{json{{"file", step.output}, {"members", ok}, {"digest", r.profile.digest}}};
+  if (r.outcome() == util::Outcome::failed) return fail(Errc::failure, "baseline: no pod could be profiled");
+  if (r.outcome() != util::Outcome::ok) {
+    out.outcome = util::Outcome::partial;
+    out.reason = fmt::format("{} of {} pods profiled", ok, r.profile.members.size());
   }
   return out;
 }
@@ -479,6 +713,74 @@ Result<VerbResult> wait(VerbEnv& env, const StepCall& call, const WaitStep& step
   return VerbResult{};
 }
 
+// ---- sign, upload: files that exist when the step runs -----------------------------------------------
+
+const OptionSet<SignStep>& sign_option_set() {
+  static const OptionSet<SignStep> o = [] {
+    OptionSet<SignStep> s;
+    s.text("path", &SignStep::path, "The bundle to sign (it must verify against its manifest)").required();
+    s.text("key", &SignStep::key, "PEM private key, ECDSA P-256 or Ed25519 (not encrypted)").required();
+    return s;
+  }();
+  return o;
+}
+
+Result<VerbResult> sign(VerbEnv& env, const StepCall& call, const SignStep& step) {
+  if (call.dry_run) return VerbResult{json{{"sha256", ""}, {"signature", ""}, {"statement", ""}}};
+  if (!env.custody.sign) return fail(Errc::invalid, "sign: not available in this command");
+  IR_TRY(signed_files, env.custody.sign(step.path, step.key));
+  if (env.journal) env.journal("sign", signed_files);
+  return VerbResult{json{{"sha256", signed_files.value("sha256", "")},
+                         {"signature", signed_files["signature"].is_string() ? signed_files["signature"] : json("")},
+                         {"statement", signed_files.value("statement", "")}}};
+}
+
+const OptionSet<UploadStep>& upload_option_set() {
+  static const OptionSet<UploadStep> o = [] {
+    OptionSet<UploadStep> s;
+    s.text("path", &UploadStep::path, "The file to upload (e.g. an earlier run's bundle)").required();
+    s.text("to", &UploadStep::to, "Destination s3://BUCKET/PREFIX").required();
+    s.flag("signatures", &UploadStep::signatures, "Also its .sig and .intoto.jsonl when they exist (default true)");
+    return s;
+  }();
+  return o;
+}
+
+Result<VerbResult> upload(VerbEnv& env, const StepCall& call, const UploadStep& step) {
+  if (call.dry_run) return VerbResult{json{{"uploaded", 0}, {"objects", json::array()}}};
+  if (!env.custody.upload) return fail(Errc::invalid, "upload: not available in this command");
+  std::vector<std::string> paths = {step.path};
+  if (step.signatures) {
+    for (const char* suffix : {".sig", ".intoto.jsonl"}) {
+      const std::string extra = step.path + suffix;
+      if (::access(extra.c_str(), R_OK) == 0) paths.push_back(extra);
+    }
+  }
+  IR_TRY(outcomes, env.custody.upload(paths, step.to));
+  VerbResult r;
+  json objects = json::array();
+  std::int64_t uploaded = 0;
+  std::string first_problem;
+  for (const auto& o : outcomes) {
+    if (env.journal) env.journal("upload", o);
+    const std::string state = o.value("state", "");
+    objects.push_back({{"path", o.value("path", "")}, {"url", o.value("url", "")}, {"state", state},
+                       {"version_id", o.value("version_id", "")}, {"sha256", o.value("sha256", "")}});
+    if (state == "uploaded") {
+      ++uploaded;
+    } else if (first_problem.empty()) {
+      first_problem = o.value("url", "") + ": " + state + (o.contains("error") ? ": " + o.value("error", "") : "");
+    }
+  }
+  r.outputs = {{"uploaded", uploaded}, {"objects", objects}};
+  if (uploaded == 0) return fail(Errc::failure, "upload: nothing reached " + step.to + " (" + first_problem + ")");
+  if (uploaded < static_cast<std::int64_t>(outcomes.size())) {
+    r.outcome = util::Outcome::partial;
+    r.reason = fmt::format("{} of {} object(s) uploaded; {}", uploaded, outcomes.size(), first_problem);
+  }
+  return r;
+}
+
 // ---- for_each (run by the runner itself) ------------------------------------------------------------
 
 Verb for_each_verb() {
@@ -513,6 +815,14 @@ const std::vector<Verb>& verbs() {
                                     {"partial", T::boolean, {}},
                                     {"digest", T::string, {}}},
                                    siblings));
+    v.push_back(verb<triage::DriftOptions>("drift", ActsOnPod::yes, drift_option_set(),
+                                           {{"findings", T::list, {}}, {"total", T::integer, {}}, {"connections", T::integer, {}},
+                                            {"processes", T::integer, {}}, {"files", T::integer, {}}, {"listening", T::integer, {}},
+                                            {"indicators", T::integer, {}}, {"members", T::integer, {}},
+                                            {"judged_against", T::string, {}}, {"partial", T::boolean, {}}},
+                                           drift));
+    v.push_back(verb<BaselineStep>("baseline", ActsOnPod::yes, baseline_option_set(),
+                                   {{"file", T::string, {}}, {"members", T::integer, {}}, {"digest", T::string, {}}}, baseline));
     v.push_back(verb<ExecStep>("exec", ActsOnPod::yes, exec_option_set(),
                                {{"exit_code", T::integer, {}}, {"stdout", T::string, {}}, {"truncated", T::boolean, {}}}, exec));
     v.push_back(verb<MetadataStep>("label", ActsOnPod::yes, metadata_option_set("labels"), {{"labels", T::object, {}}},
@@ -526,6 +836,11 @@ const std::vector<Verb>& verbs() {
     v.push_back(verb<CordonStep>("cordon", ActsOnPod::no, cordon_option_set(), {{"node", T::string, {}}}, cordon));
     v.push_back(verb<LogsStep>("logs", ActsOnPod::yes, logs_option_set(), {{"bytes", T::integer, {}}}, logs));
     v.push_back(verb<WaitStep>("wait", ActsOnPod::no, wait_option_set(), {}, wait));
+    v.push_back(verb<SignStep>("sign", ActsOnPod::no, sign_option_set(),
+                               {{"sha256", T::string, {}}, {"signature", T::string, {}}, {"statement", T::string, {}}}, sign));
+    v.push_back(verb<UploadStep>("upload", ActsOnPod::no, upload_option_set(),
+                                 {{"uploaded", T::integer, {}}, {"objects", T::list, {"path", "url", "state", "version_id", "sha256"}}},
+                                 upload));
     v.push_back(for_each_verb());
     return v;
   }();
@@ -568,5 +883,6 @@ std::unique_ptr<Verbs> make_verbs(VerbEnv env) { return std::make_unique<RealVer
 
 const playbook::OptionSet<triage::IsolateOptions>& isolate_options() { return isolate_option_set(); }
 const playbook::OptionSet<triage::CollectOptions>& collect_options() { return collect_option_set(); }
+const playbook::OptionSet<triage::DriftOptions>& drift_options() { return drift_option_set(); }
 
 }  // namespace ir::run

@@ -9,9 +9,14 @@
 // pods/<namespace>/<pod>/; exec and logs steps write under steps/<step id>/. Workers of a parallel
 // for_each share the bundle through a lock (one streaming entry at a time).
 //
+// drift writes its snapshots under steps/<step id>/ (other pods' under steps/<step id>/pods/<ns>/
+// <pod>/ as well), its indicators beside them, and the pod's analysis/drift.json where the pod's
+// evidence is (the top, or pods/<ns>/<pod>/): one drift step per pod per run. baseline writes
+// steps/<step id>/baseline.json.
+//
 // Dry run: isolate, release, label, annotate and cordon go to the API server with dryRun=All;
-// siblings runs (it only reads); collect reads the pod and reports its plan; exec, logs and wait
-// do nothing and say so.
+// siblings runs (it only reads); collect and drift read the pod and report their plan; exec,
+// logs, baseline and wait do nothing and say so.
 //
 // Outcomes: a verb that ran but did not reach its goal returns outcome partial with the reason —
 // isolate when a direction asked for is not contained, collect when evidence is missing, siblings
@@ -29,6 +34,7 @@
 #include "playbook/step_types.hpp"
 #include "run/runner.hpp"
 #include "triage/collect.hpp"
+#include "triage/drift.hpp"
 #include "triage/isolate.hpp"
 #include "util/clock.hpp"
 
@@ -57,6 +63,21 @@ class SharedBundle {
 // pod whose evidence it holds. Called from for_each workers too (serialised by the caller).
 using SubjectFn = std::function<void(const evidence::Subject&, const std::vector<std::string>& not_collected)>;
 
+// The steps `sign` and `upload` act on files that exist when the step runs (an earlier run's
+// bundle, a path given), never on the run's own bundle (not finished while steps run: run's
+// --sign-key/--upload and the playbook's top-level report:/upload: handle it after sealing). They act
+// through these hooks, which cmd/ provides (the key's passphrase, the S3 credentials and the tool's
+// version come from its environment); an empty hook makes the step fail saying so.
+struct CustodyHooks {
+  // Signs the bundle at `path` with the PEM key at `key` (B.sig, B.intoto.jsonl beside it), after
+  // verifying it against its manifest. Returns custody::to_json(SignedFiles), or the error.
+  std::function<Result<nlohmann::json>(const std::string& path, const std::string& key)> sign;
+  // Uploads `paths`, in order, to `destination` (s3://BUCKET/PREFIX). Returns an array of
+  // custody::outcome_json (one per file, each "uploaded" or with its error), or an error for the
+  // whole (no credentials, a malformed destination).
+  std::function<Result<nlohmann::json>(const std::vector<std::string>& paths, const std::string& destination)> upload;
+};
+
 struct VerbEnv {
   kube::Client& client;
   kube::Connector& connector;
@@ -67,6 +88,10 @@ struct VerbEnv {
   JournalFn journal;
   std::function<void(const std::string&)> progress;
   SubjectFn subject;               // may be empty
+  // Connections of their own for the parallel snapshots of drift and baseline (may be empty:
+  // one at a time on `client`).
+  triage::ConnectionFactory connect;
+  CustodyHooks custody;            // for the steps sign and upload; may be empty
 };
 
 // Every step type (the verbs and for_each), in documentation order.
@@ -77,8 +102,9 @@ playbook::StepTypes step_types();
 // The verbs over one API connection. The env's references must outlive it.
 std::unique_ptr<Verbs> make_verbs(VerbEnv env);
 
-// The options of isolate and collect as the table declares them, for the CLI's flags.
+// The options of isolate, collect and drift as the table declares them, for the CLI's flags.
 const playbook::OptionSet<triage::IsolateOptions>& isolate_options();
 const playbook::OptionSet<triage::CollectOptions>& collect_options();
+const playbook::OptionSet<triage::DriftOptions>& drift_options();
 
 }  // namespace ir::run

@@ -4,10 +4,13 @@
 
 #include <fmt/format.h>
 
+#include "forensics/indicators.hpp"
 #include "kube/api.hpp"
 #include "triage/access.hpp"
 #include "triage/collect_steps.hpp"
 #include "triage/digest.hpp"
+#include "triage/drift.hpp"
+#include "triage/snapshot.hpp"
 #include "util/strings.hpp"
 
 namespace ir::triage {
@@ -154,13 +157,16 @@ void preflight_collect(Ctx& ctx, const json& pod, const std::vector<std::string>
   // Exec is a GET with an upgrade, authorised as `get pods/exec` before 1.30 and `create` since.
   std::string exec_verb = "create";
   if (auto v = kube::get_server_version(ctx.env.client); v && v->major == 1 && v->minor < 30) exec_verb = "get";
-  std::vector<std::pair<Access, kube::ResourceAttributes>> needs = {
-      {Access::logs, {"get", "", "pods", "log", ns, ""}},
-      {Access::events, {"list", "", "events", "", ns, ""}},
-      {Access::network_policies, {"list", "networking.k8s.io", "networkpolicies", "", ns, ""}},
-  };
-  if (!str_at(pod, {"spec", "nodeName"}).get<std::string>().empty()) needs.push_back({Access::node, {"get", "", "nodes", "", "", ""}});
+  std::vector<std::pair<Access, kube::ResourceAttributes>> needs;
+  const bool full = o.scope == CollectScope::full;  // a snapshot reads nothing else of the API
+  if (full) {
+    needs = {{Access::logs, {"get", "", "pods", "log", ns, ""}},
+             {Access::events, {"list", "", "events", "", ns, ""}},
+             {Access::network_policies, {"list", "networking.k8s.io", "networkpolicies", "", ns, ""}}};
+  }
+  if (full && !str_at(pod, {"spec", "nodeName"}).get<std::string>().empty()) needs.push_back({Access::node, {"get", "", "nodes", "", "", ""}});
   for (const auto& r : pod.value("metadata", json::object()).value("ownerReferences", json::array())) {
+    if (!full) break;
     if (!r.is_object() || !r.value("controller", false)) continue;
     const std::string api_version = r.value("apiVersion", "");
     const auto slash = api_version.find('/');
@@ -196,11 +202,13 @@ void account_for_interruption(Ctx& ctx, const std::vector<std::string>& containe
   const auto missing = [&](const std::string& what) {
     ctx.report.not_collected.push_back(what + ": interrupted (Ctrl-C) before it was collected");
   };
+  const bool full = ctx.options.scope == CollectScope::full;
   for (const char* step : {"owners", "node", "events", "networkpolicies"}) {
-    if (!has(step, "")) missing(step);
+    if (full && !has(step, "")) missing(step);
   }
   const json status = ctx.report.pod.value("status", json::object());
   for (const auto& cs : status.value("containerStatuses", json::array())) {
+    if (!full) break;
     const std::string c = cs.is_object() ? cs.value("name", "") : "";
     if (!c.empty() && !has("logs", c)) missing("logs of container " + util::esc(c, util::Cap::word));
   }
@@ -299,6 +307,70 @@ std::vector<std::string> notable_evidence(const Ctx& ctx) {
   return out;
 }
 
+namespace {
+
+std::string document_text(const forensics::AnalysisDocument& doc) {
+  return forensics::to_json(doc).dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+std::string counted(std::size_t n, const char* what) { return fmt::format("{} {}{}", n, what, n == 1 ? "" : "s"); }
+
+// The analysis of what collect gathered, with no extra exec: the single-pod indicators into
+// analysis/indicators.json and, with options.drift, the comparison with siblings into
+// analysis/drift.json; their findings lead the notable lines.
+void analyse_collected(Ctx& ctx, CollectEnv& env, const json& pod) {
+  const forensics::PodSnapshot& snapshot = *ctx.report.snapshot;
+  const std::string now = util::format_rfc3339(env.clock.now());
+  const evidence::ArtifactMeta meta{.source = "kubectl-ir: analysis of the collected artifacts (lib/forensics)",
+                                    .method = evidence::Method::local};
+  std::vector<std::string> problems;
+  const auto names = resolve_addresses(env.client, {&snapshot}, {ctx.options.namespace_name}, &problems);
+  StepRecord step{.step = "analysis", .method = evidence::Method::local};
+  auto indicators = forensics::indicators_document(snapshot, {.declared_ports = std::nullopt, .addresses = names}, now);
+  ctx.add(step, "analysis/indicators.json", document_text(indicators), meta);
+  step.detail = counted(indicators.findings.size(), "indicator finding");
+  if (!problems.empty()) step.detail += "; " + problems.front();
+  ctx.record(std::move(step));
+  std::vector<forensics::Finding> findings = indicators.findings;
+  ctx.report.indicators = std::move(indicators);
+
+  if (ctx.options.drift && !ctx.cancelled()) {
+    StepRecord d{.step = "drift", .method = evidence::Method::local};
+    const DriftOptions o = drift_options_of(ctx.options);
+    // Siblings' snapshots go beside the pod's evidence, written straight to the bundle (not
+    // through this collect's tap: they are other pods).
+    DriftEnv denv{env.client, env.connector, env.clock, &env.bundle, env.bundle_prefix, nullptr, nullptr,
+                  env.log, env.progress, env.cancel, env.connect};
+    auto r = compare_with_siblings(denv, o, pod, ctx.report.snapshot);
+    if (!r) {
+      d.status = util::Outcome::failed;
+      d.detail = r.error().message;
+    } else {
+      ctx.add(d, "analysis/drift.json", document_text(r->drift), {.source = "kubectl-ir: drift of the pod, " + r->baseline_line(),
+                                                                  .method = evidence::Method::local});
+      d.detail = counted(r->drift.findings.size(), "drift finding") + " " + r->baseline_line();
+      const auto o2 = r->outcome();
+      if (r->compared() == 0) d.status = util::Outcome::skipped;
+      else if (o2 == util::Outcome::partial && r->compared() < r->wanted) d.status = util::Outcome::partial;
+      if (r->cancelled) d.status = util::Outcome::interrupted;
+      for (const auto& f : r->drift.findings) findings.push_back(f);
+      ctx.report.other_subjects = std::move(r->subjects);
+      ctx.report.drift = std::move(r->drift);
+    }
+    ctx.record(std::move(d));
+  }
+
+  // The findings first, then what the raw evidence shows (connections, listeners, odd executables).
+  std::vector<std::string> lines;
+  for (const auto& l : forensics::summary_lines(findings)) lines.push_back(util::esc(l, util::Text::escaped, util::Cap::detail));
+  for (auto& n : ctx.report.notable) {
+    if (std::find(lines.begin(), lines.end(), n) == lines.end()) lines.push_back(std::move(n));
+  }
+  ctx.report.notable = std::move(lines);
+}
+
+}  // namespace
+
 }  // namespace collect_detail
 
 Result<json> read_target_pod(kube::Client& client, const std::string& ns, const std::string& pod) {
@@ -336,10 +408,13 @@ Result<CollectReport> collect(CollectEnv& env, const CollectOptions& options, co
     names = options.containers;
   }
 
-  Ctx ctx{env, options, report};
+  // Every entry also feeds the pod's snapshot, which the analysis reads afterwards (no extra exec).
+  SnapshotTap tap(pod, &env.bundle, env.bundle_prefix);
+  CollectEnv tapped{env.client, env.connector, tap, env.clock, env.log, env.progress, env.cancel, env.bundle_prefix, env.connect};
+  Ctx ctx{tapped, options, report};
   preflight_collect(ctx, pod, names);
-  collect_api_state(ctx, pod);  // pod, images, owners, node, events, network policies
-  collect_logs(ctx, pod);
+  collect_api_state(ctx, pod);  // pod, images, owners, node, events, network policies (snapshot: pod, images)
+  if (options.scope == CollectScope::full) collect_logs(ctx, pod);
   for (const auto& name : names) {
     if (ctx.cancelled()) break;
     collect_container(ctx, pod, name);
@@ -347,6 +422,10 @@ Result<CollectReport> collect(CollectEnv& env, const CollectOptions& options, co
   report.cancelled = ctx.cancelled();
   if (report.cancelled) account_for_interruption(ctx, names);
   report.notable = notable_evidence(ctx);
+  if (!report.cancelled) {
+    report.snapshot = std::make_shared<const forensics::PodSnapshot>(tap.snapshot(report));
+    if (options.scope == CollectScope::full) analyse_collected(ctx, env, pod);
+  }
   if (report.cancelled && env.log) {
     env.log("collect.cancelled", {{"steps_done", report.steps.size()}, {"not_collected", report.not_collected}});
   }
@@ -387,9 +466,13 @@ json collect_record(const CollectOptions& options, const CollectReport& report) 
     steps.push_back({{"step", st.step}, {"container", st.container}, {"status", util::to_string(st.status)},
                      {"method", evidence::to_string(st.method)}, {"detail", st.detail}, {"artifacts", st.artifacts}});
   }
+  const auto findings = [](const std::optional<forensics::AnalysisDocument>& d) {
+    return d ? json(d->findings.size()) : json(nullptr);
+  };
   return {{"collect",
            {{"fs", to_string(options.fs)}, {"paths", options.paths}, {"steps", steps},
-            {"ephemeral_containers", report.ephemeral_containers}, {"notable", report.notable}}}};
+            {"ephemeral_containers", report.ephemeral_containers}, {"notable", report.notable},
+            {"analysis", {{"indicators", findings(report.indicators)}, {"drift", findings(report.drift)}}}}}};
 }
 
 }  // namespace ir::triage

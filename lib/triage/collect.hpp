@@ -21,6 +21,8 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +30,8 @@
 
 #include "evidence/bundle.hpp"
 #include "evidence/case.hpp"
+#include "forensics/analysis.hpp"
+#include "forensics/snapshot.hpp"
 #include "kube/client.hpp"
 #include "kube/connection.hpp"
 #include "triage/isolate.hpp"  // ActionLog
@@ -37,7 +41,26 @@
 
 namespace ir::triage {
 
+// One API connection of its own (a REST client and an exec connector), for a worker thread.
+class ApiConnection {
+ public:
+  virtual ~ApiConnection() = default;
+  virtual kube::Client& client() = 0;
+  virtual kube::Connector& connector() = 0;
+};
+// Opens a new connection (the caller's credentials and settings); errors as from the session.
+using ConnectionFactory = std::function<Result<std::unique_ptr<ApiConnection>>()>;
+
 enum class FsMode { none, listing, archive };
+
+// How much collect reads.
+enum class CollectScope {
+  full,      // everything above
+  snapshot,  // what the analysis compares (kubectl ir drift, a sibling's snapshot): pod/pod.json
+             // from the pod object already read, then per container the /proc walk, /proc/net and
+             // the file listing with its hashes; no other API read (owners, node, events, policies,
+             // logs), no ps, ss or netstat (the walk and /proc/net say it), a preflight of exec only
+};
 const char* to_string(FsMode mode);
 // "none" | "listing" | "archive"; nullopt otherwise.
 std::optional<FsMode> parse_fs_mode(const std::string& text);
@@ -62,6 +85,10 @@ struct CollectOptions {
   bool ptrace = false;                            // the debug container gets SYS_PTRACE
   std::chrono::seconds ephemeral_lifetime{3600};  // the debug container's `sleep`
   std::chrono::seconds ephemeral_start_timeout{90};
+  CollectScope scope = CollectScope::full;
+  // Also compare the pod with its healthy siblings (triage/drift.hpp, default choices) into
+  // analysis/drift.json; their snapshots go under pods/<ns>/<pod>/.
+  bool drift = false;
 };
 
 // The outcome of one step.
@@ -91,6 +118,14 @@ struct CollectReport {
   // that holds them ("pid 3 /tmp/.x/kworkerds -> 198.51.100.7:3333"), listening sockets, executables
   // running from temporary directories. Escaped, bounded.
   std::vector<std::string> notable;
+  // The analysis of what was collected (no extra exec): the pod's snapshot as the analysis reads
+  // it, the single-pod indicators (analysis/indicators.json) and, with `drift`, the comparison with
+  // siblings (analysis/drift.json). Empty when interrupted.
+  std::shared_ptr<const forensics::PodSnapshot> snapshot;
+  std::optional<forensics::AnalysisDocument> indicators;
+  std::optional<forensics::AnalysisDocument> drift;
+  // Other pods whose snapshots the bundle holds (the siblings `drift` compared with).
+  std::vector<evidence::Subject> other_subjects;
   bool cancelled = false;
   // interrupted (Ctrl-C), partial (some evidence is missing: a step failed or was partial, something
   // was not collected) or ok. The method used (exec, a debug container) never makes it partial.
@@ -107,6 +142,12 @@ struct CollectEnv {
   ActionLog log;                                       // one call per action worth journaling
   std::function<void(const std::string&)> progress;    // one line per step (may be empty)
   const util::CancelToken* cancel = nullptr;
+  // Where `bundle`'s entries sit in the real bundle ("" or "pods/<ns>/<pod>/"): the analysis
+  // documents name artifacts by their bundle path.
+  std::string bundle_prefix;
+  // Connections of their own for parallel sibling snapshots (`drift`); empty: one at a time on
+  // `client` and `connector`.
+  ConnectionFactory connect;
 };
 
 // Reads the pod (the first thing collect does; separate so the caller can refuse early, before

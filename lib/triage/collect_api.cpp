@@ -159,6 +159,7 @@ void collect_api_state(Ctx& ctx, const json& pod) {
   ctx.add(step, "pod/images.json", pretty(ctx.report.image_ids), api_meta("status.*ContainerStatuses[].imageID of pod/pod.json"));
   step.detail = fmt::format("uid {}, node {}", ctx.report.pod_uid, ctx.report.node.empty() ? "-" : ctx.report.node);
   ctx.record(std::move(step));
+  if (ctx.options.scope == CollectScope::snapshot) return;  // the pod object only
   if (!ctx.cancelled()) owners(ctx, pod);
   if (!ctx.cancelled()) node(ctx);
   if (!ctx.cancelled()) events(ctx);

@@ -66,6 +66,7 @@ Processes processes(Ctx& ctx, const ExecTarget& t) {
       {"ps"}};
   std::string ps_note;
   for (const auto& argv : attempts) {
+    if (ctx.options.scope == CollectScope::snapshot) break;  // the walk says it (and more)
     auto cap = run_command(ctx, t, {.argv = argv, .entry = dir + "ps.txt", .keep = k_keep_ps, .max_stdout = 16ULL << 20,
                                     .on_failure = OnFailure::drop});
     if (cap.not_found()) {
@@ -202,6 +203,7 @@ void network(Ctx& ctx, const ExecTarget& t, const json& walk_records) {
       {{"ss", "-tanupe"}, "ss.txt"}, {{"netstat", "-tanup"}, "netstat.txt"}, {{"netstat", "-tanuw"}, "netstat.txt"}};
   Captured ss;
   for (std::size_t i = 0; i < tools.size(); ++i) {
+    if (ctx.options.scope == CollectScope::snapshot) break;  // /proc/net says it
     const bool last = i + 1 == tools.size();
     ss = run_command(ctx, t, {.argv = tools[i].first, .entry = dir + tools[i].second, .max_stdout = 16ULL << 20,
                              .on_failure = last ? OnFailure::store : OnFailure::drop});
@@ -214,7 +216,9 @@ void network(Ctx& ctx, const ExecTarget& t, const json& walk_records) {
   }
   step.detail = fmt::format("{} sockets, {} established", decoded, established);
   if (unparsed > 0) step.detail += fmt::format(", {} lines unparsed", unparsed);
-  if (!ss.stored) step.detail += ss.not_found() ? "; no ss/netstat in the image" : "; ss: " + ss.summary();
+  if (!ss.stored && ctx.options.scope == CollectScope::full) {
+    step.detail += ss.not_found() ? "; no ss/netstat in the image" : "; ss: " + ss.summary();
+  }
   if (!failed.empty()) {
     step.status = util::Outcome::partial;
     step.detail += "; " + util::join(failed, "; ");

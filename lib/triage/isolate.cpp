@@ -2,14 +2,16 @@
 
 #include <algorithm>
 #include <initializer_list>
+#include <map>
 #include <optional>
 #include <set>
 
 #include <fmt/format.h>
 
-#include "exec/session.hpp"
 #include "triage/access.hpp"
+#include "triage/debug_container.hpp"
 #include "util/strings.hpp"
+#include "triage/json_fields.hpp"
 
 namespace ir::triage {
 
@@ -17,20 +19,18 @@ using nlohmann::json;
 
 namespace {
 
+// The probe's timing: `wire`, with the retry window after the quarantine from `verify_timeout`.
+WireOptions wire_options(const IsolateOptions& o) {
+  WireOptions w = o.wire;
+  w.settle = o.verify_timeout;
+  return w;
+}
+
 constexpr const char* k_json_patch = "application/json-patch+json";
 constexpr const char* k_merge_patch = "application/merge-patch+json";
 
-const json& member(const json& j, const char* key) {
-  static const json k_null;
-  if (!j.is_object()) return k_null;
-  auto it = j.find(key);
-  return it != j.end() ? *it : k_null;
-}
-
-std::string str(const json& j, const char* key) {
-  const json& v = member(j, key);
-  return v.is_string() ? v.get<std::string>() : std::string();
-}
+using json_fields::member;
+using json_fields::str;
 
 // JSON Pointer escaping (RFC 6901) for an annotation key in a JSON patch path.
 std::string pointer_escape(const std::string& key) {
@@ -102,103 +102,167 @@ std::vector<kube::ResourceAttributes> isolate_needs(const IsolateOptions& o, boo
   return needs;
 }
 
-Verdict direction_verdict(Direction d, const IsolateReport& r, const IsolateOptions& o) {
+// What the quarantine lets out besides nothing: "DNS to kube-dns on 53, 10.0.0.0/8:443".
+std::string egress_exceptions(const IsolateReport& r, const IsolateOptions& o) {
+  std::vector<std::string> except;
+  if (o.allow_dns) {
+    except.emplace_back("DNS to kube-dns on 53");
+    if (!r.node_local_dns.empty())
+      except.push_back("NodeLocal DNSCache " + util::join(r.node_local_dns, ", ") + " on 53");
+  }
+  for (const auto& e : o.allow_egress) except.push_back(e);
+  return util::join(except, ", ");
+}
+
+std::string cni_text(const CniInfo& cni) {
+  return "CNI " + cni.name + (cni.evidence.empty() ? "" : ", from " + cni.evidence);
+}
+
+// The verdict reasoned from the objects. `from_allowances`: NOT contained because another policy
+// still allows traffic, a fact no single probe can refute.
+Verdict direction_verdict(Direction d, const IsolateReport& r, const IsolateOptions& o, bool& from_allowances) {
+  from_allowances = false;
   if (d == Direction::ingress && !o.ingress) {
     return {Containment::not_requested, "ingress is not restricted (add --ingress)"};
   }
   if (!r.admin_policy.empty() && r.cni.enforces) {
     return {Containment::contained, "AdminNetworkPolicy " + r.admin_policy + " denies " + to_string(d) +
-                                        " at priority 0, before any NetworkPolicy (CNI " + r.cni.name + ")"};
+                                        " at priority 0, before any NetworkPolicy (" + cni_text(r.cni) + ")"};
   }
   std::vector<std::string> allowing;
   for (const auto& a : r.still_allowing) {
     if (a.direction == d) allowing.push_back(fmt::format("networkpolicy {} allows {}", a.policy, util::join(a.rules, "; ")));
   }
   if (!allowing.empty()) {
+    from_allowances = true;
     return {Containment::not_contained, util::join(allowing, "; ") + (o.exclusive ? "" : " (use --exclusive)")};
   }
   if (r.cni.known && !r.cni.enforces) {
-    return {Containment::not_contained, r.cni.name + " does not enforce NetworkPolicy"};
+    return {Containment::not_contained, r.cni.name + " does not enforce NetworkPolicy (" + r.cni.evidence + ")"};
   }
   if (!r.cni.known) {
-    return {Containment::unknown, r.cni_note.empty() ? "no NetworkPolicy-enforcing CNI recognised in kube-system"
-                                                     : r.cni_note};
+    return {Containment::unknown,
+            (r.cni_note.empty() ? std::string("no NetworkPolicy-enforcing CNI recognised") : r.cni_note) +
+                (o.verify || !o.probe.empty() ? "" : "; --verify measures it on the wire")};
   }
-  std::string reason = "the quarantine policy denies all " + std::string(to_string(d)) + " (CNI " + r.cni.name + ")";
+  std::string reason = "the quarantine policy denies all " + std::string(to_string(d)) + " (" + cni_text(r.cni) + ")";
   if (d == Direction::egress && (o.allow_dns || !o.allow_egress.empty())) {
-    std::vector<std::string> except;
-    if (o.allow_dns) except.push_back("DNS to kube-dns on 53");
-    for (const auto& e : o.allow_egress) except.push_back(e);
-    reason = "all egress denied except " + util::join(except, ", ") + " (CNI " + r.cni.name + ")";
+    reason = "all egress denied except " + egress_exceptions(r, o) + " (" + cni_text(r.cni) + ")";
   }
   if (r.admin_network_policy) reason += "; AdminNetworkPolicy is served and may override (not evaluated)";
   return {Containment::contained, reason};
 }
 
-// --probe: one connection attempt from inside the pod. busybox and most images have nc; the
-// result is only as good as the tool. `nc -z` (OpenBSD, traditional, ncat, busybox's nc 1.10
-// compatible build) connects and closes; busybox's small nc has no -z but runs a program once
-// connected (`-e PROG`, the rest of argv), so `-e true` connects and closes as well.
-ProbeResult run_probe(kube::Client& client, kube::Connector& connector, const IsolateOptions& o,
-                      const std::string& container) {
-  const auto colon = o.probe.rfind(':');
-  const std::string host = o.probe.substr(0, colon);
-  const std::string port = colon == std::string::npos ? "" : o.probe.substr(colon + 1);
-  const std::vector<std::vector<std::string>> attempts = {{"nc", "-z", "-v", "-w", "3", host, port},
-                                                          {"nc", "-w", "3", host, port, "-e", "true"}};
-  ProbeResult result;
-  for (const auto& argv : attempts) {
-    util::MemorySink out(4096), err(4096);
-    exec::ExecLimits limits;
-    limits.total_timeout = std::chrono::seconds(15);
-    auto r = exec::run_exec(client, connector, {o.namespace_name, o.pod, container, argv}, out, err, {}, limits);
-    if (!r) {
-      if (r.error().code == Errc::exec_not_found) return {ProbeOutcome::unknown, "unknown: the image has no nc to probe with"};
-      return {ProbeOutcome::unknown, "unknown: " + r.error().message};
+// The reasoned egress verdict corrected by what the probe measured.
+Verdict with_wire(Verdict reasoned, bool from_allowances, const IsolateReport& r, const IsolateOptions& o) {
+  const WireCheck& w = r.wire;
+  switch (w.verdict) {
+    case WireVerdict::not_run:
+      return reasoned;
+    case WireVerdict::not_contained:
+      return {Containment::not_contained, w.reason, true};
+    case WireVerdict::contained: {
+      if (reasoned.state == Containment::not_contained && from_allowances) {
+        reasoned.reason += "; the probe was blocked (" + w.reason + "), but a policy still allows other traffic";
+        return reasoned;
+      }
+      std::string reason = w.reason;
+      const std::string except = egress_exceptions(r, o);
+      if (!except.empty()) reason += "; all egress denied except " + except;
+      if (!r.cni.known || !r.cni.enforces) {
+        reason += r.cni.known ? "; " + r.cni.name + " was thought not to enforce NetworkPolicy (" + r.cni.evidence +
+                                    "): something does"
+                              : "; no CNI recognised: the wire decides";
+      }
+      return {Containment::contained, reason, true};
     }
-    if (!r->completed()) return {ProbeOutcome::unknown, "unknown: nc " + r->detail};
-    result = interpret_probe(o.probe, r->exit_code, err.data());
-    if (result.outcome != ProbeOutcome::unsupported) return result;
+    case WireVerdict::unverified:
+      reasoned.reason += " (not verified on the wire: " + w.reason + ")";
+      return reasoned;
   }
-  return {ProbeOutcome::unknown, "unknown: the image's nc takes neither -z nor -e (" + result.summary + ")"};
+  return reasoned;
+}
+
+// --allow-dns leaves a channel open; say so wherever egress is called contained.
+void add_dns_note(Verdict& v, const IsolateReport& r) {
+  if (r.dns_note.empty() || v.state != Containment::contained) return;
+  v.reason += "; " + r.dns_note;
+}
+
+// Default destinations for --verify, most telling first: a sibling pod's declared TCP port (pod to
+// pod, what every enforcing CNI governs), then the kubernetes Service unless the API server runs on
+// the pod's own node (always reachable from its pods with some CNIs, so it would prove nothing).
+// Best effort: what cannot be read is skipped and said in `notes`.
+std::vector<ProbeTarget> default_targets(kube::Client& client, const json& pod, const PodAddresses& addresses,
+                                         std::vector<std::string>& notes) {
+  std::vector<ProbeTarget> out;
+  const json& meta = member(pod, "metadata");
+  const std::string ns = str(meta, "namespace");
+  std::string owner_uid;
+  for (const auto& ref : member(meta, "ownerReferences")) {
+    if (member(ref, "controller").is_boolean() && ref["controller"].get<bool>()) owner_uid = str(ref, "uid");
+  }
+  auto pods = kube::get_object(client, fmt::format("/api/v1/namespaces/{}/pods?limit=200", util::url_encode(ns)),
+                               "list pods in " + ns);
+  if (pods) {
+    std::optional<ProbeTarget> sibling, other;
+    for (const auto& p : member(*pods, "items")) {
+      const json& pm = member(p, "metadata");
+      if (str(pm, "uid") == str(meta, "uid") || str(member(p, "status"), "phase") != "Running") continue;
+      if (member(member(p, "spec"), "hostNetwork").is_boolean() && p["spec"]["hostNetwork"].get<bool>()) continue;
+      const std::string ip = str(member(p, "status"), "podIP");
+      if (ip.empty() || !unprobeable_reason(ip, addresses).empty()) continue;
+      bool same_owner = false;
+      for (const auto& ref : member(pm, "ownerReferences"))
+        same_owner = same_owner || (!owner_uid.empty() && str(ref, "uid") == owner_uid);
+      for (const auto& c : member(member(p, "spec"), "containers")) {
+        for (const auto& port : member(c, "ports")) {
+          const std::string proto = str(port, "protocol");
+          if (!member(port, "containerPort").is_number_integer() || (!proto.empty() && proto != "TCP")) continue;
+          ProbeTarget t{ip, port["containerPort"].get<int>(),
+                        fmt::format("pod {}/{} port {}", ns, str(pm, "name"), port["containerPort"].get<int>())};
+          if (same_owner && !sibling) sibling = t;
+          if (!other) other = t;
+        }
+      }
+    }
+    if (sibling)
+      out.push_back(*sibling);
+    else if (other)
+      out.push_back(*other);
+  } else {
+    notes.push_back("pods in " + ns + " not listed (" + pods.error().message + ")");
+  }
+  auto svc =
+      kube::get_object(client, "/api/v1/namespaces/default/services/kubernetes", "get service default/kubernetes");
+  if (svc) {
+    const std::string ip = str(member(*svc, "spec"), "clusterIP");
+    int port = 443;
+    for (const auto& p : member(member(*svc, "spec"), "ports")) {
+      if (member(p, "port").is_number_integer()) {
+        port = p["port"].get<int>();
+        break;
+      }
+    }
+    bool on_node = false;
+    if (auto eps = kube::get_object(client, "/api/v1/namespaces/default/endpoints/kubernetes",
+                                    "get endpoints default/kubernetes")) {
+      for (const auto& subset : member(*eps, "subsets")) {
+        for (const auto& a : member(subset, "addresses"))
+          on_node = on_node || !unprobeable_reason(str(a, "ip"), addresses).empty();
+      }
+    }
+    if (on_node)
+      notes.emplace_back("the kubernetes Service leads to the pod's own node: not a telling destination");
+    else if (!ip.empty() && ip != "None")
+      out.push_back({ip, port, "the kubernetes Service"});
+  } else {
+    notes.push_back("the kubernetes Service not read (" + svc.error().message + ")");
+  }
+  return out;
 }
 
 }  // namespace
-
-ProbeResult interpret_probe(const std::string& target, int exit_code, std::string_view nc_stderr) {
-  if (exit_code == 0) return {ProbeOutcome::connected, "CONNECTED to " + target + ": egress is NOT blocked"};
-  // The first line that says something (busybox prints its usage after the error line).
-  std::string line;
-  for (const auto& l : util::split(nc_stderr, '\n')) {
-    line = util::trim(l);
-    if (!line.empty()) break;
-  }
-  if (line.size() > 200) line = line.substr(0, 200) + "...";
-  const std::string said = util::to_lower(nc_stderr);
-  const auto has = [&](std::initializer_list<const char*> words) {
-    return std::any_of(words.begin(), words.end(), [&](const char* w) { return said.find(w) != std::string::npos; });
-  };
-  const std::string why = fmt::format("nc exit {}{}{}", exit_code, line.empty() ? "" : ": ", line);
-  if (has({"invalid option", "unrecognized option", "illegal option", "unknown option", "usage:"})) {
-    return {ProbeOutcome::unsupported, why};
-  }
-  if (has({"bad address", "could not resolve", "can't resolve", "name or service not known", "name resolution",
-           "no address associated"})) {
-    return {ProbeOutcome::unknown, "unknown: " + target + " did not resolve inside the pod (" + why + "): not probed"};
-  }
-  if (has({"refused"})) {
-    return {ProbeOutcome::refused, "connection to " + target + " refused (" + why +
-                                       "): the target or a REJECT rule answered; inconclusive"};
-  }
-  if (has({"timed out", "timeout", "no route", "unreachable"})) {
-    // busybox's nc times out the name lookup and the connection alike.
-    const std::string host = target.substr(0, target.rfind(':'));
-    const bool literal = host.find_first_not_of("0123456789.") == std::string::npos;
-    return {ProbeOutcome::blocked, "connection to " + target + " failed (" + why + "): egress blocked" +
-                                       (literal ? "" : " (the name is looked up first: DNS may be what is blocked)")};
-  }
-  return {ProbeOutcome::unknown, "unknown: nc failed without saying why (" + why + ")"};
-}
 
 const char* to_string(Containment c) {
   switch (c) {
@@ -235,6 +299,21 @@ Result<void> isolate_steps(kube::Client& client, kube::Connector* connector, con
   }
   const std::string policy_name = quarantine_policy_name(o.pod);
   const bool dry = o.dry_run == kube::DryRun::all;
+  const bool verify = o.verify || !o.probe.empty();
+
+  // A probe of what no policy governs proves nothing: refuse it before anything is written.
+  std::optional<ProbeTarget> probe_target;
+  const PodAddresses addresses = pod_addresses(pod, json());
+  if (!o.probe.empty()) {
+    IR_TRY_CTX(t, parse_probe_target(o.probe), what);
+    t.what = o.probe_label;
+    if (const std::string why = unprobeable_reason(t.host, addresses); !why.empty()) {
+      return unexpected(Error(Errc::usage, what + ": --probe " + t.text() + ": " + why)
+                            .with_hint("probe a destination outside the pod and its node: another pod's port, a "
+                                       "Service, an external address (or --verify picks one)"));
+    }
+    probe_target = t;
+  }
 
   // AdminNetworkPolicy first: --admin-policy must fail before anything is written.
   if (auto anp = kube::is_served(client, "policy.networking.k8s.io", "v1alpha1", "adminnetworkpolicies"); anp && *anp) {
@@ -245,11 +324,88 @@ Result<void> isolate_steps(kube::Client& client, kube::Connector* connector, con
                                                   "(policy.networking.k8s.io/v1alpha1)")
                           .with_hint("drop --admin-policy, and use --exclusive to neutralise competing NetworkPolicies"));
   }
+
+  // Does anything enforce policies? (Read before writing: --allow-dns needs NodeLocal DNSCache's
+  // addresses in the policy it writes.)
+  const CniDiscovery discovery = discover_cni(client, r.node);
+  r.cni = discovery.cni;
+  r.cni_note = discovery.note;
+  if (o.allow_dns) {
+    if (discovery.daemonsets.is_null()) {
+      // Cannot look: allow the documented default, which is a link-local address on the node.
+      r.node_local_dns = {k_node_local_dns_default};
+      r.warnings.push_back(
+          std::string("could not look for NodeLocal DNSCache (DaemonSets not readable): --allow-dns also allows "
+                      "its default address ") +
+          k_node_local_dns_default + " on 53");
+    } else {
+      r.node_local_dns = node_local_dns_addresses(discovery.daemonsets);
+    }
+    r.dns_note =
+        "DNS remains an exfiltration channel: the pod can still send queries the cluster resolver forwards "
+        "to any domain's name servers (DNS tunnelling)";
+  }
+
   // RBAC preflight, before the first write (in a dry run too: the server checks them the same).
   const bool cordon = o.cordon && !r.node.empty() && !annotations.contains(k_ann_cordoned);
-  IR_TRY(pf, preflight(client, what, isolate_needs(o, cordon)));
+  auto needs = isolate_needs(o, cordon);
+  if (verify && !dry) needs.push_back({"create", "", "pods", "exec", o.namespace_name, ""});
+  if (verify && !dry && o.ephemeral)
+    needs.push_back({"patch", "", "pods", "ephemeralcontainers", o.namespace_name, ""});
+  IR_TRY(pf, preflight(client, what, needs));
   checked = pf;
   if (!checked.unchecked.empty()) r.warnings.push_back(checked.warning());
+
+  // 0. Verification, before the quarantine: what the pod reaches now.
+  std::optional<Prober> prober;
+  if (verify && !dry && connector == nullptr) {
+    r.wire.verdict = WireVerdict::unverified;
+    r.wire.reason = "no exec connection to probe with";
+  } else if (verify && !dry) {
+    std::string container;
+    const json& containers = member(spec, "containers");
+    if (containers.is_array() && !containers.empty()) container = str(containers[0], "name");
+    r.wire.probed_from = "container " + container + " (the image's nc)";
+    if (o.ephemeral) {
+      DebugContainerOptions dc;
+      dc.namespace_name = o.namespace_name;
+      dc.pod = o.pod;
+      dc.image = o.debug_image;
+      dc.name_prefix = "kubectl-ir-probe-";
+      IR_TRY_CTX(name, add_debug_container(client, dc, clock, o.cancel), what);
+      r.debug_container = name;
+      container = name;
+      r.wire.probed_from = "debug container " + name + " (" + o.debug_image + ")";
+      log("isolate.ephemeral", {{"container", name},
+                                {"image", o.debug_image},
+                                {"purpose", "probe"},
+                                {"note", "ephemeral containers cannot be removed; it exits after its sleep"}});
+    }
+    prober.emplace(client, *connector, o.namespace_name, o.pod, container, o.cancel);
+    std::vector<std::string> notes;
+    std::vector<ProbeTarget> targets;
+    if (probe_target)
+      targets.push_back(*probe_target);
+    else
+      targets = default_targets(client, pod, addresses, notes);
+    if (targets.empty()) {
+      r.wire.verdict = WireVerdict::unverified;
+      r.wire.reason = "no destination to probe (" + util::join(notes, "; ") + "): give one with --probe HOST:PORT";
+      prober.reset();
+    } else if (r.already_isolated) {
+      for (const auto& t : targets) r.wire.targets.push_back({t, std::nullopt, std::nullopt, 0, 0});
+    } else {
+      probe_before(*prober, targets, wire_options(o), r.wire);
+      json before = json::array();
+      for (const auto& t : r.wire.targets)
+        before.push_back({{"target", t.target.text()},
+                          {"what", t.target.what},
+                          {"outcome", to_string(t.before->outcome)},
+                          {"result", t.before->summary}});
+      log("probe-before",
+          {{"from", r.wire.probed_from}, {"targets", before}, {"connections", r.wire.connections.size()}});
+    }
+  }
 
   // 1. Label (and, with --detach, remove what Services and the controller select), in one patch.
   json label_patch = {{k_quarantine_label, r.case_id}};
@@ -298,7 +454,8 @@ Result<void> isolate_steps(kube::Client& client, kube::Connector* connector, con
   }
 
   // 2. The quarantine policy, by server-side apply (creating it twice changes nothing).
-  QuarantineSpec qs{o.namespace_name, o.pod, r.pod_uid, r.case_id, o.ingress, o.allow_dns, o.allow_egress};
+  QuarantineSpec qs{o.namespace_name, o.pod,       r.pod_uid,      r.case_id,
+                    o.ingress,        o.allow_dns, o.allow_egress, r.node_local_dns};
   IR_TRY_CTX(policy, render_quarantine_policy(qs), what);
   IR_TRY_CTX(applied, kube::apply_network_policy(client, o.namespace_name, policy, o.dry_run), what);
   r.policy = applied;
@@ -360,21 +517,10 @@ Result<void> isolate_steps(kube::Client& client, kube::Connector* connector, con
     if (!to_neutralise.count(a.policy)) r.still_allowing.push_back(std::move(a));
   }
 
-  // 4. Does anything enforce it?
-  // CNIs run as DaemonSets: in kube-system, or in their own namespace when installed by an
-  // operator (calico-system, cilium, ...). Look cluster-wide; without that right, kube-system.
-  auto daemonsets = kube::get_object(client, "/apis/apps/v1/daemonsets?limit=500", "list daemonsets");
-  if (!daemonsets && daemonsets.error().code == Errc::forbidden) {
-    daemonsets = kube::get_object(client, "/apis/apps/v1/namespaces/kube-system/daemonsets", "list daemonsets in kube-system");
-  }
-  if (daemonsets) {
-    r.cni = detect_cni(member(*daemonsets, "items"));
-    if (!r.cni.known) r.cni_note = "no NetworkPolicy-enforcing CNI recognised among the DaemonSets";
-  } else {
-    r.cni_note = "cannot tell whether the CNI enforces NetworkPolicy: " + daemonsets.error().message;
-  }
+  // 4. The warnings the reasoning leaves.
   if (r.cni.known && !r.cni.enforces) {
-    r.warnings.push_back(r.cni.name + " does not enforce NetworkPolicy: the quarantine policy changes nothing on the wire");
+    r.warnings.push_back(r.cni.name + " does not enforce NetworkPolicy (" + r.cni.evidence +
+                         "): the quarantine policy may change nothing on the wire");
   } else if (!r.cni.known) {
     r.warnings.push_back(r.cni_note + ": the quarantine policy may change nothing on the wire");
   }
@@ -400,24 +546,38 @@ Result<void> isolate_steps(kube::Client& client, kube::Connector* connector, con
     }
   }
 
-  r.egress = direction_verdict(Direction::egress, r, o);
-  r.ingress = direction_verdict(Direction::ingress, r, o);
-
-  // 6. Probe from inside, after the policy is in place.
-  if (!o.probe.empty() && !dry && connector != nullptr) {
-    std::string container;
-    const json& containers = member(spec, "containers");
-    if (containers.is_array() && !containers.empty()) container = str(containers[0], "name");
-    const ProbeResult probe = run_probe(client, *connector, o, container);
-    r.probe = probe.summary;
-    log("probe", {{"target", o.probe}, {"result", r.probe}});
-    if (probe.outcome == ProbeOutcome::connected) {
-      r.egress = {Containment::not_contained, "the probe connected to " + o.probe + " from inside the pod"};
+  // 6. Verification, after the quarantine: what the pod still reaches.
+  if (prober) {
+    probe_after(*prober, wire_options(o), clock, r.wire);
+    json after = json::array();
+    for (const auto& t : r.wire.targets) {
+      after.push_back({{"target", t.target.text()},
+                       {"what", t.target.what},
+                       {"outcome", t.after ? to_string(t.after->outcome) : "not tried"},
+                       {"result", t.after ? t.after->summary : ""},
+                       {"attempts", t.attempts_after}});
     }
+    json conns = json::array();
+    for (const auto& c : r.wire.connections)
+      conns.push_back({{"connection", c.before.local + " -> " + c.before.remote}, {"after", c.after}});
+    log("probe-after", {{"from", r.wire.probed_from},
+                        {"targets", after},
+                        {"connections", conns},
+                        {"verdict", to_string(r.wire.verdict)},
+                        {"reason", r.wire.reason}});
   }
-  log("verdict", {{"egress", {{"state", to_string(r.egress.state)}, {"reason", r.egress.reason}}},
-                  {"ingress", {{"state", to_string(r.ingress.state)}, {"reason", r.ingress.reason}}},
-                  {"dry_run", dry}});
+  bool from_allowances = false;
+  r.egress = with_wire(direction_verdict(Direction::egress, r, o, from_allowances), from_allowances, r, o);
+  add_dns_note(r.egress, r);
+  r.ingress = direction_verdict(Direction::ingress, r, o, from_allowances);
+  if (verify && o.ingress && r.ingress.state != Containment::not_requested) {
+    r.ingress.reason += " (not measured: --verify probes egress; kubectl ir drill --ingress measures ingress)";
+  }
+  log("verdict",
+      {{"egress",
+        {{"state", to_string(r.egress.state)}, {"reason", r.egress.reason}, {"on_the_wire", r.egress.on_the_wire}}},
+       {"ingress", {{"state", to_string(r.ingress.state)}, {"reason", r.ingress.reason}}},
+       {"dry_run", dry}});
   return {};
 }
 
@@ -491,6 +651,46 @@ std::vector<Restore> plan_restores(const json& policies, const std::string& case
   return out;
 }
 
+// --exclusive residue no live pod accounts for: for each policy carrying the saved selector, the
+// cases in its NotIn whose quarantine label no pod in the namespace carries any more. One line per
+// policy: "allow-egress: case-1, case-2".
+Result<std::vector<std::string>> orphaned_residue(kube::Client& client, const std::string& ns, const json& policies) {
+  std::map<std::string, std::vector<std::string>> by_policy;
+  std::set<std::string> cases;
+  for (const auto& p : policies) {
+    const json& p_ann = member(member(p, "metadata"), "annotations");
+    if (!p_ann.is_object() || !p_ann.contains(k_ann_original_selector)) continue;
+    for (const auto& e : member(member(member(p, "spec"), "podSelector"), "matchExpressions")) {
+      if (str(e, "key") != k_quarantine_label || str(e, "operator") != "NotIn") continue;
+      for (const auto& v : member(e, "values")) {
+        if (!v.is_string()) continue;
+        by_policy[str(member(p, "metadata"), "name")].push_back(v.get<std::string>());
+        cases.insert(v.get<std::string>());
+      }
+    }
+  }
+  std::vector<std::string> out;
+  if (cases.empty()) return out;
+  // Which of these cases still have a quarantined pod (one request for all of them).
+  const std::string selector =
+      std::string(k_quarantine_label) + " in (" + util::join({cases.begin(), cases.end()}, ",") + ")";
+  IR_TRY(pods, kube::get_object(client,
+                                fmt::format("/api/v1/namespaces/{}/pods?labelSelector={}", util::url_encode(ns),
+                                            util::url_encode(selector)),
+                                "list quarantined pods in " + ns));
+  std::set<std::string> live;
+  for (const auto& p : member(pods, "items"))
+    live.insert(str(member(member(p, "metadata"), "labels"), k_quarantine_label));
+  for (const auto& [policy, values] : by_policy) {
+    std::vector<std::string> orphans;
+    for (const auto& v : values) {
+      if (!live.count(v)) orphans.push_back(v);
+    }
+    if (!orphans.empty()) out.push_back(policy + ": " + util::join(orphans, ", "));
+  }
+  return out;
+}
+
 Result<void> release_steps(kube::Client& client, const ReleaseOptions& o, const ActionLog& log, ReleaseReport& r,
                            Preflight& checked) {
   const std::string what = fmt::format("release {}/{}", o.namespace_name, o.pod);
@@ -511,25 +711,56 @@ Result<void> release_steps(kube::Client& client, const ReleaseOptions& o, const 
   r.case_id = str(labels, k_quarantine_label);
   if (r.case_id.empty()) r.case_id = str(annotations, k_ann_case);
   r.was_isolated = !r.case_id.empty();
+  if (r.was_isolated && !o.case_id.empty() && o.case_id != r.case_id) {
+    r.warnings.push_back("the pod is quarantined under case " + r.case_id + ", not " + o.case_id + ": releasing " +
+                         r.case_id);
+  }
+  // A pod that is gone cannot say its case: the caller's (--case, the journal) stands in.
+  if (!r.pod_found && !o.case_id.empty()) {
+    r.case_id = o.case_id;
+    r.was_isolated = true;
+  }
+  // The case whose --exclusive residue is cleaned: the pod's, else the one asked for.
+  const std::string clean_case = !r.case_id.empty() ? r.case_id : o.case_id;
+  if (r.case_id.empty()) r.case_id = clean_case;
   std::string policy_name = str(annotations, k_ann_policy);
   if (policy_name.empty()) policy_name = quarantine_policy_name(o.pod);
-  const std::string anp = r.was_isolated ? str(annotations, k_ann_admin_policy) : "";
+  std::string anp = r.was_isolated ? str(annotations, k_ann_admin_policy) : "";
   const std::string cordoned = r.was_isolated && r.pod_found ? str(annotations, k_ann_cordoned) : "";
 
   // What --exclusive patched is recorded on the policies: read them before the first write. A
   // refused list is left to the preflight, which names it with whatever else is missing.
   std::vector<Restore> restores;
   std::optional<Error> list_error;
-  if (r.was_isolated) {
+  const bool scan_residue = !r.pod_found && clean_case.empty();
+  if (!clean_case.empty() || scan_residue) {
     auto policies = kube::list_network_policies(client, ns);
-    if (policies) restores = plan_restores(member(*policies, "items"), r.case_id, r.warnings);
-    else if (policies.error().code == Errc::forbidden) list_error = policies.error();
-    else return unexpected(policies.error().context(what));
+    if (policies && !clean_case.empty()) {
+      restores = plan_restores(member(*policies, "items"), clean_case, r.warnings);
+    } else if (policies) {
+      IR_TRY_CTX(residue, orphaned_residue(client, ns, member(*policies, "items")), what);
+      r.residue = std::move(residue);
+    } else if (policies.error().code == Errc::forbidden && !scan_residue) {
+      list_error = policies.error();
+    } else if (policies.error().code == Errc::forbidden) {
+      r.warnings.push_back("could not look for what --exclusive may have left on other policies: " +
+                           policies.error().message);
+    } else {
+      return unexpected(policies.error().context(what));
+    }
+  }
+  // --admin-policy's AdminNetworkPolicy has no owner (cluster-scoped): it outlives the pod.
+  if (!r.pod_found && !clean_case.empty()) {
+    const std::string name = admin_policy_name(ns, o.pod);
+    auto found = kube::get_object(
+        client, "/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies/" + util::url_encode(name),
+        "get adminnetworkpolicy " + name);
+    if (found && str(member(member(*found, "metadata"), "labels"), "kubectl-ir/case") == clean_case) anp = name;
   }
 
   // RBAC preflight for what will be undone (in a dry run too).
   std::vector<kube::ResourceAttributes> needs = {need("delete", k_netpol_group, "networkpolicies", ns)};
-  if (r.was_isolated) needs.push_back(need("list", k_netpol_group, "networkpolicies", ns));
+  if (!clean_case.empty()) needs.push_back(need("list", k_netpol_group, "networkpolicies", ns));
   if (!restores.empty()) needs.push_back(need("patch", k_netpol_group, "networkpolicies", ns));
   if (!anp.empty()) needs.push_back(need("delete", k_anp_group, "adminnetworkpolicies", ""));
   if (!cordoned.empty()) needs.push_back(need("patch", "", "nodes", ""));
@@ -546,7 +777,6 @@ Result<void> release_steps(kube::Client& client, const ReleaseOptions& o, const 
   } else if (d.error().code != Errc::not_found) {
     return unexpected(d.error().context(what));
   }
-  if (!r.was_isolated) return {};
   if (!anp.empty()) {
     kube::Call call{"DELETE", "/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies/" + util::url_encode(anp),
                     dry ? kube::Query{{"dryRun", "All"}} : kube::Query{}, "", "", "application/json", {},
@@ -559,16 +789,17 @@ Result<void> release_steps(kube::Client& client, const ReleaseOptions& o, const 
     }
   }
 
-  // 2. Policies --exclusive patched for this case.
+  // 2. Policies --exclusive patched for this case (also when the pod is gone, or not isolated any
+  // more but the case was named).
   for (const auto& restore : restores) {
     IR_TRY_CTX(patched, kube::patch_object(client, netpol_path(ns, restore.name), restore.ops, k_json_patch, o.dry_run,
                                            fmt::format("patch networkpolicy {}/{}", ns, restore.name)),
                what);
     r.written.push_back(std::move(patched));
     r.restored_policies.push_back(restore.name);
-    log("restore-policy", {{"policy", restore.name}, {"dry_run", dry}});
+    log("restore-policy", {{"policy", restore.name}, {"case", clean_case}, {"dry_run", dry}});
   }
-  if (!r.pod_found) return {};
+  if (!r.pod_found || !r.was_isolated) return {};
 
   // 3. Uncordon only what isolate cordoned.
   if (!cordoned.empty()) {
@@ -606,9 +837,93 @@ Result<void> release_steps(kube::Client& client, const ReleaseOptions& o, const 
 
 }  // namespace
 
+namespace {
+
+// release --case CASE without a pod: every pod of the case in the namespace, then what the case
+// left on policies (its quarantine policies, should a deleted pod's not be collected yet, and its
+// --exclusive residue).
+Result<void> release_case_steps(kube::Client& client, const ReleaseOptions& o, const ActionLog& log, ReleaseReport& r,
+                                Preflight& checked) {
+  const std::string& ns = o.namespace_name;
+  const std::string what = fmt::format("release case {} in namespace {}", o.case_id, ns);
+  const bool dry = o.dry_run == kube::DryRun::all;
+  r.case_id = o.case_id;
+  r.pod_found = false;
+  const std::string selector = std::string(k_quarantine_label) + "=" + o.case_id;
+  IR_TRY_CTX(pods,
+             kube::get_object(client,
+                              fmt::format("/api/v1/namespaces/{}/pods?labelSelector={}", util::url_encode(ns),
+                                          util::url_encode(selector)),
+                              "list pods of the case"),
+             what);
+  for (const auto& p : member(pods, "items")) {
+    const std::string name = str(member(p, "metadata"), "name");
+    ReleaseReport one;
+    IR_CHECK(release_steps(client, {ns, name, o.dry_run, o.case_id}, log, one, checked));
+    r.was_isolated = true;
+    r.released_pods.push_back(name);
+    for (auto& x : one.restored_policies) r.restored_policies.push_back(std::move(x));
+    for (auto& x : one.warnings) r.warnings.push_back(name + ": " + x);
+    for (auto& x : one.written) r.written.push_back(std::move(x));
+    if (one.policy_deleted) r.deleted_policies.push_back(quarantine_policy_name(name));
+  }
+  // What is left once the pods are released: read afresh (a dry run changed nothing, so its
+  // restores would be planned twice: skip the policies already restored).
+  std::vector<kube::ResourceAttributes> needs = {need("list", k_netpol_group, "networkpolicies", ns)};
+  IR_TRY_CTX(policies, kube::list_network_policies(client, ns), what);
+  std::vector<std::string> to_delete;
+  for (const auto& p : member(policies, "items")) {
+    const json& labels = member(member(p, "metadata"), "labels");
+    if (str(labels, "kubectl-ir/case") == o.case_id && str(labels, k_managed_by_label) == "kubectl-ir") {
+      const std::string name = str(member(p, "metadata"), "name");
+      if (std::find(r.deleted_policies.begin(), r.deleted_policies.end(), name) == r.deleted_policies.end())
+        to_delete.push_back(name);
+    }
+  }
+  auto restores = plan_restores(member(policies, "items"), o.case_id, r.warnings);
+  restores.erase(std::remove_if(restores.begin(), restores.end(),
+                                [&](const Restore& x) {
+                                  return std::find(r.restored_policies.begin(), r.restored_policies.end(), x.name) !=
+                                         r.restored_policies.end();
+                                }),
+                 restores.end());
+  if (!to_delete.empty()) needs.push_back(need("delete", k_netpol_group, "networkpolicies", ns));
+  if (!restores.empty()) needs.push_back(need("patch", k_netpol_group, "networkpolicies", ns));
+  IR_TRY(pf, preflight(client, what, needs));
+  if (!pf.unchecked.empty() && checked.unchecked.empty()) r.warnings.push_back(pf.warning());
+  checked = pf;
+  for (const auto& name : to_delete) {
+    if (auto d = kube::delete_network_policy(client, ns, name, o.dry_run); d) {
+      r.deleted_policies.push_back(name);
+      log("delete-policy", {{"policy", name}, {"case", o.case_id}, {"dry_run", dry}});
+    } else if (d.error().code != Errc::not_found) {
+      return unexpected(d.error().context(what));
+    }
+  }
+  for (const auto& restore : restores) {
+    IR_TRY_CTX(patched,
+               kube::patch_object(client, netpol_path(ns, restore.name), restore.ops, k_json_patch, o.dry_run,
+                                  fmt::format("patch networkpolicy {}/{}", ns, restore.name)),
+               what);
+    r.written.push_back(std::move(patched));
+    r.restored_policies.push_back(restore.name);
+    log("restore-policy", {{"policy", restore.name}, {"case", o.case_id}, {"dry_run", dry}});
+  }
+  if (!r.restored_policies.empty() || !r.deleted_policies.empty()) r.was_isolated = true;
+  return {};
+}
+
+}  // namespace
+
 Result<ReleaseReport> release(kube::Client& client, const ReleaseOptions& o, const ActionLog& log) {
   ReleaseReport r;
   Preflight checked;
+  if (o.pod.empty()) {
+    if (o.case_id.empty()) return fail(Errc::usage, "release: name a pod or a case (--case)");
+    if (auto done = release_case_steps(client, o, log, r, checked); !done)
+      return unexpected(checked.explain(done.error()));
+    return r;
+  }
   if (auto done = release_steps(client, o, log, r, checked); !done) return unexpected(checked.explain(done.error()));
   return r;
 }

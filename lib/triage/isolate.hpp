@@ -14,7 +14,10 @@
 
 #include "kube/api.hpp"
 #include "kube/connection.hpp"
+#include "triage/cni.hpp"
 #include "triage/netpol.hpp"
+#include "triage/probe.hpp"
+#include "util/cancel.hpp"
 #include "util/clock.hpp"
 
 namespace ir::triage {
@@ -41,9 +44,20 @@ struct IsolateOptions {
   bool detach = false;       // remove the labels Services and the controller select
   bool cordon = false;       // cordon the pod's node
   bool admin_policy = false; // also a priority-0 AdminNetworkPolicy Deny (where served)
-  std::string probe;         // HOST:PORT to try from inside the pod after isolation, or ""
+  // Verification on the wire: a destination tried from inside the pod before and after the
+  // quarantine (probe.hpp). `probe` (HOST:PORT) names it and implies verify; without it, verify
+  // picks a sibling pod's declared port, else the kubernetes Service.
+  bool verify = false;
+  std::string probe;
+  std::string probe_label = "--probe";  // how messages name the `probe` destination
+  bool ephemeral = false;               // probe from a debug container (debug_image), not the image's nc
+  std::string debug_image = "busybox";
+  std::chrono::seconds verify_timeout{10};  // how long a destination still reachable after the
+                                            // quarantine is retried (policies take a moment)
+  WireOptions wire;                         // the probe's other timings (its settle is verify_timeout)
   kube::DryRun dry_run = kube::DryRun::none;
   std::string actor;         // who, for the annotation (API identity or --examiner)
+  const util::CancelToken* cancel = nullptr;
 };
 
 enum class Containment { contained, not_contained, unknown, not_requested };
@@ -52,6 +66,7 @@ const char* to_string(Containment c);
 struct Verdict {
   Containment state = Containment::unknown;
   std::string reason;
+  bool on_the_wire = false;  // the state was measured by the differential probe, not reasoned
 };
 
 struct IsolateReport {
@@ -68,7 +83,10 @@ struct IsolateReport {
   std::string cni_note;                      // why CNI enforcement is unknown, if it is
   bool admin_network_policy = false;         // policy.networking.k8s.io AdminNetworkPolicy is served
   std::string admin_policy;                  // name of the AdminNetworkPolicy applied (--admin-policy)
-  std::string probe;                         // result of --probe, or ""
+  std::vector<std::string> node_local_dns;   // --allow-dns: NodeLocal DNSCache addresses allowed too
+  std::string dns_note;                      // --allow-dns: the channel left open, in one sentence
+  WireCheck wire;                            // --verify / --probe
+  std::string debug_container;               // added for the probe (--ephemeral): permanent in the pod spec
   Verdict egress;
   Verdict ingress;
   std::vector<std::string> warnings;
@@ -84,18 +102,28 @@ struct IsolateReport {
 // Called once per action taken (for the case journal): action name and details.
 using ActionLog = std::function<void(const std::string& action, const nlohmann::json& fields)>;
 
-// Isolates the pod. Refuses a hostNetwork pod (Errc::failure with a hint). Before the first write
-// it asks (SelfSubjectAccessReview) for every permission the plan needs, in dry runs too, and
-// refuses with Errc::forbidden naming each missing one; when the reviews cannot be made it goes
-// ahead with a warning. API errors carry the server's message. `connector` is needed only for
-// --probe (may be null otherwise).
+// Isolates the pod. Refuses a hostNetwork pod (Errc::failure with a hint) and a probe of an
+// address no policy governs (loopback, the pod's own or its node's: Errc::usage, with the reason).
+// Before the first write it asks (SelfSubjectAccessReview) for every permission the plan needs, in
+// dry runs too, and refuses with Errc::forbidden naming each missing one; when the reviews cannot
+// be made it goes ahead with a warning. API errors carry the server's message.
+//
+// The verdict per direction: reasoned from the other policies that select the pod, the CNI
+// (cni.hpp, with the evidence named) and AdminNetworkPolicy; with verify, measured on the wire
+// (probe.hpp): still reachable after = NOT contained whatever the reasoning; blocked after =
+// contained (verified), unless another policy provably still allows traffic; unverified = the
+// reasoned verdict with why it could not be measured. `connector` is needed only to verify (may
+// be null otherwise).
 Result<IsolateReport> isolate(kube::Client& client, kube::Connector* connector, const IsolateOptions& options,
                               const ActionLog& log, util::Clock& clock);
 
 struct ReleaseOptions {
   std::string namespace_name;
-  std::string pod;
+  std::string pod;  // "" with case_id: release everything of that case in the namespace
   kube::DryRun dry_run = kube::DryRun::none;
+  // The case, when the caller knows it (--case, or the local journal): what --exclusive left on
+  // competing policies is cleaned even when the pod, which recorded the case, is gone.
+  std::string case_id = {};
 };
 
 struct ReleaseReport {
@@ -107,6 +135,11 @@ struct ReleaseReport {
   std::vector<std::string> restored_policies;
   std::vector<std::string> restored_labels;
   std::string uncordoned_node;
+  std::vector<std::string> released_pods;     // release by case: the pods released
+  std::vector<std::string> deleted_policies;  // release by case: quarantine policies deleted
+  // --exclusive residue found but not removed: "policy: case, ..." for cases it could not tie to a
+  // live pod or to the case asked for (release --case CASE removes it).
+  std::vector<std::string> residue;
   std::vector<std::string> warnings;
   std::vector<nlohmann::json> written;
 };
@@ -114,24 +147,12 @@ struct ReleaseReport {
 // Undoes what isolate recorded: deletes the quarantine policy, restores policies patched by
 // --exclusive to their original podSelector, restores detached labels, removes the quarantine
 // label and annotations, uncordons the node if isolate cordoned it. A pod that is not isolated is
-// not an error (nothing to do). Like isolate, it checks the permissions what it will undo needs
-// before the first write and refuses (Errc::forbidden) when any is missing.
+// not an error (nothing to do). A pod that is gone took its quarantine policy with it
+// (ownerReference), but not the NotIn its case left on competing policies: with the case known
+// (options.case_id) they are restored; without, the residue is reported (ReleaseReport::residue).
+// With no pod and a case, everything of the case in the namespace is released: its quarantined
+// pods, its quarantine policies, its residue. Like isolate, it checks the permissions what it will
+// undo needs before the first write and refuses (Errc::forbidden) when any is missing.
 Result<ReleaseReport> release(kube::Client& client, const ReleaseOptions& options, const ActionLog& log);
-
-// --probe, exposed for tests. How one `nc` attempt from inside the pod ended.
-enum class ProbeOutcome {
-  connected,    // nc exited 0: the connection was made
-  blocked,      // timed out, no route, unreachable: what a dropping policy looks like
-  refused,      // the target or a REJECT rule answered: a packet may have left the pod
-  unsupported,  // this nc does not take the options (busybox's small nc has no -z)
-  unknown,      // anything else (the host did not resolve, an unrecognised failure)
-};
-struct ProbeResult {
-  ProbeOutcome outcome = ProbeOutcome::unknown;
-  std::string summary;  // the line isolate reports ("CONNECTED to ...", "unknown: ...")
-};
-// Interprets an nc run against `target` (HOST:PORT) from its exit code and stderr, as busybox,
-// OpenBSD and traditional nc and nmap's ncat word their failures.
-ProbeResult interpret_probe(const std::string& target, int exit_code, std::string_view nc_stderr);
 
 }  // namespace ir::triage

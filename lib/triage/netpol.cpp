@@ -7,6 +7,7 @@
 
 #include "util/crypto.hpp"
 #include "util/strings.hpp"
+#include "triage/json_fields.hpp"
 
 namespace ir::triage {
 
@@ -20,12 +21,7 @@ std::string str(const json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-const json& member(const json& j, const char* key) {
-  static const json k_null;
-  if (!j.is_object()) return k_null;
-  auto it = j.find(key);
-  return it != j.end() ? *it : k_null;
-}
+using json_fields::member;
 
 // One matchExpressions entry (metav1.LabelSelectorRequirement).
 struct Requirement {
@@ -185,6 +181,23 @@ std::vector<Direction> policy_types(const json& policy) {
   return out;
 }
 
+std::vector<Allowance> allowances_of(const json& p) {
+  std::vector<Allowance> out;
+  const std::string name = str(member(p, "metadata"), "name");
+  for (const Direction d : policy_types(p)) {
+    const json& rules = member(member(p, "spec"), d == Direction::egress ? "egress" : "ingress");
+    if (!rules.is_array() || rules.empty()) continue;  // governs the direction and allows nothing
+    Allowance a{name, d, {}};
+    for (const auto& r : rules) a.rules.push_back(rule_text(r, d));
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+std::string describe_selector(const json& selector) {
+  return selector_text(selector);
+}
+
 Result<std::vector<Allowance>> selecting_allowances(const json& policies, const json& labels,
                                                     const std::string& skip_name) {
   std::vector<Allowance> out;
@@ -195,13 +208,7 @@ Result<std::vector<Allowance>> selecting_allowances(const json& policies, const 
     auto matches = selector_matches(member(member(p, "spec"), "podSelector"), labels);
     if (!matches) return unexpected(matches.error().context("networkpolicy " + name));
     if (!*matches) continue;
-    for (const Direction d : policy_types(p)) {
-      const json& rules = member(member(p, "spec"), d == Direction::egress ? "egress" : "ingress");
-      if (!rules.is_array() || rules.empty()) continue;  // governs the direction and allows nothing
-      Allowance a{name, d, {}};
-      for (const auto& r : rules) a.rules.push_back(rule_text(r, d));
-      out.push_back(std::move(a));
-    }
+    for (auto& a : allowances_of(p)) out.push_back(std::move(a));
   }
   return out;
 }
@@ -253,6 +260,13 @@ Result<json> render_quarantine_policy(const QuarantineSpec& s) {
     egress.push_back({{"to", json::array({{{"namespaceSelector", json::object()},
                                            {"podSelector", {{"matchLabels", {{"k8s-app", "kube-dns"}}}}}}})},
                       {"ports", json::array({{{"protocol", "UDP"}, {"port", 53}}, {{"protocol", "TCP"}, {"port", 53}}})}});
+    if (!s.node_local_dns.empty()) {
+      json to = json::array();
+      for (const auto& ip : s.node_local_dns) to.push_back({{"ipBlock", {{"cidr", ip + "/32"}}}});
+      egress.push_back(
+          {{"to", to},
+           {"ports", json::array({{{"protocol", "UDP"}, {"port", 53}}, {{"protocol", "TCP"}, {"port", 53}}})}});
+    }
   }
   for (const auto& text : s.allow_egress) {
     IR_TRY(a, parse_allow_egress(text));
@@ -295,6 +309,15 @@ Result<json> render_admin_quarantine_policy(const QuarantineSpec& s) {
                                                      {"podSelector", {{"matchLabels", {{"k8s-app", "kube-dns"}}}}}}}}})},
                       {"ports", json::array({{{"portNumber", {{"protocol", "UDP"}, {"port", 53}}}},
                                              {{"portNumber", {{"protocol", "TCP"}, {"port", 53}}}}})}});
+    if (!s.node_local_dns.empty()) {
+      json networks = json::array();
+      for (const auto& ip : s.node_local_dns) networks.push_back(ip + "/32");
+      egress.push_back({{"name", "kubectl-ir-allow-node-local-dns"},
+                        {"action", "Allow"},
+                        {"to", json::array({{{"networks", networks}}})},
+                        {"ports", json::array({{{"portNumber", {{"protocol", "UDP"}, {"port", 53}}}},
+                                               {{"portNumber", {{"protocol", "TCP"}, {"port", 53}}}}})}});
+    }
   }
   int n = 0;
   for (const auto& text : s.allow_egress) {
@@ -324,25 +347,6 @@ Result<json> render_admin_quarantine_policy(const QuarantineSpec& s) {
                 {"labels", {{k_managed_by_label, "kubectl-ir"}, {"kubectl-ir/case", s.case_id}}},
                 {"annotations", {{"kubectl-ir/pod", s.namespace_name + "/" + s.pod_name}}}}},
               {"spec", spec}};
-}
-
-CniInfo detect_cni(const json& daemonsets) {
-  // Ordered: an enforcing CNI wins over flannel (Canal = Calico policy + flannel networking).
-  static constexpr std::pair<const char*, const char*> k_enforcing[] = {
-      {"calico", "calico"}, {"cilium", "cilium"}, {"antrea", "antrea"},     {"kube-router", "kube-router"},
-      {"weave", "weave"},   {"ovnkube", "ovn-kubernetes"}, {"ovs-node", "ovn-kubernetes"}, {"canal", "canal"}};
-  CniInfo info;
-  bool flannel = false;
-  if (!daemonsets.is_array()) return info;
-  for (const auto& ds : daemonsets) {
-    const std::string name = util::to_lower(str(member(ds, "metadata"), "name"));
-    for (const auto& [needle, cni] : k_enforcing) {
-      if (name.find(needle) != std::string::npos) return CniInfo{cni, true, true};
-    }
-    if (name.find("flannel") != std::string::npos) flannel = true;
-  }
-  if (flannel) return CniInfo{"flannel", false, true};
-  return info;
 }
 
 std::optional<json> exclude_case(const json& pod_selector, const std::string& case_id) {

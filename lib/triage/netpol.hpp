@@ -1,7 +1,7 @@
 #pragma once
 // NetworkPolicy reasoning for isolation, pure functions over Kubernetes JSON: label-selector
-// evaluation, which policies select a pod and what they still allow, the quarantine policy, and
-// whether the cluster's CNI enforces policies at all. Facts: shared/README.md §2 "NetworkPolicy".
+// evaluation, which policies select a pod and what they still allow, the quarantine policy (CNI
+// detection is in cni.hpp). Facts: shared/README.md §2 "NetworkPolicy".
 
 #include <optional>
 #include <string>
@@ -39,6 +39,13 @@ struct Allowance {
                                     // "10.0.0.0/8 on TCP/443", "pods app=db in namespace *")
 };
 
+// What one policy allows, per direction it governs, whatever pods it selects (rules of directions
+// it governs without rules are left out: those deny).
+std::vector<Allowance> allowances_of(const nlohmann::json& policy);
+
+// A label selector for messages: "app=web,tier in (a,b)", "all" for an empty one, "(none)" for null.
+std::string describe_selector(const nlohmann::json& selector);
+
 // Every policy in `policies` (a NetworkPolicyList's items) other than `skip_name` that selects a
 // pod with `labels` and allows traffic in some direction. Policies that fail to evaluate (bad
 // selector) are returned as an error naming the policy.
@@ -54,6 +61,9 @@ struct QuarantineSpec {
   bool ingress = false;                        // also deny ingress
   bool allow_dns = false;                      // egress to kube-dns pods on 53/UDP+TCP
   std::vector<std::string> allow_egress;       // "CIDR" or "CIDR:PORT" (TCP)
+  // With allow_dns: NodeLocal DNSCache's link-local addresses (169.254.20.10), allowed on 53/UDP+TCP
+  // as ipBlocks (the cache runs on the node's network, not in a pod a selector could name).
+  std::vector<std::string> node_local_dns = {};
 };
 
 // The name of the quarantine policy for a pod: "kubectl-ir-quarantine-<pod>", shortened with a
@@ -78,14 +88,6 @@ struct EgressAllowance {
   std::optional<int> port;
 };
 Result<EgressAllowance> parse_allow_egress(const std::string& text);
-
-// The CNI, judged from DaemonSet names (a DaemonSetList's items, cluster-wide or kube-system).
-struct CniInfo {
-  std::string name;        // "calico", "cilium", ..., "flannel", or "" when none recognised
-  bool enforces = false;   // a CNI known to enforce NetworkPolicy was found
-  bool known = false;      // false: nothing recognised, enforcement unknown
-};
-CniInfo detect_cni(const nlohmann::json& daemonsets);
 
 // --exclusive: the merge of a NotIn expression on the quarantine label into a policy's
 // podSelector, so it stops selecting pods quarantined under `case_id`. Returns nullopt if the

@@ -1,6 +1,7 @@
 """e2e: kubectl ir isolate / release against the fake cluster (issue: isolate and release)."""
 import json
 import os
+import re
 import shutil
 import tempfile
 import unittest
@@ -177,6 +178,15 @@ class IsolateRelease(unittest.TestCase):
         self.assertEqual(get("networkpolicy", "allow-egress"), pol_before)
         self.assertEqual(get("networkpolicy", quarantine), quarantine_before)
         self.assertTrue(get("node", NODE)["spec"].get("unschedulable"))
+        # Said in the future tense: nothing was deleted, restored or uncordoned.
+        text = self.ir("release", COMPROMISED, "-n", NS, "--dry-run")
+        self.assertEqual(text.code, 0, text)
+        self.assertEqual(text.out.splitlines(), [
+            "(dry run: nothing was changed)",
+            f"would release {NS}/{COMPROMISED} (case {report['case']})",
+            "would delete: quarantine policy",
+            "would restore: networkpolicy allow-egress",
+            "would uncordon: node " + NODE])
         self.assertEqual(self.ir("release", COMPROMISED, "-n", NS).code, 0)
 
     def test_idempotent(self):
@@ -203,7 +213,8 @@ class IsolateRelease(unittest.TestCase):
     def test_preflight_refuses_a_user_who_may_label_but_not_write_policies(self):
         for dry in ([], ["--dry-run"]):
             with self.subTest(dry_run=bool(dry)):
-                cluster.clear_requests()
+                if not cluster.real:
+                    cluster.clear_requests()
                 r = cluster.ir("isolate", COMPROMISED, "-n", NS, "--cordon", *dry, context="fake-labeller",
                                env={"KUBECTL_IR_HOME": self.home})
                 self.assertEqual(r.code, 1, r)
@@ -251,32 +262,136 @@ class IsolateRelease(unittest.TestCase):
         self.assertIn("kubectl-ir/quarantine", get("pod", COMPROMISED)["metadata"]["labels"])
         self.assertIsNotNone(get("networkpolicy", "kubectl-ir-quarantine-" + COMPROMISED))
 
-    def test_probe_reports_what_the_pod_still_reaches(self):
-        # Without --exclusive the demo's allow-egress policy still lets everything out, and the fake
-        # cluster enforces policies as a CNI does: the probe connects. The pod's busybox nc has no
-        # -z, so the second form (-e true) is what connects.
+    def test_probe_measures_on_the_wire_before_and_after_the_quarantine(self):
+        # The fake cluster enforces policies: the pool is reachable before the quarantine and not after.
+        # The pod's busybox nc has no -z: the first probe learns the -e true form, the others use it.
         if not cluster.real:
             cluster.clear_requests()
-        r = self.ir("isolate", COMPROMISED, "-n", NS, "--case", "case-probe",
+        r = self.ir("isolate", COMPROMISED, "-n", NS, "--exclusive", "--case", "case-probe",
                     "--probe", w.pool, "-o", "json")
-        self.assertEqual(r.code, 3, r)
-        report = json.loads(r.out)
-        self.assertEqual(report["probe"], f"CONNECTED to {w.pool}: egress is NOT blocked")
-        self.assertEqual(report["verdict"]["egress"]["state"], "NOT contained")
-        self.assertEqual([a["policy"] for a in report["stillAllowing"]], ["allow-egress"])
-        if not cluster.real:   # the fake's request log (and its busybox nc, without -z)
-            execs = [q for q in cluster.requests() if q["path"].endswith("/exec")]
-            self.assertEqual([("command=-z" in q["query"], "command=-e" in q["query"]) for q in execs],
-                             [(True, False), (False, True)], execs)
-        probes = [e for e in journal_entries(self.home, "case-probe") if e["action"] == "probe"]
-        self.assertEqual([(p["target"], p["result"]) for p in probes], [(w.pool, report["probe"])])
-
-    def test_probe_of_an_unreachable_address_leaves_the_verdict(self):
-        r = self.ir("isolate", COMPROMISED, "-n", NS, "--exclusive", "--probe", "192.0.2.1:80", "-o", "json")
         self.assertEqual(r.code, 0, r)
         report = json.loads(r.out)
-        self.assertRegex(report["probe"], r"^connection to 192\.0\.2\.1:80 failed \(nc exit 1: nc: .+\): egress blocked$")
-        self.assertEqual(report["verdict"]["egress"]["state"], "contained")
+        v = report["verification"]
+        self.assertEqual(v["verdict"], "contained")
+        self.assertEqual(v["from"], "container web (the image's nc)")
+        target = v["targets"][0]
+        self.assertEqual((target["target"], target["what"]), (w.pool, "--probe"))
+        self.assertEqual(target["before"]["outcome"], "connected")
+        self.assertIn(target["after"]["outcome"], ("blocked", "refused"))
+        self.assertTrue(report["verdict"]["egress"]["onTheWire"])
+        self.assertRegex(report["verdict"]["egress"]["reason"],
+                         "^" + re.escape(w.pool) + r" \(--probe\) connected before, (timed out|refused) after")
+        if not cluster.real:   # the fake's request log
+            execs = [q for q in cluster.requests() if q["path"].endswith("/exec")]
+            nc = [q for q in execs if "command=nc" in q["query"]]
+            self.assertEqual([("command=-z" in q["query"], "command=-e" in q["query"]) for q in nc],
+                             [(True, False)] + [(False, True)] * (len(nc) - 1), nc)
+            # The probes before ran before the policy was written, the one after after it.
+            policy_write = next(i for i, q in enumerate(cluster.requests()) if q["method"] == "PATCH"
+                                and q["path"].endswith("/networkpolicies/kubectl-ir-quarantine-" + COMPROMISED))
+            exec_positions = [i for i, q in enumerate(cluster.requests()) if q["path"].endswith("/exec")
+                              and "command=nc" in q["query"]]
+            self.assertLess(exec_positions[1], policy_write)
+            self.assertGreater(exec_positions[-1], policy_write)
+        actions = [e["action"] for e in journal_entries(self.home, "case-probe")]
+        self.assertLess(actions.index("probe-before"), actions.index("apply-policy"))
+        self.assertLess(actions.index("apply-policy"), actions.index("probe-after"))
+
+    def test_verify_picks_a_sibling_and_reports_the_connection_that_was_open(self):
+        r = self.ir("isolate", COMPROMISED, "-n", NS, "--exclusive", "--verify")
+        self.assertEqual(r.code, 0, r)
+        self.assertRegex(r.out, rf"\nprobe:    [\d.]+:8080 \(pod {NS}/{w.deployment}-\S+ port 8080\): "
+                                r"before connected, after (blocked|refused)\n")
+        # The miner's connection to the pool was open before the quarantine: it is followed.
+        self.assertRegex(r.out, r"\nexisting: [\d.]+:\d+ -> " + re.escape(w.pool) + ": ")
+        self.assertIn("\negress:   contained (verified on the wire): ", r.out)
+
+    def test_probe_of_an_unreachable_address_is_unverified_not_blocked(self):
+        r = self.ir("isolate", COMPROMISED, "-n", NS, "--exclusive", "--probe", "192.0.2.1:80", "-o", "json")
+        self.assertEqual(r.code, 0, r)  # the reasoned verdict stands (Calico, no other policy)
+        report = json.loads(r.out)
+        self.assertEqual(report["verification"]["verdict"], "unverified")
+        self.assertFalse(report["verdict"]["egress"]["onTheWire"])
+        self.assertIn("(not verified on the wire: 192.0.2.1:80 (--probe) was not reachable before the quarantine: "
+                      "connection to 192.0.2.1:80 failed", report["verdict"]["egress"]["reason"])
+
+    def test_probe_refuses_loopback_and_the_pods_own_addresses(self):
+        pod = get("pod", COMPROMISED)
+        for target, why, before_connecting in (
+                ("127.0.0.1:8080", "is the pod's own loopback", True),
+                ("localhost:8080", "is the pod's own loopback", True),
+                (pod["status"]["podIP"] + ":8080", "is the pod's own address", False),
+                (pod["status"]["hostIP"] + ":10250", "is the address of the pod's node", False)):
+            with self.subTest(target=target):
+                if not cluster.real:
+                    cluster.clear_requests()
+                r = self.ir("isolate", COMPROMISED, "-n", NS, "--probe", target)
+                self.assertEqual(r.code, 2, r)
+                # Refused before connecting: the option's check ("invalid --probe ..."); after reading
+                # the pod: isolate's ("--probe HOST:PORT: ...").
+                self.assertRegex(r.err, "--probe \"?" + re.escape(target) + "\"?: " +
+                                 re.escape(target.rsplit(":", 1)[0] + " " + why))
+                if not cluster.real:   # the fake's request log
+                    self.assertEqual(writes_logged(), [])
+                    if before_connecting:
+                        self.assertEqual(cluster.requests(), [])
+        self.assertNotIn("kubectl-ir/quarantine", get("pod", COMPROMISED)["metadata"]["labels"])
+
+    def test_allow_dns_names_the_channel_it_leaves(self):
+        r = self.ir("isolate", COMPROMISED, "-n", NS, "--exclusive", "--allow-dns", "-o", "json")
+        self.assertEqual(r.code, 0, r)
+        reason = json.loads(r.out)["verdict"]["egress"]["reason"]
+        self.assertIn("all egress denied except DNS to kube-dns on 53", reason)
+        self.assertIn("DNS remains an exfiltration channel", reason)
+
+    def test_release_after_the_pod_is_gone_cleans_what_exclusive_left(self):
+        before = restorable(get("networkpolicy", "allow-egress"))
+        r = self.ir("isolate", COMPROMISED, "-n", NS, "--exclusive", "--case", "case-gone")
+        self.assertEqual(r.code, 0, r)
+        self.assertEqual(cluster.kubectl("delete", "pod", COMPROMISED, "-n", NS, "--grace-period=0").code, 0)
+        self.assertIn("case-gone", json.dumps(get("networkpolicy", "allow-egress")["spec"]))
+        # Another machine (no journal): told what is left and how to remove it, nothing touched.
+        other = tempfile.mkdtemp(prefix="ir-home-")
+        try:
+            r = cluster.ir("release", COMPROMISED, "-n", NS, env={"KUBECTL_IR_HOME": other})
+        finally:
+            shutil.rmtree(other, ignore_errors=True)
+        self.assertEqual(r.code, 0, r)
+        self.assertIn("is gone and no case is known for it: nothing to do", r.out)
+        self.assertIn("kubectl-ir: warning: networkpolicy allow-egress: case-gone: --exclusive left these cases", r.err)
+        self.assertIn("kubectl ir release --case CASE -n " + NS, r.err)
+        self.assertIn("case-gone", json.dumps(get("networkpolicy", "allow-egress")["spec"]))
+        # A dry run speaks in the future tense and changes nothing.
+        r = self.ir("release", COMPROMISED, "-n", NS, "--dry-run")
+        self.assertEqual(r.code, 0, r)
+        self.assertIn("would clean what case case-gone left", r.out)
+        self.assertIn("would restore: networkpolicy allow-egress", r.out)
+        self.assertNotIn("restored:", r.out)
+        self.assertIn("case-gone", json.dumps(get("networkpolicy", "allow-egress")["spec"]))
+        # This machine's journal knows the case.
+        r = self.ir("release", COMPROMISED, "-n", NS)
+        self.assertEqual(r.code, 0, r)
+        self.assertIn("the journal of case case-gone says it was isolated", r.err)
+        self.assertIn("restored: networkpolicy allow-egress", r.out)
+        self.assertEqual(restorable(get("networkpolicy", "allow-egress")), before)
+        self.assertIn("restore-policy", [e["action"] for e in journal_entries(self.home, "case-gone")])
+
+    def test_release_by_case_without_a_pod(self):
+        before = restorable(get("networkpolicy", "allow-egress"))
+        self.assertEqual(self.ir("isolate", COMPROMISED, "-n", NS, "--exclusive", "--case", "case-many").code, 0)
+        other = [p for p in w.replicas if p != COMPROMISED][0]
+        self.assertEqual(self.ir("isolate", other, "-n", NS, "--exclusive", "--case", "case-many").code, 0)
+        r = self.ir("release", "--case", "case-many", "-n", NS, "--dry-run")
+        self.assertEqual(r.code, 0, r)
+        self.assertIn("would release case case-many in namespace " + NS, r.out)
+        self.assertIn("would release: pod " + COMPROMISED, r.out)
+        r = self.ir("release", "--case", "case-many", "-n", NS, "-o", "json")
+        self.assertEqual(r.code, 0, r)
+        self.assertEqual(sorted(json.loads(r.out)["releasedPods"]), sorted([COMPROMISED, other]))
+        self.assertEqual(restorable(get("networkpolicy", "allow-egress")), before)
+        for p in (COMPROMISED, other):
+            self.assertNotIn("kubectl-ir/quarantine", get("pod", p)["metadata"]["labels"])
+        self.assertEqual(self.ir("release").code, 2)
 
     def test_missing_pod(self):
         r = self.ir("isolate", "no-such-pod", "-n", NS)
@@ -394,9 +509,11 @@ class WithoutEnforcingCni(unittest.TestCase):
 
     def test_unknown_verdict_and_a_warning(self):
         r, report = self.isolate()
-        note = "no NetworkPolicy-enforcing CNI recognised among the DaemonSets"
-        self.assertEqual(report["cni"], {"name": "", "enforces": False, "known": False, "note": note})
-        self.assertEqual(report["verdict"]["egress"], {"state": "unknown", "reason": note})
+        note = ("no NetworkPolicy-enforcing CNI recognised in the DaemonSets, the pods in kube-system, node node-1 "
+                "(annotations, labels, node info)")
+        self.assertEqual(report["cni"], {"name": "", "enforces": False, "known": False, "evidence": "", "note": note})
+        self.assertEqual(report["verdict"]["egress"], {"state": "unknown", "reason": note + "; --verify measures it on the wire",
+                                                       "onTheWire": False})
         warning = note + ": the quarantine policy may change nothing on the wire"
         self.assertEqual(report["warnings"], [warning])
         self.assertIn("kubectl-ir: warning: " + warning + "\n", r.err)
@@ -409,10 +526,93 @@ class WithoutEnforcingCni(unittest.TestCase):
             f.write(FLANNEL)
         self.assertEqual(self.cluster.kubectl("apply", "-f", path).code, 0)
         r, report = self.isolate()
-        self.assertEqual(report["verdict"]["egress"], {"state": "NOT contained",
-                                                       "reason": "flannel does not enforce NetworkPolicy"})
-        self.assertIn("kubectl-ir: warning: flannel does not enforce NetworkPolicy: the quarantine policy changes "
-                      "nothing on the wire\n", r.err)
+        self.assertEqual(report["verdict"]["egress"], {
+            "state": "NOT contained", "reason": "flannel does not enforce NetworkPolicy (DaemonSet kube-system/kube-flannel-ds)",
+            "onTheWire": False})
+        self.assertIn("kubectl-ir: warning: flannel does not enforce NetworkPolicy (DaemonSet kube-system/kube-flannel-ds): "
+                      "the quarantine policy may change nothing on the wire\n", r.err)
+
+
+class ScenarioCase(unittest.TestCase):
+    """A fake cluster of its own, from one of the fake cluster's scenarios."""
+    scenario = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.c = Cluster(os.path.join(FAKE, "scenarios", cls.scenario))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.stop()
+
+    def setUp(self):
+        self.c.admin("POST", "/_fake/reset", {})
+        self.home = tempfile.mkdtemp(prefix="ir-home-")
+
+    def tearDown(self):
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    def ir(self, *args):
+        return self.c.ir(*args, env={"KUBECTL_IR_HOME": self.home})
+
+    def exec_in(self, pod, *cmd):
+        return self.c.kubectl("exec", "-n", "shop", pod, "--", *cmd)
+
+
+@fake_only("a second server of the demo-hostcni scenario")
+class HostEnforcedCni(ScenarioCase):
+    """k3s: kube-router's policy controller runs in the k3s process on the host, no CNI DaemonSet."""
+    scenario = "demo-hostcni.yaml"
+
+    def test_the_node_says_k3s_and_the_wire_agrees(self):
+        r = self.ir("isolate", COMPROMISED, "-n", "shop", "--exclusive", "-o", "json")
+        self.assertEqual(r.code, 0, r)  # was: CNI unknown, egress unknown, exit 3
+        report = json.loads(r.out)
+        self.assertEqual(report["cni"]["name"], "k3s (kube-router)")
+        self.assertTrue(report["cni"]["enforces"])
+        self.assertEqual(report["cni"]["evidence"], "node node-1 runs k3s (annotation k3s.io/node-args): its embedded "
+                                                    "kube-router enforces NetworkPolicy")
+        self.assertEqual(self.ir("release", COMPROMISED, "-n", "shop").code, 0)
+        r = self.ir("isolate", COMPROMISED, "-n", "shop", "--exclusive", "--verify", "-o", "json")
+        self.assertEqual(r.code, 0, r)
+        self.assertTrue(json.loads(r.out)["verdict"]["egress"]["onTheWire"])
+
+
+@fake_only("a second server of the demo-noenforce scenario")
+class NonEnforcingCni(ScenarioCase):
+    """flannel alone: the policy is stored and nothing happens on the wire."""
+    scenario = "demo-noenforce.yaml"
+
+    def test_the_probe_proves_it_is_not_contained(self):
+        r = self.ir("isolate", COMPROMISED, "-n", "shop", "--exclusive", "--verify", "--verify-timeout", "2s", "-o", "json")
+        self.assertEqual(r.code, 3, r)
+        report = json.loads(r.out)
+        egress = report["verdict"]["egress"]
+        self.assertEqual(egress["state"], "NOT contained")
+        self.assertTrue(egress["onTheWire"])
+        self.assertRegex(egress["reason"], r"still connected after the quarantine \(\d+ attempts over 2\.\ds\)$")
+        # The scenario's node keeps a Calico annotation (as after a CNI migration): the reasoning
+        # believes it, the wire does not.
+        self.assertEqual(report["cni"]["evidence"], "node node-1 annotation projectcalico.org/IPv4Address")
+
+
+@fake_only("a second server of the demo-nodelocaldns scenario")
+class NodeLocalDns(ScenarioCase):
+    """NodeLocal DNSCache: pods ask 169.254.20.10, which a kube-dns pod selector does not cover."""
+    scenario = "demo-nodelocaldns.yaml"
+
+    def test_allow_dns_keeps_name_resolution_working(self):
+        self.assertEqual(self.exec_in(COMPROMISED, "nslookup", "kube-dns.kube-system.svc.cluster.local").code, 0)
+        r = self.ir("isolate", COMPROMISED, "-n", "shop", "--exclusive", "--allow-dns", "-o", "json")
+        self.assertEqual(r.code, 0, r)
+        report = json.loads(r.out)
+        self.assertEqual(report["nodeLocalDns"], ["169.254.20.10"])
+        self.assertIn("NodeLocal DNSCache 169.254.20.10 on 53", report["verdict"]["egress"]["reason"])
+        self.assertIn("DNS remains an exfiltration channel", report["verdict"]["egress"]["reason"])
+        pol = self.c.kubectl("get", "networkpolicy", "kubectl-ir-quarantine-" + COMPROMISED, "-n", "shop", "-o", "json")
+        self.assertIn({"ipBlock": {"cidr": "169.254.20.10/32"}}, json.loads(pol.out)["spec"]["egress"][1]["to"])
+        lookup = self.exec_in(COMPROMISED, "nslookup", "kube-dns.kube-system.svc.cluster.local")
+        self.assertEqual(lookup.code, 0, lookup)
 
 
 class Pipe(unittest.TestCase):

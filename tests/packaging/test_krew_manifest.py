@@ -12,9 +12,9 @@ krew's rules, as krew checks them (sigs.k8s.io/krew):
 This project's own, stricter rules are marked (ours) below.
 
   /usr/bin/python3 -m unittest -v test_krew_manifest          the committed template (+ negatives)
-  IR_KREW_MANIFEST=dist/krew-manifest.yaml IR_KREW_ARCHIVE=dist/kubectl-ir_0.1.0_linux_amd64.tar.gz \
-    /usr/bin/python3 -m unittest -v test_krew_manifest        ... and the rendered manifest + archive
-  /usr/bin/python3 test_krew_manifest.py --manifest M --archive A [--require-archive]
+  IR_KREW_MANIFEST=dist/krew-manifest.yaml IR_KREW_ARCHIVE=dist/kubectl-ir_0.1.0_linux_amd64.tar.gz:... \
+    /usr/bin/python3 -m unittest -v test_krew_manifest        ... and the rendered manifest + archives
+  /usr/bin/python3 test_krew_manifest.py --manifest M --archive A [--archive B] [--require-archive]
 With --require-archive (ctest's packaging_release_archive), a missing archive exits 77: skipped.
 """
 
@@ -36,6 +36,7 @@ TEMPLATE = REPO / "krew-manifest.yaml"
 PLUGIN_NAME = "ir"
 API_VERSION = "krew.googlecontainertools.github.com/v1alpha2"
 PLACEHOLDER_SHA256 = "0" * 64
+PLATFORMS = [("linux", "amd64"), ("linux", "arm64")]   # (ours) what scripts/package.sh builds
 SHA256 = re.compile(r"^[a-f0-9]{64}$")
 SAFE_NAME = re.compile(r"^[\w-]+$")
 WINDOWS_FORBIDDEN = {"con", "prn", "aux", "nul"} | {f"com{i}" for i in range(1, 10)} | {f"lpt{i}" for i in range(1, 10)}
@@ -198,9 +199,10 @@ def validate(manifest, name=PLUGIN_NAME):
                     and selector_matches(p["selector"], os_, arch)]
         if len(matching) > 1:
             problems.append(f"spec.platforms {matching} overlap on {os_}/{arch}")
-    if not any(isinstance(p.get("selector"), dict) and selector_matches(p["selector"], "linux", "amd64")
-               for p in platforms):
-        problems.append("no platform for linux/amd64 (ours)")
+    for os_, arch in PLATFORMS:
+        if not any(isinstance(p.get("selector"), dict) and selector_matches(p["selector"], os_, arch)
+                   for p in platforms):
+            problems.append(f"no platform for {os_}/{arch} (ours)")
     return problems
 
 
@@ -272,12 +274,25 @@ class TemplateTest(unittest.TestCase):
         v = project_version()
         spec = self.manifest["spec"]
         self.assertEqual(spec["version"], "v" + v, "bump krew-manifest.yaml with CMakeLists.txt")
-        self.assertTrue(spec["platforms"][0]["uri"].endswith(f"/v{v}/kubectl-ir_{v}_linux_amd64.tar.gz"),
-                        "the uri names the release tag and the archive scripts/package.sh makes")
+        for p in spec["platforms"]:
+            arch = p["selector"]["matchLabels"]["arch"]
+            self.assertTrue(p["uri"].endswith(f"/v{v}/kubectl-ir_{v}_linux_{arch}.tar.gz"),
+                            "the uri names the release tag and the archive scripts/package.sh makes")
+
+    def test_one_platform_each_for_amd64_and_arm64(self):
+        labels = [(p["selector"]["matchLabels"]["os"], p["selector"]["matchLabels"]["arch"])
+                  for p in self.manifest["spec"]["platforms"]]
+        self.assertEqual(labels, PLATFORMS)
 
     def test_sha256_is_the_placeholder(self):
-        # scripts/package.sh replaces exactly this; a real-looking sha256 here would be stale.
-        self.assertEqual(self.manifest["spec"]["platforms"][0]["sha256"], PLACEHOLDER_SHA256)
+        # scripts/package.sh replaces exactly these; a real-looking sha256 here would be stale.
+        for p in self.manifest["spec"]["platforms"]:
+            self.assertEqual(p["sha256"], PLACEHOLDER_SHA256)
+
+    def test_platforms_install_the_same_files(self):
+        platforms = self.manifest["spec"]["platforms"]
+        for p in platforms[1:]:
+            self.assertEqual((p["bin"], p["files"]), (platforms[0]["bin"], platforms[0]["files"]))
 
     def test_installs_the_binary_the_license_and_the_libraries(self):
         files = self.manifest["spec"]["platforms"][0]["files"]
@@ -348,6 +363,10 @@ class RulesTest(unittest.TestCase):
     def test_overlapping_platforms(self):
         self.assertRejected(lambda m: m["spec"]["platforms"].append(copy.deepcopy(self.platform(m))), "overlap")
 
+    def test_a_missing_platform(self):
+        self.assertRejected(lambda m: m["spec"]["platforms"].pop(1), "no platform for linux/arm64")
+        self.assertRejected(lambda m: m["spec"]["platforms"].pop(0), "no platform for linux/amd64")
+
     def test_no_platforms(self):
         self.assertRejected(lambda m: m["spec"].update(platforms=[]), "spec.platforms is empty")
 
@@ -382,93 +401,125 @@ class RulesTest(unittest.TestCase):
 
 
 def given(name, flag):
-    """A path from the command line (--manifest/--archive) or the environment, or None."""
-    if flag in sys.argv:
-        return sys.argv[sys.argv.index(flag) + 1]
-    return os.environ.get(name) or None
+    """Paths from the command line (--manifest/--archive, repeatable) or the environment (':'-separated)."""
+    values = [sys.argv[i + 1] for i, a in enumerate(sys.argv[:-1]) if a == flag]
+    if values:
+        return values
+    return [v for v in (os.environ.get(name) or "").split(":") if v]
 
 
-RENDERED = given("IR_KREW_MANIFEST", "--manifest")
-ARCHIVE = given("IR_KREW_ARCHIVE", "--archive")
+RENDERED = (given("IR_KREW_MANIFEST", "--manifest") or [None])[0]
+ARCHIVES = given("IR_KREW_ARCHIVE", "--archive")
 
 
-@unittest.skipUnless(RENDERED and ARCHIVE and Path(ARCHIVE).is_file(),
-                     "no rendered manifest + archive given (IR_KREW_MANIFEST, IR_KREW_ARCHIVE)")
+def archive_arch(path):
+    m = re.fullmatch(r"kubectl-ir_[^_]+_linux_([a-z0-9]+)\.tar\.gz", Path(path).name)
+    return m.group(1) if m else None
+
+
+@unittest.skipUnless(RENDERED and ARCHIVES and all(Path(a).is_file() for a in ARCHIVES),
+                     "no rendered manifest + archives given (IR_KREW_MANIFEST, IR_KREW_ARCHIVE)")
 class RenderedTest(unittest.TestCase):
-    """dist/krew-manifest.yaml against the archive scripts/package.sh built with it."""
+    """dist/krew-manifest.yaml against the archives scripts/package.sh built with it."""
 
     def setUp(self):
         self.manifest = load(RENDERED)
-        self.platform = self.manifest["spec"]["platforms"][0]
-        self.members = archive_members(ARCHIVE)
+        self.archives = {}   # arch -> (path, its platform in the manifest, its members)
+        for path in ARCHIVES:
+            arch = archive_arch(path)
+            self.assertIsNotNone(arch, f"{path}: not named kubectl-ir_<version>_linux_<arch>.tar.gz")
+            platform = next((p for p in self.manifest["spec"]["platforms"]
+                             if p["selector"]["matchLabels"] == {"os": "linux", "arch": arch}), None)
+            self.assertIsNotNone(platform, f"no linux/{arch} platform in {RENDERED}")
+            self.archives[arch] = (path, platform, archive_members(path))
+
+    def each(self):
+        """The platforms in order (not as subTests: a failure names the archive)."""
+        return [(arch, path, platform, members) for arch, (path, platform, members) in sorted(self.archives.items())]
 
     def test_valid(self):
         self.assertEqual(validate(self.manifest), [])
 
     def test_sha256_is_the_archives(self):
-        with open(ARCHIVE, "rb") as f:
-            real = hashlib.sha256(f.read()).hexdigest()
-        self.assertNotEqual(self.platform["sha256"], PLACEHOLDER_SHA256, "the placeholder was not replaced")
-        self.assertEqual(self.platform["sha256"], real, f"sha256 of {ARCHIVE}")
+        for _, path, platform, _ in self.each():
+            with open(path, "rb") as f:
+                real = hashlib.sha256(f.read()).hexdigest()
+            self.assertNotEqual(platform["sha256"], PLACEHOLDER_SHA256, "the placeholder was not replaced")
+            self.assertEqual(platform["sha256"], real, f"sha256 of {path}")
 
     def test_uri_names_the_archive_and_the_version(self):
         version = self.manifest["spec"]["version"]
-        self.assertEqual(posixpath.basename(self.platform["uri"]), Path(ARCHIVE).name)
-        self.assertIn(f"/download/{version}/", self.platform["uri"])
-        self.assertEqual(Path(ARCHIVE).name, f"kubectl-ir_{version[1:]}_linux_amd64.tar.gz")
+        for arch, path, platform, _ in self.each():
+            self.assertEqual(posixpath.basename(platform["uri"]), Path(path).name)
+            self.assertIn(f"/download/{version}/", platform["uri"])
+            self.assertEqual(Path(path).name, f"kubectl-ir_{version[1:]}_linux_{arch}.tar.gz")
 
     def test_only_version_and_sha256_differ_from_the_template(self):
         template = load(TEMPLATE)
         tv, rv = template["spec"]["version"], self.manifest["spec"]["version"]
-        tp = template["spec"]["platforms"][0]
-        tp["uri"] = tp["uri"].replace(tv[1:], rv[1:])
-        tp["sha256"] = self.platform["sha256"]
+        for tp, rp in zip(template["spec"]["platforms"], self.manifest["spec"]["platforms"]):
+            tp["uri"] = tp["uri"].replace(tv[1:], rv[1:])
+            tp["sha256"] = rp["sha256"]
         template["spec"]["version"] = rv
         self.assertEqual(self.manifest, template)
 
     def test_archive_is_safe_to_unpack(self):
-        for name, member in self.members.items():
-            self.assertFalse(name.startswith("/") or name.split("/")[0] == "..", name)
-            self.assertTrue(member.isfile() or member.isdir(), f"{name}: only files and directories")
+        for _, _, _, members in self.each():
+            for name, member in members.items():
+                self.assertFalse(name.startswith("/") or name.split("/")[0] == "..", name)
+                self.assertTrue(member.isfile() or member.isdir(), f"{name}: only files and directories")
 
     def test_every_from_is_in_the_archive(self):
-        installed = install(self.platform["files"], self.members)   # raises when a `from` matches nothing
-        self.assertTrue(installed)
+        for _, _, platform, members in self.each():
+            installed = install(platform["files"], members)   # raises when a `from` matches nothing
+            self.assertTrue(installed)
 
     def test_bin_is_installed_and_executable(self):
-        installed = install(self.platform["files"], self.members)
-        bin_ = posixpath.normpath(self.platform["bin"])
-        self.assertIn(bin_, installed)
-        self.assertTrue(self.members[installed[bin_]].mode & 0o111, f"{bin_} is not executable")
+        for _, _, platform, members in self.each():
+            installed = install(platform["files"], members)
+            bin_ = posixpath.normpath(platform["bin"])
+            self.assertIn(bin_, installed)
+            self.assertTrue(members[installed[bin_]].mode & 0o111, f"{bin_} is not executable")
 
     def test_every_file_of_the_archive_is_installed(self):
         # krew installs only what `files` moves: a library left out would be missing at run time.
-        installed = set(install(self.platform["files"], self.members).values())
-        left_out = sorted(n for n, m in self.members.items() if m.isfile() and n not in installed)
-        self.assertEqual(left_out, [])
+        for _, _, platform, members in self.each():
+            installed = set(install(platform["files"], members).values())
+            left_out = sorted(n for n, m in members.items() if m.isfile() and n not in installed)
+            self.assertEqual(left_out, [])
 
     def test_libraries_beside_the_binary(self):
-        installed = install(self.platform["files"], self.members)
-        libs = [p for p in installed if p.startswith("lib/")]
-        self.assertIn("LICENSE", installed)
-        for lib in libs:
-            self.assertRegex(posixpath.basename(lib), r"\.so(\.[0-9]+)*$")
+        for _, _, platform, members in self.each():
+            installed = install(platform["files"], members)
+            libs = [p for p in installed if p.startswith("lib/")]
+            self.assertIn("LICENSE", installed)
+            for lib in libs:
+                self.assertRegex(posixpath.basename(lib), r"\.so(\.[0-9]+)*$")
 
     def test_notices_of_what_it_carries(self):
-        installed = install(self.platform["files"], self.members)
-        notices = {posixpath.basename(p) for p in installed if p.startswith("licenses/")}
-        # Linked in (static or header-only), then shipped: each package's Debian copyright file.
-        for package in ("libyaml-cpp-dev", "libarchive-dev", "nlohmann-json3-dev", "libcli11-dev"):
-            self.assertIn(package, notices)
-        if any(p.startswith("lib/libcurl.so") for p in installed):
-            self.assertIn("libcurl4", notices)
+        for _, _, platform, members in self.each():
+            installed = install(platform["files"], members)
+            notices = {posixpath.basename(p) for p in installed if p.startswith("licenses/")}
+            # Linked in (static or header-only), then shipped: each package's Debian copyright file.
+            for package in ("libyaml-cpp-dev", "libarchive-dev", "nlohmann-json3-dev", "libcli11-dev"):
+                self.assertIn(package, notices)
+            if any(p.startswith("lib/libcurl.so") for p in installed):
+                self.assertIn("libcurl4", notices)
+
+    def test_the_binary_is_for_its_platform(self):
+        machines = {"amd64": 62, "arm64": 183}   # ELF e_machine: EM_X86_64, EM_AARCH64
+        for arch, path, _, members in self.each():
+            with tarfile.open(path, "r:gz") as tar:
+                head = tar.extractfile(members["kubectl-ir"]).read(20)
+            self.assertEqual(head[:4], b"\x7fELF")
+            self.assertEqual(int.from_bytes(head[18:20], "little"), machines[arch], f"{path}: kubectl-ir's machine")
 
 
 if __name__ == "__main__":
     args = [a for i, a in enumerate(sys.argv)
             if a not in ("--manifest", "--archive", "--require-archive")
             and (i == 0 or sys.argv[i - 1] not in ("--manifest", "--archive"))]
-    if "--require-archive" in sys.argv and not (ARCHIVE and Path(ARCHIVE).is_file()):
-        print(f"skipped: no release archive at {ARCHIVE} (run scripts/package.sh)")
+    if "--require-archive" in sys.argv and not (ARCHIVES and all(Path(a).is_file() for a in ARCHIVES)):
+        print(f"skipped: no release archives at {' '.join(ARCHIVES)} (run scripts/package.sh)")
         sys.exit(77)
     unittest.main(argv=args, verbosity=2)

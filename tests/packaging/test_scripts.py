@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -25,10 +26,13 @@ class SetupDeps(unittest.TestCase):
             fake = os.path.join(tmp, "dpkg")          # a process named like dpkg holding "the lock"
             shutil.copy("/bin/sleep", fake)
             holder = subprocess.Popen([fake, "3"])
+            # Reaped as soon as it exits: a zombie named dpkg would still be "another package manager".
+            reaper = threading.Thread(target=holder.wait)
+            reaper.start()
             started = time.monotonic()
             r = subprocess.run(["bash", "-c", wait_fn.group(0) + "\nwait_for_apt"], capture_output=True, timeout=60)
             waited = time.monotonic() - started
-            holder.wait()
+            reaper.join()
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertGreaterEqual(waited, 2.5)
             self.assertIn(b"waiting for another package manager to finish", r.stderr)

@@ -11,6 +11,10 @@ TOKENS = {
     "fake-exec-plugin-token": ("exec-user", ["system:masters", "system:authenticated"]),
 }
 BAD_TOKEN = "fake-revoked-token"
+# Tokens of the scenario's users (rbac.users.<name>.token, with rbac.users.<name>.groups): e.g. a
+# service account's, user system:serviceaccount:<ns>:<sa> in groups system:serviceaccounts and
+# system:serviceaccounts:<ns>. Set by the Authorizer of the loaded scenario.
+SCENARIO_TOKENS = {}
 
 
 @dataclass
@@ -50,7 +54,7 @@ def authenticate(request):
     authz = request.headers.get("Authorization", "")
     if authz.startswith("Bearer "):
         tok = authz[7:].strip()
-        hit = TOKENS.get(tok)
+        hit = TOKENS.get(tok) or SCENARIO_TOKENS.get(tok)
         if hit is None:
             raise statuses.unauthorized()
         user = User(hit[0], list(hit[1]))
@@ -105,6 +109,11 @@ class Authorizer:
 
     def __init__(self, rbac):
         self.rbac = rbac or {}
+        SCENARIO_TOKENS.clear()
+        for name, spec in (self.rbac.get("users") or {}).items():
+            if spec.get("token"):
+                groups = [g for g in spec.get("groups", []) if g != "system:authenticated"]
+                SCENARIO_TOKENS[spec["token"]] = (name, groups + ["system:authenticated"])
 
     def rules_for(self, user):
         rules = list(self.rbac.get("users", {}).get(user.name, {}).get("rules", []))

@@ -34,11 +34,12 @@ CORE_PODS = ("", "pods")
 
 
 def parse_unmarked_pods(value):
-    """Setting unmarked_pods: none (pods created without x-fake have no processes) or by-image (their
-    image decides: pods.fake_from_image). Raises ValueError."""
+    """Setting unmarked_pods, what pods created through the API without x-fake run
+    (pods.fake_from_image): busybox (default: busybox images run, other images have no processes)
+    or by-image (shell-less images too: pause, distroless). Raises ValueError."""
     value = str(value)
-    if value not in ("none", "by-image"):
-        raise ValueError(f"unmarked_pods must be none or by-image, not {value!r}")
+    if value not in ("busybox", "by-image"):
+        raise ValueError(f"unmarked_pods must be busybox or by-image, not {value!r}")
     return value
 
 
@@ -68,7 +69,7 @@ class Cluster:
         self.registry = None
         self.authorizer = None
         self.started_at = O.now_ts()
-        self.unmarked_pods = "none"   # settings: unmarked_pods
+        self.unmarked_pods = "busybox"   # settings: unmarked_pods
 
     # -- versions -------------------------------------------------------------------------------
     @property
@@ -96,7 +97,7 @@ class Cluster:
         if "continue_ttl_seconds" in settings:
             self.store.continue_ttl = float(settings["continue_ttl_seconds"])
         self.faults.load(self.scenario.faults)
-        self.unmarked_pods = parse_unmarked_pods(settings.get("unmarked_pods", "none"))
+        self.unmarked_pods = parse_unmarked_pods(settings.get("unmarked_pods", "busybox"))
         self.network.enforce, self.network.keep_established, self.network.nodelocal_dns = True, True, False
         self.network.configure(settings)
         self._load_nodes()

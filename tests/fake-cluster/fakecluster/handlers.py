@@ -15,6 +15,7 @@ from . import controllers, discovery, objects as O, patches, statuses, tables
 from .auth import Attributes
 from .cluster import GENERATION_KINDS
 from .netpol import default_policy_types
+from .pods import api_pod_fakes
 from .selectors import parse_field_selector, parse_label_selector, single_name
 from .statuses import ApiError
 from .store import Watcher, dumps, selection_key, with_kind
@@ -412,12 +413,12 @@ class Api:
             del obj[k]
         if rt.kind == "Pod":
             obj.pop("status", None)
-            stored = self.c.pods.admit(obj, manager, dry_run=dry)
-            if not dry and self.c.pods.fake.get(stored["metadata"]["uid"]):
-                self.c.pods._spawn(self.c.pods.start(ns, stored["metadata"]["name"]))   # unmarked_pods: by-image
-            elif not dry:
-                self.c.pods._events_started(stored, {c["name"]: None for c in stored["spec"]["containers"]},
-                                            synthetic=True)
+            fakes, unpullable = api_pod_fakes(obj, self.c.unmarked_pods)
+            if unpullable:
+                obj["x-state"], fakes = "pending", {}
+            stored = self.c.pods.admit(obj, manager, dry_run=dry, fakes=fakes)
+            if not dry:
+                self.c.pods.created_through_api(stored, unpullable)
             return respond(request, {"kind": rt.kind, "apiVersion": rt.group_version,
                                      **{k: v for k, v in stored.items() if k not in ("kind", "apiVersion")}}, 201)
         obj.pop("status", None) if rt.kind not in ("Namespace", "Node") else None

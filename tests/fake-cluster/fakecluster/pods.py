@@ -31,19 +31,33 @@ def default_image_id(image):
     return f"{repo}@sha256:{O.det_hex('image', ref)}"
 
 
-def fake_from_image(container, pod_spec=None):
-    """The x-fake block of a container that has none, from its image, for `unmarked_pods: by-image`:
-    a busybox image runs the container's command and args in a busybox root (as the image, which
-    has no ENTRYPOINT, would; without either the fake keeps the container running where the
-    image's `sh` would exit); an image without a shell (pause, distroless) runs the static root's
-    one binary; None for any other image (no processes, as without the setting). runAsUser and
-    runAsGroup (the container's, else the pod's) become the processes' uid and gid."""
-    ref = (container.get("image") or "").split("@", 1)[0]
-    last = ref.rsplit("/", 1)[-1].split(":", 1)[0]
-    if last == "busybox":
+def image_repo_name(image):
+    """The last path component of an image's repository ("busybox" for "registry.x/mirror/busybox:1.36")."""
+    ref = (image or "").split("@", 1)[0]
+    last = ref.rsplit("/", 1)[-1]
+    return last.split(":", 1)[0]
+
+
+def image_registry(image):
+    """The registry host of an image reference, or "" for Docker Hub's short forms."""
+    ref = (image or "").split("@", 1)[0]
+    first = ref.split("/", 1)[0]
+    return first if "/" in ref and ("." in first or ":" in first or first == "localhost") else ""
+
+
+def fake_from_image(container, pod_spec=None, unmarked_pods="busybox"):
+    """The x-fake block of a container created at runtime without one, from its image, or None (a
+    synthetic container without processes). A busybox image (any registry: mirrors of air-gapped
+    clusters included) runs the container's command and args in a busybox root, as the image (no
+    ENTRYPOINT) would; without either the fake keeps the container running where the image's `sh`
+    would exit. With `unmarked_pods: by-image` an image without a shell (pause, distroless) runs the
+    static root's one binary too. runAsUser and runAsGroup (the container's, else the pod's) become
+    the processes' uid and gid."""
+    image = container.get("image") or ""
+    if image_repo_name(image) == "busybox":
         argv = [str(a) for a in (container.get("command") or []) + (container.get("args") or [])]
         fake = {"rootfs": "busybox", "command": argv} if argv else {"rootfs": "busybox"}
-    elif last == "pause" or "distroless" in ref:
+    elif unmarked_pods == "by-image" and (image_repo_name(image) == "pause" or "distroless" in image):
         fake = {"rootfs": "static"}
     else:
         return None
@@ -53,6 +67,26 @@ def fake_from_image(container, pod_spec=None):
     if run_as:
         fake["run_as"] = run_as
     return fake
+
+
+def api_pod_fakes(pod, unmarked_pods="busybox"):
+    """What a pod created through the API (by a client or by a controller) runs: (fakes, unpullable).
+
+    fakes: container name -> x-fake for the containers without one whose image runs
+    (fake_from_image); an image from a registry that cannot exist (RFC 2606's ``.invalid``) cannot
+    be pulled: ``unpullable`` maps each such container to the kubelet's message."""
+    fakes, unpullable = {}, {}
+    spec = pod.get("spec") or {}
+    for c in spec.get("containers") or []:
+        image = c.get("image") or ""
+        if image_registry(image).endswith(".invalid"):
+            unpullable[c["name"]] = (f'failed to pull and unpack image "{image}": failed to resolve reference '
+                                     f'"{image}": dial tcp: lookup {image_registry(image)}: no such host')
+        elif "x-fake" not in c:
+            fake = fake_from_image(c, spec, unmarked_pods)
+            if fake is not None:
+                fakes[c["name"]] = fake
+    return fakes, unpullable
 
 
 class PodManager:
@@ -109,11 +143,6 @@ class PodManager:
                     fakes[ctr["name"]] = ctr.pop("x-fake")
                 if "x-image-id" in ctr:
                     image_ids[ctr["name"]] = ctr.pop("x-image-id")
-        if not deterministic and self.c.unmarked_pods == "by-image":
-            for ctr in pod.get("spec", {}).get("containers", []) or []:
-                derived = None if ctr.get("name") in fakes else fake_from_image(ctr, pod.get("spec"))
-                if derived is not None:
-                    fakes[ctr["name"]] = derived
         pending = pod.pop("x-state", None) == "pending"
         unready = pod.pop("x-ready", True) is False
         scenario_status = pod.pop("status", None)
@@ -309,6 +338,23 @@ class PodManager:
             self.record_event(pod, "Created", f"Created container {c['name']}", field_path=fp)
             self.record_event(pod, "Started", f"Started container {c['name']}", field_path=fp)
 
+    def created_through_api(self, stored, unpullable):
+        """After a pod created through the API (by a client or a controller) is stored: start what runs
+        (api_pod_fakes), or say what cannot be pulled."""
+        ns, name, uid = stored["metadata"]["namespace"], stored["metadata"]["name"], stored["metadata"]["uid"]
+        if unpullable:
+            pod = O.deep(stored)
+            for cs in pod["status"].get("containerStatuses", []):
+                if cs["name"] in unpullable:
+                    cs["state"] = {"waiting": {"reason": "ErrImagePull", "message": unpullable[cs["name"]]}}
+            self.store.put(PODS, pod)
+            fp = f"spec.containers{{{next(iter(unpullable))}}}"
+            self.record_event(pod, "Failed", next(iter(unpullable.values())), etype="Warning", field_path=fp)
+        elif self.fake.get(uid):
+            self._spawn(self.start(ns, name))
+        else:
+            self._events_started(stored, {c["name"]: None for c in stored["spec"]["containers"]}, synthetic=True)
+
     # -- ephemeral containers -------------------------------------------------------------------
     def check_ephemeral_update(self, old, new):
         """Validates a change of spec.ephemeralContainers; returns the added containers."""
@@ -490,12 +536,12 @@ class PodManager:
         if tmeta.get("annotations"):
             pod["metadata"]["annotations"] = dict(tmeta["annotations"])
         tpl = self.templates.get(owner["metadata"]["uid"], {})
-        stored = self.admit(pod, "kube-controller-manager", fakes=tpl.get("fake"), image_ids=tpl.get("image_ids"))
-        uid = stored["metadata"]["uid"]
-        if self.fake.get(uid):
-            self._spawn(self.start(ns, name))
-        else:
-            self._events_started(stored, {c["name"]: None for c in stored["spec"]["containers"]}, synthetic=True)
+        fakes, unpullable = api_pod_fakes(pod, self.c.unmarked_pods)   # the template's x-fake wins
+        fakes.update(tpl.get("fake") or {})
+        if unpullable:
+            pod["x-state"], fakes = "pending", {}
+        stored = self.admit(pod, "kube-controller-manager", fakes=fakes, image_ids=tpl.get("image_ids"))
+        self.created_through_api(stored, unpullable)
         return stored
 
     async def after_update(self, old, new):

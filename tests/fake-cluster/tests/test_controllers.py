@@ -1,6 +1,6 @@
 """Objects created through the API as the e2e workloads create them on a real cluster: a Deployment
-gets its ReplicaSet and pods (controllers.py), and with `unmarked_pods: by-image` pods without x-fake
-run as their image would (pods.fake_from_image)."""
+gets its ReplicaSet and pods (controllers.py), whose busybox containers run (with `unmarked_pods:
+by-image` shell-less images too: pods.fake_from_image) and whose `.invalid` images are not pulled."""
 
 import json
 import time
@@ -72,27 +72,39 @@ class ControllersTest(ClusterTestCase):
         self.assertEqual(len(self.pods(f"pod-template-hash={h}")), 3)
 
     def test_unmarked_pods_by_image(self):
-        self.apply(deployment("before", "busybox:1.36", ["sh", "-c", "sleep 1000"], replicas=1))
+        # the default (busybox): a Deployment's busybox pods run their command, as their user; pause has no processes
+        self.apply(deployment("bb", "docker.io/library/busybox:1.36",
+                              ["sh", "-c", "echo hi > /tmp/mark; exec sleep 1000"], replicas=1, run_as=1234))
+        self.apply(deployment("before", "registry.k8s.io/pause:3.9", replicas=1))
+        bb = self.wait_ready("app=bb", 1)[0]["metadata"]["name"]
         self.wait_ready("app=before", 1)
-        r = self.cluster.kubectl("exec", "-n", NS, self.pods("app=before")[0]["metadata"]["name"], "--", "true")
-        self.assertNotEqual(r.returncode, 0, "without the setting an unmarked pod has no processes")
+        out = self.kubectl_ok("exec", "-n", NS, bb, "--", "sh", "-c",
+                              "cat /tmp/mark; cat /proc/1/cmdline | tr '\\0' ' '; echo; id -u")
+        self.assertEqual(out, "hi\nsleep 1000 \n1234\n")
+        r = self.cluster.kubectl("exec", "-n", NS, self.pods("app=before")[0]["metadata"]["name"], "--", "/pause")
+        self.assertNotEqual(r.returncode, 0, "without by-image a pause pod has no processes")
 
         status, _, _ = self.cluster.request("POST", "/_fake/config", {"unmarked_pods": "by-image"})
         self.assertEqual(status, 200)
         try:
-            self.apply(deployment("bb", "docker.io/library/busybox:1.36",
-                                  ["sh", "-c", "echo hi > /tmp/mark; exec sleep 1000"], replicas=1))
             self.apply(deployment("shellless", "registry.k8s.io/pause:3.9", replicas=1, run_as=65535))
-            bb = self.wait_ready("app=bb", 1)[0]["metadata"]["name"]
             self.wait_ready("app=shellless", 1)
-            out = self.kubectl_ok("exec", "-n", NS, bb, "--", "sh", "-c", "cat /tmp/mark; cat /proc/1/cmdline | tr '\\0' ' '")
-            self.assertEqual(out, "hi\nsleep 1000 ")
             _, _, pods = self.cluster.request("GET", "/_fake/pods")
             by_app = {p["name"].split("-")[0]: p for p in pods if p["namespace"] == NS}
             self.assertEqual(by_app["shellless"]["fake"], {"main": {"rootfs": "static", "run_as": {"uid": 65535, "gid": 65535}}})
             self.assertEqual(by_app["shellless"]["running"], {"main": True})
             self.assertEqual(by_app["before"]["running"], {"main": False})
         finally:
-            self.cluster.request("POST", "/_fake/config", {"unmarked_pods": "none"})
+            self.cluster.request("POST", "/_fake/config", {"unmarked_pods": "busybox"})
         status, _, _ = self.cluster.request("POST", "/_fake/config", {"unmarked_pods": "sometimes"})
         self.assertEqual(status, 400)
+
+    def test_a_deployment_of_an_invalid_registry_is_not_pulled(self):
+        self.apply(deployment("nopull", "registry.invalid/x/busybox:1", ["sleep", "1"], replicas=1))
+        deadline = time.monotonic() + 30
+        while not self.pods("app=nopull"):
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.5)
+        st = self.pods("app=nopull")[0]["status"]
+        self.assertEqual(st["phase"], "Pending")
+        self.assertEqual(st["containerStatuses"][0]["state"]["waiting"]["reason"], "ErrImagePull", st)

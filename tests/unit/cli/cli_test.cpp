@@ -6,28 +6,17 @@
 #include <map>
 #include <sstream>
 
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
 #include "cmd/cli.hpp"
 #include "cmd/exit_codes.hpp"
 #include "cmd/connect.hpp"
+#include "support/run_cli.hpp"
 
 using namespace ir::cli;
 
-namespace {
-struct Run {
-  int code = 0;
-  std::string out;
-  std::string err;
-};
-Run run_cli(const std::vector<std::string>& args, std::map<std::string, std::string> env = {}) {
-  std::ostringstream out, err;
-  Io io{out, err, [env](const std::string& k) -> std::optional<std::string> {
-          auto it = env.find(k);
-          return it == env.end() ? std::nullopt : std::optional<std::string>(it->second);
-        }};
-  const int code = run(args, io);
-  return {code, out.str(), err.str()};
-}
-}  // namespace
+using ir::testing::run_cli;
 
 TEST_CASE("cli: --help shows kubectl ir usage and exits 0") {
   auto r = run_cli({"--help"});
@@ -68,6 +57,35 @@ TEST_CASE("cli: version --client needs no cluster") {
   CHECK(j.out.find("\"clientVersion\"") != std::string::npos);
 }
 
+TEST_CASE("cli: version -o json names the build") {
+  auto r = run_cli({"version", "--client", "-o", "json"});
+  REQUIRE(r.code == k_exit_ok);
+  const auto doc = nlohmann::json::parse(r.out);
+  const auto& client = doc.at("clientVersion");
+  CHECK(client.at("version").get<std::string>().rfind("v", 0) == 0);
+#if defined(__x86_64__)
+  CHECK(client.at("platform") == "linux/amd64");
+#elif defined(__aarch64__)
+  CHECK(client.at("platform") == "linux/arm64");
+#endif
+  CHECK(client.at("compiler").get<std::string>().find_first_of("0123456789") != std::string::npos);
+  CHECK(client.at("gitTreeState").is_string());
+  // The commit's time (or SOURCE_DATE_EPOCH), never the clock: RFC 3339 in UTC, or unknown.
+  const auto date = client.at("buildDate").get<std::string>();
+  CHECK((date == "unknown" || (date.size() == 20 && date.back() == 'Z' && date[10] == 'T')));
+  const auto& deps = client.at("dependencies");
+  for (const char* name : {"CLI11", "curl", "fmt", "libarchive", "nlohmann-json", "OpenSSL", "simdjson", "yaml-cpp", "zlib"}) {
+    INFO(name);
+    REQUIRE(deps.contains(name));
+    const auto v = deps.at(name).get<std::string>();
+    CHECK(!v.empty());
+    CHECK(std::isdigit(static_cast<unsigned char>(v.front())));
+    CHECK(v.find('.') != std::string::npos);
+  }
+  CHECK(deps.at("fmt") == std::to_string(FMT_VERSION / 10000) + "." + std::to_string(FMT_VERSION / 100 % 100) + "." +
+                              std::to_string(FMT_VERSION % 100));
+}
+
 TEST_CASE("cli: global flags are accepted after the command") {
   auto r = run_cli({"version", "--client", "-n", "shop", "--context", "x", "-v", "6"});
   CHECK(r.code == k_exit_ok);
@@ -91,7 +109,7 @@ TEST_CASE("cli: a bad --request-timeout is a usage error") {
 TEST_CASE("cli: every command's --help has a summary, its flags and at least two real examples") {
   const auto root = run_cli({"--help"});
   const auto subs = root.out.substr(root.out.find("Subcommands:"));
-  for (const char* cmd : {"version", "doctor", "exec", "collect", "run", "playbooks", "completion", "isolate", "release",
+  for (const char* cmd : {"version", "doctor", "drill", "exec", "collect", "run", "playbooks", "completion", "isolate", "release",
                           "siblings", "verify", "sign", "upload"}) {
     CAPTURE(cmd);
     // the root help lists it with a one-line summary

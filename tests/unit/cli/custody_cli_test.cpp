@@ -7,26 +7,12 @@
 #include "cmd/exit_codes.hpp"
 #include "support/temp_dir.hpp"
 #include "util/files.hpp"
+#include "support/run_cli.hpp"
 
 using namespace ir;
 using namespace ir::cli;
 
-namespace {
-struct Run {
-  int code = 0;
-  std::string out;
-  std::string err;
-};
-Run run_cli(const std::vector<std::string>& args, std::map<std::string, std::string> env = {}) {
-  std::ostringstream out, err;
-  Io io{out, err, [env](const std::string& k) -> std::optional<std::string> {
-          auto it = env.find(k);
-          return it == env.end() ? std::nullopt : std::optional<std::string>(it->second);
-        }};
-  const int code = run(args, io);
-  return {code, out.str(), err.str()};
-}
-}  // namespace
+using ir::testing::run_cli;
 
 TEST_CASE("cli upload: usage errors exit 2 before anything is sent") {
   testing::TempDir dir;
@@ -79,4 +65,37 @@ TEST_CASE("cli sign: an encrypted key without its variable, a missing variable")
   CHECK(r.err.find("signing key") != std::string::npos);
   r = run_cli({"sign", dir.file("b.tar.gz")});
   CHECK(r.code == k_exit_usage);
+}
+
+TEST_CASE("cli collect: the flags for after sealing are checked before anything is collected") {
+  testing::TempDir dir;
+  const std::map<std::string, std::string> env = {{"AWS_ACCESS_KEY_ID", "AK"}, {"AWS_SECRET_ACCESS_KEY", "SK"},
+                                                  {"KUBECONFIG", dir.file("no-kubeconfig")}};
+  {
+    const std::vector<std::string> head = {"collect", "web-1"};
+    const auto with = [&](std::vector<std::string> tail) {
+      auto args = head;
+      args.insert(args.end(), tail.begin(), tail.end());
+      return run_cli(args, env);
+    };
+    auto r = with({"--upload", "s3://b/x/", "--upload-url", "http://127.0.0.1:9/a"});
+    CHECK(r.code == k_exit_usage);
+    CHECK(r.err.find("give --upload or --upload-url, not both") != std::string::npos);
+    r = with({"--upload", "https://b/x/"});
+    CHECK(r.code == k_exit_usage);
+    CHECK(r.err.find("not an s3:// URL") != std::string::npos);
+    r = with({"--sign-key-pass-env", "PASS"});
+    CHECK(r.code == k_exit_usage);
+    r = with({"--sign-key", dir.file("missing.key")});
+    CHECK(r.code == k_exit_failure);
+    CHECK(r.err.find("--sign-key") != std::string::npos);
+    r = with({"--report", "--upload-url", "http://127.0.0.1:9/a"});
+    CHECK(r.code == k_exit_usage);
+    CHECK(r.err.find("1 --upload-url for 2 file(s) (the bundle, its page)") != std::string::npos);
+    r = with({"--upload", "s3://b/x/", "--lock-mode", "governance"});
+    CHECK(r.code == k_exit_usage);
+    CHECK(r.err.find("--lock-mode and --retain-until go together") != std::string::npos);
+    // Nothing collected, no case opened: the checks come first.
+    CHECK(r.err.find("collect:") == std::string::npos);
+  }
 }

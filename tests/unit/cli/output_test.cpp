@@ -7,6 +7,7 @@
 #include "cmd/exit_codes.hpp"
 #include "cmd/output.hpp"
 #include "cmd/siblings.hpp"
+#include "support/run_cli.hpp"
 
 using namespace ir;
 using namespace ir::cli;
@@ -280,17 +281,7 @@ TEST_CASE("siblings_json: the -o json/yaml document") {
 }
 
 namespace {
-struct Run {
-  int code = 0;
-  std::string out;
-  std::string err;
-};
-Run run_cli(const std::vector<std::string>& args) {
-  std::ostringstream out, err;
-  Io io{out, err, [](const std::string&) -> std::optional<std::string> { return std::nullopt; }};
-  const int code = run(args, io);
-  return {code, out.str(), err.str()};
-}
+using ir::testing::run_cli;
 }  // namespace
 
 TEST_CASE("siblings: usage errors before any connection") {

@@ -123,6 +123,16 @@ TEST_CASE("drift against a baseline of another image says so first, loudly") {
   REQUIRE_FALSE(d.gaps.empty());
   CHECK(d.gaps[0].rfind("IMAGE DIFFERS: the baseline of container web was made from sha256:ce8b", 0) == 0);
   CHECK(d.gaps[0].find("the pod runs sha256:eeee") != std::string::npos);
+
+  SUBCASE("no container of the name or the image: still loud, not a quiet gap") {
+    auto other = demo_pod(k_demo_healthy_1);
+    other.containers[0].name = "cart";
+    other.containers[0].digest = "sha256:" + sha_of('e');
+    const auto o = drift_document(other, file->profile, {}, "t", "web.json");
+    CHECK(o.findings.empty());
+    REQUIRE_FALSE(o.gaps.empty());
+    CHECK(o.gaps[0].rfind("IMAGE DIFFERS: the baseline has no container cart and no container of its image sha256:eeee", 0) == 0);
+  }
 }
 
 TEST_CASE("parse_baseline: hostile and broken files fail with where and why") {

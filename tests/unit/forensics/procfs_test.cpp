@@ -2,8 +2,13 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
 
 #include <algorithm>
 #include <cstdio>
@@ -876,6 +881,54 @@ TEST_CASE("procfs: parse_proc_walk: section contents") {
   }
 }
 
+TEST_CASE("procfs: parse_proc_walk: LD_PRELOAD from the environ section, nothing else") {
+  SUBCASE("set, unset, unreadable, no tr") {
+    WalkOut w;
+    w.begin_v2(" 5 6 7 8").proc_env("5", "app", "LD_PRELOAD=/tmp/.l/libhide.so\n");
+    w.proc_env("6", "app", "").proc_env("7", "app", "", "1");
+    w.proc("8", "app").section("environ unavailable", "", "127").end("4");
+    const auto p = parse_proc_walk(w.s, k_b);
+    check_safe(p);
+    CHECK(p.unparsed == 0);
+    CHECK(anomaly_starts(p, "tr is missing"));
+    CHECK((*find_pid(p, 5))["ld_preload"] == "/tmp/.l/libhide.so");
+    CHECK((*find_pid(p, 6))["ld_preload"].is_null());
+    CHECK_FALSE(find_pid(p, 7)->contains("ld_preload"));
+    CHECK((*find_pid(p, 7))["errors"]["environ"] == "exit status 1");
+    CHECK_FALSE(find_pid(p, 8)->contains("ld_preload"));
+    CHECK((*find_pid(p, 8))["errors"]["environ"] == "tr missing in the image: LD_PRELOAD not read");
+    for (int pid : {5, 6, 7, 8}) CHECK((*find_pid(p, pid))["flags"].empty());
+  }
+  SUBCASE("a newline inside the value comes back; control characters are escaped") {
+    WalkOut w;
+    w.begin_v2(" 5").proc_env("5", "app", "LD_PRELOAD=/a.so\001/b\x1b[2J.so\n").end("1");
+    const auto p = parse_proc_walk(w.s, k_b);
+    check_safe(p);
+    CHECK((*find_pid(p, 5))["ld_preload"] == "/a.so\\n/b\\x1b[2J.so");
+  }
+  SUBCASE("lines the filter never prints are dropped, not kept") {
+    WalkOut w;
+    w.begin_v2(" 5").proc_env("5", "app", "SECRET=hunter2\nLD_PRELOAD=/x.so\nLD_PRELOAD=/y.so\n").end("1");
+    const auto p = parse_proc_walk(w.s, k_b);
+    check_safe(p);
+    CHECK(p.records.dump().find("hunter2") == std::string::npos);
+    const auto* r = find_pid(p, 5);
+    CHECK((*r)["ld_preload"] == "/x.so");
+    CHECK(has_flag(*r, "environ_unexpected"));
+    CHECK((*r)["errors"]["environ"].get<std::string>().find("dropped") != std::string::npos);
+  }
+  SUBCASE("a version 2 record cut before its environ section is incomplete; version 1 is not") {
+    WalkOut v2;
+    v2.begin_v2(" 5").proc("5", "app").end("1");
+    CHECK(has_flag(*find_pid(parse_proc_walk(v2.s, k_b), 5), "incomplete"));
+    WalkOut v1;
+    v1.begin(" 5").proc("5", "app").end("1");
+    const auto p1 = parse_proc_walk(v1.s, k_b);
+    CHECK((*find_pid(p1, 5))["flags"].empty());
+    CHECK_FALSE(find_pid(p1, 5)->contains("ld_preload"));
+  }
+}
+
 TEST_CASE("procfs: parse_proc_walk: forged markers are detected") {
   struct Case {
     const char* what;
@@ -1166,6 +1219,60 @@ TEST_CASE("procfs: proc_walk_script: sockets of a real process join to its pid")
     CHECK(owners.at(inode)[0].pid == getpid());
   }
   ::close(fd);
+}
+
+TEST_CASE("procfs: proc_walk_script: reads LD_PRELOAD and no other variable of a real process") {
+  // A child whose environment holds LD_PRELOAD (a library that does not exist: ld.so says so and
+  // runs the program), a secret, and a value that hides "LD_PRELOAD=" after a newline.
+  std::vector<std::string> env_text = {"LD_PRELOAD=/nonexistent/libir-test.so", "IR_TEST_SECRET=hunter2",
+                                       "IR_TEST_TRICK=x\nLD_PRELOAD=/evil.so", "PATH=/usr/bin:/bin"};
+  std::vector<char*> envp;
+  for (auto& e : env_text) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::string sleep_path = std::filesystem::exists("/usr/bin/sleep") ? "/usr/bin/sleep" : "/bin/sleep";
+  std::string arg = "30";
+  char* argv[] = {sleep_path.data(), arg.data(), nullptr};
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    const int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 2);
+    ::execve(argv[0], argv, envp.data());
+    ::_exit(127);
+  }
+  // Wait until the child runs sleep (its exe is no longer this test binary).
+  for (int i = 0; i < 200; ++i) {
+    std::error_code ec;
+    const auto exe = std::filesystem::read_symlink("/proc/" + std::to_string(child) + "/exe", ec);
+    if (!ec && exe.string().find("sleep") != std::string::npos) break;
+    ::usleep(10'000);
+  }
+  for (const std::string shell : {"/bin/sh", "/usr/bin/dash", "busybox"}) {
+    CAPTURE(shell);
+    if (shell != "busybox" && !std::filesystem::exists(shell)) continue;
+    const auto boundary = make_boundary();
+    WalkOptions options;
+    options.pids = {child, getpid()};
+    const auto r = run_script(shell, proc_walk_script(boundary, options));
+    if (!r) {
+      MESSAGE("skipped: " << shell << ": " << r.error().message);
+      continue;
+    }
+    CHECK(r->out.find("hunter2") == std::string::npos);
+    CHECK(r->out.find("IR_TEST") == std::string::npos);
+    CHECK(r->out.find("/evil.so") == std::string::npos);
+    const auto p = parse_proc_walk(r->out, boundary);
+    check_safe(p);
+    const auto* c = find_pid(p, child);
+    REQUIRE(c);
+    CHECK((*c)["flags"].empty());
+    CHECK((*c)["ld_preload"] == "/nonexistent/libir-test.so");
+    const auto* self = find_pid(p, getpid());
+    REQUIRE(self);
+    if (std::getenv("LD_PRELOAD") == nullptr) CHECK((*self)["ld_preload"].is_null());
+  }
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
 }
 
 TEST_CASE("procfs: proc_walk_script: an image without readlink") {

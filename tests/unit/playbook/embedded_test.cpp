@@ -50,10 +50,17 @@ TEST_CASE("playbook::find_embedded") {
 
 TEST_CASE("playbook::embedded_playbooks: what the shipped playbooks do") {
   const auto triage = parse_playbook(find_embedded("triage")->text, "triage.yaml", ir::run::step_types()).value();
-  REQUIRE(triage.steps.size() == 3);
+  REQUIRE(triage.steps.size() == 5);
+  // Containment first, never after an analysis; drift (read-only) then tightens it when the pod
+  // talks to something no sibling does.
   CHECK(triage.steps[0].uses == "isolate");
-  CHECK(triage.steps[1].with["fs"] == "listing");
-  CHECK(triage.steps[2].uses == "siblings");
+  CHECK(triage.steps[1].uses == "drift");
+  CHECK(triage.steps[2].uses == "isolate");
+  CHECK(triage.steps[2].when == "steps.drift.connections > 0");
+  CHECK(triage.steps[2].with["ingress"] == true);
+  CHECK(triage.steps[2].with["allow_dns"] == false);
+  CHECK(triage.steps[3].with["fs"] == "listing");
+  CHECK(triage.steps[4].uses == "siblings");
   CHECK(triage.params[0].name == "allow_dns");
   CHECK(triage.params[0].default_value == true);
 
@@ -74,6 +81,7 @@ TEST_CASE("playbook::embedded_playbooks: what the shipped playbooks do") {
   CHECK(shell_less.params[0].default_value == "busybox");
 
   const auto contain = parse_playbook(find_embedded("contain-siblings")->text, "contain-siblings.yaml", ir::run::step_types()).value();
-  CHECK(contain.steps.back().steps.size() == 2);
+  REQUIRE(contain.steps.back().steps.size() == 3);
+  CHECK(contain.steps.back().steps[1].uses == "drift");  // drift reported for every sibling visited
   CHECK(contain.params[0].default_value == 2);
 }

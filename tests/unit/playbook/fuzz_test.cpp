@@ -178,7 +178,7 @@ TEST_CASE("playbook::parse_playbook: hostile inputs") {
       {std::string(2 << 20, '#'), "fuzz.yaml:1:1: playbook is larger than 1 MiB"},
       {"\xef\xbb\xbfname: bom\ndescription: d\nsteps: [{id: a, uses: wait, with: {duration: 1s}}]\n", ""},
       {"name: x\ndescription: d\nsteps: [{id: a, uses: \"\xc3\x28\"}]\n",
-       R"(fuzz.yaml:3:23: unknown step type "\xc3(" (one of: isolate, release, collect, siblings, exec, label, annotate, cordon, logs, wait, for_each))"},
+       R"(fuzz.yaml:3:23: unknown step type "\xc3(" (one of: isolate, release, collect, siblings, drift, baseline, exec, label, annotate, cordon, logs, wait, sign, upload, for_each))"},
       {"name: x\ndescription: d\nsteps: [{id: a, uses: wait, with: {duration: 1s}, when: \"{{" +
            std::string(5000, '(') + "}}\"}]\n",
        R"(fuzz.yaml:3:58: condition of step "a" does not parse: condition is longer than 4096 bytes)"},

@@ -223,7 +223,7 @@ TEST_CASE("playbook::parse_playbook: positions") {
     CHECK(
         problems("name: t\ndescription: d\nsteps:\n  - id: s\n    uses: \"a\\nb\\e[31m\"\n") ==
         std::string(
-            R"(t.yaml:5:11: unknown step type "a\nb\x1b[31m" (one of: isolate, release, collect, siblings, exec, label, annotate, cordon, logs, wait, for_each))"
+            R"(t.yaml:5:11: unknown step type "a\nb\x1b[31m" (one of: isolate, release, collect, siblings, drift, baseline, exec, label, annotate, cordon, logs, wait, sign, upload, for_each))"
             "\n"));
   }
 }
@@ -355,5 +355,56 @@ TEST_CASE("playbook::parse_duration") {
       REQUIRE(r);
       CHECK(r->count() == c.seconds);
     }
+  }
+}
+
+TEST_CASE("playbook::parse_playbook: report and upload, what run does after sealing") {
+  const std::string head = R"(name: t
+description: after sealing
+params:
+  upload: {type: string, default: ""}
+  report: {type: bool, default: true}
+  count: {type: int, default: 1}
+steps:
+  - id: a
+    uses: siblings
+)";
+  SUBCASE("templates over params, rendered after the run") {
+    const std::string text = head + "report: \"{{ params.report }}\"\nupload: \"{{ params.upload }}\"\n";
+    INFO(problems(text));
+    const auto r = parse_playbook(text, "t.yaml", ir::run::step_types());
+    REQUIRE(r);
+    auto s = render_after_seal(*r, {{"pod", "p"}, {"namespace", "n"}, {"case", "c"}, {"params", {{"upload", "s3://b/x/"}, {"report", false}}}});
+    REQUIRE(s);
+    CHECK(s->upload == "s3://b/x/");
+    CHECK_FALSE(s->report);
+    s = render_after_seal(*r, {{"pod", "p"}, {"namespace", "n"}, {"case", "c"}, {"params", {{"upload", ""}, {"report", true}}}});
+    REQUIRE(s);
+    CHECK(s->upload.empty());
+    CHECK(s->report);
+  }
+  SUBCASE("literal values; a prefix naming the case") {
+    const auto r = parse_playbook(head + "report: true\nupload: \"s3://ev/{{ case }}/\"\n", "t.yaml", ir::run::step_types());
+    REQUIRE(r);
+    auto s = render_after_seal(*r, {{"pod", "p"}, {"namespace", "n"}, {"case", "case-1"}, {"params", {{"upload", ""}, {"report", true}, {"count", 1}}}});
+    REQUIRE(s);
+    CHECK(s->report);
+    CHECK(s->upload == "s3://ev/case-1/");
+  }
+  SUBCASE("none set: nothing after sealing") {
+    const auto r = parse_playbook(head, "t.yaml", ir::run::step_types());
+    REQUIRE(r);
+    auto s = render_after_seal(*r, {{"params", json::object()}});
+    REQUIRE(s);
+    CHECK_FALSE(s->report);
+    CHECK(s->upload.empty());
+  }
+  SUBCASE("wrong types and step references are diagnosed with their position") {
+    CHECK(problems(head + "report: \"{{ params.count }}\"\n").find("but params.count is a parameter of type int") != std::string::npos);
+    CHECK(problems(head + "report: yes please\n").find("playbook key \"report\" must be a bool") != std::string::npos);
+    CHECK(problems(head + "upload: true\n").find("playbook key \"upload\" must be a string") != std::string::npos);
+    CHECK(problems(head + "upload: \"{{ steps.a.outputs.x }}\"\n").find("acts after the run") != std::string::npos);
+    CHECK(problems(head + "upload: \"{{ params.nope }}\"\n").find("undefined reference") != std::string::npos);
+    CHECK(problems(head + "upload: [a]\n").find("t.yaml:10:9: playbook key \"upload\" must be a string") != std::string::npos);
   }
 }

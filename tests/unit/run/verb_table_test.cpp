@@ -19,8 +19,12 @@ Step step(std::string id, std::string uses) {
 
 TEST_CASE("run::step_types: the names and outputs of the verb table") {
   const auto types = ir::run::step_types();
-  CHECK(types.names() == std::vector<std::string>{"isolate", "release", "collect", "siblings", "exec", "label",
-                                                  "annotate", "cordon", "logs", "wait", "for_each"});
+  CHECK(types.names() == std::vector<std::string>{"isolate", "release", "collect", "siblings", "drift", "baseline", "exec",
+                                                  "label", "annotate", "cordon", "logs", "wait", "sign", "upload", "for_each"});
+  CHECK(types.outputs_of("drift") == std::vector<std::string>{"findings", "total", "connections", "processes", "files", "listening",
+                                                              "indicators", "members", "judged_against", "partial"});
+  CHECK(types.outputs_of("baseline") == std::vector<std::string>{"file", "members", "digest"});
+  CHECK(types.outputs_of("upload") == std::vector<std::string>{"uploaded", "objects"});
   CHECK(types.outputs_of("isolate") == std::vector<std::string>{"policy", "egress", "ingress", "contained", "node"});
   CHECK(types.outputs_of("siblings") == std::vector<std::string>{"count", "pods", "partial", "digest"});
   CHECK(types.outputs_of("for_each") == std::vector<std::string>{"count", "failed", "results"});

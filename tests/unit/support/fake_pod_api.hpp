@@ -112,6 +112,7 @@ struct ExecReply {
 struct ExecCall {
   std::string container;
   std::vector<std::string> argv;
+  std::string path;  // the exec URL's path (/api/v1/namespaces/<ns>/pods/<pod>/exec): which pod
 };
 
 // Plays a v5 exec session per connect(): the handler picks stdout/stderr/exit from the argv.
@@ -123,6 +124,7 @@ class ExecConnector final : public kube::Connector {
 
   Result<std::unique_ptr<kube::Connection>> connect(const std::string& url, const kube::Credentials&) override {
     ExecCall call;
+    call.path = split_url(url).first;
     for (const auto& [k, v] : split_url(url).second) {
       if (k == "command") call.argv.push_back(v);
       if (k == "container") call.container = v;

@@ -59,6 +59,17 @@ struct WalkOut {
     section("cwd", "/\n");
     return section("fds", fds);
   }
+  // The header of a version 2 walk (records end with the environ section).
+  WalkOut& begin_v2(const std::string& pids) {
+    marker("begin 2 max=4096 listed=0 capped=no readlink=yes tr=yes");
+    return marker("pids" + pids);
+  }
+  // A version 2 record: proc() then the environ section (what the LD_PRELOAD filter printed).
+  WalkOut& proc_env(const std::string& pid, const std::string& comm, const std::string& environ,
+                    const std::string& rc = "0") {
+    proc(pid, comm);
+    return section("environ", environ, rc);
+  }
   WalkOut& end(const std::string& n) { return marker("end " + n); }
 };
 

@@ -61,6 +61,8 @@ struct Cluster {
     };
     transport.routes["GET " + k_policies] = [this](const kube::HttpRequest&) { return answer(list_of(policies)); };
     transport.json("GET /apis/apps/v1/daemonsets", list_of({daemonset("calico-node"), daemonset("kube-proxy")}).dump());
+    transport.json("GET /api/v1/namespaces/kube-system/pods", list_of({}).dump());
+    transport.json("GET /api/v1/nodes/node-1", R"({"metadata":{"name":"node-1"},"spec":{}})");
     transport.routes[k_ssar] = [this](const kube::HttpRequest& r) {
       return answer({{"kind", "SelfSubjectAccessReview"}, {"status", {{"allowed", denied.count(review_key(r)) == 0}}}},
                     201);
@@ -246,12 +248,15 @@ TEST_CASE("isolate: without an enforcing CNI, no contained verdict and a warning
     std::string reason;
     std::string warning;
   };
-  const std::string none = "no NetworkPolicy-enforcing CNI recognised among the DaemonSets";
+  const std::string none =
+      "no NetworkPolicy-enforcing CNI recognised in the DaemonSets, the pods in kube-system, node node-1 (annotations, "
+      "labels, node info)";
+  const std::string flannel = "flannel does not enforce NetworkPolicy (DaemonSet kube-system/kube-flannel-ds)";
   const Case cases[] = {
-      {"kube-proxy", triage::Containment::unknown, none,
+      {"kube-proxy", triage::Containment::unknown, none + "; --verify measures it on the wire",
        none + ": the quarantine policy may change nothing on the wire"},
-      {"kube-flannel-ds", triage::Containment::not_contained, "flannel does not enforce NetworkPolicy",
-       "flannel does not enforce NetworkPolicy: the quarantine policy changes nothing on the wire"},
+      {"kube-flannel-ds", triage::Containment::not_contained, flannel,
+       flannel + ": the quarantine policy may change nothing on the wire"},
   };
   for (const auto& k : cases) {
     CAPTURE(k.daemonset);
@@ -321,105 +326,321 @@ TEST_CASE("release: a pod that is not isolated needs only the policy delete; a r
   }
 }
 
-TEST_CASE("interpret_probe") {
-  using triage::ProbeOutcome;
-  const std::string busybox_usage =
-      "nc: invalid option -- 'z'\nBusyBox v1.35.0 (Debian 1:1.35.0-4+deb12u1+b1) multi-call binary.\n\n"
-      "Usage: nc [-iN] [-wN] [-l] [-p PORT] [-f FILE|IPADDR PORT] [-e PROG]\n";
-  struct Case {
-    int exit_code;
-    std::string err;
-    ProbeOutcome outcome;
-    std::string summary;
-  };
-  const Case cases[] = {
-      {0, "", ProbeOutcome::connected, "CONNECTED to 10.0.0.1:80: egress is NOT blocked"},
-      {0, "Connection to 10.0.0.1 80 port [tcp/http] succeeded!\n", ProbeOutcome::connected,
-       "CONNECTED to 10.0.0.1:80: egress is NOT blocked"},
-      {1, busybox_usage, ProbeOutcome::unsupported, "nc exit 1: nc: invalid option -- 'z'"},
-      {1, "nc: can't connect to remote host (10.0.0.1): Connection timed out\n", ProbeOutcome::blocked,
-       "connection to 10.0.0.1:80 failed (nc exit 1: nc: can't connect to remote host (10.0.0.1): Connection timed "
-       "out): egress blocked"},
-      {1, "nc: connect to 10.0.0.1 port 80 (tcp) timed out: Operation now in progress\n", ProbeOutcome::blocked, ""},
-      {1, "nc: can't connect to remote host (10.0.0.1): No route to host\n", ProbeOutcome::blocked, ""},
-      {1, "Ncat: TIMEOUT.\n", ProbeOutcome::blocked, ""},
-      {1, "nc: can't connect to remote host (10.0.0.1): Connection refused\n", ProbeOutcome::refused,
-       "connection to 10.0.0.1:80 refused (nc exit 1: nc: can't connect to remote host (10.0.0.1): Connection "
-       "refused): the target or a REJECT rule answered; inconclusive"},
-      {1, "nc: bad address 'collector.example'\n", ProbeOutcome::unknown,
-       "unknown: 10.0.0.1:80 did not resolve inside the pod (nc exit 1: nc: bad address 'collector.example'): not "
-       "probed"},
-      {1, "", ProbeOutcome::unknown, "unknown: nc failed without saying why (nc exit 1)"},
-  };
-  for (const auto& c : cases) {
-    CAPTURE(c.err);
-    const auto r = triage::interpret_probe("10.0.0.1:80", c.exit_code, c.err);
-    CHECK(r.outcome == c.outcome);
-    if (!c.summary.empty()) CHECK(r.summary == c.summary);
-  }
-  // A name is looked up before the connection: a timeout may be DNS's.
-  CHECK(triage::interpret_probe("collector.example:443", 1, "nc: timed out\n").summary ==
-        "connection to collector.example:443 failed (nc exit 1: nc: timed out): egress blocked (the name is looked up "
-        "first: DNS may be what is blocked)");
+namespace {
+
+bool has_arg(const std::vector<std::string>& argv, const char* word) {
+  return std::find(argv.begin(), argv.end(), word) != argv.end();
 }
 
-TEST_CASE("isolate --probe") {
+// An exec server whose nc connects until the quarantine policy is written, then times out (or
+// keeps connecting with `enforced` false). Records whether each probe came before the policy.
+struct Wire {
+  bool quarantined = false;
+  bool enforced = true;
+  std::vector<bool> probe_after_policy;
+  ExecConnector exec{[this](const ExecCall& call) {
+    if (call.argv[0] == "cat") return ExecReply::missing();
+    probe_after_policy.push_back(quarantined);
+    if (has_arg(call.argv, "-z")) return ExecReply::failure("nc: invalid option -- 'z'\nUsage: nc [-iN] [-wN]\n", 1);
+    if (quarantined && enforced)
+      return ExecReply::failure("nc: can't connect to remote host: Connection timed out\n", 1);
+    return ExecReply::output("");
+  }};
+  explicit Wire(Cluster& c) {
+    c.transport.routes["PATCH " + k_quarantine] = [this](const kube::HttpRequest& r) {
+      quarantined = true;
+      return Cluster::answer(json::parse(r.body));
+    };
+  }
+};
+
+}  // namespace
+
+TEST_CASE("isolate --verify: reachable before and blocked after is contained, measured on the wire") {
   Cluster c;
+  Wire w(c);
   auto o = c.options();
   o.probe = "198.51.100.7:3333";
-  SUBCASE("busybox's small nc: no -z, so -e true; a connection overrides the policy verdict") {
-    ExecConnector exec([](const ExecCall& call) {
-      if (std::find(call.argv.begin(), call.argv.end(), "-z") != call.argv.end()) {
-        return ExecReply::failure("nc: invalid option -- 'z'\nUsage: nc [-iN] [-wN] [-l] [-p PORT]\n", 1);
-      }
-      return ExecReply::output("");
-    });
-    auto r = triage::isolate(c.client, &exec, o, c.log(), c.clock);
-    REQUIRE(r);
-    REQUIRE(exec.calls.size() == 2);
-    CHECK(exec.calls[0].argv == std::vector<std::string>{"nc", "-z", "-v", "-w", "3", "198.51.100.7", "3333"});
-    CHECK(exec.calls[1].argv == std::vector<std::string>{"nc", "-w", "3", "198.51.100.7", "3333", "-e", "true"});
-    CHECK(exec.calls[1].container == "web");
-    CHECK(r->probe == "CONNECTED to 198.51.100.7:3333: egress is NOT blocked");
-    CHECK(r->egress.state == triage::Containment::not_contained);
-    CHECK(r->egress.reason == "the probe connected to 198.51.100.7:3333 from inside the pod");
+  o.verify_timeout = std::chrono::seconds(2);
+  SUBCASE("a recognised CNI: the reasoning confirmed") {}
+  SUBCASE("no CNI recognised (kube-router on the host): the wire decides") {
+    c.transport.json("GET /apis/apps/v1/daemonsets", list_of({daemonset("kube-proxy")}).dump());
   }
-  SUBCASE("a timeout leaves the policy verdict") {
-    ExecConnector exec([](const ExecCall&) {
-      return ExecReply::failure("nc: connect to 198.51.100.7 port 3333 (tcp) timed out: Operation now in progress\n",
-                                1);
-    });
+  auto r = triage::isolate(c.client, &w.exec, o, c.log(), c.clock);
+  REQUIRE(r);
+  CHECK(r->egress.state == triage::Containment::contained);
+  CHECK(r->egress.on_the_wire);
+  CHECK(r->egress.reason.rfind("198.51.100.7:3333 (--probe) connected before, timed out after", 0) == 0);
+  CHECK(r->wire.verdict == triage::WireVerdict::contained);
+  // The first probes ran before the policy was written, the last one after it.
+  REQUIRE(w.probe_after_policy.size() == 3);  // -z refused, -e connected, -e timed out
+  CHECK(w.probe_after_policy == std::vector<bool>{false, false, true});
+  CHECK(c.reviews().back() == "create pods/exec shop");
+  std::vector<std::string> actions;
+  for (const auto& e : c.journal) actions.push_back(e.first);
+  CHECK(actions == std::vector<std::string>{"probe-before", "label", "apply-policy", "probe-after", "verdict"});
+}
+
+TEST_CASE("isolate --verify: still reachable after the quarantine is NOT contained, whatever the reasoning says") {
+  Cluster c;
+  Wire w(c);
+  w.enforced = false;
+  auto o = c.options();
+  o.verify = true;
+  o.probe = "198.51.100.7:3333";
+  o.verify_timeout = std::chrono::seconds(1);
+  auto r = triage::isolate(c.client, &w.exec, o, c.log(), c.clock);
+  REQUIRE(r);
+  CHECK(r->cni.name == "calico");
+  CHECK(r->egress.state == triage::Containment::not_contained);
+  CHECK(r->egress.on_the_wire);
+  CHECK(r->egress.reason == "198.51.100.7:3333 (--probe) still connected after the quarantine (3 attempts over 1.0s)");
+}
+
+TEST_CASE("isolate --verify: nothing reachable before leaves the reasoned verdict, saying why") {
+  Cluster c;
+  ExecConnector exec([](const ExecCall&) { return ExecReply::failure("nc: Connection timed out\n", 1); });
+  auto o = c.options();
+  o.probe = "198.51.100.7:3333";
+  auto r = triage::isolate(c.client, &exec, o, c.log(), c.clock);
+  REQUIRE(r);
+  CHECK(r->egress.state == triage::Containment::contained);
+  CHECK_FALSE(r->egress.on_the_wire);
+  CHECK(r->egress.reason.find("(not verified on the wire: 198.51.100.7:3333 (--probe) was not reachable before the "
+                              "quarantine: connection to 198.51.100.7:3333 failed") != std::string::npos);
+}
+
+TEST_CASE("isolate --probe refuses what no policy governs, before anything is written") {
+  Cluster c;
+  c.pod["status"]["podIP"] = "10.244.0.12";
+  c.pod["status"]["hostIP"] = "192.0.2.2";
+  ExecConnector exec([](const ExecCall&) { return ExecReply::output(""); });
+  struct Case {
+    const char* probe;
+    const char* why;
+  };
+  for (const auto& k :
+       {Case{"127.0.0.1:8080", "the pod's own loopback"}, Case{"localhost:8080", "the pod's own loopback"},
+        Case{"10.244.0.12:8080", "the pod's own address"}, Case{"192.0.2.2:10250", "the pod's node"}}) {
+    CAPTURE(k.probe);
+    auto o = c.options();
+    o.probe = k.probe;
     auto r = triage::isolate(c.client, &exec, o, c.log(), c.clock);
-    REQUIRE(r);
-    CHECK(exec.calls.size() == 1);
-    CHECK(r->probe.find("failed") != std::string::npos);
-    CHECK(r->egress.state == triage::Containment::contained);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == Errc::usage);
+    CHECK(r.error().message.find(std::string("isolate shop/web-1: --probe ") + k.probe + ": ") == 0);
+    CHECK(r.error().message.find(k.why) != std::string::npos);
   }
-  SUBCASE("no nc in the image: unknown, not blocked") {
-    ExecConnector exec([](const ExecCall&) { return ExecReply::missing(); });
+  CHECK(c.writes().empty());
+  CHECK(exec.calls.empty());
+}
+
+TEST_CASE("isolate --verify picks a sibling's port, else the kubernetes Service unless it leads to the node") {
+  Cluster c;
+  c.pod["metadata"]["ownerReferences"] =
+      json::array({{{"kind", "ReplicaSet"}, {"name", "web-7d"}, {"uid", "rs-1"}, {"controller", true}}});
+  c.pod["status"]["hostIP"] = "192.0.2.2";
+  const auto pod_with = [](const std::string& name, const std::string& ip, const std::string& owner, int port) {
+    json p = {
+        {"metadata", {{"name", name}, {"uid", "uid-" + name}, {"ownerReferences", json::array({{{"uid", owner}}})}}},
+        {"spec", {{"containers", json::array({{{"name", "c"}, {"ports", json::array({{{"containerPort", port}}})}}})}}},
+        {"status", {{"phase", "Running"}, {"podIP", ip}}}};
+    return p;
+  };
+  c.transport.json("GET /api/v1/namespaces/default/services/kubernetes",
+                   R"({"spec":{"clusterIP":"10.96.0.1","ports":[{"name":"https","port":443}]}})");
+  std::vector<std::string> targets;
+  ExecConnector exec([&](const ExecCall& call) {
+    if (call.argv[0] == "cat") return ExecReply::missing();
+    targets.push_back(call.argv[call.argv.size() - (has_arg(call.argv, "-z") ? 2 : 4)]);
+    return ExecReply::output("");
+  });
+  auto o = c.options();
+  o.verify = true;
+  o.verify_timeout = std::chrono::seconds(0);
+  SUBCASE("a sibling replica's declared port comes first") {
+    c.transport.json(
+        "GET /api/v1/namespaces/shop/pods",
+        list_of({pod_with("db-0", "10.244.0.30", "sts-1", 5432), pod_with("web-2", "10.244.0.21", "rs-1", 8080), c.pod})
+            .dump());
     auto r = triage::isolate(c.client, &exec, o, c.log(), c.clock);
     REQUIRE(r);
-    CHECK(r->probe == "unknown: the image has no nc to probe with");
-    CHECK(r->egress.state == triage::Containment::contained);
+    REQUIRE_FALSE(r->wire.targets.empty());
+    CHECK(r->wire.targets[0].target.text() == "10.244.0.21:8080");
+    CHECK(r->wire.targets[0].target.what == "pod shop/web-2 port 8080");
+    CHECK(targets.front() == "10.244.0.21");
   }
-  SUBCASE("an nc that takes neither form: unknown, not blocked") {
-    ExecConnector exec([](const ExecCall&) { return ExecReply::failure("nc: unrecognized option '-e'\n", 1); });
+  SUBCASE("no pod with a port: the kubernetes Service") {
+    c.transport.json("GET /api/v1/namespaces/shop/pods", list_of({c.pod}).dump());
     auto r = triage::isolate(c.client, &exec, o, c.log(), c.clock);
     REQUIRE(r);
-    CHECK(exec.calls.size() == 2);
-    CHECK(r->probe == "unknown: the image's nc takes neither -z nor -e (nc exit 1: nc: unrecognized option '-e')");
+    REQUIRE(r->wire.targets.size() == 1);
+    CHECK(r->wire.targets[0].target.text() == "10.96.0.1:443");
   }
-  SUBCASE("a dry run does not probe") {
-    o.dry_run = kube::DryRun::all;
-    ExecConnector exec([](const ExecCall&) { return ExecReply::output(""); });
+  SUBCASE("the API server on the pod's own node: no telling destination, unverified") {
+    c.transport.json("GET /api/v1/namespaces/shop/pods", list_of({c.pod}).dump());
+    c.transport.json("GET /api/v1/namespaces/default/endpoints/kubernetes",
+                     R"({"subsets":[{"addresses":[{"ip":"192.0.2.2"}],"ports":[{"port":6443}]}]})");
     auto r = triage::isolate(c.client, &exec, o, c.log(), c.clock);
     REQUIRE(r);
+    CHECK(r->wire.verdict == triage::WireVerdict::unverified);
+    CHECK(r->wire.reason.find("the kubernetes Service leads to the pod's own node") != std::string::npos);
+    CHECK(r->egress.reason.find("give one with --probe HOST:PORT") != std::string::npos);
     CHECK(exec.calls.empty());
-    CHECK(r->probe.empty());
   }
-  const auto probe_logged =
-      std::any_of(c.journal.begin(), c.journal.end(), [](const auto& e) { return e.first == "probe"; });
-  CHECK(probe_logged == (o.dry_run == kube::DryRun::none));
+}
+
+TEST_CASE("isolate --verify --ephemeral probes from a debug container it adds and journals") {
+  Cluster c;
+  Wire w(c);
+  std::string added;
+  c.transport.routes["PATCH " + k_pod + "/ephemeralcontainers"] = [&](const kube::HttpRequest& req) {
+    const json body = json::parse(req.body);
+    const json& ec = body["spec"]["ephemeralContainers"][0];
+    added = ec["name"];
+    CHECK(ec["image"] == "registry.internal/busybox:1.36");
+    CHECK(ec["securityContext"]["runAsNonRoot"] == true);
+    CHECK(ec["securityContext"]["capabilities"]["drop"] == json::array({"ALL"}));
+    c.pod["status"]["ephemeralContainerStatuses"] =
+        json::array({{{"name", added}, {"state", {{"running", json::object()}}}}});
+    return Cluster::answer(c.pod);
+  };
+  auto o = c.options();
+  o.probe = "198.51.100.7:3333";
+  o.ephemeral = true;
+  o.debug_image = "registry.internal/busybox:1.36";
+  auto r = triage::isolate(c.client, &w.exec, o, c.log(), c.clock);
+  REQUIRE(r);
+  REQUIRE_FALSE(added.empty());
+  CHECK(added.rfind("kubectl-ir-probe-", 0) == 0);
+  CHECK(r->debug_container == added);
+  for (const auto& call : w.exec.calls) CHECK(call.container == added);
+  CHECK(r->wire.probed_from == "debug container " + added + " (registry.internal/busybox:1.36)");
+  CHECK(r->egress.on_the_wire);
+  const auto asked = c.reviews();
+  CHECK(std::find(asked.begin(), asked.end(), "patch pods/ephemeralcontainers shop") != asked.end());
+  CHECK(c.journal.front().first == "isolate.ephemeral");
+}
+
+TEST_CASE("isolate --allow-dns: NodeLocal DNSCache is allowed too, and the verdict names the DNS channel") {
+  Cluster c;
+  json nodelocal = {
+      {"metadata", {{"name", "node-local-dns"}, {"namespace", "kube-system"}}},
+      {"spec",
+       {{"template",
+         {{"spec", {{"containers", json::array({{{"args", {"-localip", "169.254.20.10,10.96.0.10"}}}})}}}}}}}};
+  auto o = c.options();
+  o.allow_dns = true;
+  SUBCASE("NodeLocal DNSCache installed") {
+    c.transport.json("GET /apis/apps/v1/daemonsets", list_of({daemonset("calico-node"), nodelocal}).dump());
+    auto r = triage::isolate(c.client, nullptr, o, c.log(), c.clock);
+    REQUIRE(r);
+    CHECK(r->node_local_dns == std::vector<std::string>{"169.254.20.10"});
+    const json& egress = r->policy["spec"]["egress"];
+    REQUIRE(egress.size() == 2);
+    CHECK(egress[1]["to"] == json::array({{{"ipBlock", {{"cidr", "169.254.20.10/32"}}}}}));
+    CHECK(egress[1]["ports"][0] == json{{"protocol", "UDP"}, {"port", 53}});
+    CHECK(r->egress.state == triage::Containment::contained);
+    CHECK(r->egress.reason.find(
+              "all egress denied except DNS to kube-dns on 53, NodeLocal DNSCache 169.254.20.10 on 53") == 0);
+    CHECK(r->egress.reason.find("DNS remains an exfiltration channel") != std::string::npos);
+  }
+  SUBCASE("no NodeLocal DNSCache: kube-dns only, the channel still named") {
+    auto r = triage::isolate(c.client, nullptr, o, c.log(), c.clock);
+    REQUIRE(r);
+    CHECK(r->node_local_dns.empty());
+    CHECK(r->policy["spec"]["egress"].size() == 1);
+    CHECK(r->egress.reason.find("DNS remains an exfiltration channel") != std::string::npos);
+  }
+  SUBCASE("DaemonSets not readable: the default address, and a warning saying so") {
+    c.transport.json("GET /apis/apps/v1/daemonsets", status_json(403, "Forbidden", "no"), 403);
+    c.transport.json("GET /apis/apps/v1/namespaces/kube-system/daemonsets", status_json(403, "Forbidden", "no"), 403);
+    c.transport.json(
+        "GET /api/v1/nodes/node-1",
+        R"({"metadata":{"name":"node-1","annotations":{"projectcalico.org/IPv4Address":"192.0.2.2/24"}}})");
+    auto r = triage::isolate(c.client, nullptr, o, c.log(), c.clock);
+    REQUIRE(r);
+    CHECK(r->node_local_dns == std::vector<std::string>{"169.254.20.10"});
+    CHECK(r->cni.evidence == "node node-1 annotation projectcalico.org/IPv4Address");
+    CHECK(r->warnings.front().find("could not look for NodeLocal DNSCache") == 0);
+  }
+}
+
+namespace {
+
+json residue_policy(const std::vector<std::string>& cases) {
+  return {{"metadata", {{"name", "allow-egress"}, {"annotations", {{triage::k_ann_original_selector, "{}"}}}}},
+          {"spec",
+           {{"podSelector",
+             {{"matchExpressions",
+               json::array({{{"key", triage::k_quarantine_label}, {"operator", "NotIn"}, {"values", cases}}})}}},
+            {"policyTypes", {"Egress"}},
+            {"egress", json::array({json::object()})}}}};
+}
+
+}  // namespace
+
+TEST_CASE("release: what --exclusive left on other policies is cleaned even when the pod is gone") {
+  Cluster c;
+  c.transport.json("GET " + k_pod, status_json(404, "NotFound", "pods \\\"web-1\\\" not found"), 404);
+  c.transport.json("DELETE " + k_quarantine, status_json(404, "NotFound", "gone with its pod"), 404);
+  c.policies = {residue_policy({"case-1"})};
+  json patch_ops;
+  c.transport.routes["PATCH " + k_policies + "/allow-egress"] = [&](const kube::HttpRequest& r) {
+    patch_ops = json::parse(r.body);
+    return Cluster::answer(c.policies[0]);
+  };
+  c.transport.json("GET /api/v1/namespaces/shop/pods", list_of({}).dump());
+  SUBCASE("the case known (--case or the journal): restored exactly") {
+    auto r = triage::release(c.client, {"shop", "web-1", kube::DryRun::none, "case-1"}, c.log());
+    REQUIRE(r);
+    CHECK_FALSE(r->pod_found);
+    CHECK(r->was_isolated);
+    CHECK(r->case_id == "case-1");
+    CHECK(r->restored_policies == std::vector<std::string>{"allow-egress"});
+    CHECK(patch_ops[1] == json{{"op", "replace"}, {"path", "/spec/podSelector"}, {"value", json::object()}});
+    CHECK(c.journal.back().first == "restore-policy");
+  }
+  SUBCASE("the case unknown: reported, nothing touched") {
+    auto r = triage::release(c.client, {"shop", "web-1", kube::DryRun::none}, c.log());
+    REQUIRE(r);
+    CHECK(r->residue == std::vector<std::string>{"allow-egress: case-1"});
+    CHECK(patch_ops.is_null());
+    // the selector asked which pods still carry the cases
+    bool asked = false;
+    for (const auto& req : c.transport.requests) {
+      for (const auto& [k, v] : split_url(req.url).second)
+        asked = asked || (k == "labelSelector" && v == "kubectl-ir/quarantine in (case-1)");
+    }
+    CHECK(asked);
+  }
+  SUBCASE("a case whose pod is still quarantined is not residue") {
+    json live = c.pod;
+    live["metadata"]["labels"][triage::k_quarantine_label] = "case-1";
+    c.transport.json("GET /api/v1/namespaces/shop/pods", list_of({live}).dump());
+    auto r = triage::release(c.client, {"shop", "web-1", kube::DryRun::none}, c.log());
+    REQUIRE(r);
+    CHECK(r->residue.empty());
+  }
+}
+
+TEST_CASE("release --case without a pod: every pod of the case, then its residue") {
+  Cluster c;
+  c.pod["metadata"]["labels"][triage::k_quarantine_label] = "case-1";
+  c.pod["metadata"]["annotations"] = {{triage::k_ann_case, "case-1"}};
+  c.transport.json("GET /api/v1/namespaces/shop/pods", list_of({c.pod}).dump());
+  c.policies = {residue_policy({"case-1", "case-2"})};
+  c.transport.routes["PATCH " + k_policies + "/allow-egress"] = [&](const kube::HttpRequest&) {
+    c.policies[0]["spec"]["podSelector"]["matchExpressions"][0]["values"] = json::array({"case-2"});
+    return Cluster::answer(c.policies[0]);
+  };
+  auto r = triage::release(c.client, {"shop", "", kube::DryRun::none, "case-1"}, c.log());
+  REQUIRE(r);
+  CHECK(r->released_pods == std::vector<std::string>{"web-1"});
+  CHECK(r->restored_policies == std::vector<std::string>{"allow-egress"});  // once, by the pod's release
+  const auto w = c.writes();
+  CHECK(std::count(w.begin(), w.end(), "PATCH " + k_policies + "/allow-egress") == 1);
+  CHECK(std::count(w.begin(), w.end(), "PATCH " + k_pod) == 1);
 }
 
 TEST_CASE("describe_access") {

@@ -142,26 +142,6 @@ TEST_CASE("render_quarantine_policy for each flag") {
   }
 }
 
-TEST_CASE("detect_cni") {
-  auto ds = [](std::vector<std::string> names) {
-    json items = json::array();
-    for (const auto& n : names) items.push_back({{"metadata", {{"name", n}}}});
-    return items;
-  };
-  CHECK(detect_cni(ds({"kube-proxy", "calico-node"})).name == "calico");
-  CHECK(detect_cni(ds({"cilium"})).enforces);
-  CHECK(detect_cni(ds({"kube-flannel-ds", "calico-node"})).name == "calico");  // canal-style: calico enforces
-  const auto flannel = detect_cni(ds({"kube-flannel-ds", "kube-proxy"}));
-  CHECK(flannel.known);
-  CHECK_FALSE(flannel.enforces);
-  const auto none = detect_cni(ds({"kube-proxy"}));
-  CHECK_FALSE(none.known);
-  CHECK(detect_cni(ds({"antrea-agent"})).name == "antrea");
-  CHECK(detect_cni(ds({"ovnkube-node"})).name == "ovn-kubernetes");
-  CHECK(detect_cni(ds({"weave-net"})).name == "weave");
-  CHECK(detect_cni(ds({"kube-router"})).name == "kube-router");
-}
-
 TEST_CASE("exclude_case and include_case round trip") {
   const json original = {{"matchLabels", {{"app", "web"}}}};
   auto one = exclude_case(original, "case-1");
