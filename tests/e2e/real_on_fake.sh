@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs e2e modules the way they run against a real cluster (IR_E2E_KUBECONFIG set: the fixtures
 # create their own namespaces and workloads, fake-only tests are skipped), with a fake cluster
-# standing in for the real one: the demo scenario with `unmarked_pods: by-image`, so the busybox
-# and pause pods the fixtures create run as their images would (see tests/fake-cluster/README.md).
+# standing in for the real one: the demo scenario with `unmarked_pods: by-image`, so the pause pods
+# the fixtures create run as their image would, as the busybox ones always do (see
+# tests/fake-cluster/README.md).
 # It checks the real-cluster code paths here; it does not replace a run on a real cluster.
 #   tests/e2e/real_on_fake.sh                     every module of tests/e2e/CMakeLists.txt
 #   tests/e2e/real_on_fake.sh test_isolate ...    those modules (or Module.Class.test)
