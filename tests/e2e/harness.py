@@ -3,7 +3,8 @@
 The tests run the built binary as a user would. By default each test module starts its own fake
 cluster (tests/fake-cluster/start.sh) and stops it at the end. With IR_E2E_KUBECONFIG set, they run
 against that real cluster instead, and tests that need the fake cluster's admin endpoint, extra
-users or fault injection are skipped.
+users or fault injection are skipped. The pods the tests act on come from workloads.Workloads: the
+demo scenario's on the fake cluster, created for each module (and deleted after it) on a real one.
 
 Environment: IR_BIN (the kubectl-ir binary; default build/dev/cmd/kubectl-ir).
 """
@@ -24,9 +25,12 @@ IR_BIN = os.environ.get("IR_BIN", os.path.join(REPO, "build", "dev", "cmd", "kub
 REAL_KUBECONFIG = os.environ.get("IR_E2E_KUBECONFIG")
 
 
-def fake_only(test):
-    """Skips a test when running against a real cluster."""
-    return unittest.skipIf(REAL_KUBECONFIG, "needs the fake cluster")(test)
+def fake_only(test_or_reason):
+    """Skips a test (or class) when running against a real cluster: `@fake_only`, or
+    `@fake_only("why")` to say what of the fake it needs (admin endpoint, its users, demo data...)."""
+    if isinstance(test_or_reason, str):
+        return unittest.skipIf(REAL_KUBECONFIG, "needs the fake cluster: " + test_or_reason)
+    return unittest.skipIf(REAL_KUBECONFIG, "needs the fake cluster")(test_or_reason)
 
 
 class Result:
@@ -82,7 +86,11 @@ class Cluster:
         return next(u["user"] for u in cfg["users"] if u["name"] == ctx["user"])
 
     def server(self):
-        return self.config()["clusters"][0]["cluster"]["server"]
+        """The API server URL of the kubeconfig's current context."""
+        cfg = self.config()
+        ctx = next((c["context"] for c in cfg.get("contexts") or [] if c["name"] == cfg.get("current-context")), None)
+        name = ctx["cluster"] if ctx else cfg["clusters"][0]["name"]
+        return next(c["cluster"]["server"] for c in cfg["clusters"] if c["name"] == name)
 
     # --- the fake cluster's admin endpoint (/_fake/...) ---
     def admin(self, method, path, body=None):
@@ -128,6 +136,12 @@ class Cluster:
         full_env.pop("KUBECONFIG", None)
         full_env.update(env or {})
         return Result(subprocess.run(cmd, capture_output=True, timeout=timeout, env=full_env, cwd=cwd))
+
+    def server_version(self):
+        """(major, minor) of the API server, as kubectl reports it."""
+        r = self.kubectl("version", "-o", "json")
+        v = json.loads(r.out)["serverVersion"]
+        return int(v["major"]), int("".join(ch for ch in v["minor"] if ch.isdigit()))
 
     def kubectl(self, *args, timeout=60):
         return Result(subprocess.run(["kubectl", "--kubeconfig", self.kubeconfig] + list(args),

@@ -6,6 +6,7 @@ bundle is checked with `kubectl ir verify`.
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -15,18 +16,21 @@ import time
 import unittest
 
 from harness import IR_BIN, Cluster, fake_only, journal_entries, pods
+from workloads import Workloads
 
-cluster = None
-WEB = "web-7d4b9c8f6-x2k9p"          # the compromised replica
-SHELL_LESS = "payments-api-6c8f5d7b4-q7r2n"
+cluster = w = None
+WEB = SHELL_LESS = NS = None   # the compromised replica, the shell-less pod, their namespace (setUpModule)
 
 
 def setUpModule():
-    global cluster
+    global cluster, w, WEB, SHELL_LESS, NS
     cluster = Cluster("hostile")
+    w = Workloads(cluster, "collect")
+    WEB, SHELL_LESS, NS = w.suspect, w.shell_less, w.namespace
 
 
 def tearDownModule():
+    w.close()
     cluster.stop()
 
 
@@ -58,7 +62,7 @@ class CollectBase(unittest.TestCase):
 
     def collect(self, pod, *args, name="b.tar.gz", context=None, timeout=300):
         out = os.path.join(self.work, name)
-        r = cluster.ir("collect", pod, "-n", "shop", "-o", out, *args, context=context,
+        r = cluster.ir("collect", pod, "-n", NS, "-o", out, *args, context=context,
                        env={"KUBECTL_IR_HOME": self.home}, timeout=timeout)
         return r, out
 
@@ -89,8 +93,8 @@ class TestCompromisedPod(CollectBase):
         files = members(path)
         manifest = manifest_of(files)
         self.assertEqual(set(manifest), set(files) - {"manifest.json"})
-        for name in ("pod/pod.json", "pod/events.json", "node/node.json", "pod/networkpolicies.json",
-                     "pod/owner-1-replicaset-web-7d4b9c8f6.json", "pod/owner-2-deployment-web.json",
+        owners = [f"pod/owner-{i}-{kind}-{name}.json" for i, (kind, name) in enumerate(w.suspect_owners, 1)]
+        for name in ("pod/pod.json", "pod/events.json", "node/node.json", "pod/networkpolicies.json", *owners,
                      "logs/web.log", "acquisition.log", "journal.jsonl",
                      "containers/web/processes/proc-walk.txt", "containers/web/processes/processes.json",
                      "containers/web/network/proc-net-tcp.txt", "containers/web/network/sockets.json",
@@ -108,23 +112,23 @@ class TestCompromisedPod(CollectBase):
 
         # the miner: its process, its connection (owned by its pid), its binary's hash
         procs = json.loads(files["containers/web/processes/processes.json"])["records"]
-        miner = next(p for p in procs if p.get("exe") == "/tmp/.x/kworkerds")
+        miner = next(p for p in procs if p.get("exe") == w.miner_exe)
         sockets = json.loads(files["containers/web/network/sockets.json"])["sockets"]
-        conn = next(s for s in sockets if s.get("remote_ip") == "198.51.100.7")
-        self.assertEqual((conn["remote_port"], conn["state"]), (3333, "ESTABLISHED"))
+        conn = next(s for s in sockets if s.get("remote_ip") == w.pool_ip)
+        self.assertEqual((conn["remote_port"], conn["state"]), (w.pool_port, "ESTABLISHED"))
         self.assertIn(miner["pid"], conn["pids"])
         hashes = json.loads(files["containers/web/filesystem/hashes.json"])
-        exe = next(e for e in hashes["executables"] if e["path"] == "/tmp/.x/kworkerds")
-        ref = cluster.kubectl("exec", WEB, "-n", "shop", "--", "cat", "/tmp/.x/kworkerds")
+        exe = next(e for e in hashes["executables"] if e["path"] == w.miner_exe)
+        ref = cluster.kubectl("exec", WEB, "-n", NS, "--", "cat", w.miner_exe)
         self.assertEqual(exe["sha256"], hashlib.sha256(ref.raw_out).hexdigest())
-        payload = next(f for f in hashes["files"] if f["name"] == "tmp/.x/payload.sh")
-        ref = cluster.kubectl("exec", WEB, "-n", "shop", "--", "cat", "/tmp/.x/payload.sh")
+        payload = next(f for f in hashes["files"] if f["name"] == w.dropped.lstrip("/"))
+        ref = cluster.kubectl("exec", WEB, "-n", NS, "--", "cat", w.dropped)
         self.assertEqual(payload["sha256"], hashlib.sha256(ref.raw_out).hexdigest())
         self.assertTrue(payload["complete"])
 
         listing = [json.loads(line) for line in files["containers/web/filesystem/listing.jsonl"].splitlines()]
         paths = {e.get("path"): e for e in listing}
-        self.assertEqual(paths["/tmp/.x/kworkerds"]["type"], "file")
+        self.assertEqual(paths[w.miner_exe]["type"], "file")
         self.assertNotIn("/proc/1/stat", paths)  # -xdev: /proc is another file system
 
         log = files["acquisition.log"].decode()
@@ -143,10 +147,10 @@ class TestCompromisedPod(CollectBase):
         self.assertEqual(journal_entries(self.home, case)[-1]["sha256"], digest)
 
     def test_nothing_is_written_into_the_container(self):
-        before = cluster.kubectl("exec", WEB, "-n", "shop", "--", "find", "/", "-xdev", "-newer", "/proc/1/cmdline")
+        before = cluster.kubectl("exec", WEB, "-n", NS, "--", "find", "/", "-xdev", "-newer", "/proc/1/cmdline")
         r, _ = self.collect(WEB, "--fs", "archive")
         self.assertEqual(r.code, 0, r)
-        after = cluster.kubectl("exec", WEB, "-n", "shop", "--", "find", "/", "-xdev", "-newer", "/proc/1/cmdline")
+        after = cluster.kubectl("exec", WEB, "-n", NS, "--", "find", "/", "-xdev", "-newer", "/proc/1/cmdline")
         self.assertEqual(before.out, after.out)
 
     def test_archive_holds_the_files_as_the_container_has_them(self):
@@ -159,11 +163,14 @@ class TestCompromisedPod(CollectBase):
         stream = b"".join(files[n] for n in parts)
         import io
         with tarfile.open(fileobj=io.BytesIO(stream)) as tar:
-            got = tar.extractfile("tmp/.x/payload.sh").read()
+            got = tar.extractfile(w.dropped.lstrip("/")).read()
         self.assertEqual(manifest_of(files)[parts[-1]]["exit_status"], 0)
-        ref = cluster.kubectl("exec", WEB, "-n", "shop", "--", "cat", "/tmp/.x/payload.sh")
+        ref = cluster.kubectl("exec", WEB, "-n", NS, "--", "cat", w.dropped)
         self.assertEqual(got, ref.raw_out)
-        self.assertIn("containers/web/filesystem/executables/3-kworkerds", files)
+        # the running miner's binary, named after its pid (3 in the demo)
+        pid = "3" if not w.real else r"\d+"
+        self.assertTrue([n for n in files if re.fullmatch(rf"containers/web/filesystem/executables/{pid}-kworkerds", n)],
+                        files)
 
     def test_dry_run_plans_without_exec_or_bundle(self):
         if not cluster.real:
@@ -185,11 +192,10 @@ class TestShellLess(CollectBase):
         self.assert_verifies(path)
         files = members(path)
         self.assertIn("pod/pod.json", files)
-        self.assertIn("logs/api.log", files)
+        self.assertIn(f"logs/{w.shell_less_container}.log", files)
 
-    @fake_only
     def test_with_ephemeral_reads_through_a_debug_container(self):
-        r, path = self.collect(SHELL_LESS, "--ephemeral")
+        r, path = self.collect(SHELL_LESS, "--ephemeral", "--debug-image", w.debug_image)
         self.assertIn(r.code, (0, 3), r)
         self.assert_verifies(path)
         files = members(path)
@@ -197,8 +203,8 @@ class TestShellLess(CollectBase):
         walk = manifest["containers/api/processes/proc-walk.txt"]
         self.assertEqual(walk["method"], "ephemeral")
         procs = json.loads(files["containers/api/processes/processes.json"])["records"]
-        self.assertTrue(any(p.get("exe") == "/app" for p in procs), procs)
-        pod = json.loads(cluster.kubectl("get", "pod", SHELL_LESS, "-n", "shop", "-o", "json").out)
+        self.assertTrue(any(p.get("exe") == w.shell_less_exe for p in procs), procs)
+        pod = json.loads(cluster.kubectl("get", "pod", SHELL_LESS, "-n", NS, "-o", "json").out)
         debug = [c["name"] for c in pod["spec"].get("ephemeralContainers", [])]
         self.assertTrue(debug)
         self.assertEqual(pod["spec"]["ephemeralContainers"][-1]["targetContainerName"], "api")
@@ -208,7 +214,7 @@ class TestShellLess(CollectBase):
         self.assertTrue(any(e["action"] == "collect.ephemeral" for e in journal))
 
 
-@fake_only
+@fake_only("its hostile pod")
 class TestHostilePod(CollectBase):
     def test_bounded_escaped_and_contained(self):
         pod = pods(cluster, "shop", "app=hostile")[0]
@@ -245,7 +251,7 @@ class TestHostilePod(CollectBase):
             self.assertFalse(n.startswith("/") or "/../" in n or n.startswith("../"), n)
 
 
-@fake_only
+@fake_only("fault injection, its restricted user, its hostile pod")
 class TestFailuresMidWay(CollectBase):
     def tearDown(self):
         super().tearDown()
@@ -297,7 +303,7 @@ class TestFailuresMidWay(CollectBase):
         out = os.path.join(self.work, "b.tar.gz")
         env = dict(os.environ, KUBECTL_IR_HOME=self.home)
         env.pop("KUBECONFIG", None)
-        proc = subprocess.Popen([IR_BIN, "--kubeconfig", cluster.kubeconfig, "collect", pod, "-n", "shop", "-o", out],
+        proc = subprocess.Popen([IR_BIN, "--kubeconfig", cluster.kubeconfig, "collect", pod, "-n", NS, "-o", out],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         # wait until it is inside the container's steps
         deadline = time.monotonic() + 60

@@ -7,17 +7,20 @@ import tempfile
 import unittest
 
 from harness import IR_BIN, Cluster, fake_only
+from workloads import Workloads
 
-cluster = None
+cluster = w = None
 COMPLETE_HELPER = os.path.join(os.path.dirname(IR_BIN), "kubectl_complete-ir")
 
 
 def setUpModule():
-    global cluster
+    global cluster, w
     cluster = Cluster("demo")
+    w = Workloads(cluster, "completion")
 
 
 def tearDownModule():
+    w.close()
     cluster.stop()
 
 
@@ -62,10 +65,9 @@ class TestCompletion(unittest.TestCase):
             self.assertIn(verb, got)
         self.assertEqual(self.bash_complete("kubectl ir sib"), ["siblings"])
 
-    @fake_only
     def test_pod_names_come_from_the_cluster(self):
-        got = self.bash_complete("kubectl ir collect -n shop web-")
-        self.assertIn("web-7d4b9c8f6-x2k9p", got)
+        got = self.bash_complete(f"kubectl ir collect -n {w.namespace} web-")
+        self.assertIn(w.suspect, got)
         self.assertTrue(all(p.startswith("web-") for p in got), got)
 
     def test_flags_playbooks_and_values(self):
@@ -79,8 +81,8 @@ class TestCompletion(unittest.TestCase):
         self.assertEqual(directive, 0)  # a playbook file works too
         names, _ = self.protocol("playbooks", "show", "cry")
         self.assertEqual(names, ["cryptominer"])
-        names, _ = self.protocol("-n", "shop", "run", "triage", "web-7d4b9c8f6-x")
-        self.assertEqual(names, ["web-7d4b9c8f6-x2k9p"])
+        names, _ = self.protocol("-n", w.namespace, "run", "triage", w.suspect[:-4])
+        self.assertEqual(names, [w.suspect])
 
     def test_completion_scripts(self):
         for shell in ("bash", "zsh"):

@@ -2,7 +2,7 @@
 Debian), uploads against a real radosgw (SigV4, versioning, multipart, Object Lock), read back with
 boto3. Neither needs a Kubernetes cluster, so they run the same with IR_E2E_KUBECONFIG set.
 TestAfterSeal: collect and run signing, uploading and writing the page of their own bundle, against
-the fake cluster and the same radosgw.
+the fake cluster (or the real one, on the workloads of tests/e2e/workloads.py) and the same radosgw.
 """
 import base64
 import hashlib
@@ -15,8 +15,9 @@ import tempfile
 import time
 import unittest
 
-from harness import IR_BIN, Cluster, fake_only, journal_entries, run_ir
+from harness import IR_BIN, Cluster, journal_entries, run_ir
 import s3_support as s3
+from workloads import Workloads
 
 
 def sha256_file(path):
@@ -526,23 +527,27 @@ class TestUpload(unittest.TestCase):
             self.server.empty_bucket(bucket)
 
 
-WEB = "web-7d4b9c8f6-x2k9p"  # a pod of the fake cluster's demo scenario
-
-
-@fake_only
 class TestAfterSeal(unittest.TestCase):
     """collect/run --sign-key --report --upload: the bundle sealed, then signed from the digest the
-    writer computed, uploaded (objects journaled in the case journal), the page written."""
+    writer computed, uploaded (objects journaled in the case journal), the page written. The pod is
+    the workloads' suspect (tests/e2e/workloads.py): the demo's on the fake cluster."""
 
     @classmethod
     def setUpClass(cls):
         cls.server = s3_server()
         cls.cluster = Cluster("demo")
+        try:
+            cls.w = Workloads(cls.cluster, "custody")
+        except BaseException:
+            cls.cluster.stop()
+            raise
+        cls.pod, cls.ns = cls.w.suspect, cls.w.namespace
         cls.locked = cls.server.bucket("after-seal-locked", lock=True)
         cls.plain = cls.server.bucket("after-seal-plain")
 
     @classmethod
     def tearDownClass(cls):
+        cls.w.close()
         cls.cluster.stop()
 
     def setUp(self):
@@ -569,7 +574,7 @@ class TestAfterSeal(unittest.TestCase):
     def test_collect_signs_uploads_locked_and_writes_the_page(self):
         key, pub = s3.make_keys(self.dir, "ec")
         bundle = os.path.join(self.dir, "web.tar.gz")
-        r = self.ir("collect", WEB, "-n", "shop", "-O", bundle, "-o", "json", "--sign-key", key, "--report",
+        r = self.ir("collect", self.pod, "-n", self.ns, "-O", bundle, "-o", "json", "--sign-key", key, "--report",
                     "--upload", f"s3://{self.locked}/cases/", "--lock-mode", "governance", "--retain-until", "1d")
         self.assertEqual(r.code, 0, r)
         doc = json.loads(r.out)
@@ -620,7 +625,7 @@ class TestAfterSeal(unittest.TestCase):
 
     def test_run_triage_with_set_upload_writes_and_uploads_the_page(self):
         bundle = os.path.join(self.dir, "run.tar.gz")
-        r = self.ir("run", "triage", WEB, "-n", "shop", "-O", bundle, "--set", f"upload=s3://{self.plain}/runs/")
+        r = self.ir("run", "triage", self.pod, "-n", self.ns, "-O", bundle, "--set", f"upload=s3://{self.plain}/runs/")
         self.assertIn(r.code, (0, 3), r)
         self.assertTrue(os.path.exists(os.path.join(self.dir, "run.html")), r)  # triage.yaml: report: "{{ params.report }}"
         c = self.server.client()
@@ -632,14 +637,14 @@ class TestAfterSeal(unittest.TestCase):
         uploads = [e for e in self.journal(case_id) if e["action"] == "upload"]
         self.assertEqual([os.path.basename(e["path"]) for e in uploads], ["run.tar.gz", "run.html"])
         # --set report=false: no page.
-        r = self.ir("run", "triage", WEB, "-n", "shop", "-O", os.path.join(self.dir, "run2.tar.gz"),
+        r = self.ir("run", "triage", self.pod, "-n", self.ns, "-O", os.path.join(self.dir, "run2.tar.gz"),
                     "--set", "report=false")
         self.assertIn(r.code, (0, 3), r)
         self.assertFalse(os.path.exists(os.path.join(self.dir, "run2.html")))
 
     def test_playbook_steps_sign_and_upload_an_earlier_bundle(self):
         earlier = os.path.join(self.dir, "earlier.tar.gz")
-        r = self.ir("collect", WEB, "-n", "shop", "-O", earlier)
+        r = self.ir("collect", self.pod, "-n", self.ns, "-O", earlier)
         self.assertEqual(r.code, 0, r)
         key, pub = s3.make_keys(self.dir, "ec")
         playbook = os.path.join(self.dir, "ship.yaml")
@@ -677,7 +682,7 @@ steps:
 
     def test_a_bucket_refusing_the_lock_exits_3_with_the_bundle_intact(self):
         bundle = os.path.join(self.dir, "refused.tar.gz")
-        r = self.ir("collect", WEB, "-n", "shop", "-O", bundle, "--upload", f"s3://{self.plain}/refused/",
+        r = self.ir("collect", self.pod, "-n", self.ns, "-O", bundle, "--upload", f"s3://{self.plain}/refused/",
                     "--lock-mode", "governance", "--retain-until", "1d")
         self.assertEqual(r.code, 3, r)
         self.assertIn("the bucket refused the Object Lock", r.err)
@@ -699,7 +704,7 @@ steps:
             env = self.server.env()
             env["KUBECTL_IR_HOME"] = self.home
             env.pop("KUBECONFIG", None)
-            proc = subprocess.Popen([IR_BIN, "--kubeconfig", self.cluster.kubeconfig, "collect", WEB, "-n", "shop",
+            proc = subprocess.Popen([IR_BIN, "--kubeconfig", self.cluster.kubeconfig, "collect", self.pod, "-n", self.ns,
                                      "-O", bundle, "--upload", f"s3://{self.plain}/ctrlc/", "--s3-endpoint",
                                      f"http://127.0.0.1:{proxy.port}"],
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)

@@ -2,8 +2,9 @@
 
 Every test makes the drill create its own objects (a temporary namespace, or a namespace the test
 creates), so they run unchanged against a real cluster (IR_E2E_KUBECONFIG; canary image from
-IR_E2E_IMAGE, default busybox, pulled IfNotPresent). Tests that need a scenario of the fake
-cluster (a CNI that does not enforce, a k3s-like node) are marked fake-only.
+IR_E2E_IMAGE, as the workloads', pulled IfNotPresent). The check of a namespace with competing
+policies uses the workloads of tests/e2e/workloads.py (their allow-egress policy). Tests that need a
+scenario of the fake cluster (a CNI that does not enforce, a k3s-like node) are marked fake-only.
 """
 import json
 import os
@@ -15,8 +16,8 @@ import time
 import unittest
 
 from harness import FAKE, IR_BIN, Cluster, fake_only, journal_entries
+from workloads import IMAGE, Workloads
 
-IMAGE = os.environ.get("IR_E2E_IMAGE", "busybox")
 REQUIRED = {"rbac", "pods", "exec", "logs", "egress", "collect", "release", "cleanup"}
 
 cluster = None
@@ -180,18 +181,30 @@ class Drill(DrillBase):
                       [e["object"] for e in entries if e["action"] == "drill.delete"])
 
 
-@fake_only
 class DrillOnTheDemo(DrillBase):
+    """Against the workloads' namespace (the demo's shop on the fake cluster)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.w = Workloads(cluster, "drill")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.w.close()
+
     def test_competing_policies_in_a_namespace_to_check(self):
-        r, report, rows = self.drill_json("--check-namespace", "shop")
-        row = rows["competing:shop"]
+        ns = self.w.namespace
+        r, report, rows = self.drill_json("--check-namespace", ns)
+        row = rows["competing:" + ns]
         self.assertEqual(row["state"], "NOT ready")
         self.assertFalse(row["required"])
-        self.assertIn("allow-egress (pods app=web) allows egress all destinations, all ports", row["detail"])
+        self.assertIn(f"{self.w.allow_egress} (pods {self.w.selector}) allows egress all destinations, all ports",
+                      row["detail"])
         self.assertIn("isolate --exclusive", row["detail"])
-        self.assertIn("shop", rows["rbac"]["detail"])
+        self.assertIn(ns, rows["rbac"]["detail"])
         self.assertTrue(report["ready"])  # optional rows do not fail the drill
 
+    @fake_only("its labeller user")
     def test_a_user_who_may_not_create_namespaces_is_told_before_anything_is_made(self):
         r = self.cluster().ir("drill", "-o", "json", context="fake-labeller", env={"KUBECTL_IR_HOME": self.home})
         self.assertEqual(r.code, 3, r)
@@ -204,7 +217,7 @@ class DrillOnTheDemo(DrillBase):
         self.assertEqual(report["created"], [])
 
 
-@fake_only
+@fake_only("a second server of the demo-noenforce scenario")
 class DrillWithoutEnforcement(DrillBase):
     @classmethod
     def setUpClass(cls):
@@ -224,7 +237,7 @@ class DrillWithoutEnforcement(DrillBase):
         self.assertIn("drill: NOT READY", self.drill("--settle", "2s").out)
 
 
-@fake_only
+@fake_only("a second server of the demo-hostcni scenario")
 class DrillOnHostEnforcement(DrillBase):
     """k3s-like: kube-router's policy controller in the k3s process, no CNI DaemonSet at all."""
 

@@ -71,7 +71,7 @@ class Doctor(unittest.TestCase):
         exec_rows = [p for p in doc["permissions"] if p["resource"] == "pods/exec"]
         self.assertTrue(exec_rows and all(p["allowed"] for p in exec_rows))
 
-    @fake_only
+    @fake_only("its restricted user")
     def test_restricted_user_names_what_is_missing(self):
         r = cluster.ir("doctor", context="fake-restricted")
         self.assertEqual(r.code, 1, r)
@@ -80,20 +80,20 @@ class Doctor(unittest.TestCase):
         self.assertRegex(r.out, r"isolate\s+get\s+pods\s+shop\s+yes")
         self.assertRegex(r.err, r"^kubectl-ir: error: \d+ required permission\(s\) missing\nhint: ")
 
-    @fake_only
+    @fake_only("its users")
     def test_impersonation(self):
         r = cluster.ir("doctor", "--as", "alice", "--as-group", "system:authenticated", context="fake-admin")
         self.assertEqual(r.code, 1, r)
         self.assertIn("Identity:   alice", r.out)
 
-    @fake_only
+    @fake_only("its client-certificate contexts")
     def test_client_certificate_user(self):
         for ctx in ("fake-cert", "fake-cert-data"):
             r = cluster.ir("doctor", context=ctx)
             self.assertEqual(r.code, 0, (ctx, r))
             self.assertIn("Identity:   cert-user", r.out)
 
-    @fake_only
+    @fake_only("its exec-plugin context")
     def test_exec_plugin_user_runs_the_plugin_once(self):
         calls = os.path.join(cluster.dir, "exec-plugin.calls")
         before = count_lines(calls) if os.path.exists(calls) else 0
@@ -104,11 +104,12 @@ class Doctor(unittest.TestCase):
         self.assertEqual(after - before, 1, "the credential is cached for the whole run")
 
 
-@fake_only
 class Failures(unittest.TestCase):
     def tearDown(self):
-        cluster.clear_faults()
+        if not cluster.real:
+            cluster.clear_faults()
 
+    @fake_only("its revoked-token context")
     def test_rejected_token(self):
         r = cluster.ir("doctor", context="fake-badtoken")
         self.assertEqual(r.code, 1, r)
@@ -125,7 +126,8 @@ class Failures(unittest.TestCase):
         finally:
             shutil.rmtree(tmp)
         self.assertEqual(r.code, 1, r)
-        self.assertRegex(r.err, r"^kubectl-ir: error: cannot reach the API server at https://127\.0\.0\.1:\d+: .*TLS.*\n"
+        self.assertRegex(r.err, "^kubectl-ir: error: cannot reach the API server at " + re.escape(cluster.server()) +
+                                r": .*TLS.*\n"
                                 r"hint: check certificate-authority in the kubeconfig \(or --certificate-authority\)\n$")
 
     def test_insecure_skip_verify_overrides(self):
@@ -142,7 +144,7 @@ class Failures(unittest.TestCase):
             insecure = run_ir("--kubeconfig", path, "--insecure-skip-tls-verify", "version")
         finally:
             shutil.rmtree(tmp)
-        self.assertIn("warning: server version:", no_ca.err)  # system CAs do not know the fake CA
+        self.assertIn("warning: server version:", no_ca.err)  # system CAs do not know the cluster's CA
         self.assertNotIn("Server Version", no_ca.out)
         self.assertIn("Server Version: v1.", insecure.out)
 
@@ -152,6 +154,7 @@ class Failures(unittest.TestCase):
         self.assertRegex(r.err, r"^kubectl-ir: error: cannot reach the API server at https://127\.0\.0\.1:1: ")
         self.assertEqual(r.err.count("\n"), 1)
 
+    @fake_only("fault injection")
     def test_429_is_retried_with_retry_after(self):
         cluster.faults([{"match": {"method": "GET", "path": "^/version$"}, "status": 429, "retry_after": 1, "times": 2}])
         r = cluster.ir("version", "-v", "6")
@@ -159,6 +162,7 @@ class Failures(unittest.TestCase):
         self.assertIn("Server Version", r.out)
         self.assertEqual(len(re.findall(r"GET https://\S+/version 429", r.err)), 2, r.err)
 
+    @fake_only("fault injection")
     def test_html_instead_of_json(self):
         cluster.faults([{"match": {"method": "GET", "path": "^/version$"}, "status": 200,
                          "body": "<html><body>Sign in</body></html>", "content_type": "text/html"}])
@@ -166,6 +170,7 @@ class Failures(unittest.TestCase):
         self.assertEqual(r.code, 1, r)
         self.assertIn("text/html instead of JSON", r.err)
 
+    @fake_only("fault injection")
     def test_request_timeout(self):
         cluster.faults([{"match": {"method": "GET", "path": "^/version$"}, "delay_ms": 4000}])
         r = cluster.ir("doctor", "--request-timeout", "1s")
@@ -184,6 +189,7 @@ class Failures(unittest.TestCase):
         self.assertEqual(r.code, 1, r)
         self.assertRegex(r.err, r"^kubectl-ir: error: kubeconfig .*/kc: .*line \d+")
 
+    @fake_only("its context names")
     def test_unknown_context_lists_what_there_is(self):
         r = cluster.ir("doctor", "--context", "fake-admn")
         self.assertEqual(r.code, 1, r)
@@ -191,7 +197,7 @@ class Failures(unittest.TestCase):
         self.assertIn('hint: did you mean "fake-admin"', r.err)
 
 
-@fake_only
+@fake_only("a second server, at 1.26")
 class OldServer(unittest.TestCase):
     """A 1.26 API server: no SelfSubjectReview."""
 

@@ -8,7 +8,8 @@ under /var/run/secrets/kubernetes.io/serviceaccount. The service account is the 
 scripts/rbac/kubectl-ir-responder.yaml, with exactly the rules its bindings give it (the fake
 cluster's scenario RBAC, generated from that file), so a missing permission fails the run.
 
-Fake-only: it needs the fake cluster's scenario users (a service account token and its rules).
+Fake-only: it needs the fake cluster's scenario users (a service account token and its rules) and
+its request log; the pods it acts on are still named through the workloads (tests/e2e/workloads.py).
 """
 import json
 import os
@@ -23,14 +24,15 @@ import yaml
 
 import pod_sandbox
 from harness import FAKE, IR_BIN, REAL_KUBECONFIG, REPO, Cluster
+from workloads import Workloads
 
 RBAC = os.path.join(REPO, "scripts", "rbac", "kubectl-ir-responder.yaml")
 JOB = os.path.join(REPO, "scripts", "deploy", "triage-job.yaml")
 SA_NAMESPACE, SA_NAME = "kubectl-ir", "kubectl-ir-responder"
 SA_USER = f"system:serviceaccount:{SA_NAMESPACE}:{SA_NAME}"
 SA_TOKEN = "fake-responder-token"
-WEB = "web-7d4b9c8f6-x2k9p"
-cluster = None
+cluster = w = None
+WEB = NS = None   # the suspect and its namespace (setUpModule)
 scenario_dir = None
 
 
@@ -63,7 +65,7 @@ def responder_rules(docs):
 
 
 def setUpModule():
-    global cluster, scenario_dir
+    global cluster, w, WEB, NS, scenario_dir
     if REAL_KUBECONFIG:
         raise unittest.SkipTest("needs the fake cluster (a service account token and scenario RBAC)")
     why = pod_sandbox.available()
@@ -83,9 +85,13 @@ def setUpModule():
     with open(path, "w") as f:
         yaml.safe_dump(scenario, f)
     cluster = Cluster(path)
+    w = Workloads(cluster, "in_cluster")
+    WEB, NS = w.suspect, w.namespace
 
 
 def tearDownModule():
+    if w:
+        w.close()
     if cluster:
         cluster.stop()
     if scenario_dir:
@@ -123,8 +129,8 @@ class Container:
 
 class TestTriageJob(unittest.TestCase):
     def setUp(self):
-        cluster.admin("POST", "/_fake/reset")
-        cluster.admin("DELETE", "/_fake/requests")
+        w.reset()
+        cluster.clear_requests()
         self.dirs = []
 
     def tearDown(self):
@@ -160,7 +166,7 @@ class TestTriageJob(unittest.TestCase):
         return result, volumes
 
     def test_the_job_triages_the_pod_and_leaves_a_verified_bundle(self):
-        container = Container("shop", WEB)
+        container = Container(NS, WEB)
         self.assertEqual(container.args[:2], ["run", "triage"])
         self.assertEqual(container.pod_spec["serviceAccountName"], SA_NAME)
         r, volumes = self.run_container(container)
@@ -211,15 +217,15 @@ class TestTriageJob(unittest.TestCase):
                   or (m == "GET" and p.endswith("/services"))]
         self.assertEqual([r for r in refused if r not in beyond], [])
         # The pod is isolated: the quarantine policy exists (read as admin).
-        pols = cluster.kubectl("get", "networkpolicies", "-n", "shop", "-o", "json")
+        pols = cluster.kubectl("get", "networkpolicies", "-n", NS, "-o", "json")
         self.assertIn("kubectl-ir-quarantine-" + WEB, [p["metadata"]["name"] for p in json.loads(pols.out)["items"]])
 
     def test_least_privilege_what_the_job_does_not_need_is_refused(self):
         # Cordoning is not in the responder's roles: isolate's preflight refuses before any write.
-        r, _ = self.run_container(Container("shop", WEB), ["isolate", WEB, "-n", "shop", "--cordon"])
+        r, _ = self.run_container(Container(NS, WEB), ["isolate", WEB, "-n", NS, "--cordon"])
         self.assertEqual(r.code, 1, r)
         self.assertIn("patch nodes", r.err)
-        pols = cluster.kubectl("get", "networkpolicies", "-n", "shop", "-o", "json")
+        pols = cluster.kubectl("get", "networkpolicies", "-n", NS, "-o", "json")
         self.assertNotIn("kubectl-ir-quarantine-" + WEB, [p["metadata"]["name"] for p in json.loads(pols.out)["items"]])
         # Nor is a namespace without the responder's RoleBindings.
         r, _ = self.run_container(Container("kube-system", "coredns"), ["doctor", "-n", "kube-system"])
@@ -228,7 +234,7 @@ class TestTriageJob(unittest.TestCase):
 
     def test_the_root_is_read_only_and_there_is_no_kubeconfig(self):
         # What the binary sees: the in-cluster configuration, nothing writable outside the volumes.
-        r, _ = self.run_container(Container("shop", WEB), ["version"])
+        r, _ = self.run_container(Container(NS, WEB), ["version"])
         self.assertEqual(r.code, 0, r)
         self.assertRegex(r.out, r"Server Version: v1\.")
 

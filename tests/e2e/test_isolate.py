@@ -1,28 +1,32 @@
 """e2e: kubectl ir isolate / release against the fake cluster (issue: isolate and release)."""
 import json
-import re
 import os
+import re
 import shutil
 import tempfile
 import unittest
 
-from harness import FAKE, Cluster, fake_only, journal_entries, pods
+from harness import FAKE, Cluster, fake_only, journal_entries
+from workloads import Workloads
 
-cluster = None
-COMPROMISED = "web-7d4b9c8f6-x2k9p"
+cluster = w = None
+COMPROMISED = NS = NODE = None   # the suspect pod, its namespace and node (set by setUpModule)
 
 
 def setUpModule():
-    global cluster
+    global cluster, w, COMPROMISED, NS, NODE
     cluster = Cluster("demo")
+    w = Workloads(cluster, "isolate", host_network=True)
+    COMPROMISED, NS, NODE = w.suspect, w.namespace, w.node
 
 
 def tearDownModule():
+    w.close()
     cluster.stop()
 
 
-def get(kind, name, ns="shop"):
-    r = cluster.kubectl("get", kind, name, "-n", ns, "-o", "json")
+def get(kind, name, ns=None):
+    r = cluster.kubectl("get", kind, name, "-n", ns or NS, "-o", "json")
     if r.code != 0:
         return None
     return json.loads(r.out)
@@ -40,11 +44,10 @@ def restorable(obj):
     return {"labels": md.get("labels"), "annotations": md.get("annotations"), "spec": obj.get("spec")}
 
 
-@fake_only
 class IsolateRelease(unittest.TestCase):
     maxDiff = None
     def setUp(self):
-        cluster.admin("POST", "/_fake/reset", {})
+        w.reset()
         self.home = tempfile.mkdtemp(prefix="ir-home-")
 
     def tearDown(self):
@@ -54,7 +57,7 @@ class IsolateRelease(unittest.TestCase):
         return cluster.ir(*args, env={"KUBECTL_IR_HOME": self.home}, **kw)
 
     def test_policy_shape_labels_and_journal(self):
-        r = self.ir("isolate", COMPROMISED, "-n", "shop", "--case", "case-shape", "-o", "json")
+        r = self.ir("isolate", COMPROMISED, "-n", NS, "--case", "case-shape", "-o", "json")
         self.assertEqual(r.code, 3, r)  # the demo's allow-egress policy still selects the pod
         report = json.loads(r.out)
         self.assertEqual(report["case"], "case-shape")
@@ -74,11 +77,11 @@ class IsolateRelease(unittest.TestCase):
 
     def test_allow_all_policy_reported_then_neutralised_and_restored_exactly(self):
         before = restorable(get("networkpolicy", "allow-egress"))
-        r = self.ir("isolate", COMPROMISED, "-n", "shop")
+        r = self.ir("isolate", COMPROMISED, "-n", NS)
         self.assertEqual(r.code, 3, r)
         self.assertIn("egress:   NOT contained: networkpolicy allow-egress allows all destinations, all ports "
                       "(use --exclusive)", r.out)
-        r = self.ir("isolate", COMPROMISED, "-n", "shop", "--exclusive", "--ingress")
+        r = self.ir("isolate", COMPROMISED, "-n", NS, "--exclusive", "--ingress")
         self.assertEqual(r.code, 0, r)
         self.assertIn("excluded: networkpolicy allow-egress no longer selects the pod", r.out)
         self.assertIn("egress:   contained", r.out)
@@ -87,130 +90,136 @@ class IsolateRelease(unittest.TestCase):
         self.assertIn({"key": "kubectl-ir/quarantine", "operator": "NotIn", "values": [
             get("pod", COMPROMISED)["metadata"]["labels"]["kubectl-ir/quarantine"]]},
             patched["spec"]["podSelector"]["matchExpressions"])
-        r = self.ir("release", COMPROMISED, "-n", "shop")
+        r = self.ir("release", COMPROMISED, "-n", NS)
         self.assertEqual(r.code, 0, r)
         self.assertEqual(restorable(get("networkpolicy", "allow-egress")), before)
         self.assertIsNone(get("networkpolicy", "kubectl-ir-quarantine-" + COMPROMISED))
 
     def test_detach_and_cordon_then_release_restores(self):
         before = restorable(get("pod", COMPROMISED))
-        r = self.ir("isolate", COMPROMISED, "-n", "shop", "--detach", "--cordon")
+        r = self.ir("isolate", COMPROMISED, "-n", NS, "--detach", "--cordon")
         self.assertEqual(r.code, 0, r)  # without app=web the allow-egress policy no longer selects it
         labels = get("pod", COMPROMISED)["metadata"]["labels"]
         self.assertNotIn("app", labels)
         self.assertNotIn("pod-template-hash", labels)
-        self.assertTrue(get("node", "node-1", ns="default")["spec"].get("unschedulable"))
-        r = self.ir("release", COMPROMISED, "-n", "shop")
+        self.assertTrue(get("node", NODE)["spec"].get("unschedulable"))
+        r = self.ir("release", COMPROMISED, "-n", NS)
         self.assertEqual(r.code, 0, r)
         self.assertEqual(restorable(get("pod", COMPROMISED)), before)
-        self.assertFalse(get("node", "node-1", ns="default")["spec"].get("unschedulable", False))
+        self.assertFalse(get("node", NODE)["spec"].get("unschedulable", False))
 
     def test_release_leaves_a_node_cordoned_by_someone_else(self):
-        self.assertEqual(cluster.kubectl("cordon", "node-1").code, 0)
-        r = self.ir("isolate", COMPROMISED, "-n", "shop", "--cordon")
+        self.assertEqual(cluster.kubectl("cordon", NODE).code, 0)
+        r = self.ir("isolate", COMPROMISED, "-n", NS, "--cordon")
         self.assertIn("already cordoned", r.err)
-        self.ir("release", COMPROMISED, "-n", "shop")
-        self.assertTrue(get("node", "node-1", ns="default")["spec"].get("unschedulable"))
+        self.ir("release", COMPROMISED, "-n", NS)
+        self.assertTrue(get("node", NODE)["spec"].get("unschedulable"))
 
     def test_host_network_pod_is_refused(self):
-        pods = json.loads(cluster.kubectl("get", "pods", "-n", "monitoring", "-o", "json").out)["items"]
-        name = pods[0]["metadata"]["name"]
-        r = self.ir("isolate", name, "-n", "monitoring")
+        name, ns = w.host_network_pod, w.host_network_namespace
+        r = self.ir("isolate", name, "-n", ns)
         self.assertEqual(r.code, 1, r)
         self.assertIn("the pod runs with hostNetwork: a NetworkPolicy cannot contain it\nhint: ", r.err)
-        self.assertIsNone(get("networkpolicy", "kubectl-ir-quarantine-" + name, ns="monitoring"))
+        self.assertIsNone(get("networkpolicy", "kubectl-ir-quarantine-" + name, ns=ns))
 
     def test_dry_run_changes_nothing(self):
         pod_before = get("pod", COMPROMISED)
         pol_before = get("networkpolicy", "allow-egress")
-        cluster.clear_requests()
+        if not cluster.real:
+            cluster.clear_requests()
         # (no --detach: without app=web the allow-egress policy would no longer select the pod)
-        r = self.ir("isolate", COMPROMISED, "-n", "shop", "--exclusive", "--cordon", "--dry-run", "-o", "yaml")
+        r = self.ir("isolate", COMPROMISED, "-n", NS, "--exclusive", "--cordon", "--dry-run", "-o", "yaml")
         self.assertEqual(r.code, 0, r)
         self.assertIn("kind: NetworkPolicy", r.out)
         self.assertIn("kubectl-ir/quarantine", r.out)
-        writes = writes_logged()
-        # every write went to the server (a client that skipped them would pass the checks below) ...
-        self.assertLessEqual({("PATCH", "/api/v1/namespaces/shop/pods/" + COMPROMISED),
-                              ("PATCH", "/apis/networking.k8s.io/v1/namespaces/shop/networkpolicies/kubectl-ir-quarantine-"
-                               + COMPROMISED),
-                              ("PATCH", "/apis/networking.k8s.io/v1/namespaces/shop/networkpolicies/allow-egress"),
-                              ("PATCH", "/api/v1/nodes/node-1")},
-                             {(q["method"], q["path"]) for q in writes}, writes)
-        for q in writes:  # ... each as a server-side dry run
-            self.assertIn("dryRun=All", q["query"], q)
+        if not cluster.real:   # the fake's request log
+            writes = writes_logged()
+            # every write went to the server (a client that skipped them would pass the checks below) ...
+            self.assertLessEqual({("PATCH", f"/api/v1/namespaces/{NS}/pods/" + COMPROMISED),
+                                  ("PATCH", f"/apis/networking.k8s.io/v1/namespaces/{NS}/networkpolicies/kubectl-ir-quarantine-"
+                                   + COMPROMISED),
+                                  ("PATCH", f"/apis/networking.k8s.io/v1/namespaces/{NS}/networkpolicies/allow-egress"),
+                                  ("PATCH", "/api/v1/nodes/" + NODE)},
+                                 {(q["method"], q["path"]) for q in writes}, writes)
+            for q in writes:  # ... each as a server-side dry run
+                self.assertIn("dryRun=All", q["query"], q)
         self.assertEqual(get("pod", COMPROMISED)["metadata"]["resourceVersion"], pod_before["metadata"]["resourceVersion"])
         self.assertEqual(get("networkpolicy", "allow-egress")["metadata"]["resourceVersion"],
                          pol_before["metadata"]["resourceVersion"])
         self.assertIsNone(get("networkpolicy", "kubectl-ir-quarantine-" + COMPROMISED))
-        self.assertFalse(get("node", "node-1", ns="default")["spec"].get("unschedulable", False))
+        self.assertFalse(get("node", NODE)["spec"].get("unschedulable", False))
 
     def test_release_dry_run_changes_nothing(self):
-        r = self.ir("isolate", COMPROMISED, "-n", "shop", "--exclusive", "--cordon")
+        r = self.ir("isolate", COMPROMISED, "-n", NS, "--exclusive", "--cordon")
         self.assertEqual(r.code, 0, r)
         quarantine = "kubectl-ir-quarantine-" + COMPROMISED
         pod_before = get("pod", COMPROMISED)
         pol_before = get("networkpolicy", "allow-egress")
         quarantine_before = get("networkpolicy", quarantine)
-        cluster.clear_requests()
-        r = self.ir("release", COMPROMISED, "-n", "shop", "--dry-run", "-o", "json")
+        if not cluster.real:
+            cluster.clear_requests()
+        r = self.ir("release", COMPROMISED, "-n", NS, "--dry-run", "-o", "json")
         self.assertEqual(r.code, 0, r)
         report = json.loads(r.out)
         self.assertEqual((report["dryRun"], report["wasIsolated"], report["policyDeleted"], report["restoredPolicies"],
-                          report["uncordonedNode"]), (True, True, True, ["allow-egress"], "node-1"))
-        writes = writes_logged()
-        self.assertLessEqual({("DELETE", "/apis/networking.k8s.io/v1/namespaces/shop/networkpolicies/" + quarantine),
-                              ("PATCH", "/apis/networking.k8s.io/v1/namespaces/shop/networkpolicies/allow-egress"),
-                              ("PATCH", "/api/v1/nodes/node-1"),
-                              ("PATCH", "/api/v1/namespaces/shop/pods/" + COMPROMISED)},
-                             {(q["method"], q["path"]) for q in writes}, writes)
-        for q in writes:
-            self.assertIn("dryRun=All", q["query"], q)
+                          report["uncordonedNode"]), (True, True, True, ["allow-egress"], NODE))
+        if not cluster.real:   # the fake's request log
+            writes = writes_logged()
+            self.assertLessEqual({("DELETE", f"/apis/networking.k8s.io/v1/namespaces/{NS}/networkpolicies/" + quarantine),
+                                  ("PATCH", f"/apis/networking.k8s.io/v1/namespaces/{NS}/networkpolicies/allow-egress"),
+                                  ("PATCH", "/api/v1/nodes/" + NODE),
+                                  ("PATCH", f"/api/v1/namespaces/{NS}/pods/" + COMPROMISED)},
+                                 {(q["method"], q["path"]) for q in writes}, writes)
+            for q in writes:
+                self.assertIn("dryRun=All", q["query"], q)
         pod_after = get("pod", COMPROMISED)
         self.assertEqual(pod_after["metadata"]["resourceVersion"], pod_before["metadata"]["resourceVersion"])
         self.assertEqual(restorable(pod_after), restorable(pod_before))
         self.assertEqual(get("networkpolicy", "allow-egress"), pol_before)
         self.assertEqual(get("networkpolicy", quarantine), quarantine_before)
-        self.assertTrue(get("node", "node-1", ns="default")["spec"].get("unschedulable"))
+        self.assertTrue(get("node", NODE)["spec"].get("unschedulable"))
         # Said in the future tense: nothing was deleted, restored or uncordoned.
-        text = self.ir("release", COMPROMISED, "-n", "shop", "--dry-run")
+        text = self.ir("release", COMPROMISED, "-n", NS, "--dry-run")
         self.assertEqual(text.code, 0, text)
         self.assertEqual(text.out.splitlines(), [
             "(dry run: nothing was changed)",
-            f"would release shop/{COMPROMISED} (case {report['case']})",
+            f"would release {NS}/{COMPROMISED} (case {report['case']})",
             "would delete: quarantine policy",
             "would restore: networkpolicy allow-egress",
-            "would uncordon: node node-1"])
-        self.assertEqual(self.ir("release", COMPROMISED, "-n", "shop").code, 0)
+            "would uncordon: node " + NODE])
+        self.assertEqual(self.ir("release", COMPROMISED, "-n", NS).code, 0)
 
     def test_idempotent(self):
-        first = self.ir("isolate", COMPROMISED, "-n", "shop", "--exclusive", "-o", "json")
-        second = self.ir("isolate", COMPROMISED, "-n", "shop", "--exclusive", "-o", "json")
+        first = self.ir("isolate", COMPROMISED, "-n", NS, "--exclusive", "-o", "json")
+        second = self.ir("isolate", COMPROMISED, "-n", NS, "--exclusive", "-o", "json")
         self.assertEqual((first.code, second.code), (0, 0), (first, second))
         self.assertEqual(json.loads(first.out)["case"], json.loads(second.out)["case"])
         self.assertTrue(json.loads(second.out)["alreadyIsolated"])
         self.assertNotIn("warning", second.err)
-        self.assertEqual(self.ir("release", COMPROMISED, "-n", "shop").code, 0)
-        again = self.ir("release", COMPROMISED, "-n", "shop")
+        self.assertEqual(self.ir("release", COMPROMISED, "-n", NS).code, 0)
+        again = self.ir("release", COMPROMISED, "-n", NS)
         self.assertEqual(again.code, 0, again)
         self.assertIn("is not isolated: nothing to do", again.out)
 
+    @fake_only("its restricted user")
     def test_forbidden_user_gets_the_missing_permission_named(self):
-        r = cluster.ir("isolate", COMPROMISED, "-n", "shop", context="fake-restricted",
+        r = cluster.ir("isolate", COMPROMISED, "-n", NS, context="fake-restricted",
                        env={"KUBECTL_IR_HOME": self.home})
         self.assertEqual(r.code, 1, r)
-        self.assertIn(f"kubectl-ir: error: isolate shop/{COMPROMISED}: missing permissions: patch pods in namespace shop, "
+        self.assertIn(f"kubectl-ir: error: isolate {NS}/{COMPROMISED}: missing permissions: patch pods in namespace shop, "
                       "create networkpolicies.networking.k8s.io in namespace shop", r.err)
 
+    @fake_only("its labeller user and request log")
     def test_preflight_refuses_a_user_who_may_label_but_not_write_policies(self):
         for dry in ([], ["--dry-run"]):
             with self.subTest(dry_run=bool(dry)):
-                cluster.clear_requests()
-                r = cluster.ir("isolate", COMPROMISED, "-n", "shop", "--cordon", *dry, context="fake-labeller",
+                if not cluster.real:
+                    cluster.clear_requests()
+                r = cluster.ir("isolate", COMPROMISED, "-n", NS, "--cordon", *dry, context="fake-labeller",
                                env={"KUBECTL_IR_HOME": self.home})
                 self.assertEqual(r.code, 1, r)
                 self.assertEqual(r.err.splitlines()[-2:], [
-                    f"kubectl-ir: error: isolate shop/{COMPROMISED}: missing permissions: "
+                    f"kubectl-ir: error: isolate {NS}/{COMPROMISED}: missing permissions: "
                     "create networkpolicies.networking.k8s.io in namespace shop, "
                     "patch networkpolicies.networking.k8s.io in namespace shop, "
                     "get nodes at cluster scope, patch nodes at cluster scope",
@@ -226,24 +235,26 @@ class IsolateRelease(unittest.TestCase):
                 self.assertEqual(reviews.count("selfsubjectrulesreviews"), 1, reviews)
                 self.assertEqual(reviews.count("selfsubjectaccessreviews"), 2, reviews)
 
+    @fake_only("its labeller user")
     def test_preflight_refuses_a_release_that_could_not_finish(self):
-        self.assertEqual(self.ir("isolate", COMPROMISED, "-n", "shop", "--exclusive", "--cordon").code, 0)
+        self.assertEqual(self.ir("isolate", COMPROMISED, "-n", NS, "--exclusive", "--cordon").code, 0)
         pod_before = get("pod", COMPROMISED)
-        r = cluster.ir("release", COMPROMISED, "-n", "shop", context="fake-labeller", env={"KUBECTL_IR_HOME": self.home})
+        r = cluster.ir("release", COMPROMISED, "-n", NS, context="fake-labeller", env={"KUBECTL_IR_HOME": self.home})
         self.assertEqual(r.code, 1, r)
-        self.assertIn(f"kubectl-ir: error: release shop/{COMPROMISED}: missing permissions: "
+        self.assertIn(f"kubectl-ir: error: release {NS}/{COMPROMISED}: missing permissions: "
                       "delete networkpolicies.networking.k8s.io in namespace shop, "
                       "patch networkpolicies.networking.k8s.io in namespace shop, patch nodes at cluster scope\n", r.err)
         self.assertEqual(restorable(get("pod", COMPROMISED)), restorable(pod_before))
         self.assertIsNotNone(get("networkpolicy", "kubectl-ir-quarantine-" + COMPROMISED))
-        self.assertTrue(get("node", "node-1", ns="default")["spec"].get("unschedulable"))
-        self.assertEqual(self.ir("release", COMPROMISED, "-n", "shop").code, 0)
+        self.assertTrue(get("node", NODE)["spec"].get("unschedulable"))
+        self.assertEqual(self.ir("release", COMPROMISED, "-n", NS).code, 0)
 
+    @fake_only("fault injection")
     def test_without_access_reviews_isolate_goes_ahead_and_says_so(self):
         cluster.faults({"match": {"path": "^/apis/authorization.k8s.io/v1/selfsubject(access|rules)reviews$"},
                         "status": 404})
         try:
-            r = self.ir("isolate", COMPROMISED, "-n", "shop", "--exclusive")
+            r = self.ir("isolate", COMPROMISED, "-n", NS, "--exclusive")
         finally:
             cluster.clear_faults()
         self.assertEqual(r.code, 0, r)
@@ -254,47 +265,49 @@ class IsolateRelease(unittest.TestCase):
     def test_probe_measures_on_the_wire_before_and_after_the_quarantine(self):
         # The fake cluster enforces policies: the pool is reachable before the quarantine and not after.
         # The pod's busybox nc has no -z: the first probe learns the -e true form, the others use it.
-        cluster.clear_requests()
-        r = self.ir("isolate", COMPROMISED, "-n", "shop", "--exclusive", "--case", "case-probe",
-                    "--probe", "198.51.100.7:3333", "-o", "json")
+        if not cluster.real:
+            cluster.clear_requests()
+        r = self.ir("isolate", COMPROMISED, "-n", NS, "--exclusive", "--case", "case-probe",
+                    "--probe", w.pool, "-o", "json")
         self.assertEqual(r.code, 0, r)
         report = json.loads(r.out)
         v = report["verification"]
         self.assertEqual(v["verdict"], "contained")
         self.assertEqual(v["from"], "container web (the image's nc)")
         target = v["targets"][0]
-        self.assertEqual((target["target"], target["what"]), ("198.51.100.7:3333", "--probe"))
+        self.assertEqual((target["target"], target["what"]), (w.pool, "--probe"))
         self.assertEqual(target["before"]["outcome"], "connected")
         self.assertIn(target["after"]["outcome"], ("blocked", "refused"))
         self.assertTrue(report["verdict"]["egress"]["onTheWire"])
         self.assertRegex(report["verdict"]["egress"]["reason"],
-                         r"^198\.51\.100\.7:3333 \(--probe\) connected before, (timed out|refused) after")
-        execs = [q for q in cluster.requests() if q["path"].endswith("/exec")]
-        nc = [q for q in execs if "command=nc" in q["query"]]
-        self.assertEqual([("command=-z" in q["query"], "command=-e" in q["query"]) for q in nc],
-                         [(True, False)] + [(False, True)] * (len(nc) - 1), nc)
-        # The probes before ran before the policy was written, the one after after it.
-        policy_write = next(i for i, q in enumerate(cluster.requests()) if q["method"] == "PATCH"
-                            and q["path"].endswith("/networkpolicies/kubectl-ir-quarantine-" + COMPROMISED))
-        exec_positions = [i for i, q in enumerate(cluster.requests()) if q["path"].endswith("/exec")
-                          and "command=nc" in q["query"]]
-        self.assertLess(exec_positions[1], policy_write)
-        self.assertGreater(exec_positions[-1], policy_write)
+                         "^" + re.escape(w.pool) + r" \(--probe\) connected before, (timed out|refused) after")
+        if not cluster.real:   # the fake's request log
+            execs = [q for q in cluster.requests() if q["path"].endswith("/exec")]
+            nc = [q for q in execs if "command=nc" in q["query"]]
+            self.assertEqual([("command=-z" in q["query"], "command=-e" in q["query"]) for q in nc],
+                             [(True, False)] + [(False, True)] * (len(nc) - 1), nc)
+            # The probes before ran before the policy was written, the one after after it.
+            policy_write = next(i for i, q in enumerate(cluster.requests()) if q["method"] == "PATCH"
+                                and q["path"].endswith("/networkpolicies/kubectl-ir-quarantine-" + COMPROMISED))
+            exec_positions = [i for i, q in enumerate(cluster.requests()) if q["path"].endswith("/exec")
+                              and "command=nc" in q["query"]]
+            self.assertLess(exec_positions[1], policy_write)
+            self.assertGreater(exec_positions[-1], policy_write)
         actions = [e["action"] for e in journal_entries(self.home, "case-probe")]
         self.assertLess(actions.index("probe-before"), actions.index("apply-policy"))
         self.assertLess(actions.index("apply-policy"), actions.index("probe-after"))
 
     def test_verify_picks_a_sibling_and_reports_the_connection_that_was_open(self):
-        r = self.ir("isolate", COMPROMISED, "-n", "shop", "--exclusive", "--verify")
+        r = self.ir("isolate", COMPROMISED, "-n", NS, "--exclusive", "--verify")
         self.assertEqual(r.code, 0, r)
-        self.assertRegex(r.out, r"\nprobe:    10\.244\.\d+\.\d+:8080 \(pod shop/web-7d4b9c8f6-\w+ port 8080\): "
+        self.assertRegex(r.out, rf"\nprobe:    [\d.]+:8080 \(pod {NS}/{w.deployment}-\S+ port 8080\): "
                                 r"before connected, after (blocked|refused)\n")
         # The miner's connection to the pool was open before the quarantine: it is followed.
-        self.assertRegex(r.out, r"\nexisting: 10\.244\.\d+\.\d+:\d+ -> 198\.51\.100\.7:3333: ")
+        self.assertRegex(r.out, r"\nexisting: [\d.]+:\d+ -> " + re.escape(w.pool) + ": ")
         self.assertIn("\negress:   contained (verified on the wire): ", r.out)
 
     def test_probe_of_an_unreachable_address_is_unverified_not_blocked(self):
-        r = self.ir("isolate", COMPROMISED, "-n", "shop", "--exclusive", "--probe", "192.0.2.1:80", "-o", "json")
+        r = self.ir("isolate", COMPROMISED, "-n", NS, "--exclusive", "--probe", "192.0.2.1:80", "-o", "json")
         self.assertEqual(r.code, 0, r)  # the reasoned verdict stands (Calico, no other policy)
         report = json.loads(r.out)
         self.assertEqual(report["verification"]["verdict"], "unverified")
@@ -310,20 +323,22 @@ class IsolateRelease(unittest.TestCase):
                 (pod["status"]["podIP"] + ":8080", "is the pod's own address", False),
                 (pod["status"]["hostIP"] + ":10250", "is the address of the pod's node", False)):
             with self.subTest(target=target):
-                cluster.clear_requests()
-                r = self.ir("isolate", COMPROMISED, "-n", "shop", "--probe", target)
+                if not cluster.real:
+                    cluster.clear_requests()
+                r = self.ir("isolate", COMPROMISED, "-n", NS, "--probe", target)
                 self.assertEqual(r.code, 2, r)
                 # Refused before connecting: the option's check ("invalid --probe ..."); after reading
                 # the pod: isolate's ("--probe HOST:PORT: ...").
                 self.assertRegex(r.err, "--probe \"?" + re.escape(target) + "\"?: " +
                                  re.escape(target.rsplit(":", 1)[0] + " " + why))
-                self.assertEqual(writes_logged(), [])
-                if before_connecting:
-                    self.assertEqual(cluster.requests(), [])
+                if not cluster.real:   # the fake's request log
+                    self.assertEqual(writes_logged(), [])
+                    if before_connecting:
+                        self.assertEqual(cluster.requests(), [])
         self.assertNotIn("kubectl-ir/quarantine", get("pod", COMPROMISED)["metadata"]["labels"])
 
     def test_allow_dns_names_the_channel_it_leaves(self):
-        r = self.ir("isolate", COMPROMISED, "-n", "shop", "--exclusive", "--allow-dns", "-o", "json")
+        r = self.ir("isolate", COMPROMISED, "-n", NS, "--exclusive", "--allow-dns", "-o", "json")
         self.assertEqual(r.code, 0, r)
         reason = json.loads(r.out)["verdict"]["egress"]["reason"]
         self.assertIn("all egress denied except DNS to kube-dns on 53", reason)
@@ -331,30 +346,30 @@ class IsolateRelease(unittest.TestCase):
 
     def test_release_after_the_pod_is_gone_cleans_what_exclusive_left(self):
         before = restorable(get("networkpolicy", "allow-egress"))
-        r = self.ir("isolate", COMPROMISED, "-n", "shop", "--exclusive", "--case", "case-gone")
+        r = self.ir("isolate", COMPROMISED, "-n", NS, "--exclusive", "--case", "case-gone")
         self.assertEqual(r.code, 0, r)
-        self.assertEqual(cluster.kubectl("delete", "pod", COMPROMISED, "-n", "shop", "--grace-period=0").code, 0)
+        self.assertEqual(cluster.kubectl("delete", "pod", COMPROMISED, "-n", NS, "--grace-period=0").code, 0)
         self.assertIn("case-gone", json.dumps(get("networkpolicy", "allow-egress")["spec"]))
         # Another machine (no journal): told what is left and how to remove it, nothing touched.
         other = tempfile.mkdtemp(prefix="ir-home-")
         try:
-            r = cluster.ir("release", COMPROMISED, "-n", "shop", env={"KUBECTL_IR_HOME": other})
+            r = cluster.ir("release", COMPROMISED, "-n", NS, env={"KUBECTL_IR_HOME": other})
         finally:
             shutil.rmtree(other, ignore_errors=True)
         self.assertEqual(r.code, 0, r)
         self.assertIn("is gone and no case is known for it: nothing to do", r.out)
         self.assertIn("kubectl-ir: warning: networkpolicy allow-egress: case-gone: --exclusive left these cases", r.err)
-        self.assertIn("kubectl ir release --case CASE -n shop", r.err)
+        self.assertIn("kubectl ir release --case CASE -n " + NS, r.err)
         self.assertIn("case-gone", json.dumps(get("networkpolicy", "allow-egress")["spec"]))
         # A dry run speaks in the future tense and changes nothing.
-        r = self.ir("release", COMPROMISED, "-n", "shop", "--dry-run")
+        r = self.ir("release", COMPROMISED, "-n", NS, "--dry-run")
         self.assertEqual(r.code, 0, r)
         self.assertIn("would clean what case case-gone left", r.out)
         self.assertIn("would restore: networkpolicy allow-egress", r.out)
         self.assertNotIn("restored:", r.out)
         self.assertIn("case-gone", json.dumps(get("networkpolicy", "allow-egress")["spec"]))
         # This machine's journal knows the case.
-        r = self.ir("release", COMPROMISED, "-n", "shop")
+        r = self.ir("release", COMPROMISED, "-n", NS)
         self.assertEqual(r.code, 0, r)
         self.assertIn("the journal of case case-gone says it was isolated", r.err)
         self.assertIn("restored: networkpolicy allow-egress", r.out)
@@ -363,14 +378,14 @@ class IsolateRelease(unittest.TestCase):
 
     def test_release_by_case_without_a_pod(self):
         before = restorable(get("networkpolicy", "allow-egress"))
-        self.assertEqual(self.ir("isolate", COMPROMISED, "-n", "shop", "--exclusive", "--case", "case-many").code, 0)
-        other = [p for p in pods(cluster, "shop", "app=web") if p != COMPROMISED][0]
-        self.assertEqual(self.ir("isolate", other, "-n", "shop", "--exclusive", "--case", "case-many").code, 0)
-        r = self.ir("release", "--case", "case-many", "-n", "shop", "--dry-run")
+        self.assertEqual(self.ir("isolate", COMPROMISED, "-n", NS, "--exclusive", "--case", "case-many").code, 0)
+        other = [p for p in w.replicas if p != COMPROMISED][0]
+        self.assertEqual(self.ir("isolate", other, "-n", NS, "--exclusive", "--case", "case-many").code, 0)
+        r = self.ir("release", "--case", "case-many", "-n", NS, "--dry-run")
         self.assertEqual(r.code, 0, r)
-        self.assertIn("would release case case-many in namespace shop", r.out)
+        self.assertIn("would release case case-many in namespace " + NS, r.out)
         self.assertIn("would release: pod " + COMPROMISED, r.out)
-        r = self.ir("release", "--case", "case-many", "-n", "shop", "-o", "json")
+        r = self.ir("release", "--case", "case-many", "-n", NS, "-o", "json")
         self.assertEqual(r.code, 0, r)
         self.assertEqual(sorted(json.loads(r.out)["releasedPods"]), sorted([COMPROMISED, other]))
         self.assertEqual(restorable(get("networkpolicy", "allow-egress")), before)
@@ -379,7 +394,7 @@ class IsolateRelease(unittest.TestCase):
         self.assertEqual(self.ir("release").code, 2)
 
     def test_missing_pod(self):
-        r = self.ir("isolate", "no-such-pod", "-n", "shop")
+        r = self.ir("isolate", "no-such-pod", "-n", NS)
         self.assertEqual(r.code, 1, r)
         self.assertIn('pods "no-such-pod" not found', r.err)
 
@@ -388,7 +403,7 @@ class IsolateRelease(unittest.TestCase):
         self.assertEqual(self.ir("isolate", COMPROMISED, "--case", "../x").code, 2)
 
 
-@fake_only
+@fake_only("a second server serving AdminNetworkPolicy")
 class AdminNetworkPolicy(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -468,7 +483,7 @@ spec:
 """
 
 
-@fake_only
+@fake_only("a second server without an enforcing CNI")
 class WithoutEnforcingCni(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -544,7 +559,7 @@ class ScenarioCase(unittest.TestCase):
         return self.c.kubectl("exec", "-n", "shop", pod, "--", *cmd)
 
 
-@fake_only
+@fake_only("a second server of the demo-hostcni scenario")
 class HostEnforcedCni(ScenarioCase):
     """k3s: kube-router's policy controller runs in the k3s process on the host, no CNI DaemonSet."""
     scenario = "demo-hostcni.yaml"
@@ -563,7 +578,7 @@ class HostEnforcedCni(ScenarioCase):
         self.assertTrue(json.loads(r.out)["verdict"]["egress"]["onTheWire"])
 
 
-@fake_only
+@fake_only("a second server of the demo-noenforce scenario")
 class NonEnforcingCni(ScenarioCase):
     """flannel alone: the policy is stored and nothing happens on the wire."""
     scenario = "demo-noenforce.yaml"
@@ -581,7 +596,7 @@ class NonEnforcingCni(ScenarioCase):
         self.assertEqual(report["cni"]["evidence"], "node node-1 annotation projectcalico.org/IPv4Address")
 
 
-@fake_only
+@fake_only("a second server of the demo-nodelocaldns scenario")
 class NodeLocalDns(ScenarioCase):
     """NodeLocal DNSCache: pods ask 169.254.20.10, which a kube-dns pod selector does not cover."""
     scenario = "demo-nodelocaldns.yaml"
@@ -600,16 +615,17 @@ class NodeLocalDns(ScenarioCase):
         self.assertEqual(lookup.code, 0, lookup)
 
 
-@fake_only
 class Pipe(unittest.TestCase):
     def test_siblings_name_output_pipes_into_isolate_and_release(self):
-        cluster.admin("POST", "/_fake/reset", {})
+        w.reset()
         home = tempfile.mkdtemp(prefix="ir-home-")
         try:
             env = {"KUBECTL_IR_HOME": home}
-            names = cluster.ir("siblings", COMPROMISED, "-n", "shop", "-o", "name", env=env)
+            names = cluster.ir("siblings", COMPROMISED, "-n", NS, "-o", "name", env=env)
             self.assertIn(names.code, (0, 3), names)
-            batch = [n for n in names.out.split() if n.startswith("batch/pod/")]
+            # a sibling in a namespace the kubeconfig does not default to (the demo's batch pods)
+            other = "batch/pod/" if not cluster.real else NS + "/pod/" + w.healthy[0]
+            batch = [n for n in names.out.split() if n.startswith(other)]
             self.assertTrue(batch, names.out)
             r = cluster.ir("isolate", batch[0], env=env)  # no -n: the namespace comes from the reference
             self.assertIn(r.code, (0, 3), r)

@@ -15,18 +15,21 @@ import time
 import unittest
 
 from harness import IR_BIN, Cluster, fake_only, journal_entries
+from workloads import FakeWorkloads, Workloads
 
-cluster = None
-WEB = "web-7d4b9c8f6-x2k9p"
-SHELL_LESS = "payments-api-6c8f5d7b4-q7r2n"
+cluster = w = None
+WEB = SHELL_LESS = NS = None   # the compromised replica, the shell-less pod, their namespace (setUpModule)
 
 
 def setUpModule():
-    global cluster
+    global cluster, w, WEB, SHELL_LESS, NS
     cluster = Cluster("demo")
+    w = Workloads(cluster, "outcomes")
+    WEB, SHELL_LESS, NS = w.suspect, w.shell_less, w.namespace
 
 
 def tearDownModule():
+    w.close()
     cluster.stop()
 
 
@@ -39,8 +42,8 @@ class Base(unittest.TestCase):
     def setUp(self):
         self.work = tempfile.mkdtemp(prefix="ir-outcomes-")
         self.home = os.path.join(self.work, "home")
+        w.reset()
         if not cluster.real:
-            cluster.admin("POST", "/_fake/reset")
             cluster.clear_faults()
 
     def tearDown(self):
@@ -69,7 +72,7 @@ steps:
   - {id: isolate, uses: isolate}
   - {id: collect, uses: collect, with: {fs: none}}
 """)
-        r = self.ir("run", path, "--pod", WEB, "-n", "shop", "-O", os.path.join(self.work, "p.tar.gz"))
+        r = self.ir("run", path, "--pod", WEB, "-n", NS, "-O", os.path.join(self.work, "p.tar.gz"))
         self.assertEqual(r.code, 3, r)
         self.assertIn("playbook p: partial", r.out)
         self.assertNotIn("playbook p: ok", r.out)
@@ -92,7 +95,7 @@ steps:
       steps:
         - {id: isolate, uses: isolate, with: {pod: "{{ item.name }}", namespace: "{{ item.namespace }}"}}
 """)
-        r = self.ir("run", path, "--pod", WEB, "-n", "shop", "--parallel", "4", "-o", "json")
+        r = self.ir("run", path, "--pod", WEB, "-n", NS, "--parallel", "4", "-o", "json")
         self.assertEqual(r.code, 3, r)
         doc = json.loads(r.out)
         fence = next(s for s in doc["steps"] if s["id"] == "fence")
@@ -113,9 +116,9 @@ steps:
 class TestCollectTruth(Base):
     def collect(self, pod, *args, context=None, name="b.tar.gz"):
         out = os.path.join(self.work, name)
-        return self.ir("collect", pod, "-n", "shop", "-O", out, *args, context=context), out
+        return self.ir("collect", pod, "-n", NS, "-O", out, *args, context=context), out
 
-    @fake_only
+    @fake_only("its restricted user and request log")
     def test_without_exec_nothing_forbidden_is_attempted_and_nothing_looks_empty(self):
         cluster.clear_requests()
         r, path = self.collect(WEB, context="fake-restricted")   # alice: pods, events, pods/log only
@@ -135,21 +138,20 @@ class TestCollectTruth(Base):
         self.assertIn("forbidden", files["acquisition.log"].decode())
         self.assertIn("not collected: processes, network and filesystem of container web: forbidden", r.err)
 
-    @fake_only
     def test_a_collection_through_a_debug_container_is_complete(self):
-        r, path = self.collect(SHELL_LESS, "--ephemeral")
+        r, path = self.collect(SHELL_LESS, "--ephemeral", "--debug-image", w.debug_image)
         self.assertEqual(r.code, 0, r)
         self.assertNotIn("PARTIAL", r.err)
         acq = json.loads(members(path)["acquisition.json"])
         self.assertEqual(acq["result"], "complete")
         self.assertEqual(acq["not_collected"], [])
 
-    @fake_only
+    @fake_only("fault injection")
     def test_ctrl_c_before_anything_is_collected_is_journaled(self):
-        cluster.faults({"match": {"method": "GET", "path": "^/api/v1/namespaces/shop/pods/" + WEB + "$"}, "delay_ms": 5000})
+        cluster.faults({"match": {"method": "GET", "path": f"^/api/v1/namespaces/{NS}/pods/" + WEB + "$"}, "delay_ms": 5000})
         env = dict(os.environ, KUBECTL_IR_HOME=self.home)
         env.pop("KUBECONFIG", None)
-        proc = subprocess.Popen([IR_BIN, "--kubeconfig", cluster.kubeconfig, "collect", WEB, "-n", "shop"],
+        proc = subprocess.Popen([IR_BIN, "--kubeconfig", cluster.kubeconfig, "collect", WEB, "-n", NS],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=self.work)
         time.sleep(0.5)
         proc.send_signal(signal.SIGINT)
@@ -163,14 +165,14 @@ class TestCollectTruth(Base):
         self.assertEqual(entries[-1]["action"], "collect.interrupted")
         self.assertEqual(glob.glob(os.path.join(self.work, "*.tar.gz*")), [])
 
-    @fake_only
+    @fake_only("fault injection")
     def test_ctrl_c_mid_way_seals_the_bundle_and_says_exactly_what_is_missing(self):
         # Slow every exec down so Ctrl-C lands inside the container's steps.
         cluster.faults({"match": {"path": "/exec$"}, "delay_ms": 1500})
         out = os.path.join(self.work, "b.tar.gz")
         env = dict(os.environ, KUBECTL_IR_HOME=self.home)
         env.pop("KUBECONFIG", None)
-        proc = subprocess.Popen([IR_BIN, "--kubeconfig", cluster.kubeconfig, "collect", WEB, "-n", "shop", "-O", out],
+        proc = subprocess.Popen([IR_BIN, "--kubeconfig", cluster.kubeconfig, "collect", WEB, "-n", NS, "-O", out],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         seen = b""
         deadline = time.monotonic() + 60
@@ -190,7 +192,7 @@ class TestCollectTruth(Base):
     def test_file_names_that_are_not_utf8_are_hashed_and_archived(self):
         name = b"/tmp/\xff\xfe-drop"
         content = b"planted by the test\n"
-        w = cluster.kubectl("exec", WEB, "-n", "shop", "--", "sh", "-c",
+        w = cluster.kubectl("exec", WEB, "-n", NS, "--", "sh", "-c",
                             "printf 'planted by the test\\n' > \"$(printf '/tmp/\\377\\376-drop')\"")
         self.assertEqual(w.code, 0, w)
         r, path = self.collect(WEB, "--fs", "archive", "--path", "/tmp")
@@ -207,27 +209,27 @@ class TestCollectTruth(Base):
 
 class TestSummaries(Base):
     def test_collect_names_the_miner_and_its_connection(self):
-        r = self.ir("collect", WEB, "-n", "shop", "-O", os.path.join(self.work, "b.tar.gz"))
+        r = self.ir("collect", WEB, "-n", NS, "-O", os.path.join(self.work, "b.tar.gz"))
         self.assertIn(r.code, (0, 3), r)
-        self.assertRegex(r.err, r"notable: pid \d+ /tmp/\.x/kworkerds.* -> 198\.51\.100\.7:3333")
+        self.assertRegex(r.err, r"notable: pid \d+ " + re.escape(w.miner_exe) + ".* -> " + re.escape(w.pool))
 
     def test_collect_and_run_print_their_summary_as_data(self):
-        r = self.ir("collect", WEB, "-n", "shop", "-o", "json")
+        r = self.ir("collect", WEB, "-n", NS, "-o", "json")
         self.assertIn(r.code, (0, 3), r)
         doc = json.loads(r.out)
         self.assertTrue(os.path.exists(os.path.join(self.work, doc["bundle"])))
         self.assertFalse(os.path.exists(os.path.join(self.work, "json")))
         self.assertRegex(doc["sha256"], r"^[0-9a-f]{64}$")
-        self.assertTrue(any("198.51.100.7:3333" in n for n in doc["notable"]), doc["notable"])
+        self.assertTrue(any(w.pool in n for n in doc["notable"]), doc["notable"])
         self.assertIn(doc["result"], ("complete", "partial"))
-        y = self.ir("run", "triage", "--pod", WEB, "-n", "shop", "-o", "yaml", "-O", os.path.join(self.work, "t.tar.gz"))
+        y = self.ir("run", "triage", "--pod", WEB, "-n", NS, "-o", "yaml", "-O", os.path.join(self.work, "t.tar.gz"))
         self.assertIn(y.code, (0, 3), y)
         self.assertIn("bundle: ", y.out)
         self.assertIn("steps:", y.out)
-        self.assertIn("198.51.100.7:3333", y.out)
+        self.assertIn(w.pool, y.out)
 
     def test_an_ambiguous_output_is_refused(self):
-        r = self.ir("collect", WEB, "-n", "shop", "-o", "case")
+        r = self.ir("collect", WEB, "-n", NS, "-o", "case")
         self.assertEqual(r.code, 2, r)
         self.assertIn('invalid -o "case": want table, json or yaml', r.err)
         self.assertIn("--bundle", r.err)
@@ -238,11 +240,11 @@ class TestFirstHour(Base):
     def test_a_pod_in_another_namespace_gets_a_hint(self):
         r = self.ir("collect", WEB, "-n", "default")
         self.assertEqual(r.code, 1, r)
-        self.assertIn('hint: a pod named "%s" exists in namespace shop: add -n shop' % WEB, r.err)
+        self.assertIn(f'hint: a pod named "{WEB}" exists in namespace {NS}: add -n {NS}', r.err)
 
     def test_run_bundles_carry_the_acquisition_record(self):
         out = os.path.join(self.work, "t.tar.gz")
-        r = self.ir("run", "triage", "--pod", WEB, "-n", "shop", "-O", out)
+        r = self.ir("run", "triage", "--pod", WEB, "-n", NS, "-O", out)
         self.assertIn(r.code, (0, 3), r)
         files = members(out)
         self.assertIn("acquisition.log", files)
@@ -250,7 +252,7 @@ class TestFirstHour(Base):
         # The playbook's pod first; then the other pods the run read evidence of (the siblings drift
         # compared it with), each once.
         subjects = [(s["namespace"], s["pod"]) for s in acq["subjects"]]
-        self.assertEqual(subjects[0], ("shop", WEB))
+        self.assertEqual(subjects[0], (NS, WEB))
         self.assertEqual(len(subjects), len(set(subjects)), subjects)
         self.assertTrue(acq["subjects"][0]["images"][0]["digest"].startswith("sha256:"))
 
@@ -273,6 +275,8 @@ class TestFirstHour(Base):
         self.assertEqual(len(lines), 2, walk)
         script = "\n".join(l.split("  #")[0] for l in lines).replace(
             "kubectl ir", f'"{IR_BIN}" --kubeconfig "{cluster.kubeconfig}"')
+        # the README names the demo's pod: the workloads' stand-in on a real cluster
+        script = script.replace(FakeWorkloads.suspect, WEB).replace("-n " + FakeWorkloads.namespace, "-n " + NS)
         env = dict(os.environ, KUBECTL_IR_HOME=self.home)
         env.pop("KUBECONFIG", None)
         for _ in range(2):

@@ -15,10 +15,11 @@ import tempfile
 import unittest
 
 from harness import IR_BIN, REPO, Cluster, fake_only
+from workloads import Workloads
 
-cluster = None
+cluster = w = None
 work = None
-WEB = "web-7d4b9c8f6-x2k9p"
+WEB = NS = None   # the compromised replica and its namespace (setUpModule)
 HOSTILE = "hostile-5f7c9d8b6-h0st1"
 BROWSER = os.path.join(REPO, "tests", "browser")
 ARTIFACTS = os.environ.get("IR_ARTIFACTS_DIR", os.path.join(REPO, "build", "report-artifacts"))
@@ -26,14 +27,18 @@ MAKE_BUNDLE = os.path.join(BROWSER, "make_bundle.py")
 
 
 def setUpModule():
-    global cluster, work
+    global cluster, work, w, WEB, NS
     if not os.path.exists(os.path.join(BROWSER, "node_modules", "playwright-core")) or not os.path.exists("/usr/bin/chromium"):
         raise RuntimeError("the browser tests need chromium and playwright-core: run scripts/setup-browser.sh")
     cluster = Cluster("hostile")  # the demo scenario plus the hostile pod
+    w = Workloads(cluster, "report")
+    WEB, NS = w.suspect, w.namespace
     work = tempfile.mkdtemp(prefix="ir-report-")
 
 
 def tearDownModule():
+    if w:
+        w.close()
     if cluster:
         cluster.stop()
     if work:
@@ -85,9 +90,8 @@ class DemoTriage(unittest.TestCase, PageSafety):
 
     @classmethod
     def setUpClass(cls):
-        if not cluster.real:
-            cluster.admin("POST", "/_fake/reset")
-        r = ir("run", "triage", WEB, "-n", "shop", home="home-triage")
+        w.reset()
+        r = ir("run", "triage", WEB, "-n", NS, home="home-triage")
         assert r.code == 0, r
         cls.bundle = os.path.join(work, re.search(r"^bundle: (.+)$", r.out, re.M).group(1))
         cls.code, cls.out, cls.err = report(cls.bundle)
@@ -110,11 +114,12 @@ class DemoTriage(unittest.TestCase, PageSafety):
 
     def test_summary(self):
         s = self.d["summaryText"]
-        for text in ["shop/" + WEB, "Deployment/web", "triage", "contained", "exe-in-tmp"]:
+        workload = [f"Deployment/{w.deployment}"] if w.suspect_owners else []   # a bare pod on a real cluster
+        for text in [f"{NS}/" + WEB, *workload, "triage", "contained", "exe-in-tmp"]:
             self.assertIn(text, s)
 
     def test_miner_marked_suspicious_in_the_process_tree(self):
-        miners = [p for p in self.d["suspicious"] if "/tmp/.x/kworkerds" in p["text"]]
+        miners = [p for p in self.d["suspicious"] if w.miner_shown in p["text"]]
         self.assertEqual(len(miners), 1, self.d["suspicious"])
         self.assertIn("exe-in-tmp", miners[0]["badges"])
         self.assertFalse(any("httpd" in p["text"] for p in self.d["suspicious"]))
@@ -122,15 +127,16 @@ class DemoTriage(unittest.TestCase, PageSafety):
 
     def test_search_finds_the_miner(self):
         self.assertIn("1 of", self.d["search"]["count"])
-        self.assertTrue(any("kworkerds" in v for v in self.d["search"]["visible"]))
+        self.assertTrue(any(w.miner_shown in v for v in self.d["search"]["visible"]), self.d["search"])
 
     def test_connection_linked_to_the_miner(self):
-        rows = [r for r in self.d["connections"] if "198.51.100.7:3333" in r["cells"]]
+        rows = [r for r in self.d["connections"] if w.pool in r["cells"]]
         self.assertEqual(len(rows), 1, self.d["connections"])
-        self.assertIn("3 kworkerds", rows[0]["cells"])
+        pid = r"\d+" if w.real else None   # the demo's pids: miner 3, httpd 2
+        self.assertTrue(any(re.fullmatch(f"{pid or 3} kworkerds", c) for c in rows[0]["cells"]), rows[0])
         self.assertEqual(rows[0]["cls"], "marked")
         listen = [r for r in self.d["connections"] if "LISTEN" in r["cells"]]
-        self.assertTrue(any("2 httpd" in r["cells"] for r in listen))
+        self.assertTrue(any(re.fullmatch(f"{pid or 2} httpd", c) for r in listen for c in r["cells"]), listen)
 
     def test_timeline_isolation_before_collection(self):
         what = [r["cells"][3] for r in self.d["timeline"]]
@@ -156,7 +162,7 @@ class DemoTriage(unittest.TestCase, PageSafety):
     def test_markdown(self):
         code, out, err = report(self.bundle, "--format", "md")
         self.assertEqual(code, 0, err)
-        self.assertIn("### kubectl-ir report: shop/" + WEB.replace("-", "-"), out)
+        self.assertIn(f"### kubectl-ir report: {NS}/" + WEB, out)
         self.assertIn("**Evidence verified**", out)
         # The top findings: the indicators' and drift's (the triage playbook runs drift).
         self.assertIn("mining-pool-port", out)
@@ -182,11 +188,10 @@ class IsolateThenCollect(unittest.TestCase):
     """isolate, then collect: the journal in the bundle puts the isolation before the collection."""
 
     def test_timeline(self):
-        if not cluster.real:
-            cluster.admin("POST", "/_fake/reset")
-        self.assertIn(ir("isolate", WEB, "-n", "shop", home="home-ic").code, (0, 3))
+        w.reset()
+        self.assertIn(ir("isolate", WEB, "-n", NS, home="home-ic").code, (0, 3))
         bundle = os.path.join(work, "ic.tar.gz")
-        r = ir("collect", WEB, "-n", "shop", "-o", bundle, home="home-ic")
+        r = ir("collect", WEB, "-n", NS, "-o", bundle, home="home-ic")
         self.assertEqual(r.code, 0, r)
         code, out, err = report(bundle, "--format", "timesketch")
         self.assertEqual(code, 0, err)
@@ -196,10 +201,10 @@ class IsolateThenCollect(unittest.TestCase):
         self.assertLess(label, start)
         code, md, err = report(bundle, "--format", "md")
         self.assertIn("**Collected**", md)   # acquisition.log (or .json) read
-        ir("release", WEB, "-n", "shop", home="home-ic")
+        ir("release", WEB, "-n", NS, home="home-ic")
 
 
-@fake_only
+@fake_only("its hostile pod")
 class HostilePod(unittest.TestCase, PageSafety):
     """The fake's hostile pod: escapes, newlines, invalid UTF-8 in names, arguments, files, logs."""
 

@@ -12,20 +12,25 @@ import tempfile
 import time
 import unittest
 
-from harness import IR_BIN, REPO, Cluster, fake_only, journal_entries
+import yaml
 
-cluster = None
-WEB = "web-7d4b9c8f6-x2k9p"
-SHELL_LESS = "payments-api-6c8f5d7b4-q7r2n"
+from harness import IR_BIN, REPO, Cluster, fake_only, journal_entries
+from workloads import Workloads
+
+cluster = w = None
+WEB = SHELL_LESS = NS = None   # the compromised replica, the shell-less pod, their namespace (setUpModule)
 BROKEN = os.path.join(REPO, "tests", "testdata", "playbooks", "broken")
 
 
 def setUpModule():
-    global cluster
+    global cluster, w, WEB, SHELL_LESS, NS
     cluster = Cluster("demo")
+    w = Workloads(cluster, "run")
+    WEB, SHELL_LESS, NS = w.suspect, w.shell_less, w.namespace
 
 
 def tearDownModule():
+    w.close()
     cluster.stop()
 
 
@@ -43,8 +48,7 @@ class RunBase(unittest.TestCase):
     def setUp(self):
         self.work = tempfile.mkdtemp(prefix="ir-run-")
         self.home = os.path.join(self.work, "home")
-        if not cluster.real:
-            cluster.admin("POST", "/_fake/reset")
+        w.reset()
 
     def tearDown(self):
         shutil.rmtree(self.work, ignore_errors=True)
@@ -67,13 +71,13 @@ class RunBase(unittest.TestCase):
         return m.group(1)
 
     def policies(self):
-        r = cluster.kubectl("get", "networkpolicies", "-n", "shop", "-o", "json")
+        r = cluster.kubectl("get", "networkpolicies", "-n", NS, "-o", "json")
         return [p["metadata"]["name"] for p in json.loads(r.out)["items"]]
 
 
 class TestShippedPlaybooks(RunBase):
     def test_triage(self):
-        r = self.run_ir("run", "triage", "--pod", WEB, "-n", "shop", "-o", os.path.join(self.work, "t.tar.gz"))
+        r = self.run_ir("run", "triage", "--pod", WEB, "-n", NS, "-o", os.path.join(self.work, "t.tar.gz"))
         self.assertEqual(r.code, 0, r)
         self.assertIn("playbook triage: ok", r.out)
         self.assertRegex(r.out, r"isolate\s+isolate\s+ok")
@@ -99,11 +103,11 @@ class TestShippedPlaybooks(RunBase):
         self.assertEqual(set(shipped), {"triage", "cryptominer", "exfiltration", "shell-less", "contain-siblings"})
         for name in shipped:
             with self.subTest(playbook=name):
-                if not cluster.real:
-                    cluster.admin("POST", "/_fake/reset")
+                w.reset()
                 pod = SHELL_LESS if name == "shell-less" else WEB
+                params = ["--param", "debug_image=" + w.debug_image] if name == "shell-less" else []
                 out = os.path.join(self.work, name + ".tar.gz")
-                r = self.run_ir("run", name, "--pod", pod, "-n", "shop", "-o", out)
+                r = self.run_ir("run", self.scoped(name), "--pod", pod, "-n", NS, *params, "-o", out)
                 self.assertIn(r.code, (0, 3), r)
                 self.assertNotIn("aborted", r.out)
                 self.bundle_of(r)
@@ -111,12 +115,29 @@ class TestShippedPlaybooks(RunBase):
                 self.assertEqual(show.code, 0, show)
                 self.assertIn("name: " + name, show.out)
 
+    def scoped(self, name):
+        """The shipped playbook; on a real cluster, one that acts on siblings gets them from the test's
+        namespace only (a copy with `all_namespaces: false`): every pod of the image cluster-wide
+        would otherwise be isolated."""
+        if not cluster.real:
+            return name
+        doc = yaml.safe_load(self.run_ir("playbooks", "show", name).out)
+        if not any(step.get("uses") == "for_each" for step in doc["steps"]):
+            return name
+        for step in doc["steps"]:
+            if step.get("uses") == "siblings":
+                step.setdefault("with", {})["all_namespaces"] = False
+        path = os.path.join(self.work, name + ".yaml")
+        with open(path, "w") as f:
+            yaml.safe_dump(doc, f, sort_keys=False)
+        return path
+
     def test_dry_run_changes_nothing(self):
         before = self.policies()
         out = os.path.join(self.work, "dry.tar.gz")
         if not cluster.real:
             cluster.clear_requests()
-        r = self.run_ir("run", "triage", "--pod", WEB, "-n", "shop", "--dry-run", "-o", out)
+        r = self.run_ir("run", "triage", "--pod", WEB, "-n", NS, "--dry-run", "-o", out)
         self.assertEqual(r.code, 0, r)
         self.assertIn("with:", r.out)              # the resolved plan
         self.assertEqual(self.policies(), before)   # isolate went to the server as a dry run
@@ -141,19 +162,18 @@ class TestValidation(RunBase):
                 with open(path, encoding="utf-8", errors="replace") as f:
                     expected = [line[len("# expect: "):].rstrip("\n") for line in f if line.startswith("# expect: ")]
                 self.assertTrue(expected)
-                r = self.run_ir("run", path, "--pod", WEB, "-n", "shop")
+                r = self.run_ir("run", path, "--pod", WEB, "-n", NS)
                 self.assertEqual(r.code, 2, r)
                 for e in expected:
                     # the CLI names the file as given: the corpus expects its base name
                     self.assertIn(e.replace(os.path.basename(path), path, 1), r.err)
 
     def test_unknown_playbook_suggests(self):
-        r = self.run_ir("run", "triag", "--pod", WEB, "-n", "shop")
+        r = self.run_ir("run", "triag", "--pod", WEB, "-n", NS)
         self.assertEqual(r.code, 2, r)
         self.assertIn('did you mean "triage"', r.err)
 
 
-@fake_only
 class TestEveryVerb(RunBase):
     def test_exec_label_annotate_logs_cordon_release_against_the_cluster(self):
         path = os.path.join(self.work, "verbs.yaml")
@@ -169,9 +189,9 @@ steps:
   - {id: node, uses: cordon}
   - {id: undo, uses: release}
 """)
-        r = self.run_ir("run", path, "--pod", WEB, "-n", "shop", "-o", os.path.join(self.work, "v.tar.gz"))
+        r = self.run_ir("run", path, "--pod", WEB, "-n", NS, "-o", os.path.join(self.work, "v.tar.gz"))
         self.assertEqual(r.code, 0, r)
-        pod = json.loads(cluster.kubectl("get", "pod", WEB, "-n", "shop", "-o", "json").out)
+        pod = json.loads(cluster.kubectl("get", "pod", WEB, "-n", NS, "-o", "json").out)
         self.assertEqual(pod["metadata"]["labels"].get("kubectl-ir/finding"), "miner")
         self.assertEqual(pod["metadata"]["annotations"].get("kubectl-ir/ticket"), "INC-42 0")
         self.assertNotIn("kubectl-ir/quarantine", pod["metadata"]["labels"])   # released
@@ -190,7 +210,6 @@ steps:
         self.assertFalse(look["outputs"]["truncated"])
 
 
-@fake_only
 class TestResumeAndExitCodes(RunBase):
     def write(self, name, text):
         path = os.path.join(self.work, name)
@@ -210,7 +229,7 @@ steps:
 """)
         env = dict(os.environ, KUBECTL_IR_HOME=self.home)
         env.pop("KUBECONFIG", None)
-        proc = subprocess.Popen([IR_BIN, "--kubeconfig", cluster.kubeconfig, "run", path, "--pod", WEB, "-n", "shop",
+        proc = subprocess.Popen([IR_BIN, "--kubeconfig", cluster.kubeconfig, "run", path, "--pod", WEB, "-n", NS,
                                  "--case", "case-resume-1", "-o", os.path.join(self.work, "first.tar.gz")],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         seen = b""
@@ -219,7 +238,7 @@ steps:
             seen += proc.stderr.read1(4096)
         proc.kill()  # killed mid-step: no chance to clean up
         proc.communicate(timeout=30)
-        r = self.run_ir("run", path, "--pod", WEB, "-n", "shop", "--resume", "case-resume-1", "--param", "pause=1s",
+        r = self.run_ir("run", path, "--pod", WEB, "-n", NS, "--resume", "case-resume-1", "--param", "pause=1s",
                         "-o", os.path.join(self.work, "second.tar.gz"))
         self.assertEqual(r.code, 0, r)
         self.assertRegex(r.out, r"isolate\s+isolate\s+resumed")
@@ -236,11 +255,11 @@ steps:
   - {id: label, uses: label, on_error: %s, with: {pod: no-such-pod, labels: {x: "y"}}}
   - {id: siblings, uses: siblings}
 """
-        r = self.run_ir("run", self.write("c.yaml", body % "continue"), "--pod", WEB, "-n", "shop")
+        r = self.run_ir("run", self.write("c.yaml", body % "continue"), "--pod", WEB, "-n", NS)
         self.assertEqual(r.code, 3, r)
         self.assertRegex(r.out, r"siblings\s+siblings\s+ok")
         partial = self.default_bundle(r)
-        r = self.run_ir("run", self.write("a.yaml", body % "abort"), "--pod", WEB, "-n", "shop")
+        r = self.run_ir("run", self.write("a.yaml", body % "abort"), "--pod", WEB, "-n", NS)
         self.assertEqual(r.code, 1, r)
         self.assertRegex(r.out, r"siblings\s+siblings\s+not run")
         aborted = self.default_bundle(r)

@@ -13,18 +13,21 @@ import unittest
 import yaml
 
 from harness import Cluster, fake_only, pods
+from workloads import Workloads
 
-cluster = None
+cluster = w = None
 WEB_DIGEST = "sha256:ce8bdfcc780090e7834a151f442da4043b2cd75956632e131e75b0dee9e09e31"
 BATCH = {"batch/nightly-report-29301120-4fj8s", "batch/nightly-report-29301120-w9vzk"}
 
 
 def setUpModule():
-    global cluster
+    global cluster, w
     cluster = Cluster("demo")
+    w = Workloads(cluster, "siblings")
 
 
 def tearDownModule():
+    w.close()
     cluster.stop()
 
 
@@ -68,8 +71,22 @@ class AnyCluster(unittest.TestCase):
         self.assertEqual(len(me), 1, doc["items"])
         self.assertTrue(me[0]["suspect"])
 
+    def test_the_suspects_replicas_are_its_siblings(self):
+        r = cluster.ir("siblings", w.suspect, "-n", w.namespace, "-o", "json")
+        self.assertIn(r.code, (0, 3), r)
+        doc = doc_of(r)
+        self.assertEqual(doc["suspect"], {"namespace": w.namespace, "name": w.suspect})
+        by_name = {i["name"]: i for i in doc["items"] if i["namespace"] == w.namespace}
+        self.assertLessEqual(set(w.replicas), set(by_name), doc["items"])
+        self.assertEqual([n for n, i in by_name.items() if i["suspect"]], [w.suspect])
+        for name in w.healthy:
+            self.assertEqual(by_name[name]["workload"], {"kind": "Deployment", "name": w.deployment, "resolved": True})
+        digest = doc["digests"][0]["digest"]
+        for name in w.replicas:
+            self.assertEqual([c["digest"] for c in by_name[name]["containers"]], [digest])
 
-@fake_only
+
+@fake_only("the demo's image digests and pods (several imageID forms, a pod not started)")
 class Siblings(unittest.TestCase):
     def test_table_finds_the_replicas_and_the_batch_pods(self):
         r = cluster.ir("siblings", suspect(), "-n", "shop")
@@ -173,7 +190,7 @@ class Siblings(unittest.TestCase):
         self.assertEqual(r.out, "")
 
 
-@fake_only
+@fake_only("the demo's synthetic imageIDs")
 class DemoData(unittest.TestCase):
     """Cases that rest on the demo's synthetic imageIDs."""
 
@@ -201,7 +218,7 @@ class DemoData(unittest.TestCase):
         self.assertIn("monitoring/pod/node-exporter-", r.out)
 
 
-@fake_only
+@fake_only("its restricted user")
 class Restricted(unittest.TestCase):
     """alice may list pods in shop only: a partial result, exit 3."""
 
@@ -234,7 +251,7 @@ class Restricted(unittest.TestCase):
         self.assertIn("warning: partial result:", r.err)
 
 
-@fake_only
+@fake_only("fault injection and the request log")
 class Faults(unittest.TestCase):
     def setUp(self):
         cluster.clear_requests()

@@ -7,6 +7,7 @@ import json
 from aiohttp import web
 
 from . import statuses
+from .cluster import parse_unmarked_pods
 
 
 def _json(obj, code=200):
@@ -65,6 +66,11 @@ async def handle(server, request, user):
                     raise statuses.bad_request(str(e))
             if "continue_ttl_seconds" in body:
                 c.store.continue_ttl = float(body["continue_ttl_seconds"])
+            if "unmarked_pods" in body:
+                try:
+                    c.unmarked_pods = parse_unmarked_pods(body["unmarked_pods"])
+                except ValueError as e:
+                    raise statuses.bad_request(str(e))
             net = {k: body[k] for k in ("netpol_enforcement", "netpol_existing_connections") if k in body}
             if net:
                 try:
@@ -79,7 +85,7 @@ async def handle(server, request, user):
                           "runtime": type(c.runtime).__module__,
                           "netpol_enforcement": net["netpol_enforcement"],
                           "netpol_existing_connections": net["netpol_existing_connections"],
-                          "nodelocal_dns": net["nodelocal_dns"]})
+                          "nodelocal_dns": net["nodelocal_dns"], "unmarked_pods": c.unmarked_pods})
     elif path == "/_fake/network" and m == "GET":
         await c.network.flush()
         out = c.network.describe()

@@ -33,6 +33,16 @@ GENERATION_KINDS = {"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job
 CORE_PODS = ("", "pods")
 
 
+def parse_unmarked_pods(value):
+    """Setting unmarked_pods, what pods created through the API without x-fake run
+    (pods.fake_from_image): busybox (default: busybox images run, other images have no processes)
+    or by-image (shell-less images too: pause, distroless). Raises ValueError."""
+    value = str(value)
+    if value not in ("busybox", "by-image"):
+        raise ValueError(f"unmarked_pods must be busybox or by-image, not {value!r}")
+    return value
+
+
 def parse_version(v):
     v = str(v).lstrip("v")
     parts = v.split(".")
@@ -59,6 +69,7 @@ class Cluster:
         self.registry = None
         self.authorizer = None
         self.started_at = O.now_ts()
+        self.unmarked_pods = "busybox"   # settings: unmarked_pods
 
     # -- versions -------------------------------------------------------------------------------
     @property
@@ -86,6 +97,7 @@ class Cluster:
         if "continue_ttl_seconds" in settings:
             self.store.continue_ttl = float(settings["continue_ttl_seconds"])
         self.faults.load(self.scenario.faults)
+        self.unmarked_pods = parse_unmarked_pods(settings.get("unmarked_pods", "busybox"))
         self.network.enforce, self.network.keep_established, self.network.nodelocal_dns = True, True, False
         self.network.configure(settings)
         self._load_nodes()

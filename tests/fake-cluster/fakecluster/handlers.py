@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import yaml
 from aiohttp import web
 
-from . import discovery, objects as O, patches, statuses, tables
+from . import controllers, discovery, objects as O, patches, statuses, tables
 from .auth import Attributes
 from .cluster import GENERATION_KINDS
 from .netpol import default_policy_types
@@ -413,7 +413,7 @@ class Api:
             del obj[k]
         if rt.kind == "Pod":
             obj.pop("status", None)
-            fakes, unpullable = api_pod_fakes(obj)
+            fakes, unpullable = api_pod_fakes(obj, self.c.unmarked_pods)
             if unpullable:
                 obj["x-state"], fakes = "pending", {}
             stored = self.c.pods.admit(obj, manager, dry_run=dry, fakes=fakes)
@@ -427,7 +427,9 @@ class Api:
             return respond(request, obj, 201)
         stored = self.c.strip(copy.deepcopy(obj))
         e = self.store.put(rt.key, stored)
-        return respond_bytes(request, with_kind(e.raw, rt.kind, rt.group_version), 201)
+        raw = e.raw
+        await controllers.created(self.c, rt.kind, copy.deepcopy(e.obj))
+        return respond_bytes(request, with_kind(raw, rt.kind, rt.group_version), 201)
 
     def _track(self, obj, manager, operation, fields, api_version, subresource=None):
         mf = [m for m in obj["metadata"].get("managedFields", [])]

@@ -45,22 +45,47 @@ def image_registry(image):
     return first if "/" in ref and ("." in first or ":" in first or first == "localhost") else ""
 
 
-def api_pod_fakes(pod):
-    """What a pod created through the API runs: (fakes, unpullable).
+def fake_from_image(container, pod_spec=None, unmarked_pods="busybox"):
+    """The x-fake block of a container created at runtime without one, from its image, or None (a
+    synthetic container without processes). A busybox image (any registry: mirrors of air-gapped
+    clusters included) runs the container's command and args in a busybox root, as the image (no
+    ENTRYPOINT) would; without either the fake keeps the container running where the image's `sh`
+    would exit. With `unmarked_pods: by-image` an image without a shell (pause, distroless) runs the
+    static root's one binary too. runAsUser and runAsGroup (the container's, else the pod's) become
+    the processes' uid and gid."""
+    image = container.get("image") or ""
+    if image_repo_name(image) == "busybox":
+        argv = [str(a) for a in (container.get("command") or []) + (container.get("args") or [])]
+        fake = {"rootfs": "busybox", "command": argv} if argv else {"rootfs": "busybox"}
+    elif unmarked_pods == "by-image" and (image_repo_name(image) == "pause" or "distroless" in image):
+        fake = {"rootfs": "static"}
+    else:
+        return None
+    csc, psc = container.get("securityContext") or {}, (pod_spec or {}).get("securityContext") or {}
+    run_as = {k: int(v) for k, v in (("uid", csc.get("runAsUser", psc.get("runAsUser"))),
+                                     ("gid", csc.get("runAsGroup", psc.get("runAsGroup")))) if v is not None}
+    if run_as:
+        fake["run_as"] = run_as
+    return fake
 
-    A container whose image is busybox (any registry: mirrors of air-gapped clusters included) runs
-    its command and args in a busybox root, as the image would; an image from a registry that
-    cannot exist (RFC 2606's ``.invalid``) cannot be pulled: ``unpullable`` maps each such
-    container to the kubelet's message. Other images stay synthetic pods without processes."""
+
+def api_pod_fakes(pod, unmarked_pods="busybox"):
+    """What a pod created through the API (by a client or by a controller) runs: (fakes, unpullable).
+
+    fakes: container name -> x-fake for the containers without one whose image runs
+    (fake_from_image); an image from a registry that cannot exist (RFC 2606's ``.invalid``) cannot
+    be pulled: ``unpullable`` maps each such container to the kubelet's message."""
     fakes, unpullable = {}, {}
-    for c in (pod.get("spec") or {}).get("containers") or []:
+    spec = pod.get("spec") or {}
+    for c in spec.get("containers") or []:
         image = c.get("image") or ""
         if image_registry(image).endswith(".invalid"):
             unpullable[c["name"]] = (f'failed to pull and unpack image "{image}": failed to resolve reference '
                                      f'"{image}": dial tcp: lookup {image_registry(image)}: no such host')
-        elif image_repo_name(image) == "busybox" and "x-fake" not in c:
-            argv = [str(a) for a in (c.get("command") or []) + (c.get("args") or [])]
-            fakes[c["name"]] = {"rootfs": "busybox", "command": argv or ["sh"]}
+        elif "x-fake" not in c:
+            fake = fake_from_image(c, spec, unmarked_pods)
+            if fake is not None:
+                fakes[c["name"]] = fake
     return fakes, unpullable
 
 
@@ -265,6 +290,8 @@ class PodManager:
         pod["status"] = {k: st[k] for k in order if k in st} | {k: v for k, v in st.items() if k not in order}
         self.store.put(PODS, pod)
         self._events_started(pod, results)
+        if pod["metadata"].get("ownerReferences") and self.c.ready:
+            self.c.refresh_workload_status()   # readiness changed: the owners' status follows
 
     # -- events ---------------------------------------------------------------------------------
     def record_event(self, pod, reason, message, etype="Normal", field_path=None, component="kubelet",
@@ -312,7 +339,8 @@ class PodManager:
             self.record_event(pod, "Started", f"Started container {c['name']}", field_path=fp)
 
     def created_through_api(self, stored, unpullable):
-        """After a pod created through the API is stored: start what runs, or say what cannot be pulled."""
+        """After a pod created through the API (by a client or a controller) is stored: start what runs
+        (api_pod_fakes), or say what cannot be pulled."""
         ns, name, uid = stored["metadata"]["namespace"], stored["metadata"]["name"], stored["metadata"]["uid"]
         if unpullable:
             pod = O.deep(stored)
@@ -490,6 +518,8 @@ class PodManager:
         else:
             prefix = old_pod["metadata"].get("generateName") or owner["metadata"]["name"] + "-"
             name = prefix + O.kube_suffix("replacement", ns, prefix, O.now_micro())
+            while self.store.get(PODS, ns, name) is not None:
+                name = prefix + O.kube_suffix("replacement", ns, prefix, O.now_micro(), name)
         pod = {"apiVersion": "v1", "kind": "Pod",
                "metadata": {"name": name, "generateName": old_pod["metadata"].get("generateName"),
                             "namespace": ns, "labels": dict(tmeta.get("labels", {})),
@@ -506,12 +536,12 @@ class PodManager:
         if tmeta.get("annotations"):
             pod["metadata"]["annotations"] = dict(tmeta["annotations"])
         tpl = self.templates.get(owner["metadata"]["uid"], {})
-        stored = self.admit(pod, "kube-controller-manager", fakes=tpl.get("fake"), image_ids=tpl.get("image_ids"))
-        uid = stored["metadata"]["uid"]
-        if self.fake.get(uid):
-            self._spawn(self.start(ns, name))
-        else:
-            self._events_started(stored, {c["name"]: None for c in stored["spec"]["containers"]}, synthetic=True)
+        fakes, unpullable = api_pod_fakes(pod, self.c.unmarked_pods)   # the template's x-fake wins
+        fakes.update(tpl.get("fake") or {})
+        if unpullable:
+            pod["x-state"], fakes = "pending", {}
+        stored = self.admit(pod, "kube-controller-manager", fakes=fakes, image_ids=tpl.get("image_ids"))
+        self.created_through_api(stored, unpullable)
         return stored
 
     async def after_update(self, old, new):

@@ -312,8 +312,10 @@ class Runtime:
             existing = pod.containers.get(container_name)
             if existing and existing.running:
                 raise ValueError(f"container {container_name} of pod {pod_uid} is running")
+            run_as = fake.get("run_as") or {}   # x-fake run_as: {uid, gid} (securityContext runAsUser/Group)
             container = _Container(container_name, spec, ephemeral=False,
-                                   creds=Credentials(caps=DEFAULT_CAPABILITIES))
+                                   creds=Credentials(uid=run_as.get("uid"), gid=run_as.get("gid"),
+                                                     caps=DEFAULT_CAPABILITIES))
             if existing:
                 container.instance = existing.instance
             pod.containers[container_name] = container
