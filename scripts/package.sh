@@ -11,7 +11,8 @@
 #
 #   scripts/package.sh [--arch amd64,arm64] [--no-build] [--no-image]
 #     --arch LIST   the platforms (default both); the krew manifest and the image are written only
-#                   when both are built
+#                   when both are built (otherwise dist/ is left without them and without the other
+#                   platform's archive, so that what it holds belongs together)
 #     --no-build    package what build/release (and build/release-arm64) hold
 #     --no-image    no OCI image
 #
@@ -295,6 +296,11 @@ done
 version=$project_version
 
 if [ -z "${sha256s[amd64]:-}" ] || [ -z "${sha256s[arm64]:-}" ]; then
+  # dist/ keeps one consistent set: no manifest, image or archive of an earlier run beside these.
+  for arch in amd64 arm64; do
+    [ -n "${sha256s[$arch]:-}" ] || rm -f "dist/kubectl-ir_${version}_linux_${arch}.tar.gz"*
+  done
+  rm -rf dist/krew-manifest.yaml "dist/kubectl-ir_${version}_image_"*
   echo "package: only $arches built: no krew manifest and no image (they need both platforms)"
   exit 0
 fi

@@ -2,7 +2,8 @@
 and the Debian packages it comes from, with licences in valid SPDX expressions.
 
   /usr/bin/python3 -m unittest -v test_sbom                     the generator, on made-up inputs
-  /usr/bin/python3 test_sbom.py --dist DIR [--require-archive]  ... and the archives' SBOMs in DIR
+  /usr/bin/python3 test_sbom.py --dist DIR [--require-archive] [--arch A]...
+                                         ... and the archives' SBOMs in DIR (those of each A, or all there)
 
 SPDX licence and exception identifiers are checked against Debian's node-spdx-license-ids and
 node-spdx-exceptions (the SPDX lists as JSON; scripts/setup-deps.sh installs them).
@@ -276,10 +277,19 @@ def project_version():
         return re.search(r"project\(kubectl-ir VERSION ([0-9.]+)", f.read()).group(1)
 
 
-ARCHIVES = [os.path.join(given_dist(), f"kubectl-ir_{project_version()}_linux_{a}.tar.gz") for a in ("amd64", "arm64")]
+def archives():
+    """The archives to check: those of each `--arch A` given (all must be there), else those of the
+    platforms scripts/package.sh built (CI builds linux/amd64 alone)."""
+    wanted = [sys.argv[i + 1] for i, a in enumerate(sys.argv[:-1]) if a == "--arch"]
+    paths = [os.path.join(given_dist(), f"kubectl-ir_{project_version()}_linux_{a}.tar.gz")
+             for a in (wanted or ("amd64", "arm64"))]
+    return paths if wanted else [p for p in paths if os.path.isfile(p + ".spdx.json")]
 
 
-@unittest.skipUnless(all(os.path.isfile(a + ".spdx.json") for a in ARCHIVES), "no archives with SBOMs in dist/")
+ARCHIVES = archives()
+
+
+@unittest.skipUnless(ARCHIVES and all(os.path.isfile(a + ".spdx.json") for a in ARCHIVES), "no archives with SBOMs in dist/")
 class TestArchiveSboms(unittest.TestCase):
     def test_each_archive_sbom(self):
         for archive in ARCHIVES:
@@ -312,9 +322,9 @@ class TestArchiveSboms(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    args = [a for i, a in enumerate(sys.argv) if a not in ("--dist", "--require-archive")
-            and (i == 0 or sys.argv[i - 1] != "--dist")]
-    if "--require-archive" in sys.argv and not all(os.path.isfile(a + ".spdx.json") for a in ARCHIVES):
+    args = [a for i, a in enumerate(sys.argv) if a not in ("--dist", "--require-archive", "--arch")
+            and (i == 0 or sys.argv[i - 1] not in ("--dist", "--arch"))]
+    if "--require-archive" in sys.argv and not (ARCHIVES and all(os.path.isfile(a + ".spdx.json") for a in ARCHIVES)):
         print("skipped: no archives with SBOMs in dist/ (run scripts/package.sh)")
         sys.exit(77)
     unittest.main(argv=args, verbosity=2)
