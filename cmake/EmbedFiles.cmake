@@ -3,8 +3,8 @@
 # lib/playbook/embedded_data.hpp). Byte arrays rather than string literals: any content is safe,
 # with no escaping and no literal-length limit. Run at build time, so an edited playbook is
 # re-embedded.
+include(${CMAKE_CURRENT_LIST_DIR}/EmbedBytes.cmake)
 string(REPLACE "|" ";" inputs "${INPUTS}")
-string(REPEAT "0x[0-9a-f][0-9a-f]," 24 line_of_bytes)  # CMake regexes have no {n}
 set(arrays "")
 set(table "")
 set(count 0)
@@ -13,12 +13,8 @@ foreach(input IN LISTS inputs)
   if(NOT name MATCHES "^[a-z0-9-]+\\.yaml$")
     message(FATAL_ERROR "EmbedFiles: ${name}: playbook file names must match [a-z0-9-]+.yaml")
   endif()
-  file(READ "${input}" hex HEX)
-  string(LENGTH "${hex}" hex_length)
-  math(EXPR size "${hex_length} / 2")
-  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
-  string(REGEX REPLACE "(${line_of_bytes})" "\\1\n    " bytes "${bytes}")
-  string(APPEND arrays "// ${name}\nconst unsigned char k_file_${count}[] = {\n    ${bytes}0x00};\n\n")
+  ir_embed_bytes("${input}" bytes size)
+  string(APPEND arrays "// ${name}\nconst unsigned char k_file_${count}[] = {\n    ${bytes}};\n\n")
   string(APPEND table "    {\"${name}\", k_file_${count}, ${size}},\n")
   math(EXPR count "${count} + 1")
 endforeach()

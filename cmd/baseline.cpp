@@ -77,12 +77,10 @@ Result<triage::BaselineTarget> parse_targets(const std::vector<std::string>& arg
 
 int run_baseline_create(const BaselineCliOptions& o, const GlobalOptions& global, Io& io) {
   if (o.output.empty() || o.output == "-") {
-    print_error(io, Error(Errc::usage, "-o FILE is required (the baseline file to write)"));
-    return k_exit_usage;
+    return exit_with(io, Error(Errc::usage, "-o FILE is required (the baseline file to write)"));
   }
   if (o.parallel < 1 || o.max_pods < 1) {
-    print_error(io, Error(Errc::usage, "--parallel and --max-pods must be at least 1"));
-    return k_exit_usage;
+    return exit_with(io, Error(Errc::usage, "--parallel and --max-pods must be at least 1"));
   }
   triage::BaselineOptions options;
   options.max_pods = o.max_pods;
@@ -94,36 +92,30 @@ int run_baseline_create(const BaselineCliOptions& o, const GlobalOptions& global
   if (!o.max_file_bytes.empty()) {
     const auto n = util::parse_byte_size(o.max_file_bytes);
     if (!n) {
-      print_error(io, Error(Errc::usage, "invalid --max-file-bytes \"" + util::esc(o.max_file_bytes, util::Cap::word) + "\""));
-      return k_exit_usage;
+      return exit_with(
+          io, Error(Errc::usage, "invalid --max-file-bytes \"" + util::esc(o.max_file_bytes, util::Cap::word) + "\""));
     }
     options.snapshot.max_file_bytes = *n;
   }
   if (!o.timeout.empty()) {
     const auto d = util::parse_duration(o.timeout);
     if (!d || d->count() < 1000) {
-      print_error(io, Error(Errc::usage, "invalid --timeout \"" + util::esc(o.timeout, util::Cap::word) + "\": want a duration like 2m"));
-      return k_exit_usage;
+      return exit_with(io, Error(Errc::usage, "invalid --timeout \"" + util::esc(o.timeout, util::Cap::word) +
+                                                  "\": want a duration like 2m"));
     }
     options.snapshot.command_timeout = std::chrono::duration_cast<std::chrono::seconds>(*d);
   }
   for (const auto& p : o.paths) {
     if (p.empty() || p[0] != '/' || p.find("/../") != std::string::npos) {
-      print_error(io, Error(Errc::usage, "invalid --path \"" + util::esc(p, util::Cap::field) + "\": want an absolute path without \"..\""));
-      return k_exit_usage;
+      return exit_with(io, Error(Errc::usage, "invalid --path \"" + util::esc(p, util::Cap::field) +
+                                                  "\": want an absolute path without \"..\""));
     }
   }
   auto session = open_session(global.kube, io);
-  if (!session) {
-    print_error(io, session.error());
-    return exit_code_for(session.error());
-  }
+  if (!session) return exit_with(io, session.error());
   auto& s = **session;
   auto target = parse_targets(o.targets, s.config.namespace_name.empty() ? "default" : s.config.namespace_name);
-  if (!target) {
-    print_error(io, target.error());
-    return k_exit_usage;
-  }
+  if (!target) return exit_with(io, target.error(), k_exit_usage);
   options.target = *target;
   options.subject = target->workload_kind.empty() ? "pods " + util::join(target->pods, " ")
                                                   : target->workload_kind + "/" + target->workload_name;
@@ -138,10 +130,7 @@ int run_baseline_create(const BaselineCliOptions& o, const GlobalOptions& global
                        },
                        io.cancel, worker_connections(global.kube, io)};
   auto report = triage::create_baseline(env, options);
-  if (!report) {
-    print_error(io, report.error());
-    return exit_code_for(report.error());
-  }
+  if (!report) return exit_with(io, report.error());
   for (const auto& sk : report->skipped) {
     io.err << "skipped: " << util::esc(sk.namespace_name + "/" + sk.name, util::Cap::name) << ": " << util::esc(sk.reason, util::Cap::detail) << "\n";
   }
@@ -152,12 +141,10 @@ int run_baseline_create(const BaselineCliOptions& o, const GlobalOptions& global
     return k_exit_interrupted;
   }
   if (outcome == util::Outcome::failed) {
-    print_error(io, Error(Errc::failure, "baseline: no pod could be profiled: nothing written"));
-    return k_exit_failure;
+    return exit_with(io, Error(Errc::failure, "baseline: no pod could be profiled: nothing written"));
   }
   if (auto w = util::write_file_atomic(o.output, report->text, 0644); !w) {
-    print_error(io, w.error().context("writing " + o.output));
-    return k_exit_failure;
+    return exit_with(io, w.error().context("writing " + o.output), k_exit_failure);
   }
   Table t({"POD", "NODE", "RELATION", "STATUS", "REASON"});
   for (const auto& m : report->profile.members) {
@@ -178,21 +165,23 @@ int run_baseline_create(const BaselineCliOptions& o, const GlobalOptions& global
 
 Command setup_baseline(CLI::App& root, const GlobalOptions& global) {
   auto o = std::make_shared<BaselineCliOptions>();
-  CLI::App* app = root.add_subcommand("baseline", "Profile healthy pods into a baseline file for drift --baseline");
-  app->footer(
-      "Examples:\n"
-      "  kubectl ir baseline create deployment/web -n shop -o web-baseline.json\n"
-      "  kubectl ir baseline create web-7d4b9c8f6-b8lqz web-7d4b9c8f6-m4hzt -n shop -o web-baseline.json\n"
-      "  kubectl ir drift web-7d4b9c8f6-x2k9p -n shop --baseline web-baseline.json\n"
-      "\nMade before an incident, a baseline is what catches a compromise of every replica at once\n"
-      "(live siblings would all agree). Pods not Ready, on NotReady nodes, or running other image\n"
-      "digests than the rest are skipped; a workload's pods are spread over nodes (--max-pods).");
+  CLI::App* app =
+      add_command(root, "baseline", "Profile healthy pods into a baseline file for drift --baseline",
+                  {
+                      "kubectl ir baseline create deployment/web -n shop -o web-baseline.json",
+                      "kubectl ir baseline create web-7d4b9c8f6-b8lqz web-7d4b9c8f6-m4hzt -n shop -o web-baseline.json",
+                      "kubectl ir drift web-7d4b9c8f6-x2k9p -n shop --baseline web-baseline.json",
+                  },
+                  "Made before an incident, a baseline is what catches a compromise of every replica at once\n"
+                  "(live siblings would all agree). Pods not Ready, on NotReady nodes, or running other image\n"
+                  "digests than the rest are skipped; a workload's pods are spread over nodes (--max-pods).");
   app->require_subcommand(1);
-  CLI::App* create = app->add_subcommand("create", "Profile pods (or a workload's pods) into FILE");
-  create->footer(
-      "Examples:\n"
-      "  kubectl ir baseline create deployment/web -n shop -o web-baseline.json\n"
-      "  kubectl ir baseline create shop/pod/web-7d4b9c8f6-b8lqz -o web-baseline.json --max-pods 3\n");
+  CLI::App* create =
+      add_command(*app, "create", "Profile pods (or a workload's pods) into FILE",
+                  {
+                      "kubectl ir baseline create deployment/web -n shop -o web-baseline.json",
+                      "kubectl ir baseline create shop/pod/web-7d4b9c8f6-b8lqz -o web-baseline.json --max-pods 3",
+                  });
   create->add_option("TARGET", o->targets, "Pods (NAME, pod/NAME, NAMESPACE/pod/NAME) or one workload (deployment/NAME, statefulset/NAME, daemonset/NAME, replicaset/NAME)")
       ->required();
   create->add_option("-o,--output", o->output, "The baseline file to write (required)")->required();

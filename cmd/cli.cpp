@@ -126,10 +126,7 @@ int run(const std::vector<std::string>& args, Io& io) {
       return k_exit_ok;
     }
 
-    if (auto unknown = unknown_command(args, commands)) {
-      print_error(io, *unknown);
-      return k_exit_usage;
-    }
+    if (auto unknown = unknown_command(args, commands)) return exit_with(io, *unknown, k_exit_usage);
     std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 wants them reversed
     try {
       app.parse(reversed);

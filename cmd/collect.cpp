@@ -96,22 +96,13 @@ int run_collect(const Flags& flags, const GlobalOptions& global, Io& io) {
   const CollectCliOptions& o = flags.cli;
   // complete and validate, before any network traffic
   triage::CollectOptions options;
-  if (auto r = flags.verb->apply(options); !r) {
-    print_error(io, r.error());
-    return k_exit_usage;
-  }
+  if (auto r = flags.verb->apply(options); !r) return exit_with(io, r.error(), k_exit_usage);
   auto output = parse_summary_output(o.output, o.bundle);
-  if (!output) {
-    print_error(io, output.error());
-    return k_exit_usage;
-  }
+  if (!output) return exit_with(io, output.error(), k_exit_usage);
   // What to do once the bundle is sealed: checked now (key, destination, credentials), so a typo
   // never costs a collection.
   auto after_seal = prepare_after_seal(flags.custody, global.kube.verbosity, io);
-  if (!after_seal) {
-    print_error(io, after_seal.error());
-    return exit_code_for(after_seal.error());
-  }
+  if (!after_seal) return exit_with(io, after_seal.error());
   int code = k_exit_ok;
   auto target = open_target(o.pod, global, io, code);
   if (!target) return code;
@@ -129,15 +120,9 @@ int run_collect(const Flags& flags, const GlobalOptions& global, Io& io) {
   };
   auto pod = triage::read_target_pod(*s.client, options.namespace_name, options.pod);
   if (!pod && pod.error().code == Errc::cancelled) return interrupted_early(o.case_id);
-  if (!pod) {
-    print_error(io, hint_other_namespaces(*s.client, pod.error(), options.pod, options.namespace_name));
-    return exit_code_for(pod.error());
-  }
+  if (!pod) return exit_with(io, hint_other_namespaces(*s.client, pod.error(), options.pod, options.namespace_name));
   auto chosen = choose_case(o.case_id, &*pod, started);
-  if (!chosen) {
-    print_error(io, chosen.error().context("--case"));
-    return k_exit_usage;
-  }
+  if (!chosen) return exit_with(io, chosen.error().context("--case"), k_exit_usage);
   const std::string case_id = *chosen;
   const std::string bundle_path =
       output->bundle.empty() ? default_bundle_name(case_id, options.namespace_name, options.pod, started) : output->bundle;
@@ -149,15 +134,9 @@ int run_collect(const Flags& flags, const GlobalOptions& global, Io& io) {
 
   const evidence::Acquirer acquirer = acquirer_for(s, global.command_line, o.examiner, started);
   auto opened = open_case(io, s, case_id, common);
-  if (!opened) {
-    print_error(io, opened.error());
-    return exit_code_for(opened.error());
-  }
+  if (!opened) return exit_with(io, opened.error());
   evidence::Case& c = **opened;
-  if (auto b = c.open_bundle(bundle_path); !b) {
-    print_error(io, b.error().context("bundle"));
-    return k_exit_failure;
-  }
+  if (auto b = c.open_bundle(bundle_path); !b) return exit_with(io, b.error().context("bundle"), k_exit_failure);
   const auto warn = [&io](const Error& e) { print_warning(io, "journal: " + e.message); };
   if (auto r = c.log("collect.start", {{"examiner", acquirer.examiner}, {"fs", triage::to_string(options.fs)},
                                        {"paths", options.paths}, {"bundle", bundle_path},
@@ -194,10 +173,7 @@ int run_collect(const Flags& flags, const GlobalOptions& global, Io& io) {
   input.extra = triage::collect_record(options, *report);
   auto sealed = c.seal("collect", acquirer, input);
   if (output->format == OutputFormat::table) print_summary(*report, io);
-  if (!sealed) {
-    print_error(io, sealed.error());
-    return k_exit_failure;
-  }
+  if (!sealed) return exit_with(io, sealed.error(), k_exit_failure);
   for (const auto& p : sealed->problems) print_warning(io, p);
   const auto& b = sealed->sealed;
   const util::Outcome result = report->outcome();
@@ -229,14 +205,15 @@ int run_collect(const Flags& flags, const GlobalOptions& global, Io& io) {
 
 Command setup_collect(CLI::App& root, const GlobalOptions& global) {
   auto f = std::make_shared<Flags>();
-  CLI::App* app = root.add_subcommand("collect", "Snapshot a pod's volatile state into an evidence bundle");
-  app->footer(
-      "Examples:\n"
-      "  kubectl ir collect web-7d4b9c8f6-x2k9p -n shop\n"
-      "  kubectl ir collect web-7d4b9c8f6-x2k9p -n shop --case case-42 --fs archive --path /tmp --path /var/www\n"
-      "  kubectl ir collect payments-api-6c8f5d7b4-q7r2n -n shop --ephemeral --debug-image busybox:1.36\n"
-      "  kubectl ir collect web-7d4b9c8f6-x2k9p -n shop -O case.tar.gz -o json\n"
-      "\nOrder: API state (pod, owners, node, events, network policies, logs), then per container\n"
+  CLI::App* app = add_command(
+      root, "collect", "Snapshot a pod's volatile state into an evidence bundle",
+      {
+          "kubectl ir collect web-7d4b9c8f6-x2k9p -n shop",
+          "kubectl ir collect web-7d4b9c8f6-x2k9p -n shop --case case-42 --fs archive --path /tmp --path /var/www",
+          "kubectl ir collect payments-api-6c8f5d7b4-q7r2n -n shop --ephemeral --debug-image busybox:1.36",
+          "kubectl ir collect web-7d4b9c8f6-x2k9p -n shop -O case.tar.gz -o json",
+      },
+      "Order: API state (pod, owners, node, events, network policies, logs), then per container\n"
       "processes, network, filesystem. Nothing is written into the container; nothing the RBAC\n"
       "preflight finds refused is attempted. The bundle is written to <path>.partial and renamed when\n"
       "sealed; stdout has \"<sha256>  <path>\" (or, with -o json|yaml, the summary as data).\n"

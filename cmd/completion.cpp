@@ -235,13 +235,14 @@ compdef _kubectl_ir kubectl-ir
 
 Command setup_completion(CLI::App& root, const GlobalOptions& /*global*/) {
   auto shell = std::make_shared<std::string>();
-  CLI::App* app = root.add_subcommand("completion", "Print a shell completion script (bash or zsh)");
-  app->footer(
-      "Examples:\n"
-      "  source <(kubectl ir completion bash)          # kubectl-ir <TAB>\n"
-      "  kubectl ir completion zsh > \"${fpath[1]}/_kubectl-ir\"\n"
-      "\n`kubectl ir <TAB>` needs no script: kubectl 1.26+ runs kubectl_complete-ir (shipped beside\n"
-      "kubectl-ir; put both on PATH) and reads its answers.");
+  CLI::App* app =
+      add_command(root, "completion", "Print a shell completion script (bash or zsh)",
+                  {
+                      "source <(kubectl ir completion bash)          # kubectl-ir <TAB>",
+                      "kubectl ir completion zsh > \"${fpath[1]}/_kubectl-ir\"",
+                  },
+                  "`kubectl ir <TAB>` needs no script: kubectl 1.26+ runs kubectl_complete-ir (shipped beside\n"
+                  "kubectl-ir; put both on PATH) and reads its answers.");
   app->add_option("shell", *shell, "bash or zsh")->required()->check(CLI::IsMember({"bash", "zsh"}));
   return {app, [shell](Io& io) {
             io.out << (*shell == "bash" ? k_bash : k_zsh);

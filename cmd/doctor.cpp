@@ -67,21 +67,18 @@ void print_table(const triage::DoctorReport& r, Io& io) {
 
 Command setup_doctor(CLI::App& root, const GlobalOptions& global) {
   auto options = std::make_shared<DoctorOptions>();
-  CLI::App* app = root.add_subcommand("doctor", "Check connectivity, server version, identity and RBAC for kubectl-ir");
-  app->footer(
-      "Examples:\n"
-      "  kubectl ir doctor -n shop\n"
-      "  kubectl ir doctor --context prod -o json\n");
+  CLI::App* app = add_command(root, "doctor", "Check connectivity, server version, identity and RBAC for kubectl-ir",
+                              {
+                                  "kubectl ir doctor -n shop",
+                                  "kubectl ir doctor --context prod -o json",
+                              });
   app->add_option("-o,--output", options->output, "Output format: json")->check(CLI::IsMember({"json"}));
   return {app, [options, &global](Io& io) { return run_doctor(*options, global, io); }};
 }
 
 int run_doctor(const DoctorOptions& options, const GlobalOptions& global, Io& io) {
   auto session = open_session(global.kube, io);
-  if (!session) {
-    print_error(io, session.error());
-    return exit_code_for(session.error());
-  }
+  if (!session) return exit_with(io, session.error());
   auto& client = *(*session)->client;
   const auto report = triage::run_doctor(client, (*session)->config.namespace_name);
   if (!report.version) {

@@ -89,21 +89,12 @@ int run_drift(const Flags& flags, const GlobalOptions& global, Io& io) {
   const DriftCliOptions& o = flags.cli;
   // complete and validate, before any network traffic
   triage::DriftOptions options;
-  if (auto r = flags.verb->apply(options); !r) {
-    print_error(io, r.error());
-    return k_exit_usage;
-  }
+  if (auto r = flags.verb->apply(options); !r) return exit_with(io, r.error(), k_exit_usage);
   auto output = parse_summary_output(o.output, o.bundle);
-  if (!output) {
-    print_error(io, output.error());
-    return k_exit_usage;
-  }
+  if (!output) return exit_with(io, output.error(), k_exit_usage);
   if (!options.baseline_file.empty()) {
     auto text = util::read_file(options.baseline_file, k_max_baseline_bytes);
-    if (!text) {
-      print_error(io, text.error().context("--baseline"));
-      return k_exit_usage;
-    }
+    if (!text) return exit_with(io, text.error().context("--baseline"), k_exit_usage);
     options.baseline_text = std::move(*text);
   }
   int code = k_exit_ok;
@@ -126,21 +117,12 @@ int run_drift(const Flags& flags, const GlobalOptions& global, Io& io) {
   const auto warn = [&io](const Error& e) { print_warning(io, "journal: " + e.message); };
   if (!output->bundle.empty()) {
     auto chosen = choose_case(o.case_id, &*pod, started);
-    if (!chosen) {
-      print_error(io, chosen.error().context("--case"));
-      return k_exit_usage;
-    }
+    if (!chosen) return exit_with(io, chosen.error().context("--case"), k_exit_usage);
     acquirer = acquirer_for(s, global.command_line, o.examiner, started);
     auto opened = open_case(io, s, *chosen, {{"namespace", options.namespace_name}, {"pod", options.pod}});
-    if (!opened) {
-      print_error(io, opened.error());
-      return exit_code_for(opened.error());
-    }
+    if (!opened) return exit_with(io, opened.error());
     c = std::move(*opened);
-    if (auto b = c->open_bundle(output->bundle); !b) {
-      print_error(io, b.error().context("bundle"));
-      return k_exit_failure;
-    }
+    if (auto b = c->open_bundle(output->bundle); !b) return exit_with(io, b.error().context("bundle"), k_exit_failure);
     if (auto r = c->log("drift.start", {{"examiner", acquirer.examiner}, {"siblings", options.siblings}, {"quorum", options.quorum},
                                         {"baseline", options.baseline_file}, {"bundle", output->bundle}});
         !r) {
@@ -198,10 +180,7 @@ int run_drift(const Flags& flags, const GlobalOptions& global, Io& io) {
     input.extra = {{"drift", {{"baseline", report->baseline_line()}, {"findings", report->drift.findings.size()},
                               {"indicators", ind.size()}, {"skipped", skipped_json(report->skipped)}}}};
     auto r = c->seal("drift", acquirer, input);
-    if (!r) {
-      print_error(io, r.error());
-      return k_exit_failure;
-    }
+    if (!r) return exit_with(io, r.error(), k_exit_failure);
     sealed = r->sealed;
     seal_problems = r->problems;
   }
@@ -269,21 +248,22 @@ int run_drift(const Flags& flags, const GlobalOptions& global, Io& io) {
 
 Command setup_drift(CLI::App& root, const GlobalOptions& global) {
   auto f = std::make_shared<Flags>();
-  CLI::App* app = root.add_subcommand("drift", "Compare a pod with its healthy siblings (or a baseline file): what only it has");
-  app->footer(
-      "Examples:\n"
-      "  kubectl ir drift web-7d4b9c8f6-x2k9p -n shop\n"
-      "  kubectl ir drift web-7d4b9c8f6-x2k9p -n shop --siblings 10 --quorum 2 --ignore '/var/cache/*'\n"
-      "  kubectl ir drift web-7d4b9c8f6-x2k9p -n shop --baseline web-baseline.json -o json\n"
-      "  kubectl ir drift web-7d4b9c8f6-x2k9p -n shop -O drift.tar.gz\n"
-      "\nSiblings: replicas of the pod's own workload first (same owner, same command, args and env), then\n"
-      "other workloads with the same image digest (a weaker baseline: each finding says which it was\n"
-      "judged against); spread over nodes; pods not Ready or on NotReady nodes are skipped; a sibling\n"
-      "that fails is reported, never counted, and the next candidate is taken. Snapshots are read-only\n"
-      "(the /proc walk, /proc/net, a file listing and hashes), in parallel. Nothing is written unless -O\n"
-      "names a bundle. The single-pod indicators are reported too.\n"
-      "Exit 0: no finding, complete; 4: findings present; 3: no finding but the comparison is incomplete;\n"
-      "1: failure (nothing could be read from the pod); 130: interrupted.");
+  CLI::App* app =
+      add_command(root, "drift", "Compare a pod with its healthy siblings (or a baseline file): what only it has",
+                  {
+                      "kubectl ir drift web-7d4b9c8f6-x2k9p -n shop",
+                      "kubectl ir drift web-7d4b9c8f6-x2k9p -n shop --siblings 10 --quorum 2 --ignore '/var/cache/*'",
+                      "kubectl ir drift web-7d4b9c8f6-x2k9p -n shop --baseline web-baseline.json -o json",
+                      "kubectl ir drift web-7d4b9c8f6-x2k9p -n shop -O drift.tar.gz",
+                  },
+                  "Siblings: replicas of the pod's own workload first (same owner, same command, args and env), then\n"
+                  "other workloads with the same image digest (a weaker baseline: each finding says which it was\n"
+                  "judged against); spread over nodes; pods not Ready or on NotReady nodes are skipped; a sibling\n"
+                  "that fails is reported, never counted, and the next candidate is taken. Snapshots are read-only\n"
+                  "(the /proc walk, /proc/net, a file listing and hashes), in parallel. Nothing is written unless -O\n"
+                  "names a bundle. The single-pod indicators are reported too.\n"
+                  "Exit 0: no finding, complete; 4: findings present; 3: no finding but the comparison is incomplete;\n"
+                  "1: failure (nothing could be read from the pod); 130: interrupted.");
   app->add_option("POD", f->cli.pod, "The pod (NAME, pod/NAME or NAMESPACE/pod/NAME)")->required();
   app->add_option("--case", f->cli.case_id, "Case id, with -O (default: the pod's case if isolated, else a new one)");
   app->add_option("--examiner", f->cli.examiner, "Who runs it, with -O (default: the API identity)");

@@ -67,18 +67,19 @@ Result<std::string> make_work_dir(Io& io) {
 
 Command setup_drill(CLI::App& root, const GlobalOptions& global) {
   auto o = std::make_shared<DrillCliOptions>();
-  CLI::App* app =
-      root.add_subcommand("drill", "Fire drill: prove on this cluster that isolate, collect and release work");
-  app->footer(
-      "Examples:\n"
-      "  kubectl ir drill                           # in a temporary namespace, deleted afterwards\n"
-      "  kubectl ir drill --ingress --check-namespace shop -o json\n"
-      "  kubectl ir drill -n ir-drills --image registry.internal/mirror/busybox:1.36\n"
-      "\nIt creates a canary server and client, proves the client reaches the server, isolates the client and\n"
+  CLI::App* app = add_command(
+      root, "drill", "Fire drill: prove on this cluster that isolate, collect and release work",
+      {
+          "kubectl ir drill                           # in a temporary namespace, deleted afterwards",
+          "kubectl ir drill --ingress --check-namespace shop -o json",
+          "kubectl ir drill -n ir-drills --image registry.internal/mirror/busybox:1.36",
+      },
+      "It creates a canary server and client, proves the client reaches the server, isolates the client and\n"
       "proves on the wire that its egress (and ingress) is blocked, collects it and verifies the bundle,\n"
       "releases it and proves connectivity is back, then deletes everything it created (also on failure and\n"
       "Ctrl-C). With -n it creates only objects labelled kubectl-ir/drill in that namespace.\n"
-      "\nExit status: 0 every required check ready, 3 one is not, 2 usage, 130 interrupted.");
+      "\n"
+      "Exit status: 0 every required check ready, 3 one is not, 2 usage, 130 interrupted.");
   app->add_option("--image", o->image, "Canary image (needs sh, httpd, nc): a mirror on air-gapped clusters")
       ->capture_default_str();
   app->add_flag("--ingress", o->ingress, "Also prove that a quarantine blocks ingress");
@@ -108,30 +109,20 @@ int run_drill(const DrillCliOptions& o, const GlobalOptions& global, Io& io) {
   const auto timeout = util::parse_duration(o.timeout);
   const auto settle = util::parse_duration(o.settle);
   if (!timeout || !settle || timeout->count() < 1000) {
-    print_error(io, Error(Errc::usage, "invalid --timeout or --settle: want durations such as 60s, 10s"));
-    return k_exit_usage;
+    return exit_with(io, Error(Errc::usage, "invalid --timeout or --settle: want durations such as 60s, 10s"));
   }
   // The session's requests ignore Ctrl-C: after one, the drill skips what is left and must still
   // be able to delete what it created. The drill itself (and every exec) watches io.cancel.
   util::CancelToken never;
   Io session_io{io.out, io.err, io.getenv, &never, io.in};
   auto session = open_session(global.kube, session_io);
-  if (!session) {
-    print_error(io, session.error());
-    return exit_code_for(session.error());
-  }
+  if (!session) return exit_with(io, session.error());
   auto& s = **session;
   const std::string case_id = evidence::new_case_id(s.clock.now());
   auto journal = open_case(io, s, case_id);
-  if (!journal) {
-    print_error(io, journal.error());
-    return exit_code_for(journal.error());
-  }
+  if (!journal) return exit_with(io, journal.error());
   auto work = make_work_dir(io);
-  if (!work) {
-    print_error(io, work.error());
-    return exit_code_for(work.error());
-  }
+  if (!work) return exit_with(io, work.error());
   triage::DrillOptions opts;
   opts.namespace_name = ns;
   opts.drill_id = util::to_lower(util::sha256_hex(util::random_bytes(8)).substr(0, 6));
@@ -156,10 +147,7 @@ int run_drill(const DrillCliOptions& o, const GlobalOptions& global, Io& io) {
       });
   std::error_code ec;
   std::filesystem::remove_all(*work, ec);
-  if (!report) {
-    print_error(io, report.error());
-    return exit_code_for(report.error());
-  }
+  if (!report) return exit_with(io, report.error());
   for (const auto& l : report->left_behind) print_warning(io, "left behind: " + l);
   if (o.output == "json")
     io.out << to_json(report_json(*report, case_id));

@@ -25,4 +25,13 @@ int exit_code_for(const Error& error) {
   }
 }
 
+int exit_with(Io& io, const Error& error) {
+  return exit_with(io, error, exit_code_for(error));
+}
+
+int exit_with(Io& io, const Error& error, int code) {
+  print_error(io, error);
+  return code;
+}
+
 }  // namespace ir::cli

@@ -18,13 +18,14 @@ constexpr std::size_t k_max_stdin = 16 * 1024 * 1024;
 
 Command setup_exec(CLI::App& root, const GlobalOptions& global) {
   auto o = std::make_shared<ExecOptions>();
-  CLI::App* app = root.add_subcommand("exec", "Run a command in the pod's container, journaled to the case");
-  app->footer(
-      "Examples:\n"
-      "  kubectl ir exec web-7d4b9 -n shop -- ps -ef\n"
-      "  kubectl ir exec web-7d4b9 -n shop -c app --case case-42 -o /tmp/proc-net-tcp -- cat /proc/net/tcp\n"
-      "  kubectl ir exec web-7d4b9 -n shop --max-bytes 1Mi -- find / -xdev\n"
-      "\nTerminal output has control characters escaped; -o writes the raw bytes to a file. The\n"
+  CLI::App* app = add_command(
+      root, "exec", "Run a command in the pod's container, journaled to the case",
+      {
+          "kubectl ir exec web-7d4b9 -n shop -- ps -ef",
+          "kubectl ir exec web-7d4b9 -n shop -c app --case case-42 -o /tmp/proc-net-tcp -- cat /proc/net/tcp",
+          "kubectl ir exec web-7d4b9 -n shop --max-bytes 1Mi -- find / -xdev",
+      },
+      "Terminal output has control characters escaped; -o writes the raw bytes to a file. The\n"
       "command, time, exit code and SHA-256 of the output are appended to the case journal.\n"
       "The remote exit code becomes kubectl-ir's; 3 when the output was truncated or cut.\n"
       "Bounds: --max-bytes of stdout, 16Mi of stderr, --timeout for the whole stream, --idle-timeout\n"
@@ -47,16 +48,15 @@ int run_exec_command(const ExecOptions& o, const GlobalOptions& global, Io& io) 
   const auto total = util::parse_duration(o.timeout);
   const auto idle = util::parse_duration(o.idle_timeout);
   if (!total || !idle) {
-    print_error(io, Error(Errc::usage, "invalid --timeout or --idle-timeout: want a duration like 30s or 5m"));
-    return k_exit_usage;
+    return exit_with(io, Error(Errc::usage, "invalid --timeout or --idle-timeout: want a duration like 30s or 5m"));
   }
   limits.total_timeout = *total;
   if (idle->count() > 0) limits.idle_timeout = *idle;
   if (!o.max_bytes.empty()) {
     const auto max = parse_byte_size(o.max_bytes);
     if (!max) {
-      print_error(io, Error(Errc::usage, "invalid --max-bytes \"" + o.max_bytes + "\": want e.g. 1048576, 64Mi or 1Gi"));
-      return k_exit_usage;
+      return exit_with(
+          io, Error(Errc::usage, "invalid --max-bytes \"" + o.max_bytes + "\": want e.g. 1048576, 64Mi or 1Gi"));
     }
     limits.max_stdout = *max;
   } else if (o.output_file.empty()) {
@@ -64,31 +64,21 @@ int run_exec_command(const ExecOptions& o, const GlobalOptions& global, Io& io) 
   }
   std::string stdin_data;
   if (o.stdin) {
-    if (io.in == nullptr) {
-      print_error(io, Error(Errc::usage, "--stdin: no standard input available"));
-      return k_exit_usage;
-    }
+    if (io.in == nullptr) return exit_with(io, Error(Errc::usage, "--stdin: no standard input available"));
     // Read at most one byte past the bound: a huge pipe must not be buffered whole.
     std::vector<char> buf(k_max_stdin + 1);
     io.in->read(buf.data(), static_cast<std::streamsize>(buf.size()));
     stdin_data.assign(buf.data(), static_cast<std::size_t>(io.in->gcount()));
     if (stdin_data.size() > k_max_stdin) {
-      print_error(io, Error(Errc::usage, fmt::format("stdin larger than {} bytes", k_max_stdin)));
-      return k_exit_usage;
+      return exit_with(io, Error(Errc::usage, fmt::format("stdin larger than {} bytes", k_max_stdin)));
     }
   }
 
   auto session = open_session(global.kube, io);
-  if (!session) {
-    print_error(io, session.error());
-    return exit_code_for(session.error());
-  }
+  if (!session) return exit_with(io, session.error());
   auto& s = **session;
   auto opened = open_case(io, s, o.case_id);
-  if (!opened) {
-    print_error(io, opened.error());
-    return exit_code_for(opened.error());
-  }
+  if (!opened) return exit_with(io, opened.error());
   evidence::Case& journal = **opened;
 
   // stdout: raw to the file, or escaped to the terminal; hashed either way (the raw bytes).
@@ -99,10 +89,7 @@ int run_exec_command(const ExecOptions& o, const GlobalOptions& global, Io& io) 
   util::Sink* out_target = nullptr;
   if (!o.output_file.empty()) {
     auto f = util::FileSink::create(o.output_file);
-    if (!f) {
-      print_error(io, f.error().context("output file"));
-      return k_exit_failure;
-    }
+    if (!f) return exit_with(io, f.error().context("output file"), k_exit_failure);
     file = std::move(*f);
     out_target = file.get();
   } else {

@@ -171,16 +171,17 @@ int run_release(const ReleaseCliOptions& o, const GlobalOptions& global, Io& io)
 Command setup_isolate(CLI::App& root, const GlobalOptions& global) {
   auto f = std::make_shared<IsolateFlags>();
   IsolateCliOptions* o = &f->cli;
-  CLI::App* app = root.add_subcommand("isolate", "Contain a pod with a deny-egress NetworkPolicy (reversible with release)");
-  app->footer(
-      "Examples:\n"
-      "  kubectl ir isolate web-7d4b9 -n shop\n"
-      "  kubectl ir isolate web-7d4b9 -n shop --ingress --exclusive --allow-dns\n"
-      "  kubectl ir isolate web-7d4b9 -n shop --detach --cordon --dry-run -o yaml\n"
-      "  kubectl ir isolate web-7d4b9 -n shop --exclusive --verify            # measured on the wire\n"
-      "  kubectl ir isolate web-7d4b9 -n shop --probe 10.0.3.7:443 --ephemeral\n"
-      "  kubectl ir siblings web-7d4b9 -n shop -o name | xargs -n1 kubectl ir isolate\n"
-      "\nExit status: 0 contained, 3 not (or not provably) contained in a requested direction, 1 failure.");
+  CLI::App* app =
+      add_command(root, "isolate", "Contain a pod with a deny-egress NetworkPolicy (reversible with release)",
+                  {
+                      "kubectl ir isolate web-7d4b9 -n shop",
+                      "kubectl ir isolate web-7d4b9 -n shop --ingress --exclusive --allow-dns",
+                      "kubectl ir isolate web-7d4b9 -n shop --detach --cordon --dry-run -o yaml",
+                      "kubectl ir isolate web-7d4b9 -n shop --exclusive --verify            # measured on the wire",
+                      "kubectl ir isolate web-7d4b9 -n shop --probe 10.0.3.7:443 --ephemeral",
+                      "kubectl ir siblings web-7d4b9 -n shop -o name | xargs -n1 kubectl ir isolate",
+                  },
+                  "Exit status: 0 contained, 3 not (or not provably) contained in a requested direction, 1 failure.");
   app->add_option("POD", o->pod, "The pod: NAME, pod/NAME or NAMESPACE/pod/NAME (as siblings -o name prints)")->required();
   app->add_option("--case", o->case_id, "Case id (default: the pod's existing case or a new one)");
   f->verb = std::make_unique<BoundFlags<triage::IsolateOptions>>(*app, run::isolate_options());
@@ -193,24 +194,17 @@ Command setup_isolate(CLI::App& root, const GlobalOptions& global) {
 int run_isolate(const IsolateFlags& flags, const GlobalOptions& global, Io& io) {
   const IsolateCliOptions& o = flags.cli;
   triage::IsolateOptions opts;
-  if (auto r = flags.verb->apply(opts); !r) {
-    print_error(io, r.error());
-    return k_exit_usage;
-  }
+  if (auto r = flags.verb->apply(opts); !r) return exit_with(io, r.error(), k_exit_usage);
   if (!o.case_id.empty() && !valid_label_value(o.case_id)) {
     print_error(io, Error(Errc::usage, "invalid --case \"" + util::esc(o.case_id, util::Cap::word) +
                                            "\": 1-63 letters, digits, '.', '_' or '-', starting and ending alphanumeric"));
     return k_exit_usage;
   }
   if (opts.ephemeral && !opts.verify && opts.probe.empty()) {
-    print_error(io, Error(Errc::usage, "--ephemeral probes from a debug container: it needs --verify or --probe"));
-    return k_exit_usage;
+    return exit_with(io, Error(Errc::usage, "--ephemeral probes from a debug container: it needs --verify or --probe"));
   }
   for (const auto& a : opts.allow_egress) {
-    if (auto p = triage::parse_allow_egress(a); !p) {
-      print_error(io, p.error());
-      return k_exit_usage;
-    }
+    if (auto p = triage::parse_allow_egress(a); !p) return exit_with(io, p.error(), k_exit_usage);
   }
   int code = k_exit_ok;
   auto target = open_target(o.pod, global, io, code);
@@ -252,14 +246,15 @@ int run_isolate(const IsolateFlags& flags, const GlobalOptions& global, Io& io) 
 
 Command setup_release(CLI::App& root, const GlobalOptions& global) {
   auto o = std::make_shared<ReleaseCliOptions>();
-  CLI::App* app = root.add_subcommand("release", "Undo isolate: remove the quarantine and restore what it changed");
-  app->footer(
-      "Examples:\n"
-      "  kubectl ir release web-7d4b9 -n shop\n"
-      "  kubectl ir release web-7d4b9 -n shop --dry-run -o yaml\n"
-      "  kubectl ir release --case case-20261121-172431-dfdb -n shop   # every pod and policy of the case\n"
-      "\nA pod that is gone took its quarantine policy with it, not what --exclusive left on other policies:\n"
-      "release finds its case in the local journals, or takes --case.\n");
+  CLI::App* app = add_command(
+      root, "release", "Undo isolate: remove the quarantine and restore what it changed",
+      {
+          "kubectl ir release web-7d4b9 -n shop",
+          "kubectl ir release web-7d4b9 -n shop --dry-run -o yaml",
+          "kubectl ir release --case case-20261121-172431-dfdb -n shop   # every pod and policy of the case",
+      },
+      "A pod that is gone took its quarantine policy with it, not what --exclusive left on other policies:\n"
+      "release finds its case in the local journals, or takes --case.");
   app->add_option("POD", o->pod, "The pod (optional with --case)");
   app->add_option("--case", o->case_id, "The case: cleans what it left even when the pod is gone");
   app->add_flag("--dry-run", o->dry_run, "Server-side dry run: validate every write, change nothing");
@@ -309,8 +304,7 @@ void print_release(const triage::ReleaseReport& r, const triage::ReleaseOptions&
 
 int run_release(const ReleaseCliOptions& o, const GlobalOptions& global, Io& io) {
   if (!o.case_id.empty() && !valid_label_value(o.case_id)) {
-    print_error(io, Error(Errc::usage, "invalid --case \"" + util::esc(o.case_id, util::Cap::word) + "\""));
-    return k_exit_usage;
+    return exit_with(io, Error(Errc::usage, "invalid --case \"" + util::esc(o.case_id, util::Cap::word) + "\""));
   }
   if (o.pod.empty() && o.case_id.empty()) {
     print_error(io,
@@ -322,10 +316,7 @@ int run_release(const ReleaseCliOptions& o, const GlobalOptions& global, Io& io)
   std::optional<PodTarget> target;
   if (o.pod.empty()) {
     auto session = open_session(global.kube, io);
-    if (!session) {
-      print_error(io, session.error());
-      return exit_code_for(session.error());
-    }
+    if (!session) return exit_with(io, session.error());
     target = PodTarget{std::move(*session), "", ""};
     target->namespace_name = target->session->config.namespace_name;
   } else {

@@ -44,19 +44,20 @@ Result<void> write_output(const std::string& path, Io& io, const std::function<R
 
 Command setup_report(CLI::App& root, const GlobalOptions& /*global*/) {
   auto options = std::make_shared<ReportOptions>();
-  CLI::App* app = root.add_subcommand("report",
-                                      "Write what a person reads of an evidence bundle: an HTML page, Markdown or a "
-                                      "Timesketch timeline (no cluster needed)");
-  app->footer(
-      "Examples:\n"
-      "  kubectl ir report case-20261205-101500-ab12_shop_web-1_20261205T101500Z.tar.gz   # -> ...T101500Z.html beside "
-      "it\n"
-      "  kubectl ir report case.tar.gz -o /tmp/case.html\n"
-      "  kubectl ir report case.tar.gz --format md               # a summary for a ticket or chat\n"
-      "  kubectl ir report case.tar.gz --format timesketch -o case.jsonl   # import into Timesketch\n"
-      "\nThe bundle is verified first (every SHA-256 against the manifest) and the page says whether it\n"
-      "matched. The page is one self-contained file: no network request, opens from disk, prints.\n"
-      "Exit 0 when written from a bundle that verifies, 1 otherwise (the page is still written).");
+  CLI::App* app =
+      add_command(root, "report",
+                  "Write what a person reads of an evidence bundle: an HTML page, Markdown or a Timesketch timeline "
+                  "(no cluster needed)",
+                  {
+                      "kubectl ir report case-20261205-101500-ab12_shop_web-1_20261205T101500Z.tar.gz   # -> "
+                      "...T101500Z.html beside it",
+                      "kubectl ir report case.tar.gz -o /tmp/case.html",
+                      "kubectl ir report case.tar.gz --format md               # a summary for a ticket or chat",
+                      "kubectl ir report case.tar.gz --format timesketch -o case.jsonl   # import into Timesketch",
+                  },
+                  "The bundle is verified first (every SHA-256 against the manifest) and the page says whether it\n"
+                  "matched. The page is one self-contained file: no network request, opens from disk, prints.\n"
+                  "Exit 0 when written from a bundle that verifies, 1 otherwise (the page is still written).");
   app->add_option("bundle", options->bundle, "The bundle (.tar.gz)")->required();
   app->add_option("-o,--output", options->output,
                   "Where to write: a file, or - for stdout (default: html beside the bundle as <name>.html, md and "
@@ -95,18 +96,12 @@ int run_report(const ReportOptions& options, Io& io) {
   if (options.format == ReportFormat::html && options.output != "-") {
     written_to = options.output.empty() ? report::page_path_for(options.bundle) : options.output;
     auto s = report::write_html(options.bundle, written_to, ro);
-    if (!s) {
-      print_error(io, s.error().context(what));
-      return exit_code_for(s.error());
-    }
+    if (!s) return exit_with(io, s.error().context(what));
     summary = *s;
     io.out << written_to << "\n";
   } else {
     auto model = report::read_bundle(options.bundle, ro.read);
-    if (!model) {
-      print_error(io, model.error().context(what));
-      return exit_code_for(model.error());
-    }
+    if (!model) return exit_with(io, model.error().context(what));
     summary = report::summarize(*model);
     const auto r = write_output(options.output, io, [&](util::Sink& out) -> Result<void> {
       switch (options.format) {
@@ -119,10 +114,7 @@ int run_report(const ReportOptions& options, Io& io) {
       }
       return {};
     });
-    if (!r) {
-      print_error(io, r.error().context(what));
-      return k_exit_failure;
-    }
+    if (!r) return exit_with(io, r.error().context(what), k_exit_failure);
     written_to = options.output.empty() || options.output == "-" ? "stdout" : options.output;
   }
   io.err << fmt::format("report: {}: {} processes, {} connections, {} files, {} events, {} findings\n", esc(written_to),

@@ -150,17 +150,14 @@ int run_run(const RunCliOptions& options, const GlobalOptions& global, Io& io) {
   RunCliOptions o = options;
   if (!o.pod_positional.empty()) {
     if (!o.pod.empty() && o.pod != o.pod_positional) {
-      print_error(io, Error(Errc::usage, "two pods given: \"" + util::esc(o.pod_positional, util::Cap::field) + "\" and --pod \"" + util::esc(o.pod, util::Cap::field) + "\""));
-      return k_exit_usage;
+      return exit_with(io, Error(Errc::usage, "two pods given: \"" + util::esc(o.pod_positional, util::Cap::field) +
+                                                  "\" and --pod \"" + util::esc(o.pod, util::Cap::field) + "\""));
     }
     o.pod = o.pod_positional;
   }
   // complete and validate: the playbook and its parameters, before any network traffic
   auto loaded = load_playbook(o.playbook);
-  if (!loaded) {
-    print_error(io, loaded.error());
-    return k_exit_usage;
-  }
+  if (!loaded) return exit_with(io, loaded.error(), k_exit_usage);
   std::vector<playbook::Diagnostic> diagnostics;
   auto pb = playbook::parse_playbook(loaded->text, loaded->file, run::step_types(), &diagnostics);
   if (!pb) {
@@ -170,28 +167,15 @@ int run_run(const RunCliOptions& options, const GlobalOptions& global, Io& io) {
     return k_exit_usage;
   }
   auto given = parse_params(o.params);
-  if (!given) {
-    print_error(io, given.error());
-    return k_exit_usage;
-  }
+  if (!given) return exit_with(io, given.error(), k_exit_usage);
   auto params = playbook::resolve_params(*pb, *given);
-  if (!params) {
-    print_error(io, params.error().context("playbook " + pb->name));
-    return k_exit_usage;
-  }
-  if (o.parallel < 1) {
-    print_error(io, Error(Errc::usage, "--parallel must be at least 1"));
-    return k_exit_usage;
-  }
+  if (!params) return exit_with(io, params.error().context("playbook " + pb->name), k_exit_usage);
+  if (o.parallel < 1) return exit_with(io, Error(Errc::usage, "--parallel must be at least 1"));
   if (!o.resume.empty() && !o.case_id.empty() && o.resume != o.case_id) {
-    print_error(io, Error(Errc::usage, "--resume and --case name different cases"));
-    return k_exit_usage;
+    return exit_with(io, Error(Errc::usage, "--resume and --case name different cases"));
   }
   auto output = parse_summary_output(o.output, o.bundle);
-  if (!output) {
-    print_error(io, output.error());
-    return k_exit_usage;
-  }
+  if (!output) return exit_with(io, output.error(), k_exit_usage);
 
   int code = k_exit_ok;
   std::unique_ptr<Session> session_holder;
@@ -205,10 +189,7 @@ int run_run(const RunCliOptions& options, const GlobalOptions& global, Io& io) {
     pod = target->pod;
   } else {
     auto s = open_session(global.kube, io);
-    if (!s) {
-      print_error(io, s.error());
-      return exit_code_for(s.error());
-    }
+    if (!s) return exit_with(io, s.error());
     session_holder = std::move(*s);
     ns = session_holder->config.namespace_name;
   }
@@ -221,36 +202,24 @@ int run_run(const RunCliOptions& options, const GlobalOptions& global, Io& io) {
     if (auto p = kube::get_pod(*s.client, ns, pod)) pod_object = std::move(*p);
   }
   auto chosen = choose_case(!o.resume.empty() ? o.resume : o.case_id, pod_object ? &*pod_object : nullptr, started);
-  if (!chosen) {
-    print_error(io, chosen.error());
-    return k_exit_usage;
-  }
+  if (!chosen) return exit_with(io, chosen.error(), k_exit_usage);
   const std::string case_id = *chosen;
   // What to do once the bundle is sealed: the flags, and the playbook's top-level report:/upload:
   // (a flag wins). Checked now (key, destination, credentials), before any step runs.
   std::unique_ptr<AfterSeal> after_seal;
   if (!o.dry_run) {
     auto settings = playbook::render_after_seal(*pb, {{"pod", pod}, {"namespace", ns}, {"case", case_id}, {"params", *params}});
-    if (!settings) {
-      print_error(io, settings.error().context("playbook " + pb->name));
-      return k_exit_usage;
-    }
+    if (!settings) return exit_with(io, settings.error().context("playbook " + pb->name), k_exit_usage);
     CustodyFlags custody = o.custody;
     custody.report = custody.report || settings->report;
     if (custody.upload.empty() && custody.upload_urls.empty()) custody.upload = settings->upload;
     auto prepared = prepare_after_seal(custody, global.kube.verbosity, io);
-    if (!prepared) {
-      print_error(io, prepared.error());
-      return exit_code_for(prepared.error());
-    }
+    if (!prepared) return exit_with(io, prepared.error());
     after_seal = std::move(*prepared);
   }
   const json common = {{"namespace", ns}, {"pod", pod}};
   auto opened = open_case(io, s, case_id, common);
-  if (!opened) {
-    print_error(io, opened.error());
-    return exit_code_for(opened.error());
-  }
+  if (!opened) return exit_with(io, opened.error());
   evidence::Case& c = **opened;
   run::RunOptions ro;
   ro.case_id = case_id;
@@ -262,10 +231,7 @@ int run_run(const RunCliOptions& options, const GlobalOptions& global, Io& io) {
   ro.clock = &s.clock;
   if (!o.resume.empty()) {
     auto text = util::read_file(c.journal().path(), k_max_journal_bytes);
-    if (!text) {
-      print_error(io, text.error().context("resume " + case_id));
-      return k_exit_failure;
-    }
+    if (!text) return exit_with(io, text.error().context("resume " + case_id), k_exit_failure);
     ro.resumed = run::completed_steps(*text, pb->name);
     io.err << fmt::format("run: resuming case {}: {} step{} completed earlier\n", case_id, ro.resumed.size(),
                           ro.resumed.size() == 1 ? "" : "s");
@@ -280,10 +246,7 @@ int run_run(const RunCliOptions& options, const GlobalOptions& global, Io& io) {
                                                     util::format_compact_utc(started));
   std::unique_ptr<run::SharedBundle> shared;
   if (!o.dry_run) {
-    if (auto b = c.open_bundle(bundle_path); !b) {
-      print_error(io, b.error().context("bundle"));
-      return k_exit_failure;
-    }
+    if (auto b = c.open_bundle(bundle_path); !b) return exit_with(io, b.error().context("bundle"), k_exit_failure);
     shared = std::make_unique<run::SharedBundle>(*c.bundle());
   }
 
@@ -386,10 +349,7 @@ int run_run(const RunCliOptions& options, const GlobalOptions& global, Io& io) {
   input.extra = {{"playbook", {{"name", pb->name}, {"result", result}}}};
   auto sealed = c.seal("run", acquirer, input);
   if (output->format == OutputFormat::table) print_table();
-  if (!sealed) {
-    print_error(io, sealed.error());
-    return k_exit_failure;
-  }
+  if (!sealed) return exit_with(io, sealed.error(), k_exit_failure);
   for (const auto& p : sealed->problems) print_warning(io, p);
   if (output->format == OutputFormat::table) {
     io.out << fmt::format("bundle: {}\nsha256: {}\n", util::esc(sealed->sealed.path, util::Cap::path), sealed->sealed.sha256);
@@ -412,13 +372,14 @@ int run_run(const RunCliOptions& options, const GlobalOptions& global, Io& io) {
 
 Command setup_run(CLI::App& root, const GlobalOptions& global) {
   auto o = std::make_shared<RunCliOptions>();
-  CLI::App* app = root.add_subcommand("run", "Run a playbook: isolate, collect, siblings and more, journaled");
-  app->footer(
-      "Examples:\n"
-      "  kubectl ir run triage web-7d4b9c8f6-x2k9p -n shop\n"
-      "  kubectl ir run ./runbooks/miner.yaml --pod shop/pod/web-7d4b9 --param collector=10.0.0.5/32 --dry-run\n"
-      "  kubectl ir run triage --pod web-7d4b9c8f6-x2k9p -n shop --resume case-20261121-163229-7f3a\n"
-      "\nPLAYBOOK is a file or a shipped playbook (kubectl ir playbooks list). The playbook is validated\n"
+  CLI::App* app = add_command(
+      root, "run", "Run a playbook: isolate, collect, siblings and more, journaled",
+      {
+          "kubectl ir run triage web-7d4b9c8f6-x2k9p -n shop",
+          "kubectl ir run ./runbooks/miner.yaml --pod shop/pod/web-7d4b9 --param collector=10.0.0.5/32 --dry-run",
+          "kubectl ir run triage --pod web-7d4b9c8f6-x2k9p -n shop --resume case-20261121-163229-7f3a",
+      },
+      "PLAYBOOK is a file or a shipped playbook (kubectl ir playbooks list). The playbook is validated\n"
       "before anything runs. Each step's start, end and outputs go to the case journal; --resume skips\n"
       "the steps an earlier run of the case completed. One bundle per run holds what the steps collected.\n"
       "Exit 0: every step reached its goal; 3: a step did not (not contained, evidence missing) or failed\n"
@@ -440,11 +401,11 @@ Command setup_run(CLI::App& root, const GlobalOptions& global) {
 
 Command setup_playbooks(CLI::App& root, const GlobalOptions& /*global*/) {
   auto name = std::make_shared<std::string>();
-  CLI::App* app = root.add_subcommand("playbooks", "List or show the playbooks shipped in kubectl-ir");
-  app->footer(
-      "Examples:\n"
-      "  kubectl ir playbooks list\n"
-      "  kubectl ir playbooks show triage > my-triage.yaml");
+  CLI::App* app = add_command(root, "playbooks", "List or show the playbooks shipped in kubectl-ir",
+                              {
+                                  "kubectl ir playbooks list",
+                                  "kubectl ir playbooks show triage > my-triage.yaml",
+                              });
   app->require_subcommand(1);
   CLI::App* list = app->add_subcommand("list", "List the shipped playbooks");
   CLI::App* show = app->add_subcommand("show", "Print a shipped playbook's YAML");

@@ -276,14 +276,14 @@ void print_siblings_table(const SiblingsReport& r, GroupBy group_by, util::TimeP
 
 Command setup_siblings(CLI::App& root, const GlobalOptions& global) {
   auto o = std::make_shared<SiblingsCliOptions>();
-  CLI::App* app = root.add_subcommand("siblings", "Find every pod running the same image digest, in all namespaces");
-  app->footer(
-      "Examples:\n"
-      "  kubectl ir siblings web-7d4b9c8f6-x2k9p -n shop\n"
-      "  kubectl ir siblings web-7d4b9c8f6-x2k9p -n shop --group-by node -o yaml\n"
-      "  kubectl ir siblings --digest sha256:ce8bdfcc780090e7834a151f442da4043b2cd75956632e131e75b0dee9e09e31\n"
-      "  kubectl ir siblings web-7d4b9c8f6-x2k9p -n shop -o name | xargs -n1 kubectl ir isolate\n"
-      "\n"
+  CLI::App* app = add_command(
+      root, "siblings", "Find every pod running the same image digest, in all namespaces",
+      {
+          "kubectl ir siblings web-7d4b9c8f6-x2k9p -n shop",
+          "kubectl ir siblings web-7d4b9c8f6-x2k9p -n shop --group-by node -o yaml",
+          "kubectl ir siblings --digest sha256:ce8bdfcc780090e7834a151f442da4043b2cd75956632e131e75b0dee9e09e31",
+          "kubectl ir siblings web-7d4b9c8f6-x2k9p -n shop -o name | xargs -n1 kubectl ir isolate",
+      },
       "Pods are compared by the image digest their container runtime reports (imageID), never by\n"
       "repository or tag: a mirror's copy of the image matches, a re-pushed tag does not. A config id\n"
       "(docker://sha256:...) only matches a config id. The suspect's containers and init containers\n"
@@ -336,10 +336,7 @@ int run_siblings(const SiblingsCliOptions& o, const GlobalOptions& global, Io& i
   }
 
   auto session = open_session(global.kube, io);
-  if (!session) {
-    print_error(io, session.error());
-    return exit_code_for(session.error());
-  }
+  if (!session) return exit_with(io, session.error());
   const std::string context_namespace = (*session)->config.namespace_name;
   triage::SiblingsOptions so;
   so.namespace_name = ref.namespace_name.empty() ? context_namespace : ref.namespace_name;
@@ -354,10 +351,7 @@ int run_siblings(const SiblingsCliOptions& o, const GlobalOptions& global, Io& i
 
   auto report = triage::find_siblings(*(*session)->client, so);
   progress.done();
-  if (!report) {
-    print_error(io, report.error());
-    return exit_code_for(report.error());
-  }
+  if (!report) return exit_with(io, report.error());
   const GroupBy by = group->second;
   switch (*format) {
     case OutputFormat::json: io.out << to_json(siblings_json(*report, by)); break;

@@ -20,16 +20,17 @@ namespace ir::cli {
 
 Command setup_sign(CLI::App& root, const GlobalOptions& /*global*/) {
   auto options = std::make_shared<SignOptions>();
-  CLI::App* app = root.add_subcommand("sign", "Sign an evidence bundle (cosign blob signature and in-toto statement)");
-  app->footer(
-      "Examples:\n"
-      "  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ir.key && openssl pkey -in ir.key -pubout "
-      "-out ir.pub\n"
-      "  kubectl ir sign case-20261205-101500-ab12.tar.gz --sign-key ir.key\n"
-      "  IR_KEY_PASS=... kubectl ir sign case.tar.gz --sign-key ir-encrypted.key --sign-key-pass-env IR_KEY_PASS\n"
-      "  kubectl ir verify case.tar.gz --key ir.pub\n"
-      "  cosign verify-blob --key ir.pub --signature case.tar.gz.sig case.tar.gz\n"
-      "\nVerifies the bundle first (a bundle that does not match its manifest is not signed), then writes\n"
+  CLI::App* app = add_command(
+      root, "sign", "Sign an evidence bundle (cosign blob signature and in-toto statement)",
+      {
+          "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ir.key && openssl pkey -in ir.key "
+          "-pubout -out ir.pub",
+          "kubectl ir sign case-20261205-101500-ab12.tar.gz --sign-key ir.key",
+          "IR_KEY_PASS=... kubectl ir sign case.tar.gz --sign-key ir-encrypted.key --sign-key-pass-env IR_KEY_PASS",
+          "kubectl ir verify case.tar.gz --key ir.pub",
+          "cosign verify-blob --key ir.pub --signature case.tar.gz.sig case.tar.gz",
+      },
+      "Verifies the bundle first (a bundle that does not match its manifest is not signed), then writes\n"
       "BUNDLE.sig (base64 DER ECDSA P-256 over the SHA-256 of the bundle: cosign verify-blob reads it) and\n"
       "BUNDLE.intoto.jsonl (a DSSE envelope holding an in-toto Statement v1 whose subject is the bundle and\n"
       "whose predicate is its acquisition record). Ed25519 keys sign the statement only. The key is PEM\n"
@@ -45,16 +46,13 @@ Command setup_sign(CLI::App& root, const GlobalOptions& /*global*/) {
 int run_sign(const SignOptions& options, Io& io) {
   auto key = load_signing_key(options.key, options.key_pass_env, io);
   if (!key) {
-    print_error(io, key.error().code == Errc::usage ? key.error() : key.error().context("sign " + options.bundle));
-    return exit_code_for(key.error());
+    return exit_with(io, key.error().code == Errc::usage ? key.error() : key.error().context("sign " + options.bundle),
+                     exit_code_for(key.error()));
   }
   util::RealClock clock;
   auto signed_files = custody::sign_bundle_file(
       *key, options.bundle, {build::k_version, build::k_git_commit, key->fingerprint(), util::format_rfc3339(clock.now())});
-  if (!signed_files) {
-    print_error(io, signed_files.error().context("sign " + options.bundle));
-    return exit_code_for(signed_files.error());
-  }
+  if (!signed_files) return exit_with(io, signed_files.error().context("sign " + options.bundle));
   const custody::SignedFiles& files = *signed_files;
   const std::string& source = files.predicate_source;
   if (source != custody::k_acquisition_json) {

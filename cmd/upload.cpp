@@ -41,14 +41,15 @@ int exit_for(const std::vector<custody::ObjectOutcome>& objects, bool cancelled)
 
 Command setup_upload(CLI::App& root, const GlobalOptions& global) {
   auto o = std::make_shared<UploadOptions>();
-  CLI::App* app = root.add_subcommand("upload", "Upload evidence bundles to S3-compatible storage, write-once");
-  app->footer(
-      "Examples:\n"
-      "  kubectl ir upload case.tar.gz s3://evidence/cases/ --lock-mode compliance --retain-until 1y\n"
-      "  kubectl ir upload case.tar.gz s3://evidence --s3-endpoint https://minio.local:9000 --s3-ca ca.pem\n"
-      "  AWS_PROFILE=ir kubectl ir upload a.tar.gz b.tar.gz s3://evidence/2026/ --legal-hold -o json\n"
-      "  kubectl ir upload case.tar.gz --upload-url \"$PRESIGNED_PUT_URL\"\n"
-      "\nEach BUNDLE goes to s3://BUCKET/PREFIX/<file name>, with BUNDLE.sig and BUNDLE.intoto.jsonl (from\n"
+  CLI::App* app = add_command(
+      root, "upload", "Upload evidence bundles to S3-compatible storage, write-once",
+      {
+          "kubectl ir upload case.tar.gz s3://evidence/cases/ --lock-mode compliance --retain-until 1y",
+          "kubectl ir upload case.tar.gz s3://evidence --s3-endpoint https://minio.local:9000 --s3-ca ca.pem",
+          "AWS_PROFILE=ir kubectl ir upload a.tar.gz b.tar.gz s3://evidence/2026/ --legal-hold -o json",
+          "kubectl ir upload case.tar.gz --upload-url \"$PRESIGNED_PUT_URL\"",
+      },
+      "Each BUNDLE goes to s3://BUCKET/PREFIX/<file name>, with BUNDLE.sig and BUNDLE.intoto.jsonl (from\n"
       "kubectl ir sign) beside it when they exist. Requests are signed with SigV4 over the body's SHA-256\n"
       "and carry x-amz-checksum-sha256; bundles above --multipart-threshold go in parts, each with its own\n"
       "checksum, retried on failure; an interrupted upload is resumed by running the same command again.\n"
@@ -79,19 +80,13 @@ int run_upload(const UploadOptions& options, int verbosity, Io& io) {
       return k_exit_usage;
     }
     auto loc = custody::parse_s3_url(bundles.back());
-    if (!loc) {
-      print_error(io, loc.error());
-      return k_exit_usage;
-    }
+    if (!loc) return exit_with(io, loc.error(), k_exit_usage);
     location = *loc;
     bundles.pop_back();
   }
   std::vector<custody::UploadItem> items;
   for (const auto& b : bundles) {
-    if (!file_exists(b)) {
-      print_error(io, Error(Errc::usage, "upload: " + esc(b) + ": no such file"));
-      return k_exit_usage;
-    }
+    if (!file_exists(b)) return exit_with(io, Error(Errc::usage, "upload: " + esc(b) + ": no such file"));
     items.push_back({b, location ? custody::object_key(*location, b) : std::string(), custody::statement_digest(b)});
     if (options.no_signatures) continue;
     for (const auto& extra : {custody::signature_path(b), custody::statement_path(b)}) {
@@ -103,23 +98,16 @@ int run_upload(const UploadOptions& options, int verbosity, Io& io) {
   const auto part_size = util::parse_byte_size(options.part_size);
   const auto threshold = util::parse_byte_size(options.multipart_threshold);
   if (!part_size || *part_size < 8ULL * 1024 * 1024 || *part_size > 64ULL * 1024 * 1024) {
-    print_error(io, Error(Errc::usage, "--part-size " + esc(options.part_size) + ": give 8Mi to 64Mi"));
-    return k_exit_usage;
+    return exit_with(io, Error(Errc::usage, "--part-size " + esc(options.part_size) + ": give 8Mi to 64Mi"));
   }
   if (!threshold) {
-    print_error(io, Error(Errc::usage, "--multipart-threshold " + esc(options.multipart_threshold) + ": not a size"));
-    return k_exit_usage;
+    return exit_with(io,
+                     Error(Errc::usage, "--multipart-threshold " + esc(options.multipart_threshold) + ": not a size"));
   }
   auto lock = lock_of(options.s3, clock.now());
-  if (!lock) {
-    print_error(io, lock.error());
-    return k_exit_usage;
-  }
+  if (!lock) return exit_with(io, lock.error(), k_exit_usage);
   auto access = S3Access::prepare(options.s3, io, verbosity);
-  if (!access) {
-    print_error(io, access.error());
-    return k_exit_usage;
-  }
+  if (!access) return exit_with(io, access.error(), k_exit_usage);
   S3Access& s3 = **access;
 
   std::vector<custody::ObjectOutcome> outcomes;
@@ -158,10 +146,7 @@ int run_upload(const UploadOptions& options, int verbosity, Io& io) {
     }
   } else {
     auto client = s3.client();
-    if (!client) {
-      print_error(io, client.error().context("upload"));
-      return exit_code_for(client.error());
-    }
+    if (!client) return exit_with(io, client.error().context("upload"));
     custody::UploadOptions upload;
     upload.lock = *lock;
     upload.part_size = *part_size;

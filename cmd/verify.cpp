@@ -76,13 +76,14 @@ std::vector<SignatureCheck> check_signatures(const VerifyOptions& options, const
 
 Command setup_verify(CLI::App& root, const GlobalOptions& /*global*/) {
   auto options = std::make_shared<VerifyOptions>();
-  CLI::App* app = root.add_subcommand("verify", "Check an evidence bundle against its manifest (no cluster needed)");
-  app->footer(
-      "Examples:\n"
-      "  kubectl ir verify case-20261121-163229-7f3a.tar.gz\n"
-      "  kubectl ir verify evidence/web-7d4b9.tar.gz -o json | jq '.problems'\n"
-      "  kubectl ir verify case-20261121-163229-7f3a.tar.gz --key ir.pub\n"
-      "\nRecomputes the SHA-256 and size of every entry and compares them with manifest.json; reports\n"
+  CLI::App* app = add_command(
+      root, "verify", "Check an evidence bundle against its manifest (no cluster needed)",
+      {
+          "kubectl ir verify case-20261121-163229-7f3a.tar.gz",
+          "kubectl ir verify evidence/web-7d4b9.tar.gz -o json | jq '.problems'",
+          "kubectl ir verify case-20261121-163229-7f3a.tar.gz --key ir.pub",
+      },
+      "Recomputes the SHA-256 and size of every entry and compares them with manifest.json; reports\n"
       "entries that changed, are missing, are not in the manifest, appear twice or have unsafe names,\n"
       "and prints the SHA-256 of the bundle itself (compare it with the one printed at collection).\n"
       "With --key, also checks BUNDLE.sig (ECDSA keys; what kubectl ir sign and cosign sign-blob write) and\n"
@@ -101,10 +102,7 @@ int run_verify(const VerifyOptions& options, Io& io) {
   std::optional<custody::VerifyKey> key;
   if (!options.key.empty()) {
     auto k = custody::VerifyKey::load(options.key);
-    if (!k) {
-      print_error(io, k.error().context("verify " + options.bundle));
-      return k_exit_failure;
-    }
+    if (!k) return exit_with(io, k.error().context("verify " + options.bundle), k_exit_failure);
     key = std::move(*k);
   }
   const auto report = evidence::verify_bundle(options.bundle);

@@ -81,11 +81,11 @@ nlohmann::json client_build() {
 
 Command setup_version(CLI::App& root, const GlobalOptions& global) {
   auto options = std::make_shared<VersionOptions>();
-  CLI::App* app = root.add_subcommand("version", "Print the client and server versions");
-  app->footer(
-      "Examples:\n"
-      "  kubectl ir version\n"
-      "  kubectl ir version --client -o json\n");
+  CLI::App* app = add_command(root, "version", "Print the client and server versions",
+                              {
+                                  "kubectl ir version",
+                                  "kubectl ir version --client -o json",
+                              });
   app->add_flag("--client", options->client_only, "Print the client version only (no server call)");
   app->add_option("-o,--output", options->output, "Output format: json")->check(CLI::IsMember({"json"}));
   return {app, [options, &global](Io& io) { return run_version(*options, global, io); }};

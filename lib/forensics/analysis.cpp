@@ -152,14 +152,7 @@ json to_json(const AnalysisDocument& d) {
   if (d.kind == DocumentKind::drift) {
     const BaselineInfo b = d.baseline.value_or(BaselineInfo{});
     json members = json::array();
-    for (const auto& m : b.members) {
-      members.push_back({{"namespace", m.namespace_name},
-                         {"name", m.name},
-                         {"node", m.node},
-                         {"relation", to_string(m.relation)},
-                         {"status", m.status == MemberStatus::ok ? "ok" : "failed"},
-                         {"reason", m.reason}});
-    }
+    for (const auto& m : b.members) members.push_back(detail::member_record<json>(m));
     j["baseline"] = {{"source", to_string(b.source)},
                      {"digest", b.digest},
                      {"file", b.file ? json(*b.file) : json(nullptr)},

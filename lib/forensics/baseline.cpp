@@ -37,14 +37,7 @@ constexpr std::pair<Category, const char*> k_category_keys[] = {
 
 nlohmann::ordered_json baseline_to_json(const Profile& profile, const BaselineMeta& meta) {
   ojson members = ojson::array();
-  for (const auto& m : profile.members) {
-    members.push_back({{"namespace", m.namespace_name},
-                       {"name", m.name},
-                       {"node", m.node},
-                       {"relation", to_string(m.relation)},
-                       {"status", m.status == MemberStatus::ok ? "ok" : "failed"},
-                       {"reason", m.reason}});
-  }
+  for (const auto& m : profile.members) members.push_back(detail::member_record<ojson>(m));
   ojson containers = ojson::array();
   for (const auto& pc : profile.containers) {
     ojson counts = ojson::object();

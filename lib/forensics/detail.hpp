@@ -52,6 +52,18 @@ nlohmann::json process_record(const Process& process);
 nlohmann::json socket_record(const Socket& socket);
 nlohmann::json file_record(const FileEntry& file);
 
+// A member of a profile as the analysis document (Json = json) and the baseline file
+// (ordered_json: in this order) both write it.
+template <class Json>
+Json member_record(const Member& m) {
+  return {{"namespace", m.namespace_name},
+          {"name", m.name},
+          {"node", m.node},
+          {"relation", to_string(m.relation)},
+          {"status", m.status == MemberStatus::ok ? "ok" : "failed"},
+          {"reason", m.reason}};
+}
+
 // "pid 3 /tmp/.x/kworkerds": the exe, else the first argument, else the comm.
 std::string process_label(const Process& process);
 

@@ -209,8 +209,7 @@ class Collector {
 // ("truncated"); other lines go to `on_line`, which returns "" when it kept a record, else the
 // reason for an unparsed record.
 template <class F>
-void for_each_line(std::string_view text, Collector& out, F&& on_line) {
-  LineCursor lines(text);
+void for_each_line(LineCursor& lines, Collector& out, F&& on_line) {
   Line line;
   while (lines.next(line)) {
     if (util::trim(line.text).empty()) continue;
@@ -225,6 +224,12 @@ void for_each_line(std::string_view text, Collector& out, F&& on_line) {
     const std::string reason = on_line(line);
     if (!reason.empty()) out.unparsed_line(line, reason);
   }
+}
+
+template <class F>
+void for_each_line(std::string_view text, Collector& out, F&& on_line) {
+  LineCursor lines(text);
+  for_each_line(lines, out, std::forward<F>(on_line));
 }
 
 // ---- /proc/net/{tcp,udp,raw}[6] -------------------------------------------------------------
@@ -619,49 +624,49 @@ Result<ProcStatus> parse_status(std::string_view content) {
   return st;
 }
 
-Parsed parse_stat_file(std::string_view content, const Limits& limits) {
+// A file that holds one record (/proc/<pid>/stat, status): unparsed whole when larger than
+// `max_bytes` or when `parse` fails on it; else `add` records what it parsed.
+template <class Parse, class Add>
+Parsed parse_one_record(std::string_view content, const Limits& limits, std::size_t max_bytes, Parse parse, Add add) {
   Collector out(limits);
-  if (content.size() > k_max_stat_bytes) {
+  if (content.size() > max_bytes) {
     out.unparsed(json{{"line", 1}}, fmt::format("overlong: {} bytes", content.size()), content);
     return out.take();
   }
-  const auto st = parse_stat(content);
-  if (!st) {
-    out.unparsed(json{{"line", 1}}, st.error().message, content);
+  const auto parsed = parse(content);
+  if (!parsed) {
+    out.unparsed(json{{"line", 1}}, parsed.error().message, content);
   } else {
-    out.add(json{{"kind", "process"},
-                 {"source", "stat"},
-                 {"pid", st->pid},
-                 {"comm", esc(st->comm, limits.max_field_bytes)},
-                 {"state", std::string(1, st->state)},
-                 {"ppid", st->ppid},
-                 {"starttime", st->starttime}});
+    add(out, *parsed);
   }
   return out.take();
 }
 
+Parsed parse_stat_file(std::string_view content, const Limits& limits) {
+  return parse_one_record(content, limits, k_max_stat_bytes, parse_stat, [&](Collector& out, const ProcStat& st) {
+    out.add(json{{"kind", "process"},
+                 {"source", "stat"},
+                 {"pid", st.pid},
+                 {"comm", esc(st.comm, limits.max_field_bytes)},
+                 {"state", std::string(1, st.state)},
+                 {"ppid", st.ppid},
+                 {"starttime", st.starttime}});
+  });
+}
+
 Parsed parse_status_file(std::string_view content, const Limits& limits) {
-  Collector out(limits);
-  if (content.size() > k_max_status_bytes) {
-    out.unparsed(json{{"line", 1}}, fmt::format("overlong: {} bytes", content.size()), content);
-    return out.take();
-  }
-  const auto st = parse_status(content);
-  if (!st) {
-    out.unparsed(json{{"line", 1}}, st.error().message, content);
-    return out.take();
-  }
-  json rec{{"kind", "process_status"}, {"name", esc(st->name, limits.max_field_bytes)}, {"uid", ids_json(st->uid)}};
-  if (st->pid) rec["pid"] = *st->pid;
-  if (st->ppid) rec["ppid"] = *st->ppid;
-  if (st->gid) rec["gid"] = ids_json(*st->gid);
-  out.add(std::move(rec));
-  LineCursor lines(content);
-  Line line;
-  while (lines.next(line)) {
-    if (!line.text.empty() && !status_kv(line.text)) out.unparsed_line(line, "not a Key: value line");
-  }
-  return out.take();
+  return parse_one_record(content, limits, k_max_status_bytes, parse_status, [&](Collector& out, const ProcStatus& st) {
+    json rec{{"kind", "process_status"}, {"name", esc(st.name, limits.max_field_bytes)}, {"uid", ids_json(st.uid)}};
+    if (st.pid) rec["pid"] = *st.pid;
+    if (st.ppid) rec["ppid"] = *st.ppid;
+    if (st.gid) rec["gid"] = ids_json(*st.gid);
+    out.add(std::move(rec));
+    LineCursor lines(content);
+    Line line;
+    while (lines.next(line)) {
+      if (!line.text.empty() && !status_kv(line.text)) out.unparsed_line(line, "not a Key: value line");
+    }
+  });
 }
 
 Parsed parse_ps(std::string_view text, const Limits& limits) {
@@ -709,8 +714,9 @@ Parsed parse_ps(std::string_view text, const Limits& limits) {
 
   const std::size_t n = cols.size();
   // Remaining lines: one process each.
-  auto parse_line = [&](std::string_view s, json& rec) -> std::string {
-    rec = json{{"kind", "process"}, {"source", "ps"}, {"line", line.number}};
+  auto parse_line = [&](const Line& row, json& rec) -> std::string {
+    const std::string_view s = row.text;
+    rec = json{{"kind", "process"}, {"source", "ps"}, {"line", row.number}};
     std::size_t pos = 0;
     for (std::size_t i = 0; i < n; ++i) {
       const auto& col = cols[i];
@@ -792,28 +798,13 @@ Parsed parse_ps(std::string_view text, const Limits& limits) {
     return "";
   };
 
-  while (lines.next(line)) {
-    if (util::trim(line.text).empty()) continue;
-    if (out.full()) {
-      out.add(json{});  // counted as dropped
-      continue;
-    }
-    if (!line.terminated) {
-      out.unparsed_line(line, "truncated: the output ends inside this line");
-      continue;
-    }
-    if (line.text.size() > limits.max_line_bytes) {
-      out.unparsed_line(line, fmt::format("overlong: {} bytes", line.text.size()));
-      continue;
-    }
+  for_each_line(lines, out, [&](const Line& row) -> std::string {
+    if (row.text.size() > limits.max_line_bytes) return fmt::format("overlong: {} bytes", row.text.size());
     json rec;
-    const auto reason = parse_line(line.text, rec);
-    if (reason.empty()) {
-      out.add(std::move(rec));
-    } else {
-      out.unparsed_line(line, reason);
-    }
-  }
+    auto reason = parse_line(row, rec);
+    if (reason.empty()) out.add(std::move(rec));
+    return reason;
+  });
   return out.take();
 }
 

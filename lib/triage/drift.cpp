@@ -705,10 +705,12 @@ void members_from_siblings(Run& run, kube::Client& client, kube::Connector& conn
   for (auto& t : threads) t.join();
 }
 
-Result<forensics::Profile> profile_from_file(const DriftOptions& options) {
+// The profile of the baseline file the options name; nullopt when they name none (live siblings).
+Result<std::optional<forensics::Profile>> profile_from_file(const DriftOptions& options) {
+  if (options.baseline_text.empty() && options.baseline_file.empty()) return std::optional<forensics::Profile>();
   auto parsed = forensics::parse_baseline(options.baseline_text);
   if (!parsed) return unexpected(parsed.error().context("baseline file " + util::esc(options.baseline_file, util::Cap::path)));
-  return std::move(parsed->profile);
+  return std::optional<forensics::Profile>(std::move(parsed->profile));
 }
 
 Result<void> check(const DriftOptions& options) {
@@ -742,6 +744,17 @@ void finish_report(Run& run, DriftReport& report, forensics::Profile profile, co
   }
 }
 
+// The snapshot settings collect's and drift's options share, copied from one to the other.
+template <class To, class From>
+void copy_snapshot_settings(To& to, const From& from) {
+  to.paths = from.paths;
+  to.max_file_bytes = from.max_file_bytes;
+  to.command_timeout = from.command_timeout;
+  to.ephemeral = from.ephemeral;
+  to.debug_image = from.debug_image;
+  to.ptrace = from.ptrace;
+}
+
 }  // namespace
 
 CollectOptions snapshot_options(const DriftOptions& options, const std::string& ns, const std::string& pod, bool suspect) {
@@ -751,12 +764,7 @@ CollectOptions snapshot_options(const DriftOptions& options, const std::string& 
   if (suspect) o.containers = options.containers;
   o.scope = CollectScope::snapshot;
   o.fs = FsMode::listing;
-  o.paths = options.paths;
-  o.max_file_bytes = options.max_file_bytes;
-  o.command_timeout = options.command_timeout;
-  o.ephemeral = options.ephemeral;
-  o.debug_image = options.debug_image;
-  o.ptrace = options.ptrace;
+  copy_snapshot_settings(o, options);
   return o;
 }
 
@@ -765,12 +773,7 @@ DriftOptions drift_options_of(const CollectOptions& collect) {
   o.namespace_name = collect.namespace_name;
   o.pod = collect.pod;
   o.containers = collect.containers;
-  o.paths = collect.paths;
-  o.max_file_bytes = collect.max_file_bytes;
-  o.command_timeout = collect.command_timeout;
-  o.ephemeral = collect.ephemeral;
-  o.debug_image = collect.debug_image;
-  o.ptrace = collect.ptrace;
+  copy_snapshot_settings(o, collect);
   return o;
 }
 
@@ -843,11 +846,7 @@ forensics::AddressNames resolve_addresses(kube::Client& client, const std::vecto
 Result<DriftReport> compare_with_siblings(DriftEnv& env, const DriftOptions& options, const json& pod,
                                           std::shared_ptr<const forensics::PodSnapshot> suspect) {
   IR_CHECK(check(options));
-  std::optional<forensics::Profile> file;
-  if (!options.baseline_text.empty() || !options.baseline_file.empty()) {
-    IR_TRY(p, profile_from_file(options));
-    file = std::move(p);
-  }
+  IR_TRY(file, profile_from_file(options));
   Run run(env, options, pod, {options.namespace_name});
   DriftReport report;
   report.suspect = std::move(suspect);
@@ -875,11 +874,7 @@ Result<DriftReport> compare_with_siblings(DriftEnv& env, const DriftOptions& opt
 
 Result<DriftReport> drift(DriftEnv& env, const DriftOptions& options, const json& pod) {
   IR_CHECK(check(options));
-  std::optional<forensics::Profile> file;
-  if (!options.baseline_text.empty() || !options.baseline_file.empty()) {
-    IR_TRY(p, profile_from_file(options));
-    file = std::move(p);
-  }
+  IR_TRY(file, profile_from_file(options));
   Run run(env, options, pod, {options.namespace_name});
   DriftReport report;
 

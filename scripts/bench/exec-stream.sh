@@ -27,21 +27,5 @@ for ((i = 0; i < rounds; i++)); do
   kc_runs+=("$($m -- kubectl --kubeconfig "$kc" -n shop exec "$pod" -- head -c "$bytes" /dev/zero)")
 done
 
-/usr/bin/python3 - "$bytes" "$(printf '%s\n' "${ir_runs[@]}")" "$(printf '%s\n' "${kc_runs[@]}")" <<'PY'
-import json, statistics, sys
-n = int(sys.argv[1])
-ir_runs = [json.loads(l) for l in sys.argv[2].splitlines()]
-kc_runs = [json.loads(l) for l in sys.argv[3].splitlines()]
-mib = n / 2**20
-def line(label, runs):
-    wall = statistics.median(r["wall_s"] for r in runs)
-    cpu = statistics.median(r["cpu_s"] for r in runs)
-    rss = max(r["peak_rss_kib"] for r in runs) / 1024
-    walls = " ".join(f"{r['wall_s']:.2f}" for r in runs)
-    print(f"{label}{wall:.2f} s  {mib / wall:.0f} MiB/s  cpu {cpu:.2f} s  peak RSS {rss:.1f} MiB  exit {sorted({r['exit'] for r in runs})}  (walls: {walls})")
-    return mib / wall
-print(f"bytes={n}, median of {len(ir_runs)} alternating rounds")
-ir_tp = line("kubectl-ir: ", ir_runs)
-kc_tp = line("kubectl:    ", kc_runs)
-print(f"throughput ratio kubectl-ir/kubectl = {ir_tp/kc_tp:.2f}")
-PY
+scripts/bench/throughput.py "$bytes" "" "kubectl-ir: " "$(printf '%s\n' "${ir_runs[@]}")" \
+  "kubectl:    " "$(printf '%s\n' "${kc_runs[@]}")" "throughput ratio kubectl-ir/kubectl = {ratio}"

@@ -39,21 +39,5 @@ for ((i = 0; i < rounds; i++)); do
   s3curl -X DELETE "$endpoint/bench/curl-$i" -o /dev/null
 done
 
-/usr/bin/python3 - "$bytes" "$(printf '%s\n' "${ir_runs[@]}")" "$(printf '%s\n' "${curl_runs[@]}")" <<'PY'
-import json, statistics, sys
-n = int(sys.argv[1])
-ir_runs = [json.loads(l) for l in sys.argv[2].splitlines()]
-curl_runs = [json.loads(l) for l in sys.argv[3].splitlines()]
-mib = n / 2**20
-def line(label, runs):
-    wall = statistics.median(r["wall_s"] for r in runs)
-    cpu = statistics.median(r["cpu_s"] for r in runs)
-    rss = max(r["peak_rss_kib"] for r in runs) / 1024
-    walls = " ".join(f"{r['wall_s']:.2f}" for r in runs)
-    print(f"{label}{wall:.2f} s  {mib / wall:.0f} MiB/s  cpu {cpu:.2f} s  peak RSS {rss:.1f} MiB  exit {sorted({r['exit'] for r in runs})}  (walls: {walls})")
-    return mib / wall
-print(f"bytes={n}, median of {len(ir_runs)} alternating rounds, radosgw (memstore) on this machine")
-ir_tp = line("kubectl-ir upload: ", ir_runs)
-curl_tp = line("curl -T (floor):   ", curl_runs)
-print(f"throughput ratio kubectl-ir/curl = {ir_tp/curl_tp:.2f}  (goal >= 0.9, RSS <= 64 MiB)")
-PY
+scripts/bench/throughput.py "$bytes" ", radosgw (memstore) on this machine" "kubectl-ir upload: " "$(printf '%s\n' "${ir_runs[@]}")" \
+  "curl -T (floor):   " "$(printf '%s\n' "${curl_runs[@]}")" "throughput ratio kubectl-ir/curl = {ratio}  (goal >= 0.9, RSS <= 64 MiB)"

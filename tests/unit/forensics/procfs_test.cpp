@@ -58,6 +58,26 @@ void check_safe(const Parsed& p) {
   CHECK(p.parsed + p.unparsed == p.records.size());
 }
 
+// Malformed or hostile input, and how many records a parser must make of it.
+struct CountCase {
+  const char* what;
+  std::string text;
+  std::size_t parsed;
+  std::size_t unparsed;
+};
+
+// Runs `parse` over each case: the records are safe and their counts are the case's.
+template <class Parse>
+void check_counts(std::initializer_list<CountCase> cases, Parse parse) {
+  for (const auto& c : cases) {
+    INFO(std::string(c.what));
+    const Parsed p = parse(c.text);
+    check_safe(p);
+    CHECK(p.parsed == c.parsed);
+    CHECK(p.unparsed == c.unparsed);
+  }
+}
+
 std::vector<json> of_kind(const Parsed& p, const std::string& kind) {
   std::vector<json> out;
   for (const auto& r : p.records) {
@@ -351,33 +371,22 @@ TEST_CASE("procfs: parse_net_unix: paths, abstract names, types and states") {
 
 TEST_CASE("procfs: parse_net_unix: malformed lines") {
   const std::string ok = "0000000000000000: 00000002 00000000 00000000 0001 03 779 /ok\n";
-  struct Case {
-    const char* what;
-    std::string text;
-    std::size_t parsed;
-    std::size_t unparsed;
-  };
-  const Case cases[] = {
-      {"a newline in a path: the tail is unparsed",
-       "0000000000000000: 00000002 00000000 00000000 0001 03 779 /tmp/a\nb c d\n", 1, 1},
-      {"path longer than sun_path", "0000000000000000: 00000002 00000000 00000000 0001 03 779 /" + std::string(120, 'p') + "\n",
-       0, 1},
-      {"bad type", "0000000000000000: 00000002 00000000 00000000 00X1 03 779\n", 0, 1},
-      {"missing inode", "0000000000000000: 00000002 00000000 00000000 0001 03\n", 0, 1},
-      {"negative inode", "0000000000000000: 00000002 00000000 00000000 0001 03 -1\n", 0, 1},
-      {"tab before the path", "0000000000000000: 00000002 00000000 00000000 0001 03 779\t/x\n", 0, 1},
-      {"no colon after Num", "0000000000000000 00000002 00000000 00000000 0001 03 779\n", 0, 1},
-      {"1 MiB line", std::string(1 << 20, '0') + "\n", 0, 1},
-      {"truncated last line", ok + "0000000000000000: 00000002 00000000 00000000 0001 03 7", 1, 1},
-      {"garbage interleaved", ok + "\x1b[?1049h\n" + ok + "\xff\n" + ok, 3, 2},
-  };
-  for (const auto& c : cases) {
-    INFO(std::string(c.what));
-    const auto p = parse_net_unix(c.text);
-    check_safe(p);
-    CHECK(p.parsed == c.parsed);
-    CHECK(p.unparsed == c.unparsed);
-  }
+  check_counts(
+      {
+          {"a newline in a path: the tail is unparsed",
+           "0000000000000000: 00000002 00000000 00000000 0001 03 779 /tmp/a\nb c d\n", 1, 1},
+          {"path longer than sun_path",
+           "0000000000000000: 00000002 00000000 00000000 0001 03 779 /" + std::string(120, 'p') + "\n", 0, 1},
+          {"bad type", "0000000000000000: 00000002 00000000 00000000 00X1 03 779\n", 0, 1},
+          {"missing inode", "0000000000000000: 00000002 00000000 00000000 0001 03\n", 0, 1},
+          {"negative inode", "0000000000000000: 00000002 00000000 00000000 0001 03 -1\n", 0, 1},
+          {"tab before the path", "0000000000000000: 00000002 00000000 00000000 0001 03 779\t/x\n", 0, 1},
+          {"no colon after Num", "0000000000000000 00000002 00000000 00000000 0001 03 779\n", 0, 1},
+          {"1 MiB line", std::string(1 << 20, '0') + "\n", 0, 1},
+          {"truncated last line", ok + "0000000000000000: 00000002 00000000 00000000 0001 03 7", 1, 1},
+          {"garbage interleaved", ok + "\x1b[?1049h\n" + ok + "\xff\n" + ok, 3, 2},
+      },
+      [](const std::string& text) { return parse_net_unix(text); });
 }
 
 // ---- /proc/<pid>/stat and status -------------------------------------------------------------------
@@ -620,40 +629,29 @@ TEST_CASE("procfs: parse_ps: busybox and procps formats by header") {
 
 TEST_CASE("procfs: parse_ps: hostile and malformed output") {
   const std::string bb = "PID   USER     TIME  COMMAND\n";
-  struct Case {
-    const char* what;
-    std::string text;
-    std::size_t parsed;
-    std::size_t unparsed;
-  };
-  const Case cases[] = {
-      {"unknown header: every line kept unparsed", "PID FOO COMMAND\n 1 x sh\n 2 y sh\n", 0, 3},
-      {"header without PID", "USER COMMAND\nroot sh\n", 0, 2},
-      {"repeated column", "PID PID COMMAND\n1 1 sh\n", 0, 2},
-      {"header with escapes", "PID \x1b[2J COMMAND\n1 x sh\n", 0, 2},
-      {"negative pid", bb + "   -1 root      0:00 sh\n", 0, 1},
-      {"pid 0", bb + "    0 root      0:00 sh\n", 0, 1},
-      {"overflowing pid", bb + " 99999999999999999999 root 0:00 sh\n", 0, 1},
-      {"missing field", bb + "    1 root\n", 0, 1},
-      {"extra field (no rest-of-line column)", "  PID  PPID\n    1     0 7\n", 0, 1},
-      {"bad elapsed", "  PID ELAPSED CMD\n    5 1:2 /bin/x\n", 0, 1},
-      {"bad minutes", "  PID ELAPSED CMD\n    5 10:75 /bin/x\n", 0, 1},
-      {"lstart with 4 tokens", "  PID                  STARTED CMD\n    5 Sat Nov 21 16:28:14\n", 0, 1},
-      {"lstart malformed", "  PID                  STARTED CMD\n    5 Sat Nov xx 16:28:14 2026 /x\n", 0, 1},
-      {"a newline in args: the tail is unparsed", bb + "    7 root      0:00 sh -c 'a\nb c'\n", 1, 1},
-      {"interleaved garbage", bb + "    1 root 0:00 init\n\x1b[31mgarbage\n    2 root 0:00 sh\n\xff\xfe\n", 2, 2},
-      {"truncated last line", bb + "    1 root 0:00 init\n    2 root 0:00 s", 1, 1},
-      {"1 MiB args line", bb + "    1 root 0:00 " + std::string(1 << 20, 'a') + "\n    2 root 0:00 sh\n", 1, 1},
-      {"empty output", "", 0, 0},
-      {"header only", bb, 0, 0},
-  };
-  for (const auto& c : cases) {
-    INFO(std::string(c.what));
-    const auto p = parse_ps(c.text);
-    check_safe(p);
-    CHECK(p.parsed == c.parsed);
-    CHECK(p.unparsed == c.unparsed);
-  }
+  check_counts(
+      {
+          {"unknown header: every line kept unparsed", "PID FOO COMMAND\n 1 x sh\n 2 y sh\n", 0, 3},
+          {"header without PID", "USER COMMAND\nroot sh\n", 0, 2},
+          {"repeated column", "PID PID COMMAND\n1 1 sh\n", 0, 2},
+          {"header with escapes", "PID \x1b[2J COMMAND\n1 x sh\n", 0, 2},
+          {"negative pid", bb + "   -1 root      0:00 sh\n", 0, 1},
+          {"pid 0", bb + "    0 root      0:00 sh\n", 0, 1},
+          {"overflowing pid", bb + " 99999999999999999999 root 0:00 sh\n", 0, 1},
+          {"missing field", bb + "    1 root\n", 0, 1},
+          {"extra field (no rest-of-line column)", "  PID  PPID\n    1     0 7\n", 0, 1},
+          {"bad elapsed", "  PID ELAPSED CMD\n    5 1:2 /bin/x\n", 0, 1},
+          {"bad minutes", "  PID ELAPSED CMD\n    5 10:75 /bin/x\n", 0, 1},
+          {"lstart with 4 tokens", "  PID                  STARTED CMD\n    5 Sat Nov 21 16:28:14\n", 0, 1},
+          {"lstart malformed", "  PID                  STARTED CMD\n    5 Sat Nov xx 16:28:14 2026 /x\n", 0, 1},
+          {"a newline in args: the tail is unparsed", bb + "    7 root      0:00 sh -c 'a\nb c'\n", 1, 1},
+          {"interleaved garbage", bb + "    1 root 0:00 init\n\x1b[31mgarbage\n    2 root 0:00 sh\n\xff\xfe\n", 2, 2},
+          {"truncated last line", bb + "    1 root 0:00 init\n    2 root 0:00 s", 1, 1},
+          {"1 MiB args line", bb + "    1 root 0:00 " + std::string(1 << 20, 'a') + "\n    2 root 0:00 sh\n", 1, 1},
+          {"empty output", "", 0, 0},
+          {"header only", bb, 0, 0},
+      },
+      [](const std::string& text) { return parse_ps(text); });
   SUBCASE("a forged line through a newline in args parses as a line: the documented residual risk") {
     const auto p = parse_ps(bb + "    7 root 0:00 x\n    1 root 0:00 /sbin/init\n");
     CHECK(p.parsed == 2);

@@ -106,6 +106,37 @@ struct Fixture {
     };
   }
 
+  // An ephemeral debug container starts when asked: the PATCH of the pod's ephemeralcontainers
+  // is kept in `debug_patch`, and from then on the pod shows the container running.
+  json debug_patch;
+  void start_debug_containers() {
+    const std::string path = "/api/v1/namespaces/" + pod["metadata"]["namespace"].get<std::string>() + "/pods/" +
+                             pod["metadata"]["name"].get<std::string>();
+    transport.routes["PATCH " + path + "/ephemeralcontainers"] = [this](const kube::HttpRequest& req) {
+      debug_patch = json::parse(req.body);
+      return ok(pod);
+    };
+    transport.routes["GET " + path] = [this](const kube::HttpRequest&) {
+      json p = pod;
+      if (!debug_patch.is_null()) {
+        p["status"]["ephemeralContainerStatuses"] = json::array(
+            {{{"name", debug_container()}, {"state", {{"running", {{"startedAt", "2026-11-21T16:12:40Z"}}}}}}});
+      }
+      return ok(p);
+    };
+  }
+  // The debug container's name once patched ("" before).
+  [[nodiscard]] std::string debug_container() const {
+    return debug_patch.is_null() ? "" : debug_patch["spec"]["ephemeralContainers"][0]["name"].get<std::string>();
+  }
+
+  static kube::HttpResponse ok(const json& body) {
+    kube::HttpResponse resp;
+    resp.status = 200;
+    resp.body = body.dump();
+    return resp;
+  }
+
   Result<triage::CollectReport> run(triage::CollectOptions o = {}) {
     o.namespace_name = pod["metadata"]["namespace"];
     o.pod = pod["metadata"]["name"];
@@ -239,30 +270,8 @@ TEST_CASE("collect: a shell-less container without --ephemeral says what was not
 }
 
 TEST_CASE("collect: with --ephemeral a debug container targets the shell-less one and reads it through /proc/1/root") {
-  std::string debug;
   Fixture f([&](const ExecCall& c) { return c.container == "app" ? shell_less(c) : busybox(c); }, "pod-noshell.json");
-  const std::string patch_path = "PATCH /api/v1/namespaces/ir-demo/pods/noshell/ephemeralcontainers";
-  json patch_body;
-  f.transport.routes[patch_path] = [&](const kube::HttpRequest& req) {
-    patch_body = json::parse(req.body);
-    kube::HttpResponse resp;
-    resp.status = 200;
-    resp.body = f.pod.dump();
-    return resp;
-  };
-  // After the patch, the pod shows the debug container running.
-  f.transport.routes["GET /api/v1/namespaces/ir-demo/pods/noshell"] = [&](const kube::HttpRequest&) {
-    json p = f.pod;
-    if (!patch_body.is_null()) {
-      debug = patch_body["spec"]["ephemeralContainers"][0]["name"];
-      p["status"]["ephemeralContainerStatuses"] = json::array(
-          {{{"name", debug}, {"state", {{"running", {{"startedAt", "2026-11-21T16:12:40Z"}}}}}}});
-    }
-    kube::HttpResponse resp;
-    resp.status = 200;
-    resp.body = p.dump();
-    return resp;
-  };
+  f.start_debug_containers();
   // The target's user (its container's) and group (the pod's): the debug container takes both, or
   // it could not read /proc/<pid>/root and exe of the target's processes.
   f.pod["spec"]["securityContext"] = {{"runAsUser", 7}, {"runAsGroup", 3000}};
@@ -273,8 +282,9 @@ TEST_CASE("collect: with --ephemeral a debug container targets the shell-less on
   auto r = f.run(o);
   REQUIRE(r);
   REQUIRE(r->ephemeral_containers.size() == 1);
+  const std::string debug = f.debug_container();
   CHECK(r->ephemeral_containers[0] == debug);
-  const json c = patch_body["spec"]["ephemeralContainers"][0];
+  const json c = f.debug_patch["spec"]["ephemeralContainers"][0];
   CHECK(c["targetContainerName"] == "app");
   CHECK(c["image"] == "busybox:1.36");
   CHECK(c["securityContext"]["runAsUser"] == 1000);
@@ -614,25 +624,7 @@ TEST_CASE("collect: evidence read through a debug container is complete, not par
         return busybox(c);
       },
       "pod-noshell.json");
-  json patched;
-  f.transport.routes["PATCH /api/v1/namespaces/ir-demo/pods/noshell/ephemeralcontainers"] = [&](const kube::HttpRequest& req) {
-    patched = json::parse(req.body);
-    kube::HttpResponse resp;
-    resp.status = 200;
-    resp.body = f.pod.dump();
-    return resp;
-  };
-  f.transport.routes["GET /api/v1/namespaces/ir-demo/pods/noshell"] = [&](const kube::HttpRequest&) {
-    json p = f.pod;
-    if (!patched.is_null()) {
-      p["status"]["ephemeralContainerStatuses"] = json::array(
-          {{{"name", patched["spec"]["ephemeralContainers"][0]["name"]}, {"state", {{"running", json::object()}}}}});
-    }
-    kube::HttpResponse resp;
-    resp.status = 200;
-    resp.body = p.dump();
-    return resp;
-  };
+  f.start_debug_containers();
   triage::CollectOptions o;
   o.ephemeral = true;
   auto r = f.run(o);

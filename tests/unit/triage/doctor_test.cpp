@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "support/fake_pod_api.hpp"
+#include "support/rbac_rules.hpp"
 #include "triage/doctor.hpp"
 
 using namespace ir;
@@ -15,32 +16,13 @@ namespace {
 
 const std::string k_ssar = "POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
 
-std::string grant(const std::string& verb, const std::string& group, const std::string& resource,
-                  const std::string& subresource = "") {
-  return verb + " " + kube::qualified_resource({verb, group, resource, subresource, "", ""});
-}
-
+using ir::testing::grant;
 std::string grant(const triage::Permission& p) {
   return grant(p.verb, p.group, p.resource, p.subresource);
 }
 
 // "verb resource[/subresource][.group]" for every rule of scripts/rbac/kubectl-ir-clusterrole.yaml.
-std::set<std::string> clusterrole_grants() {
-  std::set<std::string> out;
-  for (const auto& rule : YAML::LoadFile(IR_RBAC_ROLE)["rules"]) {
-    for (const auto& g : rule["apiGroups"]) {
-      for (const auto& r : rule["resources"]) {
-        const auto res = r.as<std::string>();
-        const auto slash = res.find('/');
-        for (const auto& v : rule["verbs"]) {
-          out.insert(grant(v.as<std::string>(), g.as<std::string>(), res.substr(0, slash),
-                           slash == std::string::npos ? "" : res.substr(slash + 1)));
-        }
-      }
-    }
-  }
-  return out;
-}
+std::set<std::string> clusterrole_grants() { return rules_of(YAML::LoadFile(IR_RBAC_ROLE)); }
 
 bool has_row(const std::string& command, const std::string& verb, const std::string& qualified) {
   for (const auto& p : triage::required_permissions()) {

@@ -12,19 +12,16 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include "kube/api.hpp"
+#include "support/rbac_rules.hpp"
 #include "triage/doctor.hpp"
 
 using namespace ir;
+using ir::testing::grant;
+using ir::testing::rules_of;
 
 namespace {
 
 const std::string k_namespace = "shop";  // where the file's RoleBindings are
-
-std::string grant(const std::string& verb, const std::string& group, const std::string& resource,
-                  const std::string& subresource = "") {
-  return verb + " " + kube::qualified_resource({verb, group, resource, subresource, "", ""});
-}
 
 // Beside the ClusterRole of doctor_test.cpp.
 const std::filesystem::path k_file = std::filesystem::path(IR_RBAC_ROLE).parent_path() / "kubectl-ir-responder.yaml";
@@ -57,22 +54,6 @@ struct Grants {
   std::set<std::string> unbound;     // in a role no binding gives the service account
 };
 
-std::set<std::string> rules_of(const YAML::Node& role) {
-  std::set<std::string> out;
-  for (const auto& rule : role["rules"]) {
-    for (const auto& g : rule["apiGroups"]) {
-      for (const auto& r : rule["resources"]) {
-        const auto res = r.as<std::string>();
-        const auto slash = res.find('/');
-        for (const auto& v : rule["verbs"]) {
-          out.insert(grant(v.as<std::string>(), g.as<std::string>(), res.substr(0, slash),
-                           slash == std::string::npos ? "" : res.substr(slash + 1)));
-        }
-      }
-    }
-  }
-  return out;
-}
 
 Grants responder_grants() {
   std::map<std::string, YAML::Node> cluster_roles;
