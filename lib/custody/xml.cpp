@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "util/escape.hpp"
+
 namespace ir::custody {
 
 namespace {
@@ -114,30 +116,7 @@ Result<XmlElement> parse_xml(std::string_view document) {
 }
 
 std::string xml_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
+  return util::escape_markup(text, "&apos;");
 }
 
 }  // namespace ir::custody

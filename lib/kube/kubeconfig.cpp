@@ -140,43 +140,27 @@ class FileParser {
     kc.current_context = std::move(current);
 
     auto parse_cluster = [this](const YAML::Node& n, const std::string& key, ClusterEntry& c) -> Result<void> {
-      IR_TRY(server, str(n, "server", key + ".server"));
-      IR_TRY(ca, path(n, "certificate-authority", key + ".certificate-authority"));
-      IR_TRY(ca_data, data(n, "certificate-authority-data", key + ".certificate-authority-data"));
-      IR_TRY(insecure, boolean(n, "insecure-skip-tls-verify", key + ".insecure-skip-tls-verify"));
-      IR_TRY(server_name, str(n, "tls-server-name", key + ".tls-server-name"));
-      IR_TRY(proxy, str(n, "proxy-url", key + ".proxy-url"));
-      c.server = std::move(server);
-      c.certificate_authority = std::move(ca);
-      c.certificate_authority_data = std::move(ca_data);
-      c.insecure_skip_tls_verify = insecure;
-      c.tls_server_name = std::move(server_name);
-      c.proxy_url = std::move(proxy);
+      IR_CHECK(read(n, key, "server", &FileParser::str, c.server));
+      IR_CHECK(read(n, key, "certificate-authority", &FileParser::path, c.certificate_authority));
+      IR_CHECK(read(n, key, "certificate-authority-data", &FileParser::data, c.certificate_authority_data));
+      IR_CHECK(read(n, key, "insecure-skip-tls-verify", &FileParser::boolean, c.insecure_skip_tls_verify));
+      IR_CHECK(read(n, key, "tls-server-name", &FileParser::str, c.tls_server_name));
+      IR_CHECK(read(n, key, "proxy-url", &FileParser::str, c.proxy_url));
       return {};
     };
     IR_CHECK(named_list(root, "clusters", "cluster", kc.clusters, parse_cluster));
 
     auto parse_user = [this](const YAML::Node& n, const std::string& key, UserEntry& u) -> Result<void> {
-      IR_TRY(token, str(n, "token", key + ".token"));
-      IR_TRY(token_file, path(n, "tokenFile", key + ".tokenFile"));
-      IR_TRY(cert, path(n, "client-certificate", key + ".client-certificate"));
-      IR_TRY(cert_data, data(n, "client-certificate-data", key + ".client-certificate-data"));
-      IR_TRY(client_key, path(n, "client-key", key + ".client-key"));
-      IR_TRY(key_data, data(n, "client-key-data", key + ".client-key-data"));
-      IR_TRY(username, str(n, "username", key + ".username"));
-      IR_TRY(password, str(n, "password", key + ".password"));
-      IR_TRY(as, str(n, "as", key + ".as"));
-      IR_TRY(as_groups, str_list(n, "as-groups", key + ".as-groups"));
-      u.token = std::move(token);
-      u.token_file = std::move(token_file);
-      u.client_certificate = std::move(cert);
-      u.client_certificate_data = std::move(cert_data);
-      u.client_key = std::move(client_key);
-      u.client_key_data = std::move(key_data);
-      u.username = std::move(username);
-      u.password = std::move(password);
-      u.impersonate = std::move(as);
-      u.impersonate_groups = std::move(as_groups);
+      IR_CHECK(read(n, key, "token", &FileParser::str, u.token));
+      IR_CHECK(read(n, key, "tokenFile", &FileParser::path, u.token_file));
+      IR_CHECK(read(n, key, "client-certificate", &FileParser::path, u.client_certificate));
+      IR_CHECK(read(n, key, "client-certificate-data", &FileParser::data, u.client_certificate_data));
+      IR_CHECK(read(n, key, "client-key", &FileParser::path, u.client_key));
+      IR_CHECK(read(n, key, "client-key-data", &FileParser::data, u.client_key_data));
+      IR_CHECK(read(n, key, "username", &FileParser::str, u.username));
+      IR_CHECK(read(n, key, "password", &FileParser::str, u.password));
+      IR_CHECK(read(n, key, "as", &FileParser::str, u.impersonate));
+      IR_CHECK(read(n, key, "as-groups", &FileParser::str_list, u.impersonate_groups));
       const YAML::Node exec = n["exec"];
       if (exec.IsDefined() && !exec.IsNull()) {
         IR_TRY(e, exec_config(exec, key + ".exec"));
@@ -193,12 +177,9 @@ class FileParser {
     IR_CHECK(named_list(root, "users", "user", kc.users, parse_user));
 
     auto parse_context = [this](const YAML::Node& n, const std::string& key, ContextEntry& c) -> Result<void> {
-      IR_TRY(cluster, str(n, "cluster", key + ".cluster"));
-      IR_TRY(user, str(n, "user", key + ".user"));
-      IR_TRY(ns, str(n, "namespace", key + ".namespace"));
-      c.cluster = std::move(cluster);
-      c.user = std::move(user);
-      c.namespace_name = std::move(ns);
+      IR_CHECK(read(n, key, "cluster", &FileParser::str, c.cluster));
+      IR_CHECK(read(n, key, "user", &FileParser::str, c.user));
+      IR_CHECK(read(n, key, "namespace", &FileParser::str, c.namespace_name));
       return {};
     };
     IR_CHECK(named_list(root, "contexts", "context", kc.contexts, parse_context));
@@ -274,22 +255,27 @@ class FileParser {
     return out;
   }
 
+  // Reads `field` of the mapping n (at key) with one of the readers above into out, naming
+  // key.field in an error; out is left as it was on error.
+  template <class T, class Reader>
+  Result<void> read(const YAML::Node& n, const std::string& key, const char* field, Reader reader, T& out) const {
+    IR_TRY(value, (this->*reader)(n, field, key + "." + field));
+    out = std::move(value);
+    return {};
+  }
+
   Result<ExecPluginConfig> exec_config(const YAML::Node& n, const std::string& key) const {
     if (!n.IsMap()) return unexpected(error_at(n, key, "expected a mapping, found " + type_name(n)));
     ExecPluginConfig e;
-    IR_TRY(api_version, str(n, "apiVersion", key + ".apiVersion"));
+    IR_CHECK(read(n, key, "apiVersion", &FileParser::str, e.api_version));
     IR_TRY(command, str(n, "command", key + ".command"));
-    IR_TRY(args, str_list(n, "args", key + ".args"));
-    IR_TRY(hint, str(n, "installHint", key + ".installHint"));
-    IR_TRY(provide, boolean(n, "provideClusterInfo", key + ".provideClusterInfo"));
+    IR_CHECK(read(n, key, "args", &FileParser::str_list, e.args));
+    IR_CHECK(read(n, key, "installHint", &FileParser::str, e.install_hint));
+    IR_CHECK(read(n, key, "provideClusterInfo", &FileParser::boolean, e.provide_cluster_info));
     IR_TRY(mode, str(n, "interactiveMode", key + ".interactiveMode"));
-    e.api_version = std::move(api_version);
     // Only a command with a '/' is a path relative to the kubeconfig; a bare name is looked up in
     // PATH (client-go's GetAuthInfoFileReferences).
     e.command = command.find('/') != std::string::npos ? util::resolve_relative(command, m_origin.dir) : command;
-    e.args = std::move(args);
-    e.install_hint = std::move(hint);
-    e.provide_cluster_info = provide;
     // client-go defaults interactiveMode to IfAvailable for v1beta1 only; v1 must say it (checked
     // when the user is selected).
     e.interactive_mode = mode.empty() && e.api_version == k_exec_v1beta1 ? "IfAvailable" : mode;

@@ -96,6 +96,14 @@ void js_str(std::string& out, std::string_view s) {
   util::append_script_json_string(out, s);
 }
 
+// ,"key":"value": one string member of an object after its first.
+void js_member(std::string& out, std::string_view key, std::string_view value) {
+  out += ",\"";
+  out += key;
+  out += "\":";
+  js_str(out, value);
+}
+
 void row(Out& o, std::string_view key, const std::string& value) {
   if (value.empty()) return;
   o << "<tr><th scope=\"row\">" << h(key) << "</th><td>" << h(value) << "</td></tr>\n";
@@ -424,27 +432,17 @@ Result<void> write_data(Out& o, const Model& m, const Options& options) {
     out += i == 0 ? "{" : ",{";
     out += "\"id\":";
     js_str(out, f.id);
-    out += ",\"kind\":";
-    js_str(out, f.kind);
-    out += ",\"rule\":";
-    js_str(out, f.rule);
-    out += ",\"sev\":";
-    js_str(out, to_string(f.severity));
-    out += ",\"c\":";
-    js_str(out, f.container);
-    out += ",\"summary\":";
-    js_str(out, f.summary);
-    out += ",\"source\":";
-    js_str(out, f.source);
-    out += ",\"pod\":";
-    js_str(out, f.pod);
-    out += ",\"seen\":";
-    js_str(out, f.seen_in);
+    js_member(out, "kind", f.kind);
+    js_member(out, "rule", f.rule);
+    js_member(out, "sev", to_string(f.severity));
+    js_member(out, "c", f.container);
+    js_member(out, "summary", f.summary);
+    js_member(out, "source", f.source);
+    js_member(out, "pod", f.pod);
+    js_member(out, "seen", f.seen_in);
     out += ",\"pid\":" + (f.pid ? std::to_string(*f.pid) : std::string("null"));
-    out += ",\"path\":";
-    js_str(out, f.path);
-    out += ",\"remote\":";
-    js_str(out, f.remote);
+    js_member(out, "path", f.path);
+    js_member(out, "remote", f.remote);
     out += '}';
   }
   out += ']';
@@ -456,22 +454,14 @@ Result<void> write_data(Out& o, const Model& m, const Options& options) {
     out += "\"c\":";
     js_str(out, p.container);
     out += ",\"pid\":" + std::to_string(p.pid) + ",\"ppid\":" + std::to_string(p.ppid);
-    out += ",\"user\":";
-    js_str(out, p.user);
-    out += ",\"comm\":";
-    js_str(out, p.comm);
-    out += ",\"cmd\":";
-    js_str(out, p.cmdline);
-    out += ",\"exe\":";
-    js_str(out, p.exe);
-    out += ",\"sha\":";
-    js_str(out, p.exe_sha256);
-    out += ",\"cwd\":";
-    js_str(out, p.cwd);
-    out += ",\"state\":";
-    js_str(out, p.state);
-    out += ",\"start\":";
-    js_str(out, p.started);
+    js_member(out, "user", p.user);
+    js_member(out, "comm", p.comm);
+    js_member(out, "cmd", p.cmdline);
+    js_member(out, "exe", p.exe);
+    js_member(out, "sha", p.exe_sha256);
+    js_member(out, "cwd", p.cwd);
+    js_member(out, "state", p.state);
+    js_member(out, "start", p.started);
     out += p.start_basis == StartBasis::estimated ? ",\"est\":1" : ",\"est\":0";
     out += ",\"flags\":";
     str_array(p.flags);
@@ -488,16 +478,11 @@ Result<void> write_data(Out& o, const Model& m, const Options& options) {
     out += i == 0 ? "{" : ",{";
     out += "\"c\":";
     js_str(out, c.container);
-    out += ",\"proto\":";
-    js_str(out, c.proto);
-    out += ",\"state\":";
-    js_str(out, c.state);
-    out += ",\"local\":";
-    js_str(out, c.local);
-    out += ",\"remote\":";
-    js_str(out, c.remote);
-    out += ",\"name\":";
-    js_str(out, c.remote_name);
+    js_member(out, "proto", c.proto);
+    js_member(out, "state", c.state);
+    js_member(out, "local", c.local);
+    js_member(out, "remote", c.remote);
+    js_member(out, "name", c.remote_name);
     out += ",\"pids\":[";
     for (std::size_t k = 0; k < c.pids.size(); ++k) out += (k == 0 ? "" : ",") + std::to_string(c.pids[k]);
     out += "],\"f\":";
@@ -540,18 +525,12 @@ Result<void> write_data(Out& o, const Model& m, const Options& options) {
     out += i == 0 ? "{" : ",{";
     out += "\"ns\":";
     js_str(out, s.namespace_name);
-    out += ",\"name\":";
-    js_str(out, s.name);
-    out += ",\"workload\":";
-    js_str(out, s.workload);
-    out += ",\"node\":";
-    js_str(out, s.node);
-    out += ",\"phase\":";
-    js_str(out, s.phase);
-    out += ",\"relation\":";
-    js_str(out, s.relation);
-    out += ",\"actions\":";
-    js_str(out, s.actions);
+    js_member(out, "name", s.name);
+    js_member(out, "workload", s.workload);
+    js_member(out, "node", s.node);
+    js_member(out, "phase", s.phase);
+    js_member(out, "relation", s.relation);
+    js_member(out, "actions", s.actions);
     out += s.evidence ? ",\"evidence\":1}" : ",\"evidence\":0}";
   }
   out += "],\"digest\":";

@@ -744,6 +744,27 @@ void finish_report(Run& run, DriftReport& report, forensics::Profile profile, co
   }
 }
 
+// The comparison against the baseline file when one was given, else against the profile the run's
+// members built (the run's builder is spent).
+void finish_report(Run& run, DriftReport& report, std::optional<forensics::Profile> file,
+                   const forensics::AddressNames& names) {
+  if (file) return finish_report(run, report, std::move(*file), names, true);
+  forensics::Profile profile;
+  {
+    std::lock_guard lock(run.mutex);
+    profile = std::move(run.builder).finish();
+  }
+  finish_report(run, report, std::move(profile), names, false);
+}
+
+// analysis/drift.json into env.analysis, unless the run was cancelled or there is nowhere to put it.
+Result<void> add_drift_analysis(const DriftEnv& env, const DriftReport& report) {
+  if (report.cancelled || env.analysis == nullptr) return {};
+  IR_CHECK(env.analysis->add("analysis/drift.json", dump(forensics::to_json(report.drift)),
+                             {.source = "kubectl-ir: drift of the pod, " + report.baseline_line(), .method = evidence::Method::local}));
+  return {};
+}
+
 // The snapshot settings collect's and drift's options share, copied from one to the other.
 template <class To, class From>
 void copy_snapshot_settings(To& to, const From& from) {
@@ -852,23 +873,13 @@ Result<DriftReport> compare_with_siblings(DriftEnv& env, const DriftOptions& opt
   report.suspect = std::move(suspect);
   run.addresses.load_services(env.client);
   const auto names = run.addresses.names_for(env.client, *report.suspect);
-  if (file) {
-    finish_report(run, report, std::move(*file), names, true);
-  } else {
+  if (!file) {
     run.seed(*report.suspect);
     if (options.siblings > 0) members_from_siblings(run, env.client, env.connector);
     report.cancelled = env.cancel != nullptr && env.cancel->cancelled();
-    forensics::Profile profile;
-    {
-      std::lock_guard lock(run.mutex);
-      profile = std::move(run.builder).finish();
-    }
-    finish_report(run, report, std::move(profile), names, false);
   }
-  if (!report.cancelled && env.analysis != nullptr) {
-    IR_CHECK(env.analysis->add("analysis/drift.json", dump(forensics::to_json(report.drift)),
-                               {.source = "kubectl-ir: drift of the pod, " + report.baseline_line(), .method = evidence::Method::local}));
-  }
+  finish_report(run, report, std::move(file), names);
+  IR_CHECK(add_drift_analysis(env, report));
   return report;
 }
 
@@ -907,26 +918,14 @@ Result<DriftReport> drift(DriftEnv& env, const DriftOptions& options, const json
   }
   if (members.joinable()) members.join();
   report.cancelled = report.suspect_collect.cancelled || (env.cancel != nullptr && env.cancel->cancelled());
-  if (file) {
-    finish_report(run, report, std::move(*file), names, true);
-  } else {
-    forensics::Profile profile;
-    {
-      std::lock_guard lock(run.mutex);
-      profile = std::move(run.builder).finish();
-    }
-    finish_report(run, report, std::move(profile), names, false);
-  }
+  finish_report(run, report, std::move(file), names);
   report.indicators = forensics::indicators_document(*snap, {.declared_ports = std::nullopt, .addresses = names},
                                                      util::format_rfc3339(env.clock.now()));
   if (!report.cancelled && env.indicators != nullptr) {
     const evidence::ArtifactMeta meta{.source = "kubectl-ir: single-pod indicators over the snapshot", .method = evidence::Method::local};
     IR_CHECK(env.indicators->add("analysis/indicators.json", dump(forensics::to_json(*report.indicators)), meta));
   }
-  if (!report.cancelled && env.analysis != nullptr) {
-    IR_CHECK(env.analysis->add("analysis/drift.json", dump(forensics::to_json(report.drift)),
-                               {.source = "kubectl-ir: drift of the pod, " + report.baseline_line(), .method = evidence::Method::local}));
-  }
+  IR_CHECK(add_drift_analysis(env, report));
   return report;
 }
 

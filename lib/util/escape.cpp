@@ -77,11 +77,10 @@ std::string visible_text(std::string_view s, Text kind, std::size_t max_bytes) {
   return escape_invisible(s.substr(0, cut)) + fmt::format("...({} more bytes)", s.size() - cut);
 }
 
-std::string escape_html(std::string_view s, Text kind, std::size_t max_bytes) {
-  const std::string visible = visible_text(s, kind, max_bytes);
+std::string escape_markup(std::string_view s, std::string_view apostrophe) {
   std::string out;
-  out.reserve(visible.size() + visible.size() / 8);
-  for (const char c : visible) {
+  out.reserve(s.size() + s.size() / 8);
+  for (const char c : s) {
     switch (c) {
       case '&':
         out += "&amp;";
@@ -96,13 +95,17 @@ std::string escape_html(std::string_view s, Text kind, std::size_t max_bytes) {
         out += "&quot;";
         break;
       case '\'':
-        out += "&#39;";
+        out += apostrophe;
         break;
       default:
         out += c;
     }
   }
   return out;
+}
+
+std::string escape_html(std::string_view s, Text kind, std::size_t max_bytes) {
+  return escape_markup(visible_text(s, kind, max_bytes), "&#39;");
 }
 
 std::string escape_markdown(std::string_view s, Text kind, std::size_t max_bytes) {

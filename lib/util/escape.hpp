@@ -51,6 +51,10 @@ std::string esc(std::string_view s, Text kind, Cap cap);
 // likewise. Never fails.
 std::string visible_text(std::string_view s, Text kind = Text::raw, std::size_t max_bytes = std::string::npos);
 
+// s with & < > " ' replaced by character references, the apostrophe by `apostrophe` (HTML's
+// "&#39;", XML's "&apos;"): safe as markup text content or a quoted attribute value. Never fails.
+std::string escape_markup(std::string_view s, std::string_view apostrophe);
+
 // HTML text content or a quoted attribute value: the visible form, then & < > " ' as character
 // references. The result cannot open a tag, close an attribute or start an entity.
 std::string escape_html(std::string_view s, Text kind = Text::raw, std::size_t max_bytes = std::string::npos);

@@ -14,17 +14,13 @@
 #   scripts/bench/collect.sh [FILES] [MIB_PER_FILE] [ROUNDS]     default 64 16 3
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/bench/common.sh
 files=${1:-64}
 mib=${2:-16}
 rounds=${3:-3}
-cmake --preset release >/dev/null && cmake --build --preset release --target kubectl-ir >/dev/null
-ir=$PWD/build/release/cmd/kubectl-ir
-
-dir=$(mktemp -d)
-trap 'tests/fake-cluster/stop.sh "$dir" >/dev/null 2>&1; rm -rf "$dir"' EXIT
-kc=$(tests/fake-cluster/start.sh "$dir" --scenario demo)
+build_release
+start_fake_cluster
 pod=web-7d4b9c8f6-x2k9p
-export KUBECTL_IR_HOME=$dir/ir-home
 m=scripts/bench/measure.py
 
 full=$($m -- "$ir" --kubeconfig "$kc" -n shop collect "$pod" -o "$dir/full.tar.gz")

@@ -8,16 +8,12 @@
 #   scripts/bench/exec-stream.sh [BYTES] [ROUNDS]     default 1073741824 3
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/bench/common.sh
 bytes=${1:-1073741824}
 rounds=${2:-3}
-cmake --preset release >/dev/null && cmake --build --preset release --target kubectl-ir >/dev/null
-ir=$PWD/build/release/cmd/kubectl-ir
-
-dir=$(mktemp -d)
-trap 'tests/fake-cluster/stop.sh "$dir" >/dev/null 2>&1; rm -rf "$dir"' EXIT
-kc=$(tests/fake-cluster/start.sh "$dir" --scenario demo)
+build_release
+start_fake_cluster
 pod=$(kubectl --kubeconfig "$kc" -n shop get pods -l app=web -o jsonpath='{.items[0].metadata.name}')
-export KUBECTL_IR_HOME=$dir/ir-home
 
 m=scripts/bench/measure.py
 ir_runs=()

@@ -11,13 +11,10 @@
 # nothing. Goals: --verify adds <= 2 s; the drill takes <= 30 s.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/bench/common.sh
 runs=${RUNS:-5}
-cmake --preset release >/dev/null && cmake --build --preset release --target kubectl-ir >/dev/null
-ir=$PWD/build/release/cmd/kubectl-ir
-dir=$(mktemp -d)
-trap 'tests/fake-cluster/stop.sh "$dir" >/dev/null 2>&1; rm -rf "$dir"' EXIT
-kc=$(tests/fake-cluster/start.sh "$dir" --scenario demo)
-export KUBECTL_IR_HOME=$dir/ir-home
+build_release
+start_fake_cluster
 pod=web-7d4b9c8f6-x2k9p
 
 /usr/bin/python3 - "$kc" "$ir" "$pod" "$runs" "$dir" <<'PY'

@@ -11,15 +11,11 @@
 #   scripts/bench/report.sh [ROUNDS]     default 3
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/bench/common.sh
 rounds=${1:-3}
 scripts/setup-browser.sh >/dev/null
-cmake --preset release >/dev/null && cmake --build --preset release --target kubectl-ir >/dev/null
-ir=$PWD/build/release/cmd/kubectl-ir
-
-dir=$(mktemp -d)
-trap 'tests/fake-cluster/stop.sh "$dir/fc" >/dev/null 2>&1; rm -rf "$dir"' EXIT
-kc=$(tests/fake-cluster/start.sh "$dir/fc" --scenario demo)
-export KUBECTL_IR_HOME=$dir/ir-home
+build_release
+start_fake_cluster fc
 (cd "$dir" && "$ir" --kubeconfig "$kc" run triage web-7d4b9c8f6-x2k9p -n shop >/dev/null 2>&1 && mv "$dir"/case-*.tar.gz "$dir/demo.tar.gz")
 tests/fake-cluster/stop.sh "$dir/fc" >/dev/null 2>&1   # the browser and the report get the cores
 for n in 10000 30000 100000; do

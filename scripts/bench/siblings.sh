@@ -15,6 +15,7 @@
 #   scripts/bench/siblings.sh [N ...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/bench/common.sh
 sizes=("$@")
 [ ${#sizes[@]} -eq 0 ] && sizes=(10000 100000)
 digest=sha256:ce8bdfcc780090e7834a151f442da4043b2cd75956632e131e75b0dee9e09e31
@@ -22,8 +23,7 @@ hex=${digest#sha256:}
 m=$PWD/scripts/bench/measure.py
 py=/usr/bin/python3
 
-cmake --preset release >/dev/null && cmake --build --preset release --target kubectl-ir >/dev/null
-ir=$PWD/build/release/cmd/kubectl-ir
+build_release
 for tool in kubectl jq curl; do
   command -v "$tool" >/dev/null || { echo "siblings.sh: $tool is missing (scripts/setup-deps.sh)" >&2; exit 1; }
 done

@@ -4,9 +4,10 @@
 #   scripts/bench/version-coldstart.sh [BUILD_DIR]     default build/release (built if missing)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/bench/common.sh
 build=${1:-build/release}
 if [ ! -x "$build/cmd/kubectl-ir" ]; then
-  cmake --preset release >/dev/null && cmake --build --preset release --target kubectl-ir >/dev/null
+  build_release
   build=build/release
 fi
 ir=$build/cmd/kubectl-ir

@@ -13,6 +13,7 @@ import os
 import shutil
 import ssl
 import subprocess
+import tarfile
 import tempfile
 import unittest
 import urllib.request
@@ -172,3 +173,15 @@ def journal_entries(home, case_id):
     path = os.path.join(home, "cases", case_id, "journal.jsonl")
     with open(path) as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+class Members(dict):
+    """name -> bytes; shows only the names when an assertion prints it."""
+    def __repr__(self):
+        return repr(sorted(self))
+
+
+def members(path):
+    """name -> bytes of every file in a bundle (a tar.gz)."""
+    with tarfile.open(path, "r:gz") as tar:
+        return Members({m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()})

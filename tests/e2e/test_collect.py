@@ -15,8 +15,8 @@ import tempfile
 import time
 import unittest
 
-from harness import IR_BIN, Cluster, fake_only, journal_entries, pods
-from workloads import Workloads
+from harness import IR_BIN, fake_only, journal_entries, members, pods
+from workloads import start, stop
 
 cluster = w = None
 WEB = SHELL_LESS = NS = None   # the compromised replica, the shell-less pod, their namespace (setUpModule)
@@ -24,26 +24,12 @@ WEB = SHELL_LESS = NS = None   # the compromised replica, the shell-less pod, th
 
 def setUpModule():
     global cluster, w, WEB, SHELL_LESS, NS
-    cluster = Cluster("hostile")
-    w = Workloads(cluster, "collect")
+    cluster, w = start("hostile", "collect")
     WEB, SHELL_LESS, NS = w.suspect, w.shell_less, w.namespace
 
 
 def tearDownModule():
-    w.close()
-    cluster.stop()
-
-
-class Members(dict):
-    """name -> bytes; shows only the names when an assertion prints it."""
-    def __repr__(self):
-        return repr(sorted(self))
-
-
-def members(path):
-    """name -> bytes of every entry of a bundle."""
-    with tarfile.open(path, "r:gz") as tar:
-        return Members({m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()})
+    stop(cluster, w)
 
 
 def manifest_of(files):

@@ -6,8 +6,8 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import IR_BIN, Cluster, fake_only
-from workloads import Workloads
+from harness import IR_BIN, fake_only
+from workloads import start, stop
 
 cluster = w = None
 COMPLETE_HELPER = os.path.join(os.path.dirname(IR_BIN), "kubectl_complete-ir")
@@ -15,13 +15,11 @@ COMPLETE_HELPER = os.path.join(os.path.dirname(IR_BIN), "kubectl_complete-ir")
 
 def setUpModule():
     global cluster, w
-    cluster = Cluster("demo")
-    w = Workloads(cluster, "completion")
+    cluster, w = start("demo", "completion")
 
 
 def tearDownModule():
-    w.close()
-    cluster.stop()
+    stop(cluster, w)
 
 
 class TestCompletion(unittest.TestCase):

@@ -23,7 +23,7 @@ import unittest
 import yaml
 
 from harness import Cluster, fake_only, pods
-from workloads import Workloads
+from workloads import start, stop
 
 cluster = w = None
 SUSPECT = HEALTHY = NS = POOL = PLANTED_FILES = None   # the workloads' names (setUpModule)
@@ -35,15 +35,13 @@ EXIT_FINDINGS = 4
 
 def setUpModule():
     global cluster, w, SUSPECT, HEALTHY, NS, POOL, PLANTED_FILES
-    cluster = Cluster("demo")
-    w = Workloads(cluster, "drift")
+    cluster, w = start("demo", "drift")
     SUSPECT, HEALTHY, NS, POOL = w.suspect, w.healthy, w.namespace, w.pool
     PLANTED_FILES = DEMO_PLANTED_FILES if not w.real else {w.miner_exe, w.dropped}
 
 
 def tearDownModule():
-    w.close()
-    cluster.stop()
+    stop(cluster, w)
 
 
 def drift_json(c, *args, timeout=300):

@@ -23,8 +23,8 @@ import unittest
 import yaml
 
 import pod_sandbox
-from harness import FAKE, IR_BIN, REAL_KUBECONFIG, REPO, Cluster
-from workloads import Workloads
+from harness import FAKE, IR_BIN, REAL_KUBECONFIG, REPO
+from workloads import start, stop
 
 RBAC = os.path.join(REPO, "scripts", "rbac", "kubectl-ir-responder.yaml")
 JOB = os.path.join(REPO, "scripts", "deploy", "triage-job.yaml")
@@ -84,16 +84,12 @@ def setUpModule():
     path = os.path.join(scenario_dir, "in-cluster.yaml")
     with open(path, "w") as f:
         yaml.safe_dump(scenario, f)
-    cluster = Cluster(path)
-    w = Workloads(cluster, "in_cluster")
+    cluster, w = start(path, "in_cluster")
     WEB, NS = w.suspect, w.namespace
 
 
 def tearDownModule():
-    if w:
-        w.close()
-    if cluster:
-        cluster.stop()
+    stop(cluster, w)
     if scenario_dir:
         shutil.rmtree(scenario_dir, ignore_errors=True)
 

@@ -7,7 +7,7 @@ import tempfile
 import unittest
 
 from harness import FAKE, Cluster, fake_only, journal_entries
-from workloads import Workloads
+from workloads import start, stop
 
 cluster = w = None
 COMPROMISED = NS = NODE = None   # the suspect pod, its namespace and node (set by setUpModule)
@@ -15,14 +15,12 @@ COMPROMISED = NS = NODE = None   # the suspect pod, its namespace and node (set 
 
 def setUpModule():
     global cluster, w, COMPROMISED, NS, NODE
-    cluster = Cluster("demo")
-    w = Workloads(cluster, "isolate", host_network=True)
+    cluster, w = start("demo", "isolate", host_network=True)
     COMPROMISED, NS, NODE = w.suspect, w.namespace, w.node
 
 
 def tearDownModule():
-    w.close()
-    cluster.stop()
+    stop(cluster, w)
 
 
 def get(kind, name, ns=None):

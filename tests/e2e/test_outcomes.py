@@ -9,13 +9,12 @@ import re
 import shutil
 import signal
 import subprocess
-import tarfile
 import tempfile
 import time
 import unittest
 
-from harness import IR_BIN, Cluster, fake_only, journal_entries
-from workloads import FakeWorkloads, Workloads
+from harness import IR_BIN, fake_only, journal_entries, members
+from workloads import FakeWorkloads, start, stop
 
 cluster = w = None
 WEB = SHELL_LESS = NS = None   # the compromised replica, the shell-less pod, their namespace (setUpModule)
@@ -23,19 +22,12 @@ WEB = SHELL_LESS = NS = None   # the compromised replica, the shell-less pod, th
 
 def setUpModule():
     global cluster, w, WEB, SHELL_LESS, NS
-    cluster = Cluster("demo")
-    w = Workloads(cluster, "outcomes")
+    cluster, w = start("demo", "outcomes")
     WEB, SHELL_LESS, NS = w.suspect, w.shell_less, w.namespace
 
 
 def tearDownModule():
-    w.close()
-    cluster.stop()
-
-
-def members(path):
-    with tarfile.open(path, "r:gz") as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+    stop(cluster, w)
 
 
 class Base(unittest.TestCase):

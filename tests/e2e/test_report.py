@@ -14,8 +14,8 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import IR_BIN, REPO, Cluster, fake_only
-from workloads import Workloads
+from harness import IR_BIN, REPO, fake_only
+from workloads import start, stop
 
 cluster = w = None
 work = None
@@ -30,17 +30,13 @@ def setUpModule():
     global cluster, work, w, WEB, NS
     if not os.path.exists(os.path.join(BROWSER, "node_modules", "playwright-core")) or not os.path.exists("/usr/bin/chromium"):
         raise RuntimeError("the browser tests need chromium and playwright-core: run scripts/setup-browser.sh")
-    cluster = Cluster("hostile")  # the demo scenario plus the hostile pod
-    w = Workloads(cluster, "report")
+    cluster, w = start("hostile", "report")  # the demo scenario plus the hostile pod
     WEB, NS = w.suspect, w.namespace
     work = tempfile.mkdtemp(prefix="ir-report-")
 
 
 def tearDownModule():
-    if w:
-        w.close()
-    if cluster:
-        cluster.stop()
+    stop(cluster, w)
     if work:
         shutil.rmtree(work, ignore_errors=True)
 

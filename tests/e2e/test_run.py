@@ -14,8 +14,8 @@ import unittest
 
 import yaml
 
-from harness import IR_BIN, REPO, Cluster, fake_only, journal_entries
-from workloads import Workloads
+from harness import IR_BIN, REPO, fake_only, journal_entries
+from workloads import start, stop
 
 cluster = w = None
 WEB = SHELL_LESS = NS = None   # the compromised replica, the shell-less pod, their namespace (setUpModule)
@@ -24,14 +24,12 @@ BROKEN = os.path.join(REPO, "tests", "testdata", "playbooks", "broken")
 
 def setUpModule():
     global cluster, w, WEB, SHELL_LESS, NS
-    cluster = Cluster("demo")
-    w = Workloads(cluster, "run")
+    cluster, w = start("demo", "run")
     WEB, SHELL_LESS, NS = w.suspect, w.shell_less, w.namespace
 
 
 def tearDownModule():
-    w.close()
-    cluster.stop()
+    stop(cluster, w)
 
 
 def names_in(path):

@@ -12,8 +12,8 @@ import unittest
 
 import yaml
 
-from harness import Cluster, fake_only, pods
-from workloads import Workloads
+from harness import fake_only, pods
+from workloads import start, stop
 
 cluster = w = None
 WEB_DIGEST = "sha256:ce8bdfcc780090e7834a151f442da4043b2cd75956632e131e75b0dee9e09e31"
@@ -22,13 +22,11 @@ BATCH = {"batch/nightly-report-29301120-4fj8s", "batch/nightly-report-29301120-w
 
 def setUpModule():
     global cluster, w
-    cluster = Cluster("demo")
-    w = Workloads(cluster, "siblings")
+    cluster, w = start("demo", "siblings")
 
 
 def tearDownModule():
-    w.close()
-    cluster.stop()
+    stop(cluster, w)
 
 
 def web_pods():

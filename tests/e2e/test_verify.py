@@ -77,6 +77,13 @@ class Verify(unittest.TestCase):
         # No kubeconfig anywhere: verify must not try to reach a cluster.
         return run_ir("verify", *args, env={"HOME": self.home, "KUBECONFIG": self.path("no-such-kubeconfig")})
 
+    def verify_failing(self, entries, *args):
+        """Verifies a bundle of `entries` whose manifest lists GOOD's, expecting exit 1: (bundle, result)."""
+        bundle = make_bundle(self.path("case.tar.gz"), entries, manifest=manifest_for(GOOD))
+        r = self.verify(bundle, *args)
+        self.assertEqual(r.code, 1, r)
+        return bundle, r
+
     def assert_error_line(self, r, bundle, text):
         lines = r.err.splitlines()
         self.assertEqual(len(lines), 1, r)
@@ -108,9 +115,7 @@ class Verify(unittest.TestCase):
 
     def test_tampered_entry(self):
         tampered = [(n, b"line 1\nline X\n" if n == "logs/app.log" else d) for n, d in GOOD]
-        bundle = make_bundle(self.path("case.tar.gz"), tampered, manifest=manifest_for(GOOD))
-        r = self.verify(bundle)
-        self.assertEqual(r.code, 1, r)
+        bundle, r = self.verify_failing(tampered)
         self.assert_error_line(r, bundle, "1 problem(s): logs/app.log: sha256 mismatch")
         want, got = sha256(b"line 1\nline 2\n"), sha256(b"line 1\nline X\n")
         self.assertIn(f"problem: logs/app.log: sha256 mismatch: manifest {want}, actual {got}", r.out)
@@ -118,9 +123,7 @@ class Verify(unittest.TestCase):
 
     def test_tampered_entry_json(self):
         tampered = [(n, b"evil" if n == "pod/pod.json" else d) for n, d in GOOD]
-        bundle = make_bundle(self.path("case.tar.gz"), tampered, manifest=manifest_for(GOOD))
-        r = self.verify(bundle, "-o", "json")
-        self.assertEqual(r.code, 1, r)
+        bundle, r = self.verify_failing(tampered, "-o", "json")
         doc = json.loads(r.out)
         self.assertFalse(doc["ok"])
         self.assertEqual(len(doc["problems"]), 1)
@@ -130,31 +133,23 @@ class Verify(unittest.TestCase):
 
     def test_extra_entry(self):
         entries = GOOD + [("pod/planted.sh", b"#!/bin/sh\n")]
-        bundle = make_bundle(self.path("case.tar.gz"), entries, manifest=manifest_for(GOOD))
-        r = self.verify(bundle)
-        self.assertEqual(r.code, 1, r)
+        bundle, r = self.verify_failing(entries)
         self.assert_error_line(r, bundle, "1 problem(s): pod/planted.sh: not in the manifest")
 
     def test_missing_entry(self):
-        bundle = make_bundle(self.path("case.tar.gz"), GOOD[:2], manifest=manifest_for(GOOD))
-        r = self.verify(bundle)
-        self.assertEqual(r.code, 1, r)
+        bundle, r = self.verify_failing(GOOD[:2])
         self.assert_error_line(r, bundle, "1 problem(s): logs/app.log: listed in the manifest but missing")
 
     def test_unsafe_entry_name(self):
         entries = GOOD + [("../evil", b"x")]
-        bundle = make_bundle(self.path("case.tar.gz"), entries, manifest=manifest_for(GOOD))
-        r = self.verify(bundle)
-        self.assertEqual(r.code, 1, r)
+        bundle, r = self.verify_failing(entries)
         self.assert_error_line(r, bundle, "../evil: unsafe entry name")
         # Nothing was extracted anywhere.
         self.assertFalse(os.path.exists(os.path.join(self.dir, "..", "evil")))
 
     def test_control_characters_in_names_are_escaped(self):
         entries = GOOD + [("pod/\x1b[31mred", b"x")]
-        bundle = make_bundle(self.path("case.tar.gz"), entries, manifest=manifest_for(GOOD))
-        r = self.verify(bundle)
-        self.assertEqual(r.code, 1, r)
+        bundle, r = self.verify_failing(entries)
         self.assertNotIn("\x1b", r.out + r.err)
         self.assertIn("\\x1b[31mred", r.out)
 

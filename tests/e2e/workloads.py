@@ -2,8 +2,7 @@
 
 A test module asks for them once and then names everything through them:
 
-    cluster = Cluster("demo")
-    w = Workloads(cluster, "collect")          # in setUpModule; w.close() in tearDownModule
+    cluster, w = start("demo", "collect")      # in setUpModule; stop(cluster, w) in tearDownModule
     cluster.ir("collect", w.suspect, "-n", w.namespace, ...)
 
 On the fake cluster (the default) they are the demo scenario's objects (shop/web-7d4b9c8f6-x2k9p is
@@ -34,6 +33,8 @@ import string
 import subprocess
 import time
 
+from harness import Cluster
+
 IMAGE = os.environ.get("IR_E2E_IMAGE", "busybox:1.36")
 SHELLLESS_IMAGE = os.environ.get("IR_E2E_SHELLLESS_IMAGE", "registry.k8s.io/pause:3.9")
 SHELLLESS_EXE = os.environ.get("IR_E2E_SHELLLESS_EXE", "/pause")
@@ -44,6 +45,20 @@ LABEL = "kubectl-ir-e2e"   # on every namespace created here: kubectl delete ns 
 POOL_PORT = 3333
 MINER_EXE = "/tmp/.x/kworkerds"
 DROPPED = "/tmp/.x/payload.sh"
+
+
+def start(scenario, module, host_network=False):
+    """A test module's cluster (harness.Cluster(scenario)) and its workloads: (cluster, workloads)."""
+    cluster = Cluster(scenario)
+    return cluster, Workloads(cluster, module, host_network=host_network)
+
+
+def stop(cluster, workloads):
+    """Undoes start(): closes the workloads, then stops the cluster (either may be None: not started)."""
+    if workloads:
+        workloads.close()
+    if cluster:
+        cluster.stop()
 
 
 def Workloads(cluster, module, host_network=False):

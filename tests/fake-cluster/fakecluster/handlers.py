@@ -131,6 +131,19 @@ def field_manager(request, default_from_ua=True):
     return ua.split("/", 1)[0] if ua and default_from_ua else "unknown"
 
 
+def check_body_name(obj, name):
+    """400 when the object in a request body names another object than its URL does."""
+    md = obj.get("metadata") or {}
+    if md.get("name") and md["name"] != name:
+        raise statuses.bad_request(f"the name of the object ({md['name']}) does not match the name on the URL "
+                                   f"({name})")
+
+
+def typed_copy(rt, obj):
+    """A deep copy of a stored object with its kind and apiVersion (the store keeps neither)."""
+    return {"kind": rt.kind, "apiVersion": rt.group_version, **copy.deepcopy(obj)}
+
+
 async def read_body(request):
     raw = await request.read()
     if not raw:
@@ -503,12 +516,9 @@ class Api:
         obj = await read_body(request)
         if not isinstance(obj, dict):
             raise statuses.bad_request("the object provided is unrecognized")
-        md = obj.get("metadata") or {}
-        if md.get("name") and md["name"] != name:
-            raise statuses.bad_request(f"the name of the object ({md['name']}) does not match the name on the URL "
-                                       f"({name})")
+        check_body_name(obj, name)
         e = self._entry(rt, ns, name)
-        old = {"kind": rt.kind, "apiVersion": rt.group_version, **copy.deepcopy(e.obj)}
+        old = typed_copy(rt, e.obj)
         return await self._finish_update(request, rt, old, obj, sub, field_manager(request))
 
     async def patch(self, request, rt, ns, name, sub):
@@ -522,7 +532,7 @@ class Api:
         if ctype == "application/apply-patch+yaml":
             return await self.apply(request, rt, ns, name, sub, p)
         e = self._entry(rt, ns, name)
-        old = {"kind": rt.kind, "apiVersion": rt.group_version, **copy.deepcopy(e.obj)}
+        old = typed_copy(rt, e.obj)
         new = patches.apply_patch(copy.deepcopy(old), p, ctype)
         if not isinstance(new, dict):
             raise statuses.bad_request("patch did not produce an object")
@@ -536,10 +546,7 @@ class Api:
                                 'required for apply patch', "BadRequest")
         if not isinstance(applied, dict):
             raise statuses.bad_request("the object provided is unrecognized")
-        amd = applied.get("metadata") or {}
-        if amd.get("name") and amd["name"] != name:
-            raise statuses.bad_request(f"the name of the object ({amd['name']}) does not match the name on the URL "
-                                       f"({name})")
+        check_body_name(applied, name)
         if applied.get("kind") and applied["kind"] != rt.kind:
             raise statuses.bad_request(f"the kind of the object ({applied['kind']}) does not match the kind on the URL "
                                        f"({rt.kind})")
@@ -553,7 +560,7 @@ class Api:
             obj["metadata"]["managedFields"] = [O.managed_entry(manager, fields, rt.group_version, "Apply",
                                                                 time=O.now_ts())]
             return await self.create(request, rt, ns, None, body=obj)
-        old = {"kind": rt.kind, "apiVersion": rt.group_version, **copy.deepcopy(e.obj)}
+        old = typed_copy(rt, e.obj)
         prev = next((m for m in old["metadata"].get("managedFields", [])
                      if m.get("manager") == manager and m.get("operation") == "Apply"), None)
         new = patches.apply_merge(copy.deepcopy(old), applied)
@@ -587,7 +594,7 @@ class Api:
             pod = await self.c.pods.delete(ns, name, grace=opts.get("gracePeriodSeconds"), dry_run=dry)
             return respond(request, {"kind": "Pod", "apiVersion": "v1", **pod})
         if rt.kind == "Namespace":
-            obj = {"kind": rt.kind, "apiVersion": rt.group_version, **copy.deepcopy(e.obj)}
+            obj = typed_copy(rt, e.obj)
             obj["metadata"]["deletionTimestamp"] = O.now_ts()
             obj["status"] = {"phase": "Terminating"}
             if not dry:

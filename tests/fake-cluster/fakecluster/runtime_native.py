@@ -60,6 +60,7 @@ FCRUN_C = r'''/* fcrun: namespace launcher of the fake cluster's pod runtime.
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -713,6 +714,36 @@ static void usage(void)
     _exit(125);
 }
 
+/* The options of struct opts that only set a field, by what their value is (--start and --bind
+ * are parsed in main). */
+enum opt_kind { OPT_FLAG, OPT_STR, OPT_PID, OPT_ID };
+static const struct opt_spec {
+    const char *name;
+    enum opt_kind kind; /* OPT_FLAG: an int set to 1; OPT_ID: a long (uid, gid) */
+    size_t off;
+} OPTS[] = {
+#define OPT(name, kind, field) {name, kind, offsetof(struct opts, field)}
+    OPT("--target", OPT_PID, target),     OPT("--pid-from", OPT_PID, pid_from),
+    OPT("--net-from", OPT_PID, net_from), OPT("--uts-from", OPT_PID, uts_from),
+    OPT("--ipc-from", OPT_PID, ipc_from), OPT("--new-pid", OPT_FLAG, new_pid),
+    OPT("--new-net", OPT_FLAG, new_net),  OPT("--new-uts", OPT_FLAG, new_uts),
+    OPT("--new-ipc", OPT_FLAG, new_ipc),  OPT("--hostname", OPT_STR, hostname),
+    OPT("--root", OPT_STR, root),         OPT("--proc", OPT_FLAG, mnt_proc),
+    OPT("--sys", OPT_FLAG, mnt_sys),      OPT("--dev", OPT_FLAG, mnt_dev),
+    OPT("--log", OPT_STR, log),           OPT("--uid", OPT_ID, uid),
+    OPT("--gid", OPT_ID, gid),            OPT("--caps", OPT_STR, caps),
+    OPT("--detach", OPT_FLAG, detach),    OPT("--mask-net", OPT_STR, mask_net),
+#undef OPT
+};
+
+static const struct opt_spec *find_opt(const char *name)
+{
+    for (size_t k = 0; k < sizeof OPTS / sizeof OPTS[0]; k++)
+        if (strcmp(OPTS[k].name, name) == 0)
+            return &OPTS[k];
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     struct opts o;
@@ -737,44 +768,9 @@ int main(int argc, char **argv)
         if (strcmp(a, "--") == 0) {
             i++;
             break;
-        } else if (strcmp(a, "--target") == 0) {
-            NEEDV();
-            o.target = (pid_t)parse_num(v, "pid");
         } else if (strcmp(a, "--start") == 0) {
             NEEDV();
             o.start = strtoull(v, NULL, 10);
-        } else if (strcmp(a, "--pid-from") == 0) {
-            NEEDV();
-            o.pid_from = (pid_t)parse_num(v, "pid");
-        } else if (strcmp(a, "--net-from") == 0) {
-            NEEDV();
-            o.net_from = (pid_t)parse_num(v, "pid");
-        } else if (strcmp(a, "--uts-from") == 0) {
-            NEEDV();
-            o.uts_from = (pid_t)parse_num(v, "pid");
-        } else if (strcmp(a, "--ipc-from") == 0) {
-            NEEDV();
-            o.ipc_from = (pid_t)parse_num(v, "pid");
-        } else if (strcmp(a, "--new-pid") == 0) {
-            o.new_pid = 1;
-        } else if (strcmp(a, "--new-net") == 0) {
-            o.new_net = 1;
-        } else if (strcmp(a, "--new-uts") == 0) {
-            o.new_uts = 1;
-        } else if (strcmp(a, "--new-ipc") == 0) {
-            o.new_ipc = 1;
-        } else if (strcmp(a, "--hostname") == 0) {
-            NEEDV();
-            o.hostname = v;
-        } else if (strcmp(a, "--root") == 0) {
-            NEEDV();
-            o.root = v;
-        } else if (strcmp(a, "--proc") == 0) {
-            o.mnt_proc = 1;
-        } else if (strcmp(a, "--sys") == 0) {
-            o.mnt_sys = 1;
-        } else if (strcmp(a, "--dev") == 0) {
-            o.mnt_dev = 1;
         } else if (strcmp(a, "--bind") == 0) {
             NEEDV();
             char *colon = strchr(v, ':');
@@ -783,25 +779,22 @@ int main(int argc, char **argv)
             *colon = '\0';
             o.bind_src[o.nbinds] = v;
             o.bind_dst[o.nbinds++] = colon + 1;
-        } else if (strcmp(a, "--log") == 0) {
-            NEEDV();
-            o.log = v;
-        } else if (strcmp(a, "--uid") == 0) {
-            NEEDV();
-            o.uid = parse_num(v, "uid");
-        } else if (strcmp(a, "--gid") == 0) {
-            NEEDV();
-            o.gid = parse_num(v, "gid");
-        } else if (strcmp(a, "--caps") == 0) {
-            NEEDV();
-            o.caps = v;
-        } else if (strcmp(a, "--detach") == 0) {
-            o.detach = 1;
-        } else if (strcmp(a, "--mask-net") == 0) {
-            NEEDV();
-            o.mask_net = v;
         } else {
-            usage();
+            const struct opt_spec *spec = find_opt(a);
+            if (!spec)
+                usage();
+            char *field = (char *)&o + spec->off;
+            if (spec->kind == OPT_FLAG) {
+                *(int *)field = 1;
+                continue;
+            }
+            NEEDV();
+            if (spec->kind == OPT_STR)
+                *(const char **)field = v;
+            else if (spec->kind == OPT_PID)
+                *(pid_t *)field = (pid_t)parse_num(v, "pid");
+            else
+                *(long *)field = parse_num(v, spec->name + 2); /* "uid", "gid" */
         }
 #undef NEEDV
     }

@@ -55,6 +55,13 @@ Overrides context(const std::string& name) {
   return o;
 }
 
+// Context `name` with --user `user`.
+Overrides context(const std::string& name, const std::string& user) {
+  Overrides o = context(name);
+  o.user = user;
+  return o;
+}
+
 }  // namespace
 
 TEST_CASE("kubeconfig load_rest_config: every kubeconfig field") {
@@ -99,9 +106,7 @@ TEST_CASE("kubeconfig load_rest_config: every kubeconfig field") {
     CHECK(r->namespace_name == "ops");
   }
   SUBCASE("username and password") {
-    Overrides o = context("staging");
-    o.user = "carol";
-    auto r = load("full.yaml", o);
+    auto r = load("full.yaml", context("staging", "carol"));
     REQUIRE(r);
     CHECK(r->user_name == "carol");
     CHECK(r->username == "carol");
@@ -109,25 +114,19 @@ TEST_CASE("kubeconfig load_rest_config: every kubeconfig field") {
     CHECK(r->token.empty());
   }
   SUBCASE("tokenFile becomes an absolute token_file, read later by the credential provider") {
-    Overrides o = context("staging");
-    o.user = "dave";
-    auto r = load("full.yaml", o);
+    auto r = load("full.yaml", context("staging", "dave"));
     REQUIRE(r);
     CHECK(r->token_file == fixture("token"));
     CHECK(r->token.empty());
   }
   SUBCASE("token and tokenFile together: the file is not needed at load time") {
-    Overrides o = context("staging");
-    o.user = "token-and-file";
-    auto r = load("full.yaml", o);
+    auto r = load("full.yaml", context("staging", "token-and-file"));
     REQUIRE(r);
     CHECK(r->token == "static-token");
     CHECK(r->token_file == "/absolute/token");
   }
   SUBCASE("exec plugin, v1: every field; a command with '/' resolves against the kubeconfig") {
-    Overrides o = context("staging");
-    o.user = "exec-v1";
-    auto r = load("full.yaml", o);
+    auto r = load("full.yaml", context("staging", "exec-v1"));
     REQUIRE(r);
     REQUIRE(r->exec);
     CHECK(r->exec->api_version == "client.authentication.k8s.io/v1");
@@ -139,9 +138,7 @@ TEST_CASE("kubeconfig load_rest_config: every kubeconfig field") {
     CHECK(r->exec->interactive_mode == "Never");
   }
   SUBCASE("exec plugin, v1beta1: a bare command stays a PATH lookup; interactiveMode defaults to IfAvailable") {
-    Overrides o = context("staging");
-    o.user = "exec-path";
-    auto r = load("full.yaml", o);
+    auto r = load("full.yaml", context("staging", "exec-path"));
     REQUIRE(r);
     REQUIRE(r->exec);
     CHECK(r->exec->command == "example-auth-plugin");
@@ -157,9 +154,7 @@ TEST_CASE("kubeconfig load_rest_config: every kubeconfig field") {
     CHECK_FALSE(r->exec);
   }
   SUBCASE("a user with an empty body is anonymous too") {
-    Overrides o = context("staging");
-    o.user = "empty";
-    auto r = load("full.yaml", o);
+    auto r = load("full.yaml", context("staging", "empty"));
     REQUIRE(r);
     CHECK(r->token.empty());
   }
@@ -190,9 +185,8 @@ TEST_CASE("kubeconfig load_rest_config: command-line overrides") {
   const std::string file = fixture("full.yaml");
 
   SUBCASE("--cluster and --user replace the context's") {
-    Overrides o = context("staging");
+    Overrides o = context("staging", "alice");
     o.cluster = "dev";
-    o.user = "alice";
     auto r = load("full.yaml", o);
     REQUIRE(r);
     CHECK(r->context_name == "staging");
@@ -232,8 +226,7 @@ TEST_CASE("kubeconfig load_rest_config: command-line overrides") {
     for (const Case c : {Case{"alice", true}, Case{"bob", false}, Case{"carol", false}, Case{"dave", false},
                          Case{"exec-v1", false}, Case{"token-and-file", true}}) {
       CAPTURE(c.user);
-      Overrides o = context("staging");
-      o.user = c.user;
+      Overrides o = context("staging", c.user);
       o.token = "flag-token";
       auto r = load("full.yaml", o);
       REQUIRE(r);
