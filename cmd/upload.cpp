@@ -50,9 +50,10 @@ Command setup_upload(CLI::App& root, const GlobalOptions& global) {
           "kubectl ir upload case.tar.gz --upload-url \"$PRESIGNED_PUT_URL\"",
       },
       "Each BUNDLE goes to s3://BUCKET/PREFIX/<file name>, with BUNDLE.sig and BUNDLE.intoto.jsonl (from\n"
-      "kubectl ir sign) beside it when they exist. Requests are signed with SigV4 over the body's SHA-256\n"
-      "and carry x-amz-checksum-sha256; bundles above --multipart-threshold go in parts, each with its own\n"
-      "checksum, retried on failure; an interrupted upload is resumed by running the same command again.\n"
+      "kubectl ir sign) beside it when they exist. A bundle up to --multipart-threshold goes in one PUT\n"
+      "signed with SigV4 over its SHA-256; larger ones go in parts streamed from the file, each checked by\n"
+      "the server against its Content-MD5 and x-amz-checksum-sha256 (hashed while the previous part is\n"
+      "sent), retried on failure; an interrupted upload is resumed by running the same command again.\n"
       "--lock-mode/--retain-until/--legal-hold store the objects under S3 Object Lock: a bucket without it\n"
       "refuses, and each lock is read back after the upload. Credentials: AWS_ACCESS_KEY_ID/\n"
       "AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE, or AWS_PROFILE\n"

@@ -83,16 +83,43 @@ class File {
   std::string m_path;
 };
 
+// Incremental digest over OpenSSL's EVP (SHA-256, MD5), giving the raw bytes S3's headers encode.
+class Digest {
+ public:
+  explicit Digest(const EVP_MD* md) : m_ctx(EVP_MD_CTX_new()) { EVP_DigestInit_ex(m_ctx, md, nullptr); }
+  ~Digest() { EVP_MD_CTX_free(m_ctx); }
+  Digest(const Digest&) = delete;
+  Digest& operator=(const Digest&) = delete;
+  void update(std::string_view data) { EVP_DigestUpdate(m_ctx, data.data(), data.size()); }
+  // Finishes the digest: no update() after.
+  std::string raw() {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(m_ctx, md, &len);
+    return std::string(reinterpret_cast<const char*>(md), len);
+  }
+
+ private:
+  EVP_MD_CTX* m_ctx;
+};
+
+// Reads [offset, offset+length) of `file` in chunks of `buffer`'s size, handing each to `each`.
+Result<void> read_chunks(const File& file, std::uint64_t offset, std::uint64_t length, std::string& buffer,
+                         const std::function<void(std::string_view)>& each) {
+  for (std::uint64_t done = 0; done < length;) {
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), length - done));
+    IR_CHECK(file.read_at(offset + done, buffer.data(), n));
+    each(std::string_view(buffer.data(), n));
+    done += n;
+  }
+  return {};
+}
+
 // SHA-256 of a whole file, streamed in 1 MiB reads.
 Result<std::string> hash_file(const File& file) {
   util::Sha256 h;
   std::string buf(k_read_chunk, '\0');
-  for (std::uint64_t off = 0; off < file.size();) {
-    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), file.size() - off));
-    IR_CHECK(file.read_at(off, buf.data(), n));
-    h.update(std::string_view(buf.data(), n));
-    off += n;
-  }
+  IR_CHECK(read_chunks(file, 0, file.size(), buf, [&](std::string_view data) { h.update(data); }));
   return h.hex_digest();
 }
 
@@ -111,28 +138,10 @@ kube::BodySource file_source(std::shared_ptr<File> file, std::uint64_t offset, s
   };
 }
 
-kube::BodySource memory_source(std::string_view data) {
-  auto pos = std::make_shared<std::size_t>(0);
-  return [data, pos](char* buf, std::size_t cap) -> Result<std::size_t> {
-    const std::size_t n = std::min(cap, data.size() - *pos);
-    std::memcpy(buf, data.data() + *pos, n);
-    *pos += n;
-    return n;
-  };
-}
-
 std::string raw_sha256(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  return std::string(reinterpret_cast<const char*>(md), len);
-}
-
-std::string md5_hex(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_md5(), nullptr);
-  return hex_encode(std::string_view(reinterpret_cast<const char*>(md), len));
+  Digest d(EVP_sha256());
+  d.update(data);
+  return d.raw();
 }
 
 // An ETag without its quotes, lower-cased.
@@ -204,7 +213,10 @@ bool retryable(const Error& e) {
     case Errc::too_many_requests:
       return true;
     default:
-      return e.reason == "RequestTimeout" || e.reason == "SlowDown" || e.reason == "InternalError";
+      // BadDigest: the body did not match its Content-MD5 (damaged on the way, or the file changed:
+      // then every attempt fails the same way and the upload is given up).
+      return e.reason == "RequestTimeout" || e.reason == "SlowDown" || e.reason == "InternalError" ||
+             e.reason == "BadDigest";
   }
 }
 
@@ -747,14 +759,13 @@ struct S3Client::Impl {
     }
   }
 
-  // A part read into memory with its digests.
+  // A part of the file with its digests (the bytes stay in the file: they are streamed when sent).
   struct Part {
     std::size_t number = 0;
     std::uint64_t offset = 0;
-    std::string* buffer = nullptr;
-    std::size_t length = 0;
+    std::uint64_t length = 0;
     std::string sha256;  // raw
-    std::string md5;     // hex, only when a resumed upload needs it
+    std::string md5;     // raw
   };
 
   void multipart(const std::string& bucket, const std::shared_ptr<File>& file, ObjectOutcome& out,
@@ -797,24 +808,27 @@ struct S3Client::Impl {
     }
     const std::size_t count = size == 0 ? 1 : static_cast<std::size_t>((size + part_size - 1) / part_size);
     out.parts = count;
-    const bool need_md5 =
-        std::any_of(listed.begin(), listed.end(), [](const auto& p) { return p.second.checksum.empty(); });
 
-    // Reader: part i+1 is read and hashed on another thread while part i is sent.
+    // Hasher: part n+1 is hashed (its SHA-256 and MD5, and the whole file's SHA-256 carried on) on
+    // another thread while part n is sent, so hashing never holds up sending; the part is then
+    // streamed from the file. One hasher at a time (the next starts when its part is taken), one
+    // 1 MiB buffer: memory does not grow with the part size.
     util::Sha256 whole;
-    std::string buffers[2];
-    const auto read_part = [&](std::size_t number) -> Result<Part> {
+    std::string chunk(k_read_chunk, '\0');
+    const auto hash_part = [&](std::size_t number) -> Result<Part> {
       Part p;
       p.number = number;
       p.offset = static_cast<std::uint64_t>(number - 1) * part_size;
-      p.length = static_cast<std::size_t>(std::min<std::uint64_t>(part_size, size - p.offset));
-      p.buffer = &buffers[number % 2];
-      p.buffer->resize(p.length);
-      IR_CHECK(file->read_at(p.offset, p.buffer->data(), p.length));
-      const std::string_view data(p.buffer->data(), p.length);
-      p.sha256 = raw_sha256(data);
-      whole.update(data);
-      if (need_md5 && listed.count(number) != 0) p.md5 = md5_hex(data);
+      p.length = std::min<std::uint64_t>(part_size, size - p.offset);
+      Digest sha(EVP_sha256());
+      Digest md5(EVP_md5());
+      IR_CHECK(read_chunks(*file, p.offset, p.length, chunk, [&](std::string_view data) {
+        sha.update(data);
+        md5.update(data);
+        whole.update(data);
+      }));
+      p.sha256 = sha.raw();
+      p.md5 = md5.raw();
       return p;
     };
     std::vector<std::pair<std::string, std::string>> completed(count);  // etag, checksum per part
@@ -822,7 +836,7 @@ struct S3Client::Impl {
     std::uint64_t done = 0;
     std::set<std::size_t> in_bucket;
     for (const auto& l : listed) in_bucket.insert(l.first);
-    auto next = std::async(std::launch::async, read_part, std::size_t{1});
+    auto next = std::async(std::launch::async, hash_part, std::size_t{1});
     Error failure;
     bool interrupted = false;
     for (std::size_t n = 1; n <= count; ++n) {
@@ -831,12 +845,12 @@ struct S3Client::Impl {
         failure = part.error();
         break;
       }
-      if (n < count) next = std::async(std::launch::async, read_part, n + 1);
+      if (n < count) next = std::async(std::launch::async, hash_part, n + 1);
       const std::string checksum = util::base64_encode(part->sha256);
       checksums += part->sha256;
-      if (auto l = listed.find(n);
-          l != listed.end() && l->second.size == part->length &&
-          (l->second.checksum.empty() ? bare_etag(l->second.etag) == part->md5 : l->second.checksum == checksum)) {
+      if (auto l = listed.find(n); l != listed.end() && l->second.size == part->length &&
+                                   (l->second.checksum.empty() ? bare_etag(l->second.etag) == hex_encode(part->md5)
+                                                               : l->second.checksum == checksum)) {
         completed[n - 1] = {l->second.etag, checksum};
         ++out.parts_reused;
       } else {
@@ -845,15 +859,26 @@ struct S3Client::Impl {
         c.bucket = bucket;
         c.key = out.key;
         c.query = {{"partNumber", std::to_string(n)}, {"uploadId", out.upload_id}};
-        c.headers = {{"x-amz-checksum-sha256", checksum}};
-        c.payload_sha256 = hex_encode(part->sha256);
-        const std::string_view data(part->buffer->data(), part->length);
-        c.body_size = data.size();
-        c.make_body = [data] { return memory_source(data); };
+        // Not signed over the payload (the server would hash every byte again before answering):
+        // the bytes are checked against Content-MD5, which every S3 server verifies (radosgw 16
+        // ignores x-amz-checksum-sha256), and against x-amz-checksum-sha256 where it is verified
+        // and recorded (AWS). Both were computed from the file just before: a file changed since
+        // is refused (BadDigest).
+        c.headers = {{"content-md5", util::base64_encode(part->md5)}, {"x-amz-checksum-sha256", checksum}};
+        c.payload_sha256 = std::string(k_unsigned_payload);
+        c.body_size = part->length;
+        c.make_body = [file, offset = part->offset, length = part->length] {
+          return file_source(file, offset, length);
+        };
         c.what = fmt::format("upload part {} of {} of {}", n, count, out.url);
         auto resp = send(c);
         if (!resp) {
           failure = resp.error();
+          if (failure.reason == "BadDigest") {
+            failure = failure.with_hint(
+                "the part's bytes as sent did not match their digests, computed from the file just before: the "
+                "file changed during the upload (or the bytes were damaged on the way)");
+          }
           interrupted = resp.error().code == Errc::cancelled;
           break;
         }
@@ -1020,12 +1045,8 @@ Result<ObjectOutcome> upload_presigned(kube::Transport& transport, const std::st
   if (cancel != nullptr && cancel->cancelled()) return fail(Errc::cancelled, "interrupted");
   // The MD5 and SHA-256 of the bytes as they are sent: no second pass over the file.
   struct Digests {
-    EVP_MD_CTX* md5 = EVP_MD_CTX_new();
+    Digest md5{EVP_md5()};
     util::Sha256 sha;
-    Digests() { EVP_DigestInit_ex(md5, EVP_md5(), nullptr); }
-    ~Digests() { EVP_MD_CTX_free(md5); }
-    Digests(const Digests&) = delete;
-    Digests& operator=(const Digests&) = delete;
   };
   auto digests = std::make_shared<Digests>();
   kube::HttpRequest req;
@@ -1033,7 +1054,7 @@ Result<ObjectOutcome> upload_presigned(kube::Transport& transport, const std::st
   req.url = url;
   req.body_size = out.size;
   req.body_source = file_source(file, 0, out.size, [digests](std::string_view chunk) {
-    EVP_DigestUpdate(digests->md5, chunk.data(), chunk.size());
+    digests->md5.update(chunk);
     digests->sha.update(chunk);
   });
   req.max_body = k_max_response;
@@ -1061,10 +1082,7 @@ Result<ObjectOutcome> upload_presigned(kube::Transport& transport, const std::st
     }
     return unexpected(e);
   }
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(digests->md5, md, &len);
-  const std::string md5 = hex_encode(std::string_view(reinterpret_cast<const char*>(md), len));
+  const std::string md5 = hex_encode(digests->md5.raw());
   out.sha256_hex = digests->sha.hex_digest();
   out.etag = resp->header("etag");
   out.version_id = resp->header("x-amz-version-id");

@@ -2,15 +2,20 @@
 // Upload of evidence to S3-compatible object storage, write-once.
 //
 // Wire protocol (https://docs.aws.amazon.com/AmazonS3/latest/API/): requests signed with SigV4
-// (sigv4.hpp) whose payload hash is the body's real SHA-256, so the server checks every byte it
-// stores; each body also carries x-amz-checksum-sha256 (base64 of the raw digest), which AWS
-// verifies and records. Objects up to UploadOptions::multipart_threshold go in one PUT (the digest
-// is the bundle's own, so S3 checks the whole object against the manifest's record); larger ones
-// in a multipart upload: parts of part_size bytes read into one of two buffers (a reader thread
-// fills the next while the current one is sent: memory stays at 2 x part_size), each part with
-// its own checksum, retried on transient failures; the bytes read are hashed as a whole as well
-// and compared with the digest the caller gave before the upload is completed (a file that
-// changed during the upload is never completed).
+// (sigv4.hpp). Objects up to UploadOptions::multipart_threshold go in one PUT signed over the
+// body's real SHA-256 (the bundle's own digest, so the server checks the whole object against the
+// manifest's record) and carrying x-amz-checksum-sha256 (base64 of the raw digest), which AWS
+// verifies and records. Larger ones go in a multipart upload of part_size parts, streamed from the
+// file (no part is held in memory: memory does not grow with the part or the file size). Each
+// part's SHA-256 and MD5 are computed on a hasher thread while the previous part is sent (they
+// must precede the part: its headers carry them), together with the whole file's SHA-256; the
+// part is then signed UNSIGNED-PAYLOAD (the server does not hash it again before answering) and
+// carries Content-MD5, which every S3 server verifies (radosgw 16 ignores x-amz-checksum-sha256),
+// and x-amz-checksum-sha256, which AWS verifies and records: bytes that differ from what was
+// hashed (damaged on the way, or a file changed since) are refused with BadDigest and the part is
+// sent again, then given up. Parts are retried on transient failures; the whole file's digest is
+// compared with the one the caller gave before the upload is completed (a file that changed during
+// the upload is never completed).
 //
 // Resume: before creating a multipart upload, the in-progress uploads of the key are listed
 // (ListMultipartUploads) and the newest is continued: its parts are listed (ListParts) and those

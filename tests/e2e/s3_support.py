@@ -100,8 +100,9 @@ class FaultProxy:
 
     Rules act on the client's bytes: the first time a request whose start contains `pattern` (e.g.
     b"partNumber=3&") passes, `cut` closes both connections after forwarding the next `after` bytes
-    (a part failing mid-way), and `stall` stops forwarding (the client hangs until it gives up or is
-    killed). Each rule fires once. `seen` counts the requests matched.
+    (a part failing mid-way), `damage` flips one bit of the byte `after` bytes further on (a part
+    damaged on its way, or read from a file that changed), and `stall` stops forwarding (the client
+    hangs until it gives up or is killed). Each rule fires once. `seen` counts the requests matched.
     """
 
     def __init__(self, target_port):
@@ -120,6 +121,9 @@ class FaultProxy:
 
     def cut_once(self, pattern, after=1 << 20):
         self.rules.append({"pattern": pattern, "action": "cut", "after": after, "fired": False})
+
+    def damage_once(self, pattern, after=1 << 20):
+        self.rules.append({"pattern": pattern, "action": "damage", "after": after, "fired": False})
 
     def stall_once(self, pattern):
         self.rules.append({"pattern": pattern, "action": "stall", "after": 0, "fired": False})
@@ -162,22 +166,29 @@ class FaultProxy:
         view = memoryview(buf)
         tail = b""
         budget = None
+        damage_at = None  # bytes still to pass before the one to damage
         stalled = False
         try:
             while True:
                 n = src.recv_into(buf)
                 if n == 0:
                     break
-                if from_client and budget is None and not stalled:
+                if from_client and budget is None and damage_at is None and not stalled:
                     head = bytes(view[:min(n, 4096)])
                     rule = self._match(tail + head) or (self._match(bytes(view[:n])) if n > 4096 else None)
                     tail = bytes(view[max(0, n - 256):n])
                     if rule and rule["action"] == "cut":
                         budget = rule["after"]
+                    elif rule and rule["action"] == "damage":
+                        damage_at = rule["after"]
                     elif rule:
                         stalled = True
                 if stalled:
                     continue  # swallow: the request never completes
+                if damage_at is not None and damage_at >= 0:
+                    if damage_at < n:
+                        buf[damage_at] ^= 1
+                    damage_at -= n
                 if budget is not None:
                     if n >= budget:
                         dst.sendall(view[:budget])

@@ -33,6 +33,10 @@ std::string md5_hex(std::string_view data) {
   return hex_encode(std::string_view(reinterpret_cast<const char*>(md), len));
 }
 
+std::string b64_md5(std::string_view data) {
+  return util::base64_encode(*hex_decode(md5_hex(data)));
+}
+
 // The path and query of a recorded request's URL.
 struct Url {
   std::string path;
@@ -76,8 +80,12 @@ struct FakeS3 {
     const std::string key =
         u.path.substr(std::string("/bucket/").size() < u.path.size() ? std::string("/bucket/").size() : u.path.size());
     const std::string& m = r.request.method;
-    if (!r.header("x-amz-content-sha256").empty() && r.header("x-amz-content-sha256") != util::sha256_hex(r.body)) {
+    const std::string payload_hash = r.header("x-amz-content-sha256");
+    if (!payload_hash.empty() && payload_hash != "UNSIGNED-PAYLOAD" && payload_hash != util::sha256_hex(r.body)) {
       return answer(400, "<Error><Code>XAmzContentSHA256Mismatch</Code></Error>");
+    }
+    if (!r.header("content-md5").empty() && r.header("content-md5") != b64_md5(r.body)) {
+      return answer(400, "<Error><Code>BadDigest</Code></Error>");
     }
     if (m == "HEAD") {
       if (objects.count(key) == 0) return answer(404);
@@ -159,6 +167,14 @@ struct FakeS3 {
     return answer(405);
   }
 };
+
+// Multipart from 8 MiB on, in parts of 8 MiB (the smallest allowed).
+UploadOptions in_8mib_parts() {
+  UploadOptions options;
+  options.multipart_threshold = 8 * k_mib;
+  options.part_size = 8 * k_mib;
+  return options;
+}
 
 struct Fixture {
   testing::TempDir dir;
@@ -289,9 +305,7 @@ TEST_CASE("multipart: parts with their own checksums, a failing part retried, th
   Fixture f;
   const std::string data = f.file("big.tar.gz", 20 * k_mib + 123);
   f.s3.fail_part = 2;
-  UploadOptions options;
-  options.multipart_threshold = 8 * k_mib;
-  options.part_size = 8 * k_mib;
+  const UploadOptions options = in_8mib_parts();
   std::vector<std::uint64_t> progress;
   auto report =
       f.client().upload(*parse_s3_url("s3://bucket"), {{f.dir.file("big.tar.gz"), "", util::sha256_hex(data)}}, options,
@@ -309,6 +323,13 @@ TEST_CASE("multipart: parts with their own checksums, a failing part retried, th
   int part2 = 0;
   for (const auto* r : f.with_method("PUT")) {
     if (r->request.url.find("partNumber=2&") != std::string::npos) ++part2;
+    // Each part: not signed over its payload, but checked by the server against both digests.
+    const auto part = std::string_view(data).substr(
+        (std::stoul(parse(r->request.url).query["partNumber"]) - 1) * 8 * k_mib, 8 * k_mib);
+    CHECK(r->header("x-amz-content-sha256") == "UNSIGNED-PAYLOAD");
+    CHECK(r->header("content-md5") == b64_md5(part));
+    CHECK(r->header("x-amz-checksum-sha256") == b64_sha(part));
+    CHECK(r->header("Authorization").find("content-md5;") != std::string::npos);
   }
   CHECK(part2 == 2);
   const auto posts = f.with_method("POST");
@@ -323,9 +344,7 @@ TEST_CASE("multipart: a part refused for good aborts the upload") {
   Fixture f;
   f.file("big.tar.gz", 17 * k_mib);
   f.s3.refuse_part = 2;
-  UploadOptions options;
-  options.multipart_threshold = 8 * k_mib;
-  options.part_size = 8 * k_mib;
+  const UploadOptions options = in_8mib_parts();
   auto report = f.client().upload(*parse_s3_url("s3://bucket"), {{f.dir.file("big.tar.gz"), "", ""}}, options);
   const auto& o = report.objects[0];
   CHECK(o.state == ObjectState::failed);
@@ -335,12 +354,45 @@ TEST_CASE("multipart: a part refused for good aborts the upload") {
   CHECK(o.parts_in_bucket == 0);
 }
 
+TEST_CASE("multipart: a part whose bytes do not match their digests is sent again, then given up") {
+  Fixture f;
+  const std::string data = f.file("big.tar.gz", 17 * k_mib);
+  const UploadOptions options = in_8mib_parts();
+  int damaged = 0;
+  int times = 0;  // how many times part 2 arrives damaged
+  // Damages a byte of part 2 on its way, as a changed file or a faulty path would.
+  ScriptedTransport damaging([&](const SeenRequest& r) {
+    if (r.request.url.find("partNumber=2&") == std::string::npos || damaged == times) return f.s3.handle(r);
+    ++damaged;
+    SeenRequest copy = r;
+    copy.body[1000] = static_cast<char>(copy.body[1000] ^ 1);
+    return f.s3.handle(copy);
+  });
+  S3Client client(damaging, f.config, AwsCredentials{"AK", "SK", "", std::nullopt, "t"}, f.clock, &f.cancel);
+  SUBCASE("once: the retry sends it whole") {
+    times = 1;
+    auto report = client.upload(*parse_s3_url("s3://bucket"), {{f.dir.file("big.tar.gz"), "", ""}}, options);
+    CHECK(report.objects[0].state == ObjectState::uploaded);
+    CHECK(f.s3.objects["big.tar.gz"] == data);
+    CHECK(damaged == 1);
+  }
+  SUBCASE("every time: the upload is aborted, saying why") {
+    times = 100;
+    auto report = client.upload(*parse_s3_url("s3://bucket"), {{f.dir.file("big.tar.gz"), "", ""}}, options);
+    const auto& o = report.objects[0];
+    CHECK(o.state == ObjectState::failed);
+    CHECK(o.error.reason == "BadDigest");
+    CHECK(o.error.hint.find("the file changed during the upload") != std::string::npos);
+    CHECK(damaged == f.config.attempts);
+    CHECK(f.s3.objects.empty());
+    CHECK(f.s3.aborted == 1);
+  }
+}
+
 TEST_CASE("multipart: a file that changed during the upload is not completed") {
   Fixture f;
   f.file("big.tar.gz", 17 * k_mib);
-  UploadOptions options;
-  options.multipart_threshold = 8 * k_mib;
-  options.part_size = 8 * k_mib;
+  const UploadOptions options = in_8mib_parts();
   auto report = f.client().upload(*parse_s3_url("s3://bucket"),
                                   {{f.dir.file("big.tar.gz"), "", util::sha256_hex("other")}}, options);
   CHECK(report.objects[0].state == ObjectState::failed);
@@ -352,9 +404,7 @@ TEST_CASE("multipart: a file that changed during the upload is not completed") {
 TEST_CASE("multipart: an interrupted upload is left for resume, and resumed from its listed parts") {
   Fixture f;
   const std::string data = f.file("big.tar.gz", 33 * k_mib);
-  UploadOptions options;
-  options.multipart_threshold = 8 * k_mib;
-  options.part_size = 8 * k_mib;
+  const UploadOptions options = in_8mib_parts();
   // Interrupt (as Ctrl-C would) when part 3 is being sent.
   ScriptedTransport interrupting([&](const SeenRequest& r) -> Result<kube::HttpResponse> {
     if (r.request.url.find("partNumber=3&") != std::string::npos) {
