@@ -4,8 +4,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -83,26 +81,6 @@ class File {
   std::string m_path;
 };
 
-// Incremental digest over OpenSSL's EVP (SHA-256, MD5), giving the raw bytes S3's headers encode.
-class Digest {
- public:
-  explicit Digest(const EVP_MD* md) : m_ctx(EVP_MD_CTX_new()) { EVP_DigestInit_ex(m_ctx, md, nullptr); }
-  ~Digest() { EVP_MD_CTX_free(m_ctx); }
-  Digest(const Digest&) = delete;
-  Digest& operator=(const Digest&) = delete;
-  void update(std::string_view data) { EVP_DigestUpdate(m_ctx, data.data(), data.size()); }
-  // Finishes the digest: no update() after.
-  std::string raw() {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_DigestFinal_ex(m_ctx, md, &len);
-    return std::string(reinterpret_cast<const char*>(md), len);
-  }
-
- private:
-  EVP_MD_CTX* m_ctx;
-};
-
 // Reads [offset, offset+length) of `file` in chunks of `buffer`'s size, handing each to `each`.
 Result<void> read_chunks(const File& file, std::uint64_t offset, std::uint64_t length, std::string& buffer,
                          const std::function<void(std::string_view)>& each) {
@@ -139,7 +117,7 @@ kube::BodySource file_source(std::shared_ptr<File> file, std::uint64_t offset, s
 }
 
 std::string raw_sha256(std::string_view data) {
-  Digest d(EVP_sha256());
+  util::Digest d(util::DigestAlgorithm::sha256);
   d.update(data);
   return d.raw();
 }
@@ -820,8 +798,8 @@ struct S3Client::Impl {
       p.number = number;
       p.offset = static_cast<std::uint64_t>(number - 1) * part_size;
       p.length = std::min<std::uint64_t>(part_size, size - p.offset);
-      Digest sha(EVP_sha256());
-      Digest md5(EVP_md5());
+      util::Digest sha(util::DigestAlgorithm::sha256);
+      util::Digest md5(util::DigestAlgorithm::md5);
       IR_CHECK(read_chunks(*file, p.offset, p.length, chunk, [&](std::string_view data) {
         sha.update(data);
         md5.update(data);
@@ -1045,7 +1023,7 @@ Result<ObjectOutcome> upload_presigned(kube::Transport& transport, const std::st
   if (cancel != nullptr && cancel->cancelled()) return fail(Errc::cancelled, "interrupted");
   // The MD5 and SHA-256 of the bytes as they are sent: no second pass over the file.
   struct Digests {
-    Digest md5{EVP_md5()};
+    util::Digest md5{util::DigestAlgorithm::md5};
     util::Sha256 sha;
   };
   auto digests = std::make_shared<Digests>();

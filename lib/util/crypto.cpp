@@ -7,33 +7,40 @@
 
 namespace ir::util {
 
-struct Sha256::Impl {
+struct Digest::Impl {
   EVP_MD_CTX* ctx = nullptr;
 };
 
-Sha256::Sha256() : m_impl(std::make_unique<Impl>()) {
+Digest::Digest(DigestAlgorithm algorithm) : m_impl(std::make_unique<Impl>()) {
+  const EVP_MD* md = algorithm == DigestAlgorithm::md5 ? EVP_md5() : EVP_sha256();
   m_impl->ctx = EVP_MD_CTX_new();
-  if (m_impl->ctx == nullptr || EVP_DigestInit_ex(m_impl->ctx, EVP_sha256(), nullptr) != 1) {
-    throw std::runtime_error("OpenSSL: cannot initialise SHA-256");  // out of memory: not recoverable
+  if (m_impl->ctx == nullptr || EVP_DigestInit_ex(m_impl->ctx, md, nullptr) != 1) {
+    throw std::runtime_error("OpenSSL: cannot initialise a digest");  // out of memory: not recoverable
   }
 }
 
-Sha256::~Sha256() { EVP_MD_CTX_free(m_impl->ctx); }
+Digest::~Digest() { EVP_MD_CTX_free(m_impl->ctx); }
 
-void Sha256::update(std::string_view data) {
+void Digest::update(std::string_view data) {
   EVP_DigestUpdate(m_impl->ctx, data.data(), data.size());
 }
 
-std::string Sha256::hex_digest() {
+std::string Digest::raw() {
   std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
   unsigned int len = 0;
   EVP_DigestFinal_ex(m_impl->ctx, md.data(), &len);
+  return std::string(reinterpret_cast<const char*>(md.data()), len);
+}
+
+std::string Digest::hex_digest() {
+  const std::string bytes = raw();
   static constexpr char k_hex[] = "0123456789abcdef";
   std::string out;
-  out.reserve(static_cast<std::size_t>(len) * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    out += k_hex[md[i] >> 4U];
-    out += k_hex[md[i] & 0x0FU];
+  out.reserve(bytes.size() * 2);
+  for (const char c : bytes) {
+    const auto b = static_cast<unsigned char>(c);
+    out += k_hex[b >> 4U];
+    out += k_hex[b & 0x0FU];
   }
   return out;
 }

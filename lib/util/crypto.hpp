@@ -10,21 +10,31 @@
 
 namespace ir::util {
 
-// Incremental SHA-256. update() any number of times, then hex_digest() once.
-class Sha256 {
+enum class DigestAlgorithm { sha256, md5 };
+
+// Incremental digest (OpenSSL EVP). update() any number of times, then raw() or hex_digest() once.
+class Digest {
  public:
-  Sha256();
-  ~Sha256();
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
+  explicit Digest(DigestAlgorithm algorithm);
+  ~Digest();
+  Digest(const Digest&) = delete;
+  Digest& operator=(const Digest&) = delete;
 
   void update(std::string_view data);
-  // Finishes the hash and returns 64 lowercase hex digits; the object must not be updated after.
+  // Finishes the digest and returns its raw bytes (32 for SHA-256, 16 for MD5); no update() after.
+  std::string raw();
+  // Finishes the digest and returns it as lowercase hex digits; no update() after.
   std::string hex_digest();
 
  private:
   struct Impl;
   std::unique_ptr<Impl> m_impl;
+};
+
+// Incremental SHA-256 (the digest most of the tool uses).
+class Sha256 : public Digest {
+ public:
+  Sha256() : Digest(DigestAlgorithm::sha256) {}
 };
 
 // SHA-256 of `data` as 64 lowercase hex digits.

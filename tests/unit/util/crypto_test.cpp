@@ -17,6 +17,18 @@ TEST_CASE("sha256_hex") {
   }
 }
 
+TEST_CASE("Digest: MD5 and SHA-256, raw and hex") {
+  Digest md5(DigestAlgorithm::md5);
+  md5.update("ab");
+  md5.update("c");
+  CHECK(md5.hex_digest() == "900150983cd24fb0d6963f7d28e17f72");  // RFC 1321's "abc"
+  Digest sha(DigestAlgorithm::sha256);
+  sha.update("abc");
+  const std::string raw = sha.raw();
+  CHECK(raw.size() == 32);
+  CHECK(base64_encode(raw) == "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=");
+}
+
 TEST_CASE("base64") {
   CHECK(base64_encode("") == "");
   CHECK(base64_encode("f") == "Zg==");
