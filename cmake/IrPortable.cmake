@@ -78,6 +78,9 @@ ir_portable_use_static(EXPAT::EXPAT expat)
 # links expat wraps it to cmake/portable_random.cpp's getrandom-based definition (glibc 2.25).
 set_property(TARGET EXPAT::EXPAT APPEND PROPERTY INTERFACE_SOURCES ${PROJECT_SOURCE_DIR}/cmake/portable_random.cpp)
 set_property(TARGET EXPAT::EXPAT APPEND PROPERTY INTERFACE_LINK_OPTIONS LINKER:--wrap=arc4random_buf)
+# Each target linking expat gets that source; as its own object in a static library it is left
+# there unless needed, but in a unity batch it would come along with the batch: one copy only.
+list(APPEND IR_UNITY_EXCLUDED ${PROJECT_SOURCE_DIR}/cmake/portable_random.cpp)
 
 # libarchive.a: archive_write_set_format_pax_restricted lives in an object whose format-by-name
 # table references every writer (7-Zip, XAR, ZIP encryption...), which pull in liblzma, libbz2,

@@ -20,10 +20,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string esc(const std::string& s) {
-  return util::esc(s, util::Cap::path);
-}
-
 std::string env(Io& io, const char* name) {
   if (!io.getenv) return {};
   return io.getenv(name).value_or("");
@@ -187,38 +183,38 @@ Result<custody::S3Client*> S3Access::client() {
 // ---- printing ------------------------------------------------------------------------------------
 
 void print_outcome(std::ostream& out, const custody::ObjectOutcome& o) {
-  out << esc(o.url) << ": " << custody::to_string(o.state);
+  out << util::esc(o.url, util::Cap::path) << ": " << custody::to_string(o.state);
   if (o.already_there) out << " (already there: nothing sent)";
   out << "\n";
   if (o.state == custody::ObjectState::uploaded || o.state == custody::ObjectState::unprotected) {
-    out << "  version:  " << (o.version_id.empty() ? "(the bucket is not versioned)" : esc(o.version_id)) << "\n";
-    out << "  etag:     " << esc(o.etag) << "\n";
+    out << "  version:  " << (o.version_id.empty() ? "(the bucket is not versioned)" : util::esc(o.version_id, util::Cap::path)) << "\n";
+    out << "  etag:     " << util::esc(o.etag, util::Cap::path) << "\n";
     out << "  sha256:   " << o.sha256_hex << "\n";
     if (!o.checksum_sha256.empty()) {
-      out << "  checksum: " << esc(o.checksum_sha256) << " (x-amz-checksum-sha256"
+      out << "  checksum: " << util::esc(o.checksum_sha256, util::Cap::path) << " (x-amz-checksum-sha256"
           << (o.parts > 0 ? fmt::format(", of {} part checksums", o.parts) : "") << ")\n";
     }
     if (o.parts_reused > 0)
       out << fmt::format("  resumed:  {} of {} parts were already in the bucket\n", o.parts_reused, o.parts);
-    if (const auto lock = lock_text(o); !lock.empty()) out << "  lock:     " << esc(lock) << "\n";
+    if (const auto lock = lock_text(o); !lock.empty()) out << "  lock:     " << util::esc(lock, util::Cap::path) << "\n";
   } else if (o.state == custody::ObjectState::left_for_resume) {
     out << fmt::format("  multipart upload {}: {} of {} parts in the bucket; run the same command again to resume it\n",
-                       esc(o.upload_id), o.parts_in_bucket, o.parts);
+                       util::esc(o.upload_id, util::Cap::path), o.parts_in_bucket, o.parts);
   }
 }
 
 void print_signed(std::ostream& out, const custody::SignedFiles& files, SignedLines lines) {
   if (lines == SignedLines::with_bundle) {
-    out << "bundle:    " << esc(files.bundle) << "\n";
+    out << "bundle:    " << util::esc(files.bundle, util::Cap::path) << "\n";
     out << "sha256:    " << files.sha256 << "\n";
   }
   out << "key:       " << custody::to_string(files.key_type) << " " << files.key_fingerprint << "\n";
   if (!files.signature.empty()) {
-    out << "signature: " << esc(files.signature) << "\n";
+    out << "signature: " << util::esc(files.signature, util::Cap::path) << "\n";
   } else {
     out << "signature: none (Ed25519 keys sign the statement only; use an ECDSA P-256 key for cosign verify-blob)\n";
   }
-  out << "statement: " << esc(files.statement) << " (in-toto Statement v1, predicate from " << files.predicate_source
+  out << "statement: " << util::esc(files.statement, util::Cap::path) << " (in-toto Statement v1, predicate from " << files.predicate_source
       << ")\n";
 }
 
@@ -356,7 +352,7 @@ AfterSeal::Done AfterSeal::run(evidence::Case& c, const evidence::Case::SealResu
   std::vector<custody::ObjectOutcome> all;
   const auto upload = [&](const std::vector<custody::UploadItem>& items, const std::vector<std::size_t>& url_slots) {
     std::vector<custody::ObjectOutcome> outcomes;
-    for (const auto& item : items) io.err << "upload: " << esc(item.path) << " to " << esc(destination) << "\n" << std::flush;
+    for (const auto& item : items) io.err << "upload: " << util::esc(item.path, util::Cap::path) << " to " << util::esc(destination, util::Cap::path) << "\n" << std::flush;
     if (m_location) {
       auto client = m_s3->client();
       if (!client) {
@@ -464,7 +460,7 @@ AfterSeal::Done AfterSeal::run(evidence::Case& c, const evidence::Case::SealResu
       page = *s;
       journal("report.written", {{"bundle", bundle}, {"path", page_path}, {"sha256", s->sha256}, {"verified", s->verified}});
       done.doc["report"] = {{"path", page_path}, {"sha256", s->sha256}, {"verified", s->verified}};
-      if (lines != nullptr) *lines << "report:    " << esc(page_path) << "\n";
+      if (lines != nullptr) *lines << "report:    " << util::esc(page_path, util::Cap::path) << "\n";
       if (!s->verified) {
         failed(Error(Errc::failure, fmt::format("report {}: the bundle does not verify ({} problem(s)); the page says which",
                                                 bundle, s->problems)));

@@ -12,16 +12,13 @@
 #include "cmd/errors.hpp"
 #include "report/report.hpp"
 #include "util/clock.hpp"
+#include "util/escape.hpp"
 #include "util/sink.hpp"
 #include "util/strings.hpp"
 
 namespace ir::cli {
 
 namespace {
-
-std::string esc(const std::string& s) {
-  return util::escape_for_terminal(s, 1024);
-}
 
 // Runs `render` into stdout ("" or "-") or into a file written whole or not at all (a partial file
 // renamed when complete, mode 0600: it holds evidence).
@@ -117,8 +114,9 @@ int run_report(const ReportOptions& options, Io& io) {
     if (!r) return exit_with(io, r.error().context(what), k_exit_failure);
     written_to = options.output.empty() || options.output == "-" ? "stdout" : options.output;
   }
-  io.err << fmt::format("report: {}: {} processes, {} connections, {} files, {} events, {} findings\n", esc(written_to),
-                        summary.processes, summary.connections, summary.files, summary.events, summary.findings);
+  io.err << fmt::format("report: {}: {} processes, {} connections, {} files, {} events, {} findings\n",
+                        util::esc(written_to, util::Cap::path), summary.processes, summary.connections, summary.files,
+                        summary.events, summary.findings);
   io.err << "bundle sha256: " << summary.bundle_sha256 << "\n";
   if (!summary.verified) {
     print_error(

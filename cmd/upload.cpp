@@ -12,16 +12,13 @@
 #include "custody/sign.hpp"
 #include "custody/signed_files.hpp"
 #include "util/clock.hpp"
+#include "util/escape.hpp"
 #include "util/files.hpp"
 #include "util/strings.hpp"
 
 namespace ir::cli {
 
 namespace {
-
-std::string esc(const std::string& s) {
-  return util::escape_for_terminal(s, 512);
-}
 
 bool file_exists(const std::string& path) {
   struct stat st {};
@@ -87,7 +84,8 @@ int run_upload(const UploadOptions& options, int verbosity, Io& io) {
   }
   std::vector<custody::UploadItem> items;
   for (const auto& b : bundles) {
-    if (!file_exists(b)) return exit_with(io, Error(Errc::usage, "upload: " + esc(b) + ": no such file"));
+    if (!file_exists(b))
+      return exit_with(io, Error(Errc::usage, "upload: " + util::esc(b, util::Cap::path) + ": no such file"));
     items.push_back({b, location ? custody::object_key(*location, b) : std::string(), custody::statement_digest(b)});
     if (options.no_signatures) continue;
     for (const auto& extra : {custody::signature_path(b), custody::statement_path(b)}) {
@@ -99,11 +97,13 @@ int run_upload(const UploadOptions& options, int verbosity, Io& io) {
   const auto part_size = util::parse_byte_size(options.part_size);
   const auto threshold = util::parse_byte_size(options.multipart_threshold);
   if (!part_size || *part_size < 8ULL * 1024 * 1024 || *part_size > 64ULL * 1024 * 1024) {
-    return exit_with(io, Error(Errc::usage, "--part-size " + esc(options.part_size) + ": give 8Mi to 64Mi"));
+    return exit_with(
+        io, Error(Errc::usage, "--part-size " + util::esc(options.part_size, util::Cap::word) + ": give 8Mi to 64Mi"));
   }
   if (!threshold) {
-    return exit_with(io,
-                     Error(Errc::usage, "--multipart-threshold " + esc(options.multipart_threshold) + ": not a size"));
+    return exit_with(
+        io, Error(Errc::usage,
+                  "--multipart-threshold " + util::esc(options.multipart_threshold, util::Cap::word) + ": not a size"));
   }
   auto lock = lock_of(options.s3, clock.now());
   if (!lock) return exit_with(io, lock.error(), k_exit_usage);
@@ -118,9 +118,10 @@ int run_upload(const UploadOptions& options, int verbosity, Io& io) {
     if (options.upload_urls.size() != items.size()) {
       std::string names;
       for (const auto& i : items) names += (names.empty() ? "" : ", ") + i.path;
-      print_error(io, Error(Errc::usage, fmt::format("upload: {} --upload-url for {} file(s) ({})",
-                                                     options.upload_urls.size(), items.size(), esc(names)))
-                          .with_hint("give one presigned URL per file, in that order (or --no-signatures)"));
+      print_error(
+          io, Error(Errc::usage, fmt::format("upload: {} --upload-url for {} file(s) ({})", options.upload_urls.size(),
+                                             items.size(), util::esc(names, util::Cap::path)))
+                  .with_hint("give one presigned URL per file, in that order (or --no-signatures)"));
       return k_exit_usage;
     }
     if (lock->requested()) {

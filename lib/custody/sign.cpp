@@ -10,6 +10,7 @@
 
 #include "custody/hex.hpp"
 #include "util/crypto.hpp"
+#include "util/escape.hpp"
 #include "util/files.hpp"
 #include "util/strings.hpp"
 
@@ -113,11 +114,6 @@ Result<std::string> raw_digest(const std::string& sha256_hex) {
   auto raw = hex_decode(sha256_hex);
   if (!raw || raw->size() != 32) return fail(Errc::invalid, "the SHA-256 is not 64 hex digits");
   return std::move(*raw);
-}
-
-// At most `n` bytes of untrusted text, escaped, for a message.
-std::string quote(std::string_view s, std::size_t n = 80) {
-  return "\"" + util::escape_for_terminal(s, n) + "\"";
 }
 
 }  // namespace
@@ -317,7 +313,7 @@ Result<VerifiedStatement> verify_envelope(const VerifyKey& key, const std::strin
   const auto type =
       envelope.value("payloadType", nlohmann::json()).is_string() ? envelope["payloadType"].get<std::string>() : "";
   if (type != k_intoto_payload_type) {
-    return fail(Errc::invalid, fmt::format("payloadType is {}, not {}", quote(type), k_intoto_payload_type));
+    return fail(Errc::invalid, fmt::format("payloadType is {}, not {}", util::quoted(type), k_intoto_payload_type));
   }
   if (!envelope.contains("payload") || !envelope["payload"].is_string())
     return fail(Errc::invalid, "the envelope has no payload");
@@ -341,7 +337,7 @@ Result<VerifiedStatement> verify_envelope(const VerifyKey& key, const std::strin
   if (statement.is_discarded() || !statement.is_object()) return fail(Errc::invalid, "the statement is not JSON");
   if (statement.value("_type", nlohmann::json()) != k_statement_type) {
     return fail(Errc::invalid, fmt::format("the payload is not an in-toto Statement v1 (_type {})",
-                                           quote(statement.value("_type", nlohmann::json()).dump())));
+                                           util::quoted(statement.value("_type", nlohmann::json()).dump())));
   }
   VerifiedStatement out;
   if (statement.contains("predicateType") && statement["predicateType"].is_string())

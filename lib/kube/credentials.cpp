@@ -21,7 +21,6 @@ namespace {
 
 // client-go's NewCachedFileTokenSource re-reads the file every minute.
 constexpr std::chrono::seconds k_token_file_period{60};
-constexpr std::size_t k_max_token_bytes = std::size_t{1024} * 1024;
 // How much of a plugin's stderr line or of a value it returned goes into a message.
 constexpr std::size_t k_max_echo_bytes = 300;
 
@@ -81,7 +80,7 @@ class TokenFileProvider final : public CredentialProvider {
 
  private:
   Result<std::string> read_token() const {
-    auto text = util::read_file(m_path, k_max_token_bytes);
+    auto text = util::read_file(m_path, k_max_token_file_bytes);
     if (!text) return fail(Errc::config, "read token file " + text.error().message);
     const auto token = util::trim(*text);
     if (token.empty()) return fail(Errc::config, "token file " + m_path + " is empty");

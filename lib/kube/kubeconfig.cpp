@@ -11,6 +11,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "util/crypto.hpp"
+#include "util/escape.hpp"
 #include "util/files.hpp"
 #include "util/strings.hpp"
 
@@ -25,16 +26,10 @@ constexpr std::string_view k_exec_v1 = "client.authentication.k8s.io/v1";
 constexpr std::string_view k_exec_v1beta1 = "client.authentication.k8s.io/v1beta1";
 // Kubeconfigs are small; anything bigger is not one (and must not eat memory).
 constexpr std::size_t k_max_kubeconfig_bytes = std::size_t{16} * 1024 * 1024;
-constexpr std::size_t k_max_token_bytes = std::size_t{1024} * 1024;
 constexpr std::size_t k_max_pem_bytes = std::size_t{4} * 1024 * 1024;
 
-// A name from the file, quoted and made safe for a one-line message.
-std::string quote(std::string_view s) {
-  return "\"" + util::escape_for_terminal(s, 256) + "\"";
-}
-
 std::string entry_key(std::string_view list, std::string_view name) {
-  return fmt::format("{}[{}]", list, quote(name));
+  return fmt::format("{}[{}]", list, util::quoted(name));
 }
 
 // Where an entry was defined: the file as the user named it (for messages) and its directory made
@@ -114,9 +109,9 @@ std::string have_list(const Map& m) {
 // The not-found error for a named entry, with a "did you mean" hint when a name is close.
 template <class Map>
 Error not_found(std::string_view what_prefix, std::string_view kind, const std::string& name, const Map& m) {
-  Error e(Errc::config, fmt::format("{}{} {} not found {}", what_prefix, kind, quote(name), have_list(m)));
+  Error e(Errc::config, fmt::format("{}{} {} not found {}", what_prefix, kind, util::quoted(name), have_list(m)));
   const std::string close = util::closest_match(name, names_of(m));
-  if (!close.empty()) e = e.with_hint(fmt::format("did you mean {}?", quote(close)));
+  if (!close.empty()) e = e.with_hint(fmt::format("did you mean {}?", util::quoted(close)));
   return e;
 }
 
@@ -463,8 +458,8 @@ Result<std::string> normalize_server(std::string_view raw, const std::string& wh
   } else {
     const std::string scheme = util::to_lower(s.substr(0, scheme_end));
     if (scheme != "https" && scheme != "http") {
-      return fail(Errc::config,
-                  fmt::format("{}: unsupported scheme {} in {} (want https)", what, quote(scheme), quote(raw)));
+      return fail(Errc::config, fmt::format("{}: unsupported scheme {} in {} (want https)", what, util::quoted(scheme),
+                                            util::quoted(raw)));
     }
     s = scheme + s.substr(scheme_end);
   }
@@ -472,7 +467,7 @@ Result<std::string> normalize_server(std::string_view raw, const std::string& wh
   while (!s.empty() && s.back() == '/') s.pop_back();
   const auto host_start = s.find("://") + 3;
   if (host_start >= s.size() || s[host_start] == '/') {
-    return fail(Errc::config, fmt::format("{}: {} has no host", what, quote(raw)));
+    return fail(Errc::config, fmt::format("{}: {} has no host", what, util::quoted(raw)));
   }
   return s;
 }
@@ -483,10 +478,10 @@ Result<void> check_proxy_url(const std::string& url, const std::string& what) {
   const std::string scheme = scheme_end == std::string::npos ? "" : util::to_lower(url.substr(0, scheme_end));
   if (scheme != "http" && scheme != "https" && scheme != "socks5") {
     return fail(Errc::config,
-                fmt::format("{}: unsupported proxy {} (want an http, https or socks5 URL)", what, quote(url)));
+                fmt::format("{}: unsupported proxy {} (want an http, https or socks5 URL)", what, util::quoted(url)));
   }
   if (scheme_end + 3 >= url.size())
-    return fail(Errc::config, fmt::format("{}: proxy {} has no host", what, quote(url)));
+    return fail(Errc::config, fmt::format("{}: proxy {} has no host", what, util::quoted(url)));
   return {};
 }
 
@@ -495,7 +490,7 @@ Result<void> check_exec(const ExecPluginConfig& e, const std::string& prefix) {
   if (e.api_version.empty()) return fail(Errc::config, prefix + ".apiVersion: not set");
   if (e.api_version != k_exec_v1 && e.api_version != k_exec_v1beta1) {
     return unexpected(Error(Errc::config, fmt::format("{}.apiVersion: {} is not supported (want {} or {})", prefix,
-                                                      quote(e.api_version), k_exec_v1, k_exec_v1beta1))
+                                                      util::quoted(e.api_version), k_exec_v1, k_exec_v1beta1))
                           .with_hint("client.authentication.k8s.io/v1alpha1 was removed in Kubernetes 1.24: update the "
                                      "plugin and its kubeconfig entry"));
   }
@@ -507,7 +502,7 @@ Result<void> check_exec(const ExecPluginConfig& e, const std::string& prefix) {
   }
   if (e.interactive_mode != "Never" && e.interactive_mode != "IfAvailable" && e.interactive_mode != "Always") {
     return fail(Errc::config, fmt::format("{}.interactiveMode: {} is not one of Never, IfAvailable, Always", prefix,
-                                          quote(e.interactive_mode)));
+                                          util::quoted(e.interactive_mode)));
   }
   return {};
 }
@@ -560,7 +555,7 @@ Result<void> apply_user(RestConfig& rc, const UserEntry& u, const std::string& p
   if (!token_override) {
     if (u.auth_provider) {
       return unexpected(Error(Errc::config, fmt::format("{}.auth-provider: the {} auth provider is not supported",
-                                                        prefix, quote(*u.auth_provider)))
+                                                        prefix, util::quoted(*u.auth_provider)))
                             .with_hint("kubectl removed its built-in auth providers (v1.26): switch this user to an "
                                        "exec credential plugin (e.g. gke-gcloud-auth-plugin, kubelogin)"));
     }
@@ -582,7 +577,7 @@ Result<void> apply_user(RestConfig& rc, const UserEntry& u, const std::string& p
     // client-go reads a token file at configuration time when there is no static token to fall
     // back on: fail now, naming the key, rather than on the first request.
     if (u.token.empty() && !u.token_file.empty()) {
-      auto t = util::read_file(u.token_file, k_max_token_bytes);
+      auto t = util::read_file(u.token_file, k_max_token_file_bytes);
       if (!t) return fail(Errc::config, prefix + ".tokenFile: " + t.error().message);
     }
   } else {

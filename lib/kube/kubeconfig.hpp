@@ -4,6 +4,7 @@
 // and file system paths come in as values; nothing here reads environment variables.
 
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <utility>
@@ -12,6 +13,9 @@
 #include "util/result.hpp"
 
 namespace ir::kube {
+
+// The largest token file read (tokenFile, the service account token): tokens are a few KiB.
+inline constexpr std::size_t k_max_token_file_bytes = std::size_t{1024} * 1024;
 
 // `users[].user.exec`: a client-go credential plugin (client.authentication.k8s.io/v1 or v1beta1).
 struct ExecPluginConfig {

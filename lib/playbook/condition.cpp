@@ -3,6 +3,7 @@
 #include <charconv>
 #include <exception>
 
+#include "util/escape.hpp"
 #include "util/strings.hpp"
 
 namespace ir::playbook {
@@ -28,10 +29,6 @@ bool is_identifier_char(char c) {
 }
 bool is_digit(char c) {
   return c >= '0' && c <= '9';
-}
-
-std::string shown(std::string_view s) {
-  return "\"" + util::escape_for_terminal(s, 40) + "\"";
 }
 
 class Lexer {
@@ -87,7 +84,7 @@ class Lexer {
     if (c == '"' || c == '\'') return string_literal();
     if (is_digit(c) || (c == '-' && r.size() > 1 && is_digit(r[1]))) return number();
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_') return word();
-    return error(start, "unexpected " + shown(r.substr(0, 1)));
+    return error(start, "unexpected " + util::quoted(r.substr(0, 1), util::Cap::word));
   }
 
   Result<Token> string_literal() {
@@ -117,7 +114,7 @@ class Lexer {
     if (m_pos < m_end && is_identifier_char(m_s[m_pos])) {
       std::size_t end = m_pos;
       while (end < m_end && is_identifier_char(m_s[end])) ++end;
-      return error(start, "invalid number " + shown(m_s.substr(start, end - start)));
+      return error(start, "invalid number " + util::quoted(m_s.substr(start, end - start), util::Cap::word));
     }
     nlohmann::json value;
     std::int64_t integer = 0;
@@ -142,7 +139,7 @@ class Lexer {
     if (text == "true" || text == "false") return Token{TokenKind::literal, start, text, text == "true", {}};
     if (text == "null") return Token{TokenKind::literal, start, text, nullptr, {}};
     auto path = parse_reference(text);
-    if (!path) return error(start, "invalid reference " + shown(text));
+    if (!path) return error(start, "invalid reference " + util::quoted(text, util::Cap::word));
     return Token{TokenKind::reference, start, text, {}, Reference{text, std::move(*path), start}};
   }
 
@@ -177,7 +174,7 @@ NodePtr make_node(ConditionNode::Kind kind, NodePtr left = nullptr, NodePtr righ
 }
 
 std::string describe_token(const Token& t) {
-  return t.kind == TokenKind::end ? "end of condition" : shown(t.text);
+  return t.kind == TokenKind::end ? "end of condition" : util::quoted(t.text, util::Cap::word);
 }
 
 class Parser {
@@ -190,9 +187,10 @@ class Parser {
     const Token& t = peek();
     if (t.kind == TokenKind::close) return error(t, "unexpected \")\" (no \"(\" to close)");
     if (t.kind == TokenKind::compare)
-      return error(t, "unexpected " + shown(t.text) + " (comparisons do not chain: use \"and\")");
+      return error(t,
+                   "unexpected " + util::quoted(t.text, util::Cap::word) + " (comparisons do not chain: use \"and\")");
     if (t.kind != TokenKind::end)
-      return error(t, "unexpected " + shown(t.text) + " (expected \"and\", \"or\" or the end)");
+      return error(t, "unexpected " + util::quoted(t.text, util::Cap::word) + " (expected \"and\", \"or\" or the end)");
     return root;
   }
   [[nodiscard]] std::size_t error_offset() const { return m_error_offset; }
@@ -285,7 +283,8 @@ Result<nlohmann::json> evaluate_node(const ConditionNode& node, const nlohmann::
       return node.value;
     case Kind::reference: {
       const nlohmann::json* v = lookup(scope, node.reference.path);
-      if (v == nullptr) return fail(Errc::invalid, "undefined reference " + shown(node.reference.text));
+      if (v == nullptr)
+        return fail(Errc::invalid, "undefined reference " + util::quoted(node.reference.text, util::Cap::word));
       return *v;
     }
     case Kind::not_: {

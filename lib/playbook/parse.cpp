@@ -13,6 +13,7 @@
 #include "playbook/step_types.hpp"
 #include "playbook/template.hpp"
 #include "playbook/yaml_tree.hpp"
+#include "util/escape.hpp"
 #include "util/strings.hpp"
 
 // Validation runs in two passes over the positioned YAML tree (yaml_tree.hpp): the first checks
@@ -28,7 +29,6 @@ using detail::YamlNode;
 using Kind = YamlNode::Kind;
 
 constexpr std::size_t k_max_playbook_bytes = std::size_t{1} << 20;
-constexpr std::size_t k_max_shown = 60;  // bytes of a user string shown in a message
 const std::vector<std::string> k_roots = {"pod", "namespace", "case", "params", "steps", "item"};
 const std::vector<std::string> k_playbook_keys = {"name", "description", "params", "steps", "report", "upload"};
 const std::vector<std::string> k_param_keys = {"type", "default", "required", "description"};
@@ -36,9 +36,7 @@ const std::vector<std::string> k_step_keys = {"id", "uses", "description", "with
 const std::vector<std::string> k_param_types = {"string", "bool", "int", "list"};
 constexpr std::string_view k_duration_hint = "a duration like 30s, 2m, 1h or 1m30s";
 
-std::string q(std::string_view s) {
-  return "\"" + util::escape_for_terminal(s, k_max_shown) + "\"";
-}
+std::string q(std::string_view s) { return util::quoted(s, util::Cap::word); }
 
 std::string fmt_pos(Position p) {
   return fmt::format("{}:{}", p.line, p.column);

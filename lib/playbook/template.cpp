@@ -2,6 +2,7 @@
 
 #include <exception>
 
+#include "util/escape.hpp"
 #include "util/strings.hpp"
 
 namespace ir::playbook {
@@ -10,14 +11,9 @@ namespace {
 
 constexpr std::string_view k_open = "{{";
 constexpr std::string_view k_close = "}}";
-constexpr std::size_t k_max_shown = 80;  // bytes of a user string shown in one message
 
 bool is_segment_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-}
-
-std::string shown(std::string_view s) {
-  return "\"" + util::escape_for_terminal(s, k_max_shown) + "\"";
 }
 
 // Renders one string; `out` receives the typed value or the text.
@@ -26,7 +22,7 @@ Result<nlohmann::json> render_string(const std::string& s, const nlohmann::json&
   IR_TRY(parts, split_template(s));
   const auto value_of = [&](const Reference& ref) -> Result<const nlohmann::json*> {
     const nlohmann::json* v = lookup(scope, ref.path);
-    if (v == nullptr) return fail(Errc::invalid, "undefined reference " + shown(ref.text));
+    if (v == nullptr) return fail(Errc::invalid, "undefined reference " + util::quoted(ref.text, util::Cap::word));
     return v;
   };
   if (parts.size() == 1 && parts[0].is_reference) {
@@ -112,7 +108,7 @@ Result<std::vector<TemplatePart>> split_template(std::string_view s, std::size_t
     if (inner.empty()) return error(open, "empty template \"{{ }}\"");
     auto path = parse_reference(inner);
     if (!path) {
-      return error(open, "template " + shown(s.substr(open, close + k_close.size() - open)) +
+      return error(open, "template " + util::quoted(s.substr(open, close + k_close.size() - open), util::Cap::word) +
                              " is not a reference (like {{ params.name }} or {{ steps.id.output }})");
     }
     parts.push_back(TemplatePart{true, {}, Reference{std::string(inner), std::move(*path), inner_offset}});
@@ -164,7 +160,7 @@ Result<nlohmann::json> render(const nlohmann::json& value, const nlohmann::json&
 std::string describe_value(const nlohmann::json& value) {
   switch (value.type()) {
     case nlohmann::json::value_t::string:
-      return "string " + shown(value.get_ref<const std::string&>());
+      return "string " + util::quoted(value.get_ref<const std::string&>(), util::Cap::word);
     case nlohmann::json::value_t::boolean:
       return value.get<bool>() ? "bool true" : "bool false";
     case nlohmann::json::value_t::number_integer:

@@ -92,16 +92,12 @@ class CountingSink final : public util::Sink {
   util::Sha256 m_sha;
 };
 
-void js_str(std::string& out, std::string_view s) {
-  util::append_script_json_string(out, s);
-}
-
 // ,"key":"value": one string member of an object after its first.
 void js_member(std::string& out, std::string_view key, std::string_view value) {
   out += ",\"";
   out += key;
   out += "\":";
-  js_str(out, value);
+  util::append_script_json_string(out, value);
 }
 
 void row(Out& o, std::string_view key, const std::string& value) {
@@ -345,7 +341,7 @@ Result<void> write_files(Out& o, const Model& m) {
     out += std::to_string(units);
   }));
   IR_CHECK(column(
-      "suf", [&](const FileEntry& f, std::size_t i) { js_str(out, std::string_view(f.path).substr(suffix_at[i])); }));
+      "suf", [&](const FileEntry& f, std::size_t i) { util::append_script_json_string(out, std::string_view(f.path).substr(suffix_at[i])); }));
   out += ",\"type\":\"";
   for (const std::uint32_t index : order) {
     const char t = m.files[index].type;
@@ -380,7 +376,7 @@ Result<void> write_files(Out& o, const Model& m) {
     if (!f.target.empty()) {
       sep();
       out += "\"t\":";
-      js_str(out, f.target);
+      util::append_script_json_string(out, f.target);
     }
     if (f.flagged) {
       sep();
@@ -389,7 +385,7 @@ Result<void> write_files(Out& o, const Model& m) {
     if (hash != hashes.end()) {
       sep();
       out += "\"h\":";
-      js_str(out, hash->second);
+      util::append_script_json_string(out, hash->second);
     }
     if (mark != marks.end()) {
       sep();
@@ -411,7 +407,7 @@ Result<void> write_data(Out& o, const Model& m, const Options& options) {
     out += '[';
     for (std::size_t i = 0; i < v.size(); ++i) {
       if (i > 0) out += ',';
-      js_str(out, v[i]);
+      util::append_script_json_string(out, v[i]);
     }
     out += ']';
   };
@@ -421,7 +417,7 @@ Result<void> write_data(Out& o, const Model& m, const Options& options) {
     out += ']';
   };
   out += "{\"v\":1,\"pod\":";
-  js_str(out, m.namespace_name + "/" + m.pod);
+  util::append_script_json_string(out, m.namespace_name + "/" + m.pod);
   out += ",\"timelineFiles\":" + std::to_string(options.timeline_files);
   out += ",\"containers\":";
   str_array(m.containers);
@@ -431,7 +427,7 @@ Result<void> write_data(Out& o, const Model& m, const Options& options) {
     const Finding& f = m.findings[i];
     out += i == 0 ? "{" : ",{";
     out += "\"id\":";
-    js_str(out, f.id);
+    util::append_script_json_string(out, f.id);
     js_member(out, "kind", f.kind);
     js_member(out, "rule", f.rule);
     js_member(out, "sev", to_string(f.severity));
@@ -452,7 +448,7 @@ Result<void> write_data(Out& o, const Model& m, const Options& options) {
     const Process& p = m.processes[i];
     out += i == 0 ? "{" : ",{";
     out += "\"c\":";
-    js_str(out, p.container);
+    util::append_script_json_string(out, p.container);
     out += ",\"pid\":" + std::to_string(p.pid) + ",\"ppid\":" + std::to_string(p.ppid);
     js_member(out, "user", p.user);
     js_member(out, "comm", p.comm);
@@ -477,7 +473,7 @@ Result<void> write_data(Out& o, const Model& m, const Options& options) {
     const Connection& c = m.connections[i];
     out += i == 0 ? "{" : ",{";
     out += "\"c\":";
-    js_str(out, c.container);
+    util::append_script_json_string(out, c.container);
     js_member(out, "proto", c.proto);
     js_member(out, "state", c.state);
     js_member(out, "local", c.local);
@@ -501,7 +497,7 @@ Result<void> write_data(Out& o, const Model& m, const Options& options) {
   out += ",\"kinds\":[";
   for (int k = 0; k <= static_cast<int>(EventKind::collection); ++k) {
     if (k > 0) out += ',';
-    js_str(out, timestamp_desc(static_cast<EventKind>(k)));
+    util::append_script_json_string(out, timestamp_desc(static_cast<EventKind>(k)));
   }
   out += "],\"events\":[";
   for (std::size_t i = 0; i < m.events.size(); ++i) {
@@ -510,9 +506,9 @@ Result<void> write_data(Out& o, const Model& m, const Options& options) {
     if (added) sources.push_back(e.source);
     out += i == 0 ? "[" : ",[";
     out += std::to_string(e.time_us) + "," + std::to_string(static_cast<int>(e.kind)) + ",";
-    js_str(out, e.message);
+    util::append_script_json_string(out, e.message);
     out += "," + std::to_string(it->second) + ",";
-    js_str(out, e.container);
+    util::append_script_json_string(out, e.container);
     out += e.estimated ? ",1]" : ",0]";
     IR_CHECK(o.maybe_flush());
   }
@@ -524,7 +520,7 @@ Result<void> write_data(Out& o, const Model& m, const Options& options) {
     const Sibling& s = m.siblings[i];
     out += i == 0 ? "{" : ",{";
     out += "\"ns\":";
-    js_str(out, s.namespace_name);
+    util::append_script_json_string(out, s.namespace_name);
     js_member(out, "name", s.name);
     js_member(out, "workload", s.workload);
     js_member(out, "node", s.node);
@@ -534,26 +530,26 @@ Result<void> write_data(Out& o, const Model& m, const Options& options) {
     out += s.evidence ? ",\"evidence\":1}" : ",\"evidence\":0}";
   }
   out += "],\"digest\":";
-  js_str(out, m.siblings_digest);
+  util::append_script_json_string(out, m.siblings_digest);
 
   // Artifacts: [path, size, sha256, method, source, collected_at, truncated, note, problem].
   out += ",\"artifacts\":[";
   for (std::size_t i = 0; i < m.artifacts.size(); ++i) {
     const ArtifactRow& a = m.artifacts[i];
     out += i == 0 ? "[" : ",[";
-    js_str(out, a.path);
+    util::append_script_json_string(out, a.path);
     out += "," + std::to_string(a.size) + ",";
-    js_str(out, a.sha256);
+    util::append_script_json_string(out, a.sha256);
     out += ',';
-    js_str(out, a.method);
+    util::append_script_json_string(out, a.method);
     out += ',';
-    js_str(out, a.source);
+    util::append_script_json_string(out, a.source);
     out += ',';
-    js_str(out, a.collected_at);
+    util::append_script_json_string(out, a.collected_at);
     out += a.truncated ? ",1," : ",0,";
-    js_str(out, a.note);
+    util::append_script_json_string(out, a.note);
     out += ',';
-    js_str(out, a.problem);
+    util::append_script_json_string(out, a.problem);
     out += ']';
     IR_CHECK(o.maybe_flush());
   }

@@ -16,10 +16,6 @@ std::string md(std::string_view s) {
   return util::escape_markdown(s, Text::escaped);
 }
 
-void js_str(std::string& out, std::string_view s) {
-  util::append_script_json_string(out, s);
-}
-
 std::string mode_text(std::uint32_t mode) {
   return fmt::format("{:04o}", mode & 07777U);
 }
@@ -103,20 +99,20 @@ Result<void> render_timesketch(const Model& m, util::Sink& out) {
   const auto line = [&](std::int64_t time_us, const std::string& message, const char* desc, const char* data_type,
                         const std::string& source, const std::string& container, bool estimated) {
     buf += "{\"message\":";
-    js_str(buf, message);
+    util::append_script_json_string(buf, message);
     buf += ",\"datetime\":\"" + format_iso8601_us(time_us) + "\",\"timestamp\":" + std::to_string(time_us) +
            ",\"timestamp_desc\":";
-    js_str(buf, desc);
+    util::append_script_json_string(buf, desc);
     buf += ",\"data_type\":";
-    js_str(buf, data_type);
+    util::append_script_json_string(buf, data_type);
     buf += ",\"source_artifact\":";
-    js_str(buf, source);
+    util::append_script_json_string(buf, source);
     buf += ",\"container\":";
-    js_str(buf, container);
+    util::append_script_json_string(buf, container);
     buf += ",\"case\":";
-    js_str(buf, m.case_id);
+    util::append_script_json_string(buf, m.case_id);
     buf += ",\"pod\":";
-    js_str(buf, pod);
+    util::append_script_json_string(buf, pod);
     if (estimated) buf += ",\"time_estimated\":true";
     buf += "}\n";
   };

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "forensics/indicators.hpp"
+#include "forensics/procfs.hpp"
 #include "kube/api.hpp"
 #include "triage/access.hpp"
 #include "triage/collect_steps.hpp"
@@ -128,6 +129,8 @@ std::string exec_source(const ExecTarget& target, const std::string& command) {
   return fmt::format("exec {}{}: {}", util::esc(target.exec_container, util::Cap::word),
                      target.exec_container == target.container ? "" : " (target " + util::esc(target.container, util::Cap::word) + ")", command);
 }
+
+std::string pretty(const nlohmann::json& j) { return forensics::procfs::dump_json(j, 2) + "\n"; }
 
 std::string container_dir(const std::string& container) {
   return "containers/" + evidence::safe_component(container) + "/";

@@ -18,8 +18,6 @@ namespace {
 
 constexpr int k_max_owner_depth = 6;
 
-std::string pretty(const json& j) { return forensics::procfs::dump_json(j, 2) + "\n"; }
-
 evidence::ArtifactMeta api_meta(const std::string& source) { return {.source = source, .method = evidence::Method::api}; }
 
 std::string pod_api_path(const CollectOptions& o) {

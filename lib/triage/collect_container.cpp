@@ -34,8 +34,6 @@ constexpr std::size_t k_max_batch_argv = 24 * 1024;  // bytes of file names per 
 constexpr std::uint64_t k_max_batch_bytes = 1ULL << 30;
 constexpr std::size_t k_max_skipped_listed = 2000;
 
-std::string pretty(const json& j) { return forensics::procfs::dump_json(j, 2) + "\n"; }
-
 evidence::ArtifactMeta local_meta(const ExecTarget& t, const std::string& source) {
   return {.source = source, .method = t.method};
 }

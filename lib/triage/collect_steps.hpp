@@ -91,6 +91,9 @@ std::string container_dir(const std::string& container);
 // "exec kubectl-ir-1a2b3c (target app): ..." through a debug container.
 std::string exec_source(const ExecTarget& target, const std::string& command);
 
+// An API object or parsed artifact as a bundle entry: indented JSON and a final newline.
+std::string pretty(const nlohmann::json& j);
+
 // The argv as it is shown in a manifest ("exec web: cat /proc/net/tcp"), escaped and bounded.
 std::string describe_argv(const std::vector<std::string>& argv);
 

@@ -15,13 +15,8 @@ using nlohmann::json;
 
 namespace {
 
-std::string str(const json& j, const char* key) {
-  if (!j.is_object()) return {};
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 using json_fields::member;
+using json_fields::str;
 
 // One matchExpressions entry (metav1.LabelSelectorRequirement).
 struct Requirement {

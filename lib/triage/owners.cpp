@@ -2,17 +2,18 @@
 
 #include <algorithm>
 
-#include <simdjson.h>
-
 #include <fmt/format.h>
+#include <simdjson.h>
 
 #include "kube/api.hpp"
 #include "kube/pager.hpp"
+#include "triage/od_fields.hpp"
 #include "util/strings.hpp"
 
 namespace ir::triage {
 
 namespace od = simdjson::ondemand;
+using od_fields::text;
 using nlohmann::json;
 
 struct ObjectResolver::Resource {
@@ -39,12 +40,6 @@ const ObjectResolver::Resource* resource_for(const OwnerRef& ref) {
 }
 
 constexpr int k_max_chain = 4;  // Pod → ReplicaSet → Deployment needs 2; owners above are rare
-
-// A field as a string, or "" when it is of another type (never trusted to be either).
-std::string_view text(od::value v) {
-  std::string_view s;
-  return v.get_string().get(s) == simdjson::SUCCESS ? s : std::string_view();
-}
 
 std::optional<OwnerRef> controller_of(od::value refs) {
   od::array arr;

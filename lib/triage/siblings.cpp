@@ -8,17 +8,18 @@
 #include <string_view>
 #include <thread>
 
-#include <simdjson.h>
-
 #include <fmt/format.h>
+#include <simdjson.h>
 
 #include "kube/api.hpp"
 #include "kube/pager.hpp"
+#include "triage/od_fields.hpp"
 #include "util/strings.hpp"
 
 namespace ir::triage {
 
 namespace od = simdjson::ondemand;
+using od_fields::text;
 
 namespace {
 
@@ -26,11 +27,6 @@ namespace {
 // interesting are only known then); past this many pods they are counted, not kept, so a cluster
 // full of pending pods cannot grow memory without bound.
 constexpr std::size_t k_max_unknown_candidates = 20000;
-
-std::string_view text(od::value v) {
-  std::string_view s;
-  return v.get_string().get(s) == simdjson::SUCCESS ? s : std::string_view();
-}
 
 // A pod as read from a page: views into the parser's buffers, valid until the next page. Only the
 // pods that matter are copied out.

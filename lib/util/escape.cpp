@@ -203,6 +203,8 @@ void append_script_json_string(std::string& out, std::string_view s) {
 
 std::string esc(std::string_view s, Cap cap) { return visible_text(s, Text::raw, static_cast<std::size_t>(cap)); }
 
+std::string quoted(std::string_view s, Cap cap) { return "\"" + esc(s, cap) + "\""; }
+
 std::string esc(std::string_view s, Text kind, Cap cap) { return visible_text(s, kind, static_cast<std::size_t>(cap)); }
 
 }  // namespace ir::util

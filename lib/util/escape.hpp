@@ -42,6 +42,10 @@ enum class Text {
   escaped,  // already through escape_for_terminal (the parsers' stored form, or a visible form)
 };
 
+// `s` between double quotes as esc shows it: a value named inside a one-line message
+// ("step \"scan\" not found"). The quotes are the message's; a quote inside `s` is shown as is.
+std::string quoted(std::string_view s, Cap cap = Cap::field);
+
 // esc for text that may already be a visible form (Text::escaped: a parser's stored string, or a
 // line composed of them): escaping it again changes nothing, so it is shown once, not as "\\x1b".
 std::string esc(std::string_view s, Text kind, Cap cap);

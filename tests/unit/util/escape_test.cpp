@@ -32,6 +32,22 @@ TEST_CASE("visible_text") {
   }
 }
 
+TEST_CASE("quoted") {
+  SUBCASE("the visible form between quotes") {
+    CHECK(quoted("web") == "\"web\"");
+    CHECK(quoted("a\x1b[2Jb\u202e") == "\"a\\x1b[2Jb\\u202e\"");
+  }
+  SUBCASE("bounded by the cap, the quotes kept") {
+    const std::string long_value(100, 'x');
+    const std::string q = quoted(long_value, Cap::word);
+    CHECK(q.front() == '"');
+    CHECK(q.back() == '"');
+    CHECK(q.find(std::string(64, 'x')) == 1);
+    CHECK(q.find(std::string(65, 'x')) == std::string::npos);
+    CHECK(q.find("36 more bytes") != std::string::npos);
+  }
+}
+
 TEST_CASE("escape_html") {
   CHECK(escape_html("<script>alert('x')</script>") == "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;");
   CHECK(escape_html("\"><img src=x onerror=y>") == "&quot;&gt;&lt;img src=x onerror=y&gt;");
