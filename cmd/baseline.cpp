@@ -58,7 +58,7 @@ Result<triage::BaselineTarget> parse_targets(const std::vector<std::string>& arg
         }
         t.workload_kind = *kind;
         t.workload_name = a.substr(slash + 1);
-        if (t.workload_name.empty()) return fail(Errc::usage, "\"" + util::esc(a, util::Cap::field) + "\": no name");
+        if (t.workload_name.empty()) return fail(Errc::usage, util::quoted(a, util::Cap::field) + ": no name");
         continue;
       }
     }
@@ -93,22 +93,22 @@ int run_baseline_create(const BaselineCliOptions& o, const GlobalOptions& global
     const auto n = util::parse_byte_size(o.max_file_bytes);
     if (!n) {
       return exit_with(
-          io, Error(Errc::usage, "invalid --max-file-bytes \"" + util::esc(o.max_file_bytes, util::Cap::word) + "\""));
+          io, Error(Errc::usage, "invalid --max-file-bytes " + util::quoted(o.max_file_bytes, util::Cap::word)));
     }
     options.snapshot.max_file_bytes = *n;
   }
   if (!o.timeout.empty()) {
     const auto d = util::parse_duration(o.timeout);
     if (!d || d->count() < 1000) {
-      return exit_with(io, Error(Errc::usage, "invalid --timeout \"" + util::esc(o.timeout, util::Cap::word) +
-                                                  "\": want a duration like 2m"));
+      return exit_with(io, Error(Errc::usage, "invalid --timeout " + util::quoted(o.timeout, util::Cap::word) +
+                                                  ": want a duration like 2m"));
     }
     options.snapshot.command_timeout = std::chrono::duration_cast<std::chrono::seconds>(*d);
   }
   for (const auto& p : o.paths) {
     if (p.empty() || p[0] != '/' || p.find("/../") != std::string::npos) {
-      return exit_with(io, Error(Errc::usage, "invalid --path \"" + util::esc(p, util::Cap::field) +
-                                                  "\": want an absolute path without \"..\""));
+      return exit_with(io, Error(Errc::usage, "invalid --path " + util::quoted(p, util::Cap::field) +
+                                                  ": want an absolute path without \"..\""));
     }
   }
   auto session = open_session(global.kube, io);

@@ -61,7 +61,7 @@ std::optional<Error> unknown_command(const std::vector<std::string>& args, const
   std::vector<std::string> names;
   for (const auto& c : commands) names.push_back(c.app->get_name());
   if (std::find(names.begin(), names.end(), *word) != names.end()) return std::nullopt;
-  Error err(Errc::usage, "unknown command \"" + util::esc(*word, util::Cap::word) + "\"");
+  Error err(Errc::usage, "unknown command " + util::quoted(*word, util::Cap::word));
   const auto guess = util::closest_match(*word, names, 3);
   return err.with_hint(guess.empty() ? "kubectl ir --help lists the commands"
                                      : "did you mean \"" + guess + "\"? (kubectl ir --help lists the commands)");

@@ -154,8 +154,8 @@ triage::ConnectionFactory worker_connections(const KubeFlags& flags, Io& io) {
 Result<std::string> choose_case(const std::string& requested, const nlohmann::json* pod, util::TimePoint now) {
   if (!requested.empty()) {
     if (!evidence::valid_case_id(requested)) {
-      return fail(Errc::usage, "invalid case id \"" + util::esc(requested, util::Cap::word) +
-                                   "\": want 1-63 of [A-Za-z0-9._-], not starting with '.' or '-'");
+      return fail(Errc::usage, "invalid case id " + util::quoted(requested, util::Cap::word) +
+                                   ": want 1-63 of [A-Za-z0-9._-], not starting with '.' or '-'");
     }
     return requested;
   }

@@ -102,7 +102,7 @@ int run_drill(const DrillCliOptions& o, const GlobalOptions& global, Io& io) {
   for (const auto& c : o.check_namespaces) {
     if (c.empty() || c.size() > 63 ||
         c.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos) {
-      print_error(io, Error(Errc::usage, "invalid --check-namespace \"" + util::esc(c, util::Cap::word) + "\""));
+      print_error(io, Error(Errc::usage, "invalid --check-namespace " + util::quoted(c, util::Cap::word)));
       return k_exit_usage;
     }
   }

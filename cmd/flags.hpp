@@ -55,7 +55,7 @@ class BoundFlags {
       }
       if (auto r = slot.binding->set(target, value); !r) {
         const std::string shown = slot.binding->cli == Cli::repeated ? util::join(slot.list, ",") : slot.text;
-        return fail(Errc::usage, "invalid " + slot.option->get_name() + " \"" + util::esc(shown, util::Cap::word) + "\": " +
+        return fail(Errc::usage, "invalid " + slot.option->get_name() + " " + util::quoted(shown, util::Cap::word) + ": " +
                                      r.error().message);
       }
     }

@@ -196,8 +196,8 @@ int run_isolate(const IsolateFlags& flags, const GlobalOptions& global, Io& io) 
   triage::IsolateOptions opts;
   if (auto r = flags.verb->apply(opts); !r) return exit_with(io, r.error(), k_exit_usage);
   if (!o.case_id.empty() && !valid_label_value(o.case_id)) {
-    print_error(io, Error(Errc::usage, "invalid --case \"" + util::esc(o.case_id, util::Cap::word) +
-                                           "\": 1-63 letters, digits, '.', '_' or '-', starting and ending alphanumeric"));
+    print_error(io, Error(Errc::usage, "invalid --case " + util::quoted(o.case_id, util::Cap::word) +
+                                           ": 1-63 letters, digits, '.', '_' or '-', starting and ending alphanumeric"));
     return k_exit_usage;
   }
   if (opts.ephemeral && !opts.verify && opts.probe.empty()) {
@@ -304,7 +304,7 @@ void print_release(const triage::ReleaseReport& r, const triage::ReleaseOptions&
 
 int run_release(const ReleaseCliOptions& o, const GlobalOptions& global, Io& io) {
   if (!o.case_id.empty() && !valid_label_value(o.case_id)) {
-    return exit_with(io, Error(Errc::usage, "invalid --case \"" + util::esc(o.case_id, util::Cap::word) + "\""));
+    return exit_with(io, Error(Errc::usage, "invalid --case " + util::quoted(o.case_id, util::Cap::word)));
   }
   if (o.pod.empty() && o.case_id.empty()) {
     print_error(io,

@@ -230,13 +230,13 @@ Result<SummaryOutput> parse_summary_output(const std::string& output, const std:
   }
   if (ends_with(".tar.gz") || ends_with(".tgz")) {
     if (!bundle.empty() && bundle != output) {
-      return fail(Errc::usage, "two bundle paths: -o \"" + util::esc(output, util::Cap::path) + "\" and --bundle \"" +
-                                   util::esc(bundle, util::Cap::path) + "\"");
+      return fail(Errc::usage, "two bundle paths: -o " + util::quoted(output, util::Cap::path) + " and --bundle " +
+                                   util::quoted(bundle, util::Cap::path));
     }
     out.bundle = output;
     return out;
   }
-  return unexpected(Error(Errc::usage, "invalid -o \"" + util::esc(output, util::Cap::word) + "\": want table, json or yaml")
+  return unexpected(Error(Errc::usage, "invalid -o " + util::quoted(output, util::Cap::word) + ": want table, json or yaml")
                         .with_hint("the bundle's path is --bundle PATH (-O PATH)"));
 }
 

@@ -64,7 +64,7 @@ Result<std::map<std::string, std::string>> parse_params(const std::vector<std::s
   std::map<std::string, std::string> out;
   for (const auto& p : given) {
     const auto eq = p.find('=');
-    if (eq == std::string::npos || eq == 0) return fail(Errc::usage, "invalid --param \"" + util::esc(p, util::Cap::field) + "\": want NAME=VALUE");
+    if (eq == std::string::npos || eq == 0) return fail(Errc::usage, "invalid --param " + util::quoted(p, util::Cap::field) + ": want NAME=VALUE");
     out[p.substr(0, eq)] = p.substr(eq + 1);
   }
   return out;
@@ -150,8 +150,8 @@ int run_run(const RunCliOptions& options, const GlobalOptions& global, Io& io) {
   RunCliOptions o = options;
   if (!o.pod_positional.empty()) {
     if (!o.pod.empty() && o.pod != o.pod_positional) {
-      return exit_with(io, Error(Errc::usage, "two pods given: \"" + util::esc(o.pod_positional, util::Cap::field) +
-                                                  "\" and --pod \"" + util::esc(o.pod, util::Cap::field) + "\""));
+      return exit_with(io, Error(Errc::usage, "two pods given: " + util::quoted(o.pod_positional, util::Cap::field) +
+                                                  " and --pod " + util::quoted(o.pod, util::Cap::field)));
     }
     o.pod = o.pod_positional;
   }
@@ -426,7 +426,7 @@ Command setup_playbooks(CLI::App& root, const GlobalOptions& /*global*/) {
             if (e == nullptr) {
               std::vector<std::string> names;
               for (const auto& p : playbook::embedded_playbooks()) names.push_back(p.name);
-              print_error(io, Error(Errc::usage, "no shipped playbook \"" + util::esc(*name, util::Cap::word) + "\" (shipped: " + util::join(names, ", ") + ")"));
+              print_error(io, Error(Errc::usage, "no shipped playbook " + util::quoted(*name, util::Cap::word) + " (shipped: " + util::join(names, ", ") + ")"));
               return static_cast<int>(k_exit_usage);
             }
             io.out << e->text;

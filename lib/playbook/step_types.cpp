@@ -135,7 +135,7 @@ Result<void> check_rendered_options(const Step& step, const StepType& step_type,
 
 Result<void> check_rendered_options(const StepTypes& types, const Step& step, const nlohmann::json& rendered_with) {
   const StepType* type = types.find(step.uses);
-  if (type == nullptr) return fail(Errc::invalid, "unknown step type \"" + util::esc(step.uses, util::Cap::word) + "\"");
+  if (type == nullptr) return fail(Errc::invalid, "unknown step type " + util::quoted(step.uses, util::Cap::word));
   return check_rendered_options(step, *type, rendered_with);
 }
 

@@ -263,7 +263,7 @@ Result<void> check_paths(const json& v) {
     const bool climbs = path.find("/../") != std::string::npos ||
                         (path.size() >= 3 && path.compare(path.size() - 3, 3, "/..") == 0);
     if (path.empty() || path[0] != '/' || climbs) {
-      return fail(Errc::invalid, "\"" + util::esc(path, util::Cap::field) + "\" is not an absolute path without \"..\"");
+      return fail(Errc::invalid, util::quoted(path, util::Cap::field) + " is not an absolute path without \"..\"");
     }
   }
   return {};
@@ -525,7 +525,7 @@ const OptionSet<BaselineStep>& baseline_option_set() {
 Result<std::pair<std::string, std::string>> parse_workload(const std::string& text) {
   const auto slash = text.find('/');
   if (slash == std::string::npos || slash == 0 || slash + 1 == text.size() || text.find('/', slash + 1) != std::string::npos) {
-    return fail(Errc::invalid, "\"" + util::esc(text, util::Cap::field) + "\" is not KIND/NAME");
+    return fail(Errc::invalid, util::quoted(text, util::Cap::field) + " is not KIND/NAME");
   }
   std::string kind = util::to_lower(text.substr(0, slash));
   static const std::map<std::string, std::string> k_aliases = {
@@ -855,7 +855,7 @@ class RealVerbs final : public Verbs {
     for (const auto& v : verbs()) {
       if (v.type.name == call.uses && v.run) return v.run(m_env, call);
     }
-    return fail(Errc::invalid, "unknown step type \"" + util::esc(call.uses, util::Cap::word) + "\"");
+    return fail(Errc::invalid, "unknown step type " + util::quoted(call.uses, util::Cap::word));
   }
 
  private:
